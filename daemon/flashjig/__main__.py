@@ -1,0 +1,3 @@
+from flashjig.cli import main
+
+raise SystemExit(main())
