@@ -1,0 +1,87 @@
+"""The ``flashjig`` command: one subcommand per job, each with --config and --state-dir."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from flashjig import __version__
+from flashjig.emulator.flashchip import SIZES
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the job ran and failed (a module not flashed)
+EXIT_USAGE = 2  # bad command line or configuration
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every subcommand takes, anywhere after the subcommand's name."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", type=Path, help="station configuration")
+    common.add_argument("--state-dir", metavar="DIR", type=Path, help="journal and backups")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flashjig", description="Headless flashing station for ESP8266 modules."
+    )
+    parser.add_argument("--version", action="version", version=f"flashjig {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common()
+
+    sim = sub.add_parser(
+        "sim",
+        parents=[common],
+        help="serve emulated ESP8266 modules on pseudo terminals",
+        description="Start N emulated ESP8266 modules waiting in download mode. Prints "
+        "'NAME DEVICE' per module, then 'ready'; serves until SIGINT or SIGTERM.",
+    )
+    sim.add_argument("--modules", type=int, default=1, metavar="N")
+    sim.add_argument("--flash-size", choices=list(SIZES), default="1MB")
+    sim.add_argument(
+        "--claimed-size",
+        choices=list(SIZES),
+        help="counterfeit: JEDEC id claims this size, addresses wrap at --flash-size",
+    )
+    sim.add_argument(
+        "--line-rate",
+        action="store_true",
+        help="model wire time (10 bits/byte) and datasheet flash times",
+    )
+
+    fw = sub.add_parser(
+        "firmware",
+        parents=[common],
+        help="build a firmware-like ESP8266 image for demos and tests",
+        description="Write a valid ESP8266 image (esptool's image classes) to OUT.",
+    )
+    fw.add_argument("out", type=Path, metavar="OUT")
+    fw.add_argument("--size", type=lambda s: int(s, 0), default=0x100000, metavar="BYTES")
+    fw.add_argument("--banner", default="\r\nflashjig demo firmware 1.0\r\nready\r\n")
+    fw.add_argument("--baud", type=int, default=115200, help="baud the firmware prints at")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "sim":
+        from flashjig.sim import serve_modules
+
+        if args.modules < 1:
+            print("flashjig sim: --modules must be at least 1", file=sys.stderr)
+            return EXIT_USAGE
+        return serve_modules(
+            args.modules,
+            flash_size=args.flash_size,
+            claimed_size=args.claimed_size,
+            line_rate=args.line_rate,
+            state_dir=args.state_dir,
+        )
+    if args.command == "firmware":
+        from flashjig.firmware import build_firmware
+
+        data = build_firmware(args.size, banner=args.banner, baud=args.baud)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(data)
+        print(f"{args.out}: {len(data)} bytes")
+        return EXIT_OK
+    raise AssertionError(args.command)

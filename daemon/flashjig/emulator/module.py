@@ -1,0 +1,345 @@
+"""One emulated ESP-01S: a pseudo terminal for its UART, two strapping pins, a flash chip.
+
+The module behaves as the hardware does at its edges: it enters the ROM's download mode
+only when GPIO0 is low as EN rises, otherwise it boots the image in flash; bytes sent at
+the wrong baud arrive as garbage; with the line-rate model on, every byte takes
+10 bits / baud on the wire and the flash takes its datasheet times.
+"""
+
+import array
+import collections
+import contextlib
+import enum
+import fcntl
+import hashlib
+import logging
+import os
+import random
+import select
+import threading
+import time
+import tty
+from dataclasses import dataclass
+
+from gpiozero.pins.mock import MockPin
+
+from flashjig.emulator import slip
+from flashjig.emulator.bootrom import ROM_BAUD, AppBehaviour, app_behaviour, load_image, rom_banner
+from flashjig.emulator.flashchip import FlashChip
+from flashjig.emulator.loader import Loader, Next
+from flashjig.emulator.registers import Registers
+
+log = logging.getLogger(__name__)
+
+TCGETS2 = 0x802C542A  # Linux: termios2 with the real ispeed/ospeed, custom bauds included
+BITS_PER_BYTE = 10  # start bit, 8 data bits, stop bit
+
+
+class State(enum.Enum):
+    RESET = "reset"  # EN held low
+    DOWNLOAD = "download"  # ROM loader (or the stub) serving commands
+    APP = "app"  # running the firmware from flash
+    HUNG = "hung"  # jumped into code that is not there, or a corrupt image
+
+
+@dataclass
+class Faults:
+    """Faults to inject. ``silent`` is a module pulled from its socket.
+
+    ``silent_after_bytes`` pulls it once that many bytes have come from the host;
+    ``drop_rate`` and ``corrupt_rate`` act on every byte the module sends.
+    """
+
+    silent: bool = False
+    silent_after_bytes: int | None = None
+    drop_rate: float = 0.0
+    corrupt_rate: float = 0.0
+    seed: int = 0
+
+
+class StrapPin(MockPin):
+    """A mock pin on a module's strapping line: the module's pull-up lifts it when the
+    station lets go (switches its side to input), and the module hears every change."""
+
+    def __init__(self, factory, info) -> None:
+        self.listeners: list = []
+        super().__init__(factory, info)
+
+    def _set_function(self, value) -> None:
+        super()._set_function(value)
+        if value == "input":
+            self._change_state(True)
+
+    def _change_state(self, value) -> bool:
+        changed = super()._change_state(value)
+        if changed:
+            for listener in list(self.listeners):
+                listener(self, bool(value))
+        return changed
+
+
+def garble(data: bytes, sent_at: int, read_at: int) -> bytes:
+    """What a UART at ``read_at`` baud makes of bytes sent at ``sent_at``: noise of about
+    the right length, never a SLIP delimiter, so it cannot pass for a frame."""
+    length = max(1, round(len(data) * read_at / sent_at))
+    noise = hashlib.sha256(data).digest()
+    return bytes((noise[i % 32] | 0x01) & 0xBF for i in range(length))
+
+
+class EmulatedModule:
+    """An ESP8266 module on a pseudo terminal; ``device`` is the path a host opens.
+
+    With ``gpio0`` and ``en`` (StrapPins from a gpiozero MockFactory) the module follows
+    its strapping; without them it is a standalone module waiting in download mode.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        flash: FlashChip,
+        *,
+        mac: bytes | None = None,
+        gpio0: StrapPin | None = None,
+        en: StrapPin | None = None,
+        line_rate: bool = False,
+        faults: Faults | None = None,
+        default_app: AppBehaviour = AppBehaviour(),
+    ) -> None:
+        self.name = name
+        self.flash = flash
+        self.mac = mac or bytes([0x5C, 0xCF, 0x7F]) + hashlib.sha256(name.encode()).digest()[:3]
+        self.line_rate = line_rate
+        self.faults = faults or Faults()
+        self.default_app = default_app
+        self.arrival = 0.0
+        self._gpio0 = gpio0
+        self._en = en
+        self._rng = random.Random(self.faults.seed)
+        self._bytes_in = 0
+        self._lock = threading.RLock()
+        self._frames: collections.deque[bytes] = collections.deque()
+        self._decoder = slip.Decoder()
+        self._uart_baud: int | None = None  # None: the ROM auto-bauds to the host
+        self._rx_clock = 0.0
+        self._tx_clock = 0.0
+        self._stop = threading.Event()
+        self._interrupt = threading.Event()  # set on reset and close: stop modelled waits
+        self._epoch = 0  # counts resets, so a command cut short by one is not acted on
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        os.set_blocking(self._master, False)
+        self.device = os.ttyname(self._slave)
+        self.registers = Registers(self.mac, flash, self.baud)
+        self.loader = Loader(flash, self.registers, self)
+        self.state = State.RESET
+        self.output: list[bytes] = []  # what the module printed, for tests and boot checks
+        if en is None:
+            self._boot(download=True, cause=1)
+        else:
+            en.listeners.append(self._on_en)
+            if en.state:
+                self._boot(download=gpio0 is not None and not gpio0.state, cause=1)
+        self._thread = threading.Thread(target=self._serve, name=f"module-{name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def mac_text(self) -> str:
+        return ":".join(f"{b:02x}" for b in self.mac)
+
+    # -- strapping -----------------------------------------------------------------------
+
+    def _on_en(self, pin: StrapPin, high: bool) -> None:
+        if not high:
+            with self._lock:
+                self._epoch += 1
+                self.state = State.RESET
+                self._interrupt.set()
+            return
+        self._boot(download=self._gpio0 is not None and not self._gpio0.state, cause=2)
+
+    def _boot(self, *, download: bool, cause: int) -> None:
+        """Come out of reset: GPIO0 sampled low means the UART loader, else flash boot."""
+        with self._lock:
+            self._epoch += 1
+            self._interrupt.clear()
+            self.loader = Loader(self.flash, self.registers, self)
+            self._decoder.reset()
+            self._frames.clear()
+            self._uart_baud = ROM_BAUD
+            self._emit(rom_banner(download, cause))
+            if download:
+                self._uart_baud = None
+                self.state = State.DOWNLOAD
+                return
+            log_text, runnable = load_image(self.flash)
+            self._emit(log_text)
+            if not runnable:
+                self.state = State.HUNG
+                return
+            self._run_app()
+
+    def _run_app(self) -> None:
+        app = app_behaviour(self.flash, self.default_app)
+        self._uart_baud = app.baud
+        self.state = State.APP
+        self._emit(app.banner.encode())
+
+    def pull(self) -> None:
+        """Take the module out of its socket: from now on it says nothing."""
+        self.faults.silent = True
+
+    # -- the serial line -----------------------------------------------------------------
+
+    def host_baud(self) -> int:
+        buf = array.array("i", [0] * 64)
+        try:
+            fcntl.ioctl(self._master, TCGETS2, buf)
+        except OSError:
+            return 0
+        return buf[10]
+
+    def baud(self) -> int:
+        """The module's UART rate; the ROM loader follows the host (auto-baud)."""
+        return self._uart_baud or self.host_baud() or 115200
+
+    def set_baud(self, baud: int) -> None:
+        self._uart_baud = baud
+
+    def sleep_until(self, when: float) -> None:
+        """Let modelled time pass; a reset or close cuts it short."""
+        delay = when - time.monotonic()
+        if delay > 0:
+            self._interrupt.wait(delay)
+
+    def _emit(self, data: bytes) -> None:
+        """Print raw text (boot log, banner) at the module's current baud."""
+        if data and not self.faults.silent:
+            self.output.append(data)
+            self._transmit(data)
+
+    def send(self, payload: bytes) -> None:
+        """Send one SLIP frame; nothing leaves a module that is no longer in the loader."""
+        if self.state is State.DOWNLOAD and not self.faults.silent:
+            self._transmit(slip.encode(payload))
+
+    def _transmit(self, data: bytes) -> None:
+        baud = self.baud()
+        if self.line_rate:
+            self._tx_clock = max(self._tx_clock, time.monotonic()) + len(data) * 10 / baud
+            self.sleep_until(self._tx_clock)
+        host = self.host_baud()
+        if host and host != baud:
+            data = garble(data, baud, host)
+        if self.faults.drop_rate or self.faults.corrupt_rate:
+            data = self._damage(data)
+        self._write(data)
+
+    def _damage(self, data: bytes) -> bytes:
+        out = bytearray()
+        for b in data:
+            roll = self._rng.random()
+            if roll < self.faults.drop_rate:
+                continue
+            if roll < self.faults.drop_rate + self.faults.corrupt_rate:
+                b ^= 1 << self._rng.randrange(8)
+            out.append(b)
+        return bytes(out)
+
+    def _write(self, data: bytes) -> None:
+        """Write to the pty; with nobody reading, bytes are lost as on a real UART."""
+        deadline = time.monotonic() + 1.0
+        view = memoryview(data)
+        while view and not self._stop.is_set():
+            try:
+                written = os.write(self._master, view)
+                view = view[written:]
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return
+                select.select([], [self._master], [], 0.05)
+            except OSError:
+                return
+
+    def _read_chunk(self, timeout: float) -> bytes:
+        ready, _, _ = select.select([self._master], [], [], timeout)
+        if not ready:
+            return b""
+        try:
+            data = os.read(self._master, 65536)
+        except (BlockingIOError, OSError):
+            return b""
+        self._bytes_in += len(data)
+        limit = self.faults.silent_after_bytes
+        if limit is not None and self._bytes_in >= limit:
+            self.faults.silent = True
+        if self.faults.silent or self.state is not State.DOWNLOAD:
+            return b""
+        host = self.host_baud()
+        baud = self.baud()
+        if host and host != baud:
+            data = garble(data, host, baud)
+        if self.line_rate:
+            self._rx_clock = max(self._rx_clock, time.monotonic()) + len(data) * 10 / baud
+        return data
+
+    def receive(self, timeout: float) -> bytes | None:
+        """The next frame from the host (the stub's read-flash acks come this way)."""
+        deadline = time.monotonic() + timeout
+        while not self._frames:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._stop.is_set():
+                return None
+            self._frames.extend(self._decoder.feed(self._read_chunk(remaining)))
+        return self._frames.popleft()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            data = self._read_chunk(0.1)
+            if not data:
+                continue
+            self._frames.extend(self._decoder.feed(data))
+            while self._frames and self.state is State.DOWNLOAD:
+                packet = self._frames.popleft()
+                if self.line_rate:
+                    self.sleep_until(self._rx_clock)
+                self.arrival = max(self._rx_clock, time.monotonic())
+                epoch = self._epoch
+                try:
+                    outcome = self.loader.handle(packet)
+                except Exception:  # a malformed packet must not kill the module
+                    log.exception("%s: command failed", self.name)
+                    continue
+                with self._lock:
+                    if epoch == self._epoch:
+                        self._after(outcome)
+
+    def _after(self, outcome: Next) -> None:
+        if outcome is Next.RUN_APP:
+            log_text, runnable = load_image(self.flash)
+            self._uart_baud = ROM_BAUD
+            self._emit(log_text)
+            if runnable:
+                self._run_app()
+            else:
+                self.state = State.HUNG
+        elif outcome is Next.REBOOT_TO_ROM:
+            self._boot(download=self._gpio0 is None or not self._gpio0.state, cause=4)
+        elif outcome is Next.HANG:
+            self.state = State.HUNG
+
+    def close(self) -> None:
+        self._stop.set()
+        self._interrupt.set()
+        if self._en is not None:
+            with contextlib.suppress(ValueError):
+                self._en.listeners.remove(self._on_en)
+        self._thread.join(timeout=2)
+        for fd in (self._master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def __enter__(self) -> "EmulatedModule":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
