@@ -1,6 +1,7 @@
 """The ``flashjig`` command: one subcommand per job, each with --config and --state-dir."""
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -48,6 +49,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="model wire time (10 bits/byte) and datasheet flash times",
     )
 
+    fl = sub.add_parser(
+        "flash",
+        parents=[common],
+        help="flash the active profile onto the module in one socket, once",
+        description="Run the flash pipeline once for one socket and print one JSON object "
+        "(socket, result, reason, mac, flash_size, bytes, duration_s, ...). Exit 0 only "
+        "when the module is written and verified, 1 when it failed, 2 on bad input.",
+    )
+    fl.add_argument("--socket", required=True, metavar="NAME")
+    fl.add_argument(
+        "--simulate",
+        action="store_true",
+        help="mock pins and an emulated module in place of the socket's serial device",
+    )
+    fl.add_argument(
+        "--sim-flash-size",
+        choices=list(SIZES),
+        default="1MB",
+        help="with --simulate: flash size of the emulated module",
+    )
+    fl.add_argument("--line-rate", action="store_true", help="with --simulate: model wire time")
+
     fw = sub.add_parser(
         "firmware",
         parents=[common],
@@ -63,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, format="flashjig: %(levelname)s: %(message)s", stream=sys.stderr
+    )
     if args.command == "sim":
         from flashjig.sim import serve_modules
 
@@ -76,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
             line_rate=args.line_rate,
             state_dir=args.state_dir,
         )
+    if args.command == "flash":
+        from flashjig.commands import flash_once
+
+        return flash_once(args)
     if args.command == "firmware":
         from flashjig.firmware import build_firmware
 

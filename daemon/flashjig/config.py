@@ -186,14 +186,20 @@ def parse_config(text: str, path: Path, *, check_files: bool = True) -> Config:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        reason = f"YAML syntax error: {exc.problem or exc.context}"
-        if exc.problem and exc.context and exc.context_mark is not None:
-            reason += f" ({exc.context} started on line {exc.context_mark.line + 1})"
+        problem, context = exc.problem, exc.context
+        if problem and context and problem.startswith("but "):
+            # ComposerError reads "expected a single document ..., but found another document".
+            reason = f"{context}, {problem}"
+        elif problem and context and exc.context_mark is not None:
+            reason = f"{problem} ({context} started on line {exc.context_mark.line + 1})"
+        else:
+            reason = problem or context or str(exc)
+        raise _error(file, line, None, f"YAML syntax error: {reason}") from exc
+    except yaml.reader.ReaderError as exc:  # a control character; has a position, not a mark
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        reason = f"YAML syntax error: unacceptable character #x{char:04x}: {exc.reason}"
         raise _error(file, line, None, reason) from exc
-    except yaml.YAMLError as exc:  # ReaderError: bad characters, no mark
-        pos = getattr(exc, "position", None)
-        line = text.count("\n", 0, pos) + 1 if isinstance(pos, int) else None
-        raise _error(file, line, None, f"YAML error: {exc}") from exc
     if root is None:
         raise _error(file, 1, None, "config is empty")
     return _Parser(path, check_files).config(root)

@@ -31,6 +31,8 @@ from flashjig.emulator.registers import Registers
 
 log = logging.getLogger(__name__)
 
+DEFAULT_APP = AppBehaviour()
+
 TCGETS2 = 0x802C542A  # Linux: termios2 with the real ispeed/ospeed, custom bauds included
 BITS_PER_BYTE = 10  # start bit, 8 data bits, stop bit
 
@@ -103,7 +105,7 @@ class EmulatedModule:
         en: StrapPin | None = None,
         line_rate: bool = False,
         faults: Faults | None = None,
-        default_app: AppBehaviour = AppBehaviour(),
+        default_app: AppBehaviour = DEFAULT_APP,
     ) -> None:
         self.name = name
         self.flash = flash

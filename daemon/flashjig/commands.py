@@ -1,0 +1,99 @@
+"""What the one-shot subcommands do; cli.py only parses arguments."""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from flashjig.config import Config, ConfigError, load_config
+from flashjig.flashing import FlashJob, Progress, flash
+from flashjig.images import ImageError, load_images
+from flashjig.pins import StrapLine
+from flashjig.strapping import ModuleLines
+
+DEFAULT_CONFIG = Path("/etc/flashjig/flashjig.yaml")
+
+
+class UsageError(Exception):
+    """Bad input from the command line or a file: one line, exit code 2."""
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    if args.config:
+        return args.config
+    return Path(os.environ.get("FLASHJIG_CONFIG", DEFAULT_CONFIG))
+
+
+def load(args: argparse.Namespace) -> Config:
+    try:
+        return load_config(config_path(args))
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+
+
+def _progress_printer(stream) -> callable:
+    """A one-line progress bar on a terminal; nothing when stderr is a pipe or a log."""
+    if not stream.isatty():
+        return lambda progress: None
+    last = [None]
+
+    def show(progress: Progress) -> None:
+        key = (progress.stage, int(progress.percent))
+        if key == last[0]:
+            return
+        last[0] = key
+        filled = int(progress.percent * 30 / 100)
+        bar = "#" * filled + "-" * (30 - filled)
+        stream.write(f"\r{progress.socket}: {progress.stage:<13} [{bar}] {progress.percent:5.1f}%")
+        stream.flush()
+
+    return show
+
+
+def flash_once(args: argparse.Namespace) -> int:
+    try:
+        config = load(args)
+        socket = config.socket(args.socket)
+        images = load_images(config.profile)
+    except (UsageError, ImageError) as e:
+        print(f"flashjig flash: {e}", file=sys.stderr)
+        return 2
+    except KeyError as e:
+        print(f"flashjig flash: {e.args[0]}", file=sys.stderr)
+        return 2
+    hardware = None
+    pin_factory = None
+    port = socket.serial
+    if args.simulate:
+        from flashjig.simulation import ModuleSpec, SimulatedHardware
+
+        hardware = SimulatedHardware(
+            config,
+            modules={socket.name: ModuleSpec(flash_size=args.sim_flash_size)},
+            line_rate=args.line_rate,
+        )
+        pin_factory = hardware.pin_factory
+        port = hardware.port(socket.name)
+    lines = ModuleLines(
+        StrapLine(socket.gpio0, pin_factory=pin_factory),
+        StrapLine(socket.en, pin_factory=pin_factory),
+    )
+    try:
+        job = FlashJob(
+            socket=socket.name,
+            port=port,
+            lines=lines,
+            profile=config.profile,
+            images=images,
+            on_progress=_progress_printer(sys.stderr),
+        )
+        result = flash(job)
+    finally:
+        lines.close()
+        if hardware is not None:
+            hardware.close()
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(json.dumps(result.as_dict()))
+    return 0 if result.ok else 1

@@ -1,0 +1,307 @@
+"""The flash pipeline for one socket, over esptool's Python API.
+
+Strap into the ROM loader, connect without esptool's own reset (the station owns GPIO0
+and EN), start the stub, raise the baud, identify chip, MAC and flash, refuse images that
+do not fit before anything is erased, write each image compressed, verify it by MD5, and
+strap the module back into its firmware. Every failure comes back as a FlashResult with a
+reason a person can act on; nothing here raises for a module's fault.
+
+Sockets are flashed from threads of one process: mock pins and emulated modules exist in
+one process only, a Pi Zero 2 has no memory for a Python process per socket, and the
+work is serial I/O and zlib, which release the GIL. esptool's process-wide logger is
+routed per thread by ``flashjig.esplog``.
+"""
+
+import enum
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import serial
+from esptool.cmds import attach_flash, detect_chip, detect_flash_size
+from esptool.loader import ERASE_WRITE_TIMEOUT_PER_MB, ESPLoader, timeout_per_mb
+from esptool.targets.esp8266 import ESP8266ROM
+from esptool.util import FatalError, flash_size_bytes
+
+from flashjig import esplog
+from flashjig.config import Profile
+from flashjig.images import Image
+from flashjig.strapping import ModuleLines
+
+log = logging.getLogger(__name__)
+
+ROM_BAUD = 115200
+CONNECT_ATTEMPTS = 3  # each is 5 syncs, ~0.75 s against a silent module
+MIN_BLOCK_TIMEOUT_S = 1.5
+FLASH_SIZE_NAMES = {1 << 19: "512KB", 1 << 20: "1MB", 2 << 20: "2MB", 4 << 20: "4MB"}
+
+
+class Reason(enum.StrEnum):
+    """Why an attempt failed, in words for the journal, MQTT and the LED's owner."""
+
+    NO_SYNC = "no sync"
+    WRONG_CHIP = "wrong chip"
+    FLASH_TOO_SMALL = "flash too small"
+    VERIFY_FAILED = "verify failed"
+    SERIAL_ERROR = "serial error"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+
+
+class Stage(enum.StrEnum):
+    CONNECTING = "connecting"
+    STUB = "starting stub"
+    WRITING = "writing"
+    VERIFYING = "verifying"
+    BOOTING = "booting"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A structured progress event: bytes done of the whole job, not parsed from text."""
+
+    socket: str
+    stage: Stage
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.done / self.total if self.total else 0.0
+
+
+@dataclass
+class FlashResult:
+    socket: str
+    result: str  # "ok" or "failed"
+    reason: str = ""
+    detail: str = ""
+    mac: str | None = None
+    chip: str | None = None
+    flash_id: str | None = None
+    flash_size: str | None = None
+    profile: str | None = None
+    images: list[dict] = field(default_factory=list)
+    bytes: int = 0
+    baud: int = 0
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "ok"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Failure(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class _Cancelled(Exception):
+    pass
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class FlashJob:
+    """One attempt: which socket, over which port, with what."""
+
+    socket: str
+    port: str
+    lines: ModuleLines
+    profile: Profile
+    images: tuple[Image, ...]
+    on_progress: ProgressCallback = lambda progress: None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    baud: int | None = None  # overrides the profile's (retries fall back to a lower one)
+
+
+def flash(job: FlashJob) -> FlashResult:
+    """Run the pipeline once; always returns a result, never raises for a module fault."""
+    esplog.install()
+    started = time.monotonic()
+    result = FlashResult(socket=job.socket, result="failed", profile=job.profile.name)
+    result.baud = job.baud or job.profile.baud
+    with esplog.socket_context(job.socket):
+        try:
+            _run(job, result)
+            result.result = "ok"
+        except Failure as e:
+            result.reason, result.detail = e.reason.value, e.detail
+        except _Cancelled:
+            result.reason, result.detail = Reason.CANCELLED.value, "cancelled by the operator"
+        finally:
+            result.duration_s = round(time.monotonic() - started, 3)
+    return result
+
+
+def _run(job: FlashJob, result: FlashResult) -> None:
+    emit = job.on_progress
+    emit(Progress(job.socket, Stage.CONNECTING, 0, 0))
+    job.lines.enter_bootloader()
+    esp = _connect(job.port)
+    try:
+        result.chip = esp.get_chip_description()
+        result.mac = ":".join(f"{b:02x}" for b in esp.read_mac())
+        emit(Progress(job.socket, Stage.STUB, 0, 0))
+        esp = _guard("starting the flasher stub", esp.run_stub)
+        if result.baud != ROM_BAUD:
+            _guard(f"changing to {result.baud} baud", esp.change_baud, result.baud)
+        _guard("attaching the flash", attach_flash, esp)
+        flash_id = _guard("reading the flash id", esp.flash_id)
+        result.flash_id = f"{flash_id:06x}"
+        result.flash_size = detect_flash_size(esp)
+        size = _check_fits(job, result.flash_size)
+        esp.flash_set_parameters(size)
+        _write_all(esp, job, result)
+        emit(Progress(job.socket, Stage.BOOTING, result.bytes, result.bytes))
+    finally:
+        esp._port.close()
+    job.lines.run_firmware()
+
+
+def _connect(port: str) -> ESPLoader:
+    """Sync with the ROM loader the station has just strapped the module into."""
+    try:
+        esp = detect_chip(
+            port, ROM_BAUD, connect_mode="no-reset", connect_attempts=CONNECT_ATTEMPTS
+        )
+    except serial.SerialException as e:
+        raise Failure(Reason.SERIAL_ERROR, f"cannot open {port}: {e}") from None
+    except FatalError as e:
+        raise Failure(
+            Reason.NO_SYNC,
+            f"no answer from the ROM bootloader on {port} "
+            f"(module seated? GPIO0/EN wired?): {_first_line(e)}",
+        ) from None
+    if not isinstance(esp, ESP8266ROM):
+        esp._port.close()
+        raise Failure(Reason.WRONG_CHIP, f"found {esp.CHIP_NAME}, expected ESP8266")
+    return esp
+
+
+def _guard(what: str, step: Callable, *args, **kwargs):
+    """Run one esptool step; a silent or garbled line becomes a Failure saying where."""
+    try:
+        return step(*args, **kwargs)
+    except serial.SerialException as e:
+        raise Failure(Reason.SERIAL_ERROR, f"serial error while {what}: {e}") from None
+    except FatalError as e:
+        raise Failure(_classify(e), f"{_first_line(e)} (while {what})") from None
+
+
+def _classify(error: FatalError) -> Reason:
+    text = str(error)
+    if "Timed out" in text or "No serial data" in text or "stopped" in text:
+        return Reason.TIMEOUT
+    return Reason.SERIAL_ERROR
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _check_fits(job: FlashJob, detected: str | None) -> int:
+    """Refuse, before any erase, images that run past the module's flash."""
+    if detected is None:
+        raise Failure(Reason.FLASH_TOO_SMALL, "flash size not recognised from its JEDEC id")
+    size = flash_size_bytes(detected)
+    need = max(image.end for image in job.images)
+    if need > size:
+        raise Failure(
+            Reason.FLASH_TOO_SMALL,
+            f"flash too small (detected {detected}, profile needs {_size_name(need)})",
+        )
+    return size
+
+
+def _size_name(size: int) -> str:
+    for capacity, name in sorted(FLASH_SIZE_NAMES.items()):
+        if size <= capacity:
+            return name
+    return f"{size} bytes"
+
+
+def _write_all(esp: ESPLoader, job: FlashJob, result: FlashResult) -> None:
+    profile = job.profile
+    header_size = result.flash_size if profile.flash_size == "detect" else profile.flash_size
+    planned = []
+    for image in job.images:
+        data = image.for_module(profile.flash_mode, profile.flash_freq, header_size)
+        planned.append((image, data, image.compressed(data)))
+    total = sum(len(data) for _, data, _ in planned)
+    done = 0
+    for image, data, packed in planned:
+        done = _write_image(esp, job, image.offset, data, packed, done, total)
+        result.images.append(
+            {
+                "offset": image.offset,
+                "file": str(image.path),
+                "sha256": image.sha256,
+                "size": len(image.data),
+            }
+        )
+    _guard("finishing the write", esp.flash_defl_finish, reboot=False)
+    result.bytes = total
+    if profile.verify:
+        job.on_progress(Progress(job.socket, Stage.VERIFYING, total, total))
+        for image, data, _ in planned:
+            _verify(esp, image.offset, data)
+
+
+def _write_image(
+    esp: ESPLoader, job: FlashJob, offset: int, data: bytes, packed: bytes, done: int, total: int
+) -> int:
+    """Stream one image's zlib data in stub-sized blocks, reporting bytes written."""
+    block_size = esp.FLASH_WRITE_SIZE
+    _guard(
+        f"starting the write at {offset:#x}", esp.flash_defl_begin, len(data), len(packed), offset
+    )
+    inflate = _Inflated(len(data), len(packed))
+    for seq, start in enumerate(range(0, len(packed), block_size)):
+        if job.cancel.is_set():
+            raise _Cancelled
+        block = packed[start : start + block_size]
+        written = inflate.after(start + len(block))
+        timeout = max(MIN_BLOCK_TIMEOUT_S, timeout_per_mb(ERASE_WRITE_TIMEOUT_PER_MB, written))
+        _guard(
+            f"writing at {offset + inflate.position:#x}",
+            esp.flash_defl_block,
+            block,
+            seq,
+            timeout=timeout,
+        )
+        inflate.position = written
+        job.on_progress(Progress(job.socket, Stage.WRITING, done + written, total))
+    return done + len(data)
+
+
+class _Inflated:
+    """Maps compressed bytes sent to uncompressed bytes written, for progress."""
+
+    def __init__(self, size: int, packed_size: int) -> None:
+        self.size = size
+        self.packed_size = packed_size
+        self.position = 0
+
+    def after(self, packed_sent: int) -> int:
+        return min(self.size, self.size * packed_sent // self.packed_size)
+
+
+def _verify(esp: ESPLoader, offset: int, data: bytes) -> None:
+    digest = _guard(f"verifying at {offset:#x}", esp.flash_md5sum, offset, len(data))
+    if digest != hashlib.md5(data).hexdigest():
+        raise Failure(
+            Reason.VERIFY_FAILED,
+            f"MD5 of flash at {offset:#x}+{len(data):#x} is {digest}, "
+            f"expected {hashlib.md5(data).hexdigest()}",
+        )

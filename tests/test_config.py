@@ -1,0 +1,482 @@
+"""Tests for flashjig.config: the shipped config, a full valid config, and located errors."""
+
+from pathlib import Path
+
+import pytest
+
+from flashjig.config import (
+    Config,
+    ConfigError,
+    ImageSpec,
+    LedPins,
+    StationConfig,
+    load_config,
+    parse_config,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHA = "ABCDEF0123456789" * 4
+
+BASE = f"""\
+station:
+  id: test-bench
+  button: GPIO3
+active_profile: demo
+profiles:
+  demo:
+    baud: 460800
+    flash_mode: DIO
+    flash_size: 1mb
+    verify: yes
+    images:
+      - offset: 0x0
+        file: fw/boot.bin
+      - offset: "0x10000"
+        file: fw/app.bin
+        sha256: {SHA}
+sockets:
+  - name: s1
+    serial: /dev/ttyUSB0
+    gpio0: gpio4
+    en: BCM17
+    detect: 27
+    led: {{red: BOARD15, green: GPIO10}}
+  - name: s2
+    serial: /dev/ttyUSB1
+    gpio0: GPIO5
+    en: GPIO6
+"""
+
+
+def edit(text: str, old: str, new: str) -> str:
+    """Replace exactly one occurrence, so a stale snippet fails loudly, not silently."""
+    assert text.count(old) == 1, f"snippet {old!r} occurs {text.count(old)} times"
+    return text.replace(old, new)
+
+
+def line_of(text: str, snippet: str) -> int:
+    """1-based line of the single line containing snippet."""
+    hits = [i for i, line in enumerate(text.splitlines(), 1) if snippet in line]
+    assert len(hits) == 1, f"snippet {snippet!r} on lines {hits}"
+    return hits[0]
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Path:
+    """BASE written to a directory with real images: boot.bin is 0x1800 bytes, app.bin 0x2000."""
+    fw = tmp_path / "fw"
+    fw.mkdir()
+    (fw / "boot.bin").write_bytes(b"\xe9" * 0x1800)
+    (fw / "app.bin").write_bytes(b"\x00" * 0x2000)
+    return write(tmp_path / "station.yaml", BASE)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def load_error(path: Path, text: str, **kwargs: bool) -> ConfigError:
+    write(path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, **kwargs)
+    return info.value
+
+
+def assert_located(err: ConfigError, path: Path, line: int, field: str, *fragments: str) -> None:
+    """The message must name the file, the line and the field path, in that order, on one line."""
+    msg = str(err)
+    assert "\n" not in msg
+    assert msg.startswith(f"{path}:{line}: {field}: "), msg
+    assert path.name in msg
+    assert (err.line, err.field) == (line, field)
+    for fragment in fragments:
+        assert fragment in msg, msg
+
+
+# -- valid configs --------------------------------------------------------------------------
+
+
+def test_shipped_config_loads_with_five_sockets() -> None:
+    cfg = load_config(ROOT / "config" / "flashjig.yaml", check_files=False)
+    assert [s.name for s in cfg.sockets] == [f"socket{n}" for n in range(1, 6)]
+    assert cfg.station == StationConfig(id="bench-1", button="GPIO3")
+    assert cfg.socket("socket1").gpio0 == "GPIO4"
+    assert cfg.socket("socket1").en == "GPIO17"
+    assert cfg.socket("socket1").detect == "GPIO27"
+    assert cfg.socket("socket1").led == LedPins(red="GPIO22", green="GPIO10")
+    assert cfg.socket("socket5").led == LedPins(red="GPIO21", green="GPIO2")
+    pins = [cfg.station.button]
+    for s in cfg.sockets:
+        pins += [s.gpio0, s.en, s.detect, s.led.red, s.led.green]
+        assert s.serial.endswith(f"usb-0:1.{s.name[-1]}:1.0-port0")
+    assert all(p is not None and p.startswith("GPIO") for p in pins)
+    assert len(set(pins)) == 26
+    prof = cfg.profile
+    assert cfg.active_profile == "demo"
+    assert (prof.baud, prof.flash_mode, prof.flash_freq, prof.flash_size, prof.verify) == (
+        921600,
+        "dout",
+        "40m",
+        "detect",
+        True,
+    )
+    assert prof.images == (ImageSpec(0, ROOT / "config" / "firmware" / "demo.bin", None),)
+
+
+def test_valid_config_loads_and_normalises(station: Path) -> None:
+    cfg = load_config(station)
+    assert isinstance(cfg, Config)
+    assert cfg.path == station
+    prof = cfg.profile
+    assert prof.name == "demo"
+    assert (prof.baud, prof.flash_mode, prof.flash_freq) == (460800, "dio", "keep")
+    assert (prof.flash_size, prof.verify) == ("1MB", True)
+    assert prof.images == (
+        ImageSpec(0x0, station.parent / "fw" / "boot.bin", None),
+        ImageSpec(0x10000, station.parent / "fw" / "app.bin", SHA.lower()),
+    )
+    s1 = cfg.socket("s1")
+    assert (s1.gpio0, s1.en, s1.detect) == ("GPIO4", "GPIO17", "GPIO27")
+    assert s1.led == LedPins(red="GPIO22", green="GPIO10")  # BOARD15 is BCM 22
+    s2 = cfg.socket("s2")
+    assert (s2.detect, s2.led) == (None, LedPins())
+
+
+def test_relative_image_path_is_relative_to_config_dir_not_cwd(
+    station: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(station.parent / "fw")
+    cfg = load_config(Path("..") / station.name)
+    assert cfg.profile.images[1].path == station.parent / "fw" / "app.bin"
+    assert cfg.profile.images[1].path.is_absolute()
+
+
+def test_station_and_active_profile_may_be_omitted(station: Path) -> None:
+    text = edit(BASE, "station:\n  id: test-bench\n  button: GPIO3\nactive_profile: demo\n", "")
+    cfg = parse_config(text, station)
+    assert cfg.station == StationConfig()
+    assert cfg.active_profile == "demo"
+
+
+def test_unknown_socket_lookup_names_known_sockets(station: Path) -> None:
+    cfg = parse_config(BASE, station)
+    with pytest.raises(KeyError, match="s1, s2"):
+        cfg.socket("s9")
+
+
+def test_parse_config_matches_load_config(station: Path) -> None:
+    assert parse_config(BASE, station) == load_config(station)
+
+
+# -- located errors -------------------------------------------------------------------------
+
+
+def test_unknown_key_suggests_closest(station: Path) -> None:
+    text = edit(BASE, "    gpio0: GPIO5\n", "    gpoi0: GPIO5\n")
+    err = load_error(station, text)
+    assert_located(
+        err,
+        station,
+        line_of(text, "gpoi0"),
+        "sockets[1].gpoi0",
+        "unknown key 'gpoi0'",
+        "did you mean 'gpio0'?",
+    )
+
+
+def test_unknown_top_level_key(station: Path) -> None:
+    text = BASE + "socket:\n  - name: s3\n"
+    err = load_error(station, text)
+    assert_located(err, station, line_of(text, "socket:"), "socket", "did you mean 'sockets'?")
+
+
+def test_wrong_type_names_expected_type(station: Path) -> None:
+    text = edit(BASE, "baud: 460800", "baud: fast")
+    err = load_error(station, text)
+    assert_located(
+        err,
+        station,
+        line_of(text, "baud:"),
+        "profiles.demo.baud",
+        "expected an integer",
+        "'fast'",
+    )
+
+
+def test_bool_is_not_an_offset(station: Path) -> None:
+    text = edit(BASE, "offset: 0x0", "offset: no")
+    err = load_error(station, text)
+    assert_located(
+        err,
+        station,
+        line_of(text, "offset: no"),
+        "profiles.demo.images[0].offset",
+        "expected an integer",
+        "boolean",
+    )
+
+
+def test_quoted_bool_is_not_a_bool(station: Path) -> None:
+    text = edit(BASE, "verify: yes", 'verify: "yes"')
+    err = load_error(station, text)
+    assert_located(err, station, line_of(text, "verify"), "profiles.demo.verify", "boolean")
+
+
+def test_missing_image_file(station: Path) -> None:
+    text = edit(BASE, "file: fw/app.bin", "file: fw/missing.bin")
+    err = load_error(station, text)
+    expected = station.parent / "fw" / "missing.bin"
+    assert_located(
+        err,
+        station,
+        line_of(text, "missing.bin"),
+        "profiles.demo.images[1].file",
+        f"image file not found: {expected}",
+    )
+
+
+def test_missing_image_file_allowed_without_check_files(station: Path) -> None:
+    text = edit(BASE, "file: fw/app.bin", "file: fw/missing.bin")
+    cfg = parse_config(text, station, check_files=False)
+    assert cfg.profile.images[1].path == station.parent / "fw" / "missing.bin"
+
+
+def test_image_must_be_regular_file(station: Path) -> None:
+    text = edit(BASE, "file: fw/app.bin", "file: ./fw")
+    err = load_error(station, text)
+    assert_located(
+        err,
+        station,
+        line_of(text, "./fw"),
+        "profiles.demo.images[1].file",
+        f"image file is not a regular file: {station.parent / 'fw'}",
+    )
+
+
+def test_pin_used_twice_names_both_uses(station: Path) -> None:
+    text = edit(BASE, "en: GPIO6", "en: GPIO17")
+    err = load_error(station, text)
+    assert_located(
+        err,
+        station,
+        line_of(text, "en: GPIO17"),
+        "sockets[1].en",
+        "GPIO17 is used twice: sockets[0].en and sockets[1].en",
+    )
+
+
+def test_pin_reuse_detected_across_spellings_and_station_button(station: Path) -> None:
+    # BOARD5 is BCM 3, the station button (declared earlier in the file).
+    text = edit(BASE, "led: {red: BOARD15, green: GPIO10}", "led: {red: BOARD15, blue: BOARD5}")
+    err = load_error(station, text)
+    assert_located(
+        err,
+        station,
+        line_of(text, "blue: BOARD5"),
+        "sockets[0].led.blue",
+        "GPIO3 is used twice: station.button and sockets[0].led.blue",
+    )
+
+
+def test_pin_reuse_reports_later_line_even_if_station_comes_last(station: Path) -> None:
+    body = edit(BASE, "station:\n  id: test-bench\n  button: GPIO3\n", "")
+    text = body + "station:\n  button: 17\n"
+    err = load_error(station, text)
+    assert_located(
+        err,
+        station,
+        line_of(text, "button: 17"),
+        "station.button",
+        "GPIO17 is used twice: sockets[0].en and station.button",
+    )
+
+
+@pytest.mark.parametrize(
+    ("pin", "reason"),
+    [
+        ("BOARD6", "BOARD6 is a GND pin, not a GPIO"),
+        ("BOARD1", "BOARD1 is a 3V3 pin"),
+        ("GPIO28", "outside the usable BCM range 0..27"),
+        ("BOARD41", "not on the 40-pin header"),
+        ("PIN4", "invalid pin 'PIN4'"),
+    ],
+)
+def test_bad_pins(station: Path, pin: str, reason: str) -> None:
+    text = edit(BASE, "gpio0: GPIO5", f"gpio0: {pin}")
+    err = load_error(station, text)
+    assert_located(err, station, line_of(text, f"gpio0: {pin}"), "sockets[1].gpio0", reason)
+
+
+def test_unaligned_offset(station: Path) -> None:
+    text = edit(BASE, 'offset: "0x10000"', "offset: 0x1800")
+    err = load_error(station, text)
+    assert_located(
+        err,
+        station,
+        line_of(text, "0x1800"),
+        "profiles.demo.images[1].offset",
+        "offset 0x1800 is not aligned to a 4 KiB sector",
+    )
+
+
+def test_negative_offset(station: Path) -> None:
+    text = edit(BASE, 'offset: "0x10000"', "offset: -4096")
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, "-4096"), "profiles.demo.images[1].offset", "negative"
+    )
+
+
+def test_overlapping_images(station: Path) -> None:
+    # boot.bin is 0x1800 bytes at 0x0, so an image at 0x1000 overlaps its tail.
+    text = edit(BASE, 'offset: "0x10000"', "offset: 0x1000")
+    err = load_error(station, text)
+    assert_located(
+        err,
+        station,
+        line_of(text, "offset: 0x1000"),
+        "profiles.demo.images[1]",
+        "overlaps images[0]",
+        "0x0-0x17ff",
+        "boot.bin",
+    )
+
+
+def test_adjacent_images_do_not_overlap(station: Path) -> None:
+    text = edit(BASE, 'offset: "0x10000"', "offset: 0x2000")
+    assert load_config(write(station, text)).profile.images[1].offset == 0x2000
+
+
+def test_same_offset_overlaps_even_without_files(station: Path) -> None:
+    text = edit(BASE, 'offset: "0x10000"', "offset: 0x0")
+    text = edit(text, "file: fw/app.bin", "file: fw/not-built-yet.bin")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, station, check_files=False)
+    # The error points at the second image's mapping, which starts on its offset line.
+    assert_located(
+        info.value,
+        station,
+        line_of(text, "not-built-yet") - 1,
+        "profiles.demo.images[1]",
+        "overlaps images[0]",
+        "at 0x0",
+    )
+
+
+def test_image_must_fit_fixed_flash_size(station: Path) -> None:
+    text = edit(BASE, 'offset: "0x10000"', "offset: 0xff000")  # 0x2000 bytes past 1MB - 4 KiB
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, "0xff000"), "profiles.demo.images[1]", "does not fit in 1MB"
+    )
+
+
+def test_bad_sha256(station: Path) -> None:
+    text = edit(BASE, f"sha256: {SHA}", "sha256: deadbeef")
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, "deadbeef"), "profiles.demo.images[1].sha256", "64 hex"
+    )
+
+
+def test_bad_active_profile(station: Path) -> None:
+    text = edit(BASE, "active_profile: demo", "active_profile: dmeo")
+    err = load_error(station, text)
+    assert_located(
+        err,
+        station,
+        line_of(text, "dmeo"),
+        "active_profile",
+        "unknown profile 'dmeo'",
+        "did you mean 'demo'?",
+    )
+
+
+def test_active_profile_required_with_several_profiles(station: Path) -> None:
+    text = edit(BASE, "active_profile: demo\n", "")
+    text = edit(text, "profiles:\n", "profiles:\n  other:\n    images: [{offset: 0, file: fw/a}]\n")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, station, check_files=False)
+    assert_located(info.value, station, 1, "active_profile", "other, demo")
+
+
+def test_yaml_syntax_error(station: Path) -> None:
+    text = edit(BASE, "    en: GPIO6\n", "    en: [GPIO6\n")
+    err = load_error(station, text)
+    msg = str(err)
+    # PyYAML reports the unclosed flow sequence where it ran out of input: the end of the file.
+    line = len(text.splitlines()) + 1
+    assert msg.startswith(f"{station}:{line}: YAML syntax error: "), msg
+    assert f"started on line {line_of(text, 'en: [GPIO6')}" in msg
+    assert err.line == line
+
+
+def test_yaml_syntax_error_line(station: Path) -> None:
+    text = edit(BASE, "    flash_mode: DIO\n", "    flash_mode: DIO: x\n")
+    err = load_error(station, text)
+    assert str(err).startswith(f"{station}:{line_of(text, 'DIO: x')}: YAML syntax error: ")
+    assert "mapping values are not allowed" in str(err)
+
+
+def test_duplicate_socket_name(station: Path) -> None:
+    text = edit(BASE, "name: s2", "name: s1")
+    err = load_error(station, text)
+    lines = [i for i, line in enumerate(text.splitlines(), 1) if "name: s1" in line]
+    assert_located(
+        err, station, lines[1], "sockets[1].name", "duplicate socket name 's1'", "sockets[0]"
+    )
+
+
+def test_duplicate_serial(station: Path) -> None:
+    text = edit(BASE, "serial: /dev/ttyUSB1", "serial: /dev/ttyUSB0")
+    err = load_error(station, text)
+    lines = [i for i, line in enumerate(text.splitlines(), 1) if "/dev/ttyUSB0" in line]
+    assert_located(err, station, lines[1], "sockets[1].serial", "also used by sockets[0]")
+
+
+def test_duplicate_yaml_key(station: Path) -> None:
+    text = edit(BASE, "    en: GPIO6\n", "    en: GPIO6\n    en: GPIO7\n")
+    err = load_error(station, text)
+    assert_located(err, station, line_of(text, "en: GPIO7"), "sockets[1].en", "duplicate key")
+
+
+def test_missing_required_key_reported_at_parent_mapping(station: Path) -> None:
+    text = edit(BASE, "    en: GPIO6\n", "")
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, "name: s2"), "sockets[1].en", "missing required key 'en'"
+    )
+
+
+def test_no_sockets(station: Path) -> None:
+    text = BASE[: BASE.index("sockets:")] + "sockets: []\n"
+    err = load_error(station, text)
+    assert_located(err, station, line_of(text, "sockets: []"), "sockets", "at least one socket")
+
+
+def test_no_profiles(station: Path) -> None:
+    start, end = BASE.index("profiles:"), BASE.index("sockets:")
+    text = BASE[:start] + "profiles: {}\n" + BASE[end:]
+    err = load_error(station, text)
+    assert_located(err, station, line_of(text, "profiles: {}"), "profiles", "at least one")
+
+
+def test_bad_enum_value(station: Path) -> None:
+    text = edit(BASE, "flash_mode: DIO", "flash_mode: doubt")
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, "doubt"), "profiles.demo.flash_mode", "did you mean 'dout'?"
+    )
+
+
+def test_unreadable_file_is_config_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match="cannot read config file") as info:
+        load_config(missing)
+    assert str(info.value).startswith(f"{missing}: ")
+
+
+def test_empty_file(station: Path) -> None:
+    err = load_error(station, "# nothing here\n")
+    assert str(err) == f"{station}:1: config is empty"
