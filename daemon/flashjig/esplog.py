@@ -13,8 +13,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from esp_pylib.logger import EspLogBase
-from esptool.logger import log as esptool_log
+from esp_pylib.logger import EspLog, EspLogBase
 
 _context = threading.local()
 logger = logging.getLogger("flashjig.esptool")
@@ -60,7 +59,8 @@ class RoutedLog(EspLogBase):
 
 def install() -> None:
     """Make esptool's output go through RoutedLog (idempotent)."""
-    esptool_log.set_logger(RoutedLog())
+    if not isinstance(EspLog.instance, RoutedLog):
+        EspLog.set_logger(RoutedLog())
 
 
 @contextlib.contextmanager

@@ -196,14 +196,16 @@ def _guard(what: str, step: Callable, *args, **kwargs):
     except serial.SerialException as e:
         raise Failure(Reason.SERIAL_ERROR, f"serial error while {what}: {e}") from None
     except FatalError as e:
-        raise Failure(_classify(e), f"{_first_line(e)} (while {what})") from None
+        reason = _classify(e)
+        if reason is Reason.TIMEOUT:
+            raise Failure(reason, f"module stopped answering while {what} (pulled?)") from None
+        raise Failure(reason, f"{_first_line(e)} (while {what})") from None
 
 
 def _classify(error: FatalError) -> Reason:
     text = str(error)
-    if "Timed out" in text or "No serial data" in text or "stopped" in text:
-        return Reason.TIMEOUT
-    return Reason.SERIAL_ERROR
+    silent = ("Timed out", "No serial data", "stopped", "No more data")
+    return Reason.TIMEOUT if any(s in text for s in silent) else Reason.SERIAL_ERROR
 
 
 def _first_line(error: Exception) -> str:
@@ -272,7 +274,9 @@ def _write_image(
             raise _Cancelled
         block = packed[start : start + block_size]
         written = inflate.after(start + len(block))
-        timeout = max(MIN_BLOCK_TIMEOUT_S, timeout_per_mb(ERASE_WRITE_TIMEOUT_PER_MB, written))
+        # The stub erases and programs what this block inflates to before it answers.
+        work = written - inflate.position
+        timeout = max(MIN_BLOCK_TIMEOUT_S, timeout_per_mb(ERASE_WRITE_TIMEOUT_PER_MB, work))
         _guard(
             f"writing at {offset + inflate.position:#x}",
             esp.flash_defl_block,

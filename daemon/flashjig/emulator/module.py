@@ -66,6 +66,8 @@ class StrapPin(MockPin):
     def __init__(self, factory, info) -> None:
         self.listeners: list = []
         super().__init__(factory, info)
+        self._state = True  # nobody drives it yet: the module's pull-up holds it high
+        self.clear_states()
 
     def _set_function(self, value) -> None:
         super()._set_function(value)
