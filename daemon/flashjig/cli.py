@@ -71,6 +71,102 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fl.add_argument("--line-rate", action="store_true", help="with --simulate: model wire time")
 
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="watch a simulated 5-socket station flash modules (start here)",
+        description="A simulated station: modules are seated one by one, the button is "
+        "pressed, and every socket flashes and verifies while you watch. Exit 0 when all "
+        "modules are verified.",
+    )
+    demo.add_argument(
+        "--fast", action="store_true", help="skip the line-rate model (finishes in seconds)"
+    )
+
+    run = sub.add_parser(
+        "run",
+        parents=[common],
+        help="run the station (what systemd starts)",
+        description="Run the station: watch sockets and the button, flash, journal every "
+        "attempt. SIGHUP reloads the config, SIGTERM stops cleanly.",
+    )
+    run.add_argument(
+        "--simulate",
+        action="store_true",
+        help="mock pins and emulated modules; drive them with 'flashjig ctl'",
+    )
+    run.add_argument("--line-rate", action="store_true", help="with --simulate: model wire time")
+    run.add_argument("-v", "--verbose", action="store_true", help="log esptool's own lines too")
+
+    st = sub.add_parser(
+        "status",
+        parents=[common],
+        help="show the running station's sockets",
+        description="Ask the running station for its state through its control socket.",
+    )
+    view = st.add_mutually_exclusive_group()
+    view.add_argument("--json", action="store_true", help="machine-readable")
+    view.add_argument("--watch", action="store_true", help="live view until Ctrl-C")
+
+    hist = sub.add_parser(
+        "history",
+        parents=[common],
+        help="list past attempts from the journal",
+        description="Print the journal's attempts, oldest first.",
+    )
+    hist.add_argument(
+        "--since", metavar="WHEN", help="2026-11-25, 2026-11-25T08:00, today, yesterday, 12h, 2d"
+    )
+    out = hist.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true")
+    out.add_argument("--csv", action="store_true")
+
+    ctl = sub.add_parser(
+        "ctl",
+        parents=[common],
+        help="drive the running station: flash, cancel; insert/remove/press when simulated",
+        description="Send one command to the running station.",
+    )
+    ctl_sub = ctl.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (
+        ("insert", "seat a module (simulated station)"),
+        ("remove", "take a module out (simulated station)"),
+    ):
+        p = ctl_sub.add_parser(action, parents=[common], help=text, description=text)
+        p.add_argument("socket", metavar="SOCKET")
+    p = ctl_sub.add_parser(
+        "press",
+        parents=[common],
+        help="press the station button (simulated)",
+        description="Press the simulated station button.",
+    )
+    p.add_argument(
+        "--hold",
+        type=float,
+        default=0.15,
+        metavar="SECONDS",
+        help="hold this long (past the hold time: cancel running flashes)",
+    )
+    p = ctl_sub.add_parser(
+        "flash",
+        parents=[common],
+        help="flash one socket or all ready ones",
+        description="Start flashing (like a button press).",
+    )
+    p.add_argument("socket", nargs="?", metavar="SOCKET")
+    ctl_sub.add_parser(
+        "cancel",
+        parents=[common],
+        help="cancel running flashes",
+        description="Cancel running flashes (like a long press).",
+    )
+    ctl_sub.add_parser(
+        "reload",
+        parents=[common],
+        help="reload the config (like SIGHUP)",
+        description="Reload the station's config file.",
+    )
+
     fw = sub.add_parser(
         "firmware",
         parents=[common],
@@ -102,10 +198,17 @@ def main(argv: list[str] | None = None) -> int:
             line_rate=args.line_rate,
             state_dir=args.state_dir,
         )
-    if args.command == "flash":
-        from flashjig.commands import flash_once
+    if args.command == "demo":
+        from flashjig.demo import run_demo
 
-        return flash_once(args)
+        return run_demo(args.config, args.state_dir, line_rate=not args.fast)
+    if args.command in ("flash", "run", "status", "history", "ctl"):
+        from flashjig import commands
+
+        handler = {"flash": commands.flash_once}.get(args.command) or getattr(
+            commands, args.command
+        )
+        return handler(args)
     if args.command == "firmware":
         from flashjig.firmware import build_firmware
 

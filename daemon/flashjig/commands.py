@@ -4,9 +4,13 @@ import argparse
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+from flashjig import paths
 from flashjig.config import Config, ConfigError, load_config
+from flashjig.control import ControlError, request
 from flashjig.flashing import FlashJob, Progress, flash
 from flashjig.images import ImageError, load_images
 from flashjig.pins import StrapLine
@@ -32,7 +36,7 @@ def load(args: argparse.Namespace) -> Config:
         raise UsageError(str(e)) from None
 
 
-def _progress_printer(stream) -> callable:
+def _progress_printer(stream) -> Callable[[Progress], None]:
     """A one-line progress bar on a terminal; nothing when stderr is a pipe or a log."""
     if not stream.isatty():
         return lambda progress: None
@@ -97,3 +101,68 @@ def flash_once(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     print(json.dumps(result.as_dict()))
     return 0 if result.ok else 1
+
+
+def station_socket(args: argparse.Namespace) -> Path:
+    return paths.control_socket(paths.state_dir(args.state_dir))
+
+
+def status(args: argparse.Namespace) -> int:
+    from flashjig.statusview import render
+
+    path = station_socket(args)
+    try:
+        if args.json:
+            print(json.dumps(request(path, {"cmd": "status"})["status"], indent=2))
+            return 0
+        if not args.watch:
+            print(render(request(path, {"cmd": "status"})["status"]))
+            return 0
+        while True:
+            view = render(request(path, {"cmd": "status"})["status"])
+            sys.stdout.write("\x1b[H\x1b[J" + view + "\n(Ctrl-C to stop watching)\n")
+            sys.stdout.flush()
+            time.sleep(0.5)
+    except ControlError as e:
+        print(f"flashjig status: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+def ctl(args: argparse.Namespace) -> int:
+    payload: dict = {"cmd": args.action}
+    if args.action in ("insert", "remove") or args.action == "flash" and args.socket:
+        payload["socket"] = args.socket
+    elif args.action == "press":
+        payload["hold"] = args.hold
+    try:
+        answer = request(
+            station_socket(args), payload, timeout=max(30.0, getattr(args, "hold", 0) + 10)
+        )
+    except ControlError as e:
+        print(f"flashjig ctl {args.action}: {e}", file=sys.stderr)
+        return 1
+    answer.pop("ok", None)
+    if answer:
+        print(json.dumps(answer))
+    return 0
+
+
+def history(args: argparse.Namespace) -> int:
+    from flashjig.history import run_history
+
+    fmt = "json" if args.json else "csv" if args.csv else "table"
+    return run_history(paths.state_dir(args.state_dir), since=args.since, fmt=fmt)
+
+
+def run(args: argparse.Namespace) -> int:
+    from flashjig.daemon import run as run_daemon
+
+    return run_daemon(
+        config_path(args),
+        args.state_dir,
+        simulate=args.simulate,
+        line_rate=args.line_rate,
+        verbose=args.verbose,
+    )

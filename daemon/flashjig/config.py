@@ -18,6 +18,7 @@ from yaml.constructor import SafeConstructor
 
 __all__ = [
     "BAUD_RATES",
+    "TRIGGERS",
     "FLASH_FREQS",
     "FLASH_MODES",
     "FLASH_SIZES",
@@ -38,6 +39,7 @@ BAUD_RATES = (115200, 230400, 460800, 921600, 1500000, 2000000)
 FLASH_MODES = ("keep", "qio", "qout", "dio", "dout")
 FLASH_FREQS = ("keep", "40m", "26m", "20m", "80m")
 FLASH_SIZES = ("keep", "detect", "512KB", "1MB", "2MB", "4MB")
+TRIGGERS = ("button", "insert", "both")
 _FLASH_BYTES = {"512KB": 512 * 1024, "1MB": 1 << 20, "2MB": 2 << 20, "4MB": 4 << 20}
 _MAX_BCM = 27
 
@@ -129,6 +131,8 @@ class SocketConfig:
     en: str
     detect: str | None = None
     led: LedPins = LedPins()
+    power: str | None = None  # gate of the socket's power switch (P-MOSFET: low = on)
+    power_active_low: bool = True
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,13 @@ class StationConfig:
 
     id: str = "flashjig"
     button: str | None = None
+    hold_time: float = 3.0  # a press this long cancels running flashes
+    trigger: str = "button"  # button | insert | both
+    settle_time: float = 1.0  # insert trigger: wait this long after a module is seated
+    debounce: float = 0.05  # a detect switch must hold its level this long
+    retries: int = 2  # attempts after the first
+    fallback_baud: int = 115200  # retries use this baud
+    status_led: str | None = None  # "daemon alive"
 
 
 @dataclass(frozen=True)
@@ -386,14 +397,57 @@ class _Parser:
         self.check_pin_reuse()
         return Config(self.path, station, profiles, active, sockets)
 
+    def seconds(self, node: yaml.Node, path: str, maximum: float = 3600) -> float:
+        if not (_is(node, "int") or _is(node, "float")):
+            raise self.error(node, path, f"expected a number of seconds, got {_describe(node)}")
+        value = float(node.value)
+        if not 0 <= value <= maximum:
+            raise self.error(
+                node, path, f"must be between 0 and {maximum:g} seconds, got {value:g}"
+            )
+        return value
+
     def station(self, node: yaml.Node) -> StationConfig:
-        m = self.mapping(node, "station", optional=("id", "button"))
-        kwargs: dict[str, str] = {}
+        m = self.mapping(
+            node,
+            "station",
+            optional=(
+                "id",
+                "button",
+                "hold_time",
+                "trigger",
+                "settle_time",
+                "debounce",
+                "retries",
+                "fallback_baud",
+                "status_led",
+            ),
+        )
+        kwargs: dict[str, object] = {}
         if (n := self.present(m, "id")) is not None:
             kwargs["id"] = self.name(n, "station.id", "station id")
-        if (n := self.present(m, "button")) is not None:
-            kwargs["button"] = self.pin(n, "station.button")
-        return StationConfig(**kwargs)
+        for key in ("button", "status_led"):
+            if (n := self.present(m, key)) is not None:
+                kwargs[key] = self.pin(n, f"station.{key}")
+        for key in ("hold_time", "settle_time", "debounce"):
+            if (n := self.present(m, key)) is not None:
+                kwargs[key] = self.seconds(n, f"station.{key}")
+        if (n := self.present(m, "trigger")) is not None:
+            kwargs["trigger"] = self.choice(n, "station.trigger", TRIGGERS)
+        if (n := self.present(m, "retries")) is not None:
+            kwargs["retries"] = self.integer(n, "station.retries")
+            if not 0 <= kwargs["retries"] <= 10:
+                raise self.error(n, "station.retries", "must be between 0 and 10")
+        if (n := self.present(m, "fallback_baud")) is not None:
+            kwargs["fallback_baud"] = self.integer(n, "station.fallback_baud")
+            if kwargs["fallback_baud"] not in BAUD_RATES:
+                expected = ", ".join(map(str, BAUD_RATES))
+                raise self.error(n, "station.fallback_baud", f"expected one of {expected}")
+        station = StationConfig(**kwargs)
+        if station.trigger != "insert" and station.button is None:
+            reason = f"trigger '{station.trigger}' needs a button pin (station.button)"
+            raise self.error(node, "station.trigger", reason)
+        return station
 
     def profiles(self, node: yaml.Node) -> dict[str, Profile]:
         m = self.entries(node, "profiles", "a mapping of profile name to profile")
@@ -514,7 +568,10 @@ class _Parser:
         for i, item in enumerate(node.value):
             path = f"sockets[{i}]"
             m = self.mapping(
-                item, path, required=("name", "serial", "gpio0", "en"), optional=("detect", "led")
+                item,
+                path,
+                required=("name", "serial", "gpio0", "en"),
+                optional=("detect", "led", "power", "power_active_low"),
             )
             name = self.name(m["name"], f"{path}.name", "socket name")
             if name in names:
@@ -532,7 +589,15 @@ class _Parser:
             detect = None if detect_node is None else self.pin(detect_node, f"{path}.detect")
             led_node = self.present(m, "led")
             led = LedPins() if led_node is None else self.led(led_node, f"{path}.led")
-            out.append(SocketConfig(name, serial, gpio0, en, detect, led))
+            power_node = self.present(m, "power")
+            power = None if power_node is None else self.pin(power_node, f"{path}.power")
+            active_low_node = self.present(m, "power_active_low")
+            active_low = (
+                True
+                if active_low_node is None
+                else self.boolean(active_low_node, f"{path}.power_active_low")
+            )
+            out.append(SocketConfig(name, serial, gpio0, en, detect, led, power, active_low))
         return tuple(out)
 
     def serial(self, node: yaml.Node, path: str) -> str:

@@ -65,9 +65,7 @@ def load_images(profile: Profile) -> tuple[Image, ...]:
             raise ImageError(f"{spec.path}: cannot read image: {e.strerror}") from None
         digest = hashlib.sha256(data).hexdigest()
         if spec.sha256 and digest != spec.sha256:
-            raise ImageError(
-                f"{spec.path}: sha256 is {digest}, the profile pins {spec.sha256}"
-            )
+            raise ImageError(f"{spec.path}: sha256 is {digest}, the profile pins {spec.sha256}")
         if spec.offset == 0:
             try:
                 LoadFirmwareImage("esp8266", data)

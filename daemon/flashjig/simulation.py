@@ -1,20 +1,54 @@
-"""Simulated station hardware: gpiozero mock pins and one emulated module per socket,
-wired as the config says (or, for a fault test, as it does not). The station code above
-this sees pins from a pin factory and a serial device path, as on a Pi."""
+"""Simulated station hardware: gpiozero mock pins, and emulated modules that can be put
+into and taken out of the sockets. The station code above this sees pins from a pin
+factory and a serial device path, as on a Pi.
 
+A socket's detect switch, GPIO0, EN and power lines are mock pins; a module put in a
+socket is wired to them (or, for a fault test, to other pins) and gets a fresh pseudo
+terminal, as a new module on a USB adapter would look to the station.
+"""
+
+import itertools
+import threading
+import time
 from dataclasses import dataclass, field
 
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPin
 
-from flashjig.config import Config
+from flashjig.config import Config, SocketConfig
 from flashjig.emulator import EmulatedModule, Faults, FlashChip
 from flashjig.emulator.flashchip import SIZES
 from flashjig.emulator.module import StrapPin
 
+PRESS_S = 0.15  # a short press on the simulated button
+
+
+class SwitchPin(MockPin):
+    """An input wired to a switch to ground (detect switch, button): while the switch is
+    closed no pull-up lifts the line."""
+
+    def __init__(self, factory, info) -> None:
+        self.closed = False
+        super().__init__(factory, info)
+
+    def _set_pull(self, value) -> None:
+        super()._set_pull(value)
+        if self.closed:
+            self.drive_low()
+
+    def close_switch(self) -> None:
+        self.closed = True
+        if self.function == "input":
+            self.drive_low()
+
+    def open_switch(self) -> None:
+        self.closed = False
+        if self.function == "input" and self.pull == "up":
+            self.drive_high()
+
 
 @dataclass(frozen=True)
 class ModuleSpec:
-    """What sits in a simulated socket, and how it is wired."""
+    """What goes into a simulated socket, and how it is wired."""
 
     flash_size: str = "1MB"
     claimed_size: str | None = None
@@ -24,39 +58,115 @@ class ModuleSpec:
 
 
 class SimulatedHardware:
+    """Mock pins for a config's sockets; modules inserted now (``modules``) or later."""
+
     def __init__(
         self,
         config: Config,
         *,
         modules: dict[str, ModuleSpec] | None = None,
+        insert_all: bool = True,
         line_rate: bool = False,
     ) -> None:
+        self.config = config
+        self.line_rate = line_rate
         self.pin_factory = MockFactory()
         self.modules: dict[str, EmulatedModule] = {}
-        specs = modules or {}
+        self._serial = itertools.count(1)
+        self._lock = threading.Lock()
+        if config.station.button is not None:
+            self.pin_factory.pin(config.station.button, pin_class=SwitchPin)
         for socket in config.sockets:
-            spec = specs.get(socket.name, ModuleSpec())
-            # Strap pins are made first so the station's devices get the same pins.
+            # Pins are made here first, with the module-side pull-ups and the switches, so
+            # the station's devices get these same pins.
+            for pin in (socket.gpio0, socket.en, socket.power):
+                if pin is not None:
+                    self.pin_factory.pin(pin, pin_class=StrapPin)
+            if socket.detect is not None:
+                self.pin_factory.pin(socket.detect, pin_class=SwitchPin)
+            if socket.power is not None:
+                power = self.pin_factory.pin(socket.power)
+                power.listeners.append(self._power_listener(socket))
+        specs = modules or {}
+        if insert_all or specs:
+            for socket in config.sockets:
+                if insert_all or socket.name in specs:
+                    self.insert(socket.name, specs.get(socket.name))
+
+    def _socket(self, name: str) -> SocketConfig:
+        return self.config.socket(name)
+
+    def insert(self, name: str, spec: ModuleSpec | None = None) -> EmulatedModule:
+        """Seat a new module (fresh flash, its own MAC) and close the detect switch."""
+        socket = self._socket(name)
+        spec = spec or ModuleSpec()
+        with self._lock:
+            if name in self.modules:
+                raise ValueError(f"{name} already holds a module")
             gpio0 = self.pin_factory.pin(spec.gpio0 or socket.gpio0, pin_class=StrapPin)
             en = self.pin_factory.pin(spec.en or socket.en, pin_class=StrapPin)
             chip = FlashChip(
                 SIZES[spec.flash_size],
                 claimed_size=SIZES[spec.claimed_size] if spec.claimed_size else None,
             )
-            self.modules[socket.name] = EmulatedModule(
-                f"{config.station.id}-{socket.name}",
+            module = EmulatedModule(
+                f"{self.config.station.id}-{name}-{next(self._serial)}",
                 chip,
                 gpio0=gpio0,
                 en=en,
-                line_rate=line_rate,
+                line_rate=self.line_rate,
                 faults=spec.faults,
+                powered=self._powered(socket),
             )
+            self.modules[name] = module
+        if socket.detect is not None:
+            self.pin_factory.pin(socket.detect).close_switch()
+        return module
+
+    def remove(self, name: str) -> None:
+        """Open the detect switch and take the module away: from now on it is silent."""
+        socket = self._socket(name)
+        with self._lock:
+            module = self.modules.pop(name, None)
+        if module is None:
+            raise ValueError(f"{name} is empty")
+        if socket.detect is not None:
+            self.pin_factory.pin(socket.detect).open_switch()
+        module.pull()
+        module.close()
+        module.flash.close()
+
+    def press(self, hold: float = PRESS_S) -> None:
+        """Press the station button for ``hold`` seconds."""
+        if self.config.station.button is None:
+            raise ValueError("this station has no button")
+        button = self.pin_factory.pin(self.config.station.button)
+        button.close_switch()
+        time.sleep(hold)
+        button.open_switch()
 
     def port(self, socket: str) -> str:
-        return self.modules[socket].device
+        module = self.modules.get(socket)
+        # An empty socket's adapter is still there: a path that answers nothing.
+        return module.device if module is not None else "/dev/null"
+
+    def _powered(self, socket: SocketConfig) -> bool:
+        if socket.power is None:
+            return True
+        state = bool(self.pin_factory.pin(socket.power).state)
+        return state != socket.power_active_low
+
+    def _power_listener(self, socket: SocketConfig):
+        def changed(pin, high: bool) -> None:
+            module = self.modules.get(socket.name)
+            if module is not None:
+                module.set_power(high != socket.power_active_low)
+
+        return changed
 
     def close(self) -> None:
-        for module in self.modules.values():
+        for name in list(self.modules):
+            module = self.modules.pop(name)
             module.close()
             module.flash.close()
         self.pin_factory.close()

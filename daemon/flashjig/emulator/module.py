@@ -108,6 +108,7 @@ class EmulatedModule:
         line_rate: bool = False,
         faults: Faults | None = None,
         default_app: AppBehaviour = DEFAULT_APP,
+        powered: bool = True,
     ) -> None:
         self.name = name
         self.flash = flash
@@ -136,13 +137,12 @@ class EmulatedModule:
         self.registers = Registers(self.mac, flash, self.baud)
         self.loader = Loader(flash, self.registers, self)
         self.state = State.RESET
+        self.powered = powered
         self.output: list[bytes] = []  # what the module printed, for tests and boot checks
-        if en is None:
-            self._boot(download=True, cause=1)
-        else:
+        if en is not None:
             en.listeners.append(self._on_en)
-            if en.state:
-                self._boot(download=gpio0 is not None and not gpio0.state, cause=1)
+        if powered:
+            self._power_on()
         self._thread = threading.Thread(target=self._serve, name=f"module-{name}", daemon=True)
         self._thread.start()
 
@@ -153,13 +153,35 @@ class EmulatedModule:
     # -- strapping -----------------------------------------------------------------------
 
     def _on_en(self, pin: StrapPin, high: bool) -> None:
+        if not self.powered:
+            return
         if not high:
-            with self._lock:
-                self._epoch += 1
-                self.state = State.RESET
-                self._interrupt.set()
+            self._hold_reset()
             return
         self._boot(download=self._gpio0 is not None and not self._gpio0.state, cause=2)
+
+    def _hold_reset(self) -> None:
+        with self._lock:
+            self._epoch += 1
+            self.state = State.RESET
+            self._interrupt.set()
+
+    def _power_on(self) -> None:
+        """Power-on reset: a standalone module waits in download mode."""
+        if self._en is None:
+            self._boot(download=True, cause=1)
+        elif self._en.state:
+            self._boot(download=self._gpio0 is not None and not self._gpio0.state, cause=1)
+
+    def set_power(self, on: bool) -> None:
+        """The socket's power switch: off silences the chip, on is a power-on reset."""
+        if on == self.powered:
+            return
+        self.powered = on
+        if on:
+            self._power_on()
+        else:
+            self._hold_reset()
 
     def _boot(self, *, download: bool, cause: int) -> None:
         """Come out of reset: GPIO0 sampled low means the UART loader, else flash boot."""

@@ -1,0 +1,99 @@
+"""``flashjig demo``: the first thing a newcomer sees. A simulated five-socket station
+(the shipped wiring, emulated modules, the line-rate model so it takes as long as real
+hardware) where modules are seated one after another, the button is pressed, and a live
+view shows each socket flash and verify."""
+
+import dataclasses
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from flashjig.config import Config, ImageSpec, load_config
+from flashjig.firmware import build_firmware
+from flashjig.images import load_images
+from flashjig.journal import JOURNAL_FILE, Journal
+from flashjig.simulation import SimulatedHardware
+from flashjig.socket import SocketState
+from flashjig.station import Station
+from flashjig.statusview import render
+
+SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config" / "flashjig.yaml"
+INSERT_GAP_S = 0.4
+DONE = (SocketState.OK, SocketState.FAILED)
+
+
+def demo_config(config_path: Path | None, firmware: Path) -> Config:
+    """The given (or shipped) config, its active profile pointed at demo firmware."""
+    path = config_path or SHIPPED_CONFIG
+    config = load_config(path, check_files=False)
+    profile = dataclasses.replace(config.profile, images=(ImageSpec(0, firmware),))
+    return dataclasses.replace(config, profiles={**config.profiles, profile.name: profile})
+
+
+def run_demo(config_path: Path | None, state_dir: Path | None, *, line_rate: bool = True) -> int:
+    with tempfile.TemporaryDirectory(prefix="flashjig-demo-") as tmp:
+        state = state_dir or Path(tmp)
+        firmware = Path(tmp) / "demo-firmware.bin"
+        firmware.write_bytes(build_firmware(0x100000))
+        config = demo_config(config_path, firmware)
+        journal = Journal(state / JOURNAL_FILE, station=config.station.id)
+        hardware = SimulatedHardware(config, insert_all=False, line_rate=line_rate)
+        station = Station(
+            config,
+            load_images(config.profile),
+            journal,
+            port=hardware.port,
+            pin_factory=hardware.pin_factory,
+        )
+        try:
+            station.start()
+            return _show(station, hardware)
+        finally:
+            station.stop()
+            hardware.close()
+            journal.close()
+
+
+def _script(station: Station, hardware: SimulatedHardware, done: threading.Event) -> None:
+    for name in station.sockets:
+        hardware.insert(name)
+        time.sleep(INSERT_GAP_S)
+    time.sleep(0.3)
+    if station.config.station.trigger != "insert":
+        hardware.press()
+    done.set()
+
+
+def _show(station: Station, hardware: SimulatedHardware) -> int:
+    tty = sys.stdout.isatty()
+    scripted = threading.Event()
+    threading.Thread(target=_script, args=(station, hardware, scripted), daemon=True).start()
+    started = time.monotonic()
+    seen: dict[str, str] = {}
+    while True:
+        status = station.status()
+        if tty:
+            sys.stdout.write("\x1b[H\x1b[J" + render(status) + "\n")
+        else:
+            for s in status["sockets"]:
+                if seen.get(s["name"]) != s["state"]:
+                    seen[s["name"]] = s["state"]
+                    print(
+                        f"{time.monotonic() - started:6.1f}s  {s['name']}: {s['state']}", flush=True
+                    )
+        finished = all(s.status.state in DONE for s in station.sockets.values())
+        if scripted.is_set() and finished:
+            break
+        time.sleep(0.25)
+    elapsed = time.monotonic() - started
+    results = [s.status for s in station.sockets.values()]
+    ok = [r for r in results if r.state is SocketState.OK]
+    print(f"\n{len(ok)} of {len(results)} modules flashed and verified in {elapsed:.1f} s:")
+    for r in results:
+        line = f"  {r.name}: {r.state.value}  {r.mac or '-'}"
+        line += f"  {r.duration_s:.1f} s" if r.duration_s else ""
+        line += f"  ({r.reason}: {r.detail})" if r.state is SocketState.FAILED else ""
+        print(line)
+    return 0 if len(ok) == len(results) else 1

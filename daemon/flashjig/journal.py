@@ -1,0 +1,291 @@
+"""The station's journal: one SQLite row per flash attempt, written before the module is
+touched and finished when the attempt ends.
+
+A row is committed as 'started' first, so a crash or power loss leaves a row that the next
+start marks 'interrupted' rather than no trace of the attempt. WAL with synchronous=FULL
+makes every commit durable; WAL also lets ``flashjig history`` read while the daemon
+writes. Sockets finish from several threads: one connection, serialised by a lock.
+"""
+
+import json
+import os
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flashjig.flashing import FlashResult
+
+JOURNAL_FILE = "journal.sqlite3"
+BUSY_TIMEOUT_MS = 5000
+
+RESULTS = ("started", "ok", "failed", "cancelled", "interrupted")
+FAILED_RESULTS = ("failed", "interrupted", "cancelled")
+ROW_KEYS = (
+    "id",
+    "station",
+    "socket",
+    "profile",
+    "started_at",
+    "finished_at",
+    "result",
+    "reason",
+    "detail",
+    "retry",
+    "mac",
+    "chip",
+    "flash_id",
+    "flash_size",
+    "images",
+    "bytes",
+    "baud",
+    "duration_s",
+)
+INTERRUPTED_DETAIL = "the station stopped during the attempt"
+
+# MIGRATIONS[n] takes the schema from user_version n to n + 1. Append, never edit: a
+# station's journal may be at any earlier version. Result values are checked in Python,
+# not by a CHECK constraint, so adding one never means rebuilding the table.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            station TEXT NOT NULL,
+            socket TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            result TEXT NOT NULL DEFAULT 'started',
+            reason TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '',
+            retry INTEGER NOT NULL DEFAULT 0,
+            mac TEXT,
+            chip TEXT,
+            flash_id TEXT,
+            flash_size TEXT,
+            images TEXT NOT NULL DEFAULT '[]',
+            bytes INTEGER NOT NULL DEFAULT 0,
+            baud INTEGER NOT NULL DEFAULT 0,
+            duration_s REAL
+        )""",
+        "CREATE INDEX attempts_started_at ON attempts (started_at)",
+        "CREATE INDEX attempts_open ON attempts (result) WHERE result = 'started'",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """ISO 8601 UTC with milliseconds and 'Z'; a naive moment is local time."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Journal:
+    """The station's record of every flash attempt: SQLite in WAL mode, durable commits."""
+
+    def __init__(
+        self, path: str | os.PathLike, *, station: str = "flashjig", readonly: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.station = station
+        self.readonly = readonly
+        self.recovered = 0
+        self._lock = threading.Lock()
+        if readonly:
+            self._conn = _open_readonly(self.path)
+        else:
+            self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+            self._conn = _connect(str(self.path))
+            try:
+                self._prepare()
+            except BaseException:
+                self._conn.close()
+                raise
+        self._conn.row_factory = sqlite3.Row
+
+    def _prepare(self) -> None:
+        conn = self._conn
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise sqlite3.OperationalError(f"{self.path}: cannot use WAL mode (got {mode!r})")
+        conn.execute("PRAGMA synchronous=FULL")
+        self._migrate()
+        self.recovered = conn.execute(
+            "UPDATE attempts SET result = 'interrupted', reason = 'interrupted', detail = ?,"
+            " finished_at = ? WHERE result = 'started'",
+            (INTERRUPTED_DETAIL, utc_timestamp()),
+        ).rowcount
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        # IMMEDIATE takes the write lock first, so two processes opening a new journal at
+        # once cannot both apply the same migration.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path}: journal schema {version} is newer than this flashjig "
+                    f"understands ({SCHEMA_VERSION}); upgrade flashjig"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def start_attempt(
+        self, *, socket: str, profile: str, images: list[dict], baud: int, retry: int = 0
+    ) -> int:
+        """Record an attempt as 'started', committed before this returns; its id."""
+        self._check_writable()
+        with self._lock:
+            cursor = self._conn.execute(
+                "INSERT INTO attempts (station, socket, profile, started_at, retry, images, baud)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.station,
+                    socket,
+                    profile,
+                    utc_timestamp(),
+                    retry,
+                    json.dumps(images, default=str),
+                    baud,
+                ),
+            )
+            return cursor.lastrowid
+
+    def finish_attempt(self, attempt_id: int, result: "FlashResult") -> dict:
+        """Copy an attempt's outcome into its row, commit, and return the row."""
+        self._check_writable()
+        outcome = _final_result(result)
+        fields = {
+            "result": outcome,
+            "reason": result.reason,
+            "detail": result.detail,
+            "mac": result.mac,
+            "chip": result.chip,
+            "flash_id": result.flash_id,
+            "flash_size": result.flash_size,
+            "bytes": result.bytes,
+            "duration_s": result.duration_s,
+            "finished_at": utc_timestamp(),
+        }
+        if result.baud:
+            fields["baud"] = result.baud
+        # A failure before writing has no images of its own: keep the planned ones.
+        if result.images:
+            fields["images"] = json.dumps(result.images, default=str)
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self._lock:
+            updated = self._conn.execute(
+                f"UPDATE attempts SET {assignments} WHERE id = ?", (*fields.values(), attempt_id)
+            ).rowcount
+            if not updated:
+                raise KeyError(f"no attempt {attempt_id} in {self.path}")
+            row = self._conn.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
+            return _row_dict(row.fetchone())
+
+    def attempts(self, *, since: datetime | None = None, limit: int | None = None) -> list[dict]:
+        """Attempts started at or after ``since``, oldest first; with ``limit``, the newest
+        ``limit`` of them. A naive ``since`` is local time."""
+        where, params = _since_clause(since)
+        # Ordered by id, not time: a Pi without a clock may start with the wrong time.
+        sql = f"SELECT * FROM attempts {where} ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._lock:
+            if not self._has_schema():
+                return []
+            rows = self._conn.execute(sql, params).fetchall()
+        return [_row_dict(row) for row in reversed(rows)]
+
+    def counts(self, *, since: datetime | None = None) -> dict[str, int]:
+        """{"ok", "failed", "total"}: failed includes interrupted and cancelled; total also
+        counts attempts still in progress."""
+        where, params = _since_clause(since)
+        marks = ", ".join("?" for _ in FAILED_RESULTS)
+        sql = (
+            "SELECT COUNT(*), COALESCE(SUM(result = 'ok'), 0),"
+            f" COALESCE(SUM(result IN ({marks})), 0) FROM attempts {where}"
+        )
+        with self._lock:
+            if not self._has_schema():
+                return {"ok": 0, "failed": 0, "total": 0}
+            total, ok, failed = self._conn.execute(sql, [*FAILED_RESULTS, *params]).fetchone()
+        return {"ok": ok, "failed": failed, "total": total}
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise PermissionError(f"{self.path}: journal is open readonly")
+
+    def _has_schema(self) -> bool:
+        # A readonly reader may meet a journal whose writer has not created the table yet.
+        return self._conn.execute("PRAGMA user_version").fetchone()[0] > 0
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    # Autocommit: each statement is its own durable transaction unless BEGIN says otherwise.
+    conn = sqlite3.connect(target, uri=uri, check_same_thread=False, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise FileNotFoundError(f"no journal at {path}")
+    uri = path.resolve().as_uri()
+    conn = _connect(f"{uri}?mode=ro", uri=True)
+    try:
+        conn.execute("PRAGMA user_version").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        # A WAL reader needs the -wal and -shm files, or leave to create them. With the
+        # daemon stopped they are gone, and a member of the state directory's group may not
+        # create files there; with no -wal file nobody is writing, so read it as immutable.
+        if Path(f"{path}-wal").exists():
+            raise
+    conn = _connect(f"{uri}?mode=ro&immutable=1", uri=True)
+    conn.execute("PRAGMA user_version").fetchone()
+    return conn
+
+
+def _final_result(result: "FlashResult") -> str:
+    if result.result == "ok":
+        return "ok"
+    # The pipeline reports a cancel as a failure with reason 'cancelled'.
+    if result.reason == "cancelled":
+        return "cancelled"
+    if result.result in FAILED_RESULTS:
+        return result.result
+    raise ValueError(f"not a finished attempt's result: {result.result!r}")
+
+
+def _since_clause(since: datetime | None) -> tuple[str, list]:
+    if since is None:
+        return "", []
+    return "WHERE started_at >= ?", [utc_timestamp(since)]
+
+
+def _row_dict(row: sqlite3.Row) -> dict:
+    data = dict(row)
+    data["images"] = json.loads(data["images"] or "[]")
+    return data

@@ -1,0 +1,303 @@
+"""One socket of the station: an independent state machine over its detect switch, its
+optional power switch and the flash pipeline.
+
+empty -> inserted (detect switch closed and stable for the debounce time) -> flashing
+(retries included) -> ok / failed -> empty when the module is taken out. Each socket
+flashes in its own thread, so a slow or hung module holds up nobody else.
+"""
+
+import enum
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gpiozero import DigitalInputDevice, DigitalOutputDevice
+
+from flashjig.config import Profile, SocketConfig, StationConfig
+from flashjig.flashing import FlashJob, FlashResult, Progress, Reason, Stage, flash
+from flashjig.images import Image
+from flashjig.journal import Journal
+from flashjig.pins import StrapLine
+from flashjig.strapping import ModuleLines
+
+log = logging.getLogger(__name__)
+
+POWER_OFF_S = 0.5  # long enough for the module's 3.3 V to collapse
+POWER_ON_S = 0.2  # supply and EN pull-up settle before strapping
+REMOVED = "module removed"
+# Retrying these cannot help: the module or the image is wrong, or someone said stop.
+FINAL = {Reason.WRONG_CHIP, Reason.FLASH_TOO_SMALL, Reason.CANCELLED, REMOVED}
+
+
+class SocketState(enum.StrEnum):
+    EMPTY = "empty"
+    INSERTED = "inserted"
+    FLASHING = "flashing"
+    OK = "ok"
+    FAILED = "failed"
+
+
+class Workshop(Protocol):
+    """What a socket needs from its station."""
+
+    settings: StationConfig
+    journal: Journal
+    accepting: bool
+
+    def job_inputs(self) -> tuple[Profile, tuple[Image, ...]]: ...
+    def port(self, socket: str) -> str: ...
+    def socket_changed(self, socket: "Socket") -> None: ...
+
+
+@dataclass
+class SocketStatus:
+    """What status views, LEDs and MQTT show for a socket."""
+
+    name: str
+    state: SocketState = SocketState.EMPTY
+    stage: str = ""
+    progress: float = 0.0
+    attempt: int = 0
+    profile: str | None = None
+    mac: str | None = None
+    result: str | None = None  # of the last finished attempt
+    reason: str = ""
+    detail: str = ""
+    duration_s: float | None = None
+    since: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "stage": self.stage,
+            "progress": round(self.progress, 1),
+            "attempt": self.attempt,
+            "profile": self.profile,
+            "mac": self.mac,
+            "last_result": self.result,
+            "reason": self.reason,
+            "detail": self.detail,
+            "duration_s": self.duration_s,
+            "since": self.since,
+        }
+
+
+class Socket:
+    def __init__(self, config: SocketConfig, workshop: Workshop, *, pin_factory=None) -> None:
+        self.config = config
+        self.name = config.name
+        self.workshop = workshop
+        self.status = SocketStatus(config.name)
+        self._lock = threading.RLock()
+        self._cancel = threading.Event()
+        self._removed = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._settle: threading.Timer | None = None
+        self._debounce: threading.Timer | None = None
+        self.lines = ModuleLines(
+            StrapLine(config.gpio0, pin_factory=pin_factory),
+            StrapLine(config.en, pin_factory=pin_factory),
+        )
+        self._power = None
+        if config.power is not None:
+            self._power = DigitalOutputDevice(
+                config.power, active_high=not config.power_active_low, pin_factory=pin_factory
+            )
+        self._detect = None
+        if config.detect is not None:
+            # The switch closes to ground when a module is seated: active low.
+            self._detect = DigitalInputDevice(config.detect, pull_up=True, pin_factory=pin_factory)
+            self._detect.when_activated = self._edge
+            self._detect.when_deactivated = self._edge
+
+    def start(self) -> None:
+        """Take up the state the hardware is in: a socket without a switch is always full."""
+        if self._detect is None or self._detect.is_active:
+            self._inserted()
+
+    # -- detect switch -------------------------------------------------------------------
+
+    def _edge(self) -> None:
+        """Restart the debounce timer on every edge; act only on a level that holds."""
+        with self._lock:
+            if self._debounce is not None:
+                self._debounce.cancel()
+            self._debounce = threading.Timer(self.workshop.settings.debounce, self._settled)
+            self._debounce.daemon = True
+            self._debounce.start()
+
+    def _settled(self) -> None:
+        present = self._detect.is_active
+        with self._lock:
+            empty = self.status.state is SocketState.EMPTY
+            if present and empty:
+                self._inserted()
+            elif not present and not empty:
+                self._taken_out()
+
+    def _inserted(self) -> None:
+        log.info("%s: module inserted", self.name, extra={"SOCKET": self.name})
+        self._removed.clear()
+        if self._power is not None:
+            self._power.on()
+        self._set(
+            state=SocketState.INSERTED,
+            stage="",
+            progress=0.0,
+            mac=None,
+            result=None,
+            reason="",
+            detail="",
+            duration_s=None,
+            attempt=0,
+        )
+        if self.workshop.settings.trigger in ("insert", "both"):
+            self._settle = threading.Timer(self.workshop.settings.settle_time, self.request_flash)
+            self._settle.daemon = True
+            self._settle.start()
+
+    def _taken_out(self) -> None:
+        log.info("%s: module removed", self.name, extra={"SOCKET": self.name})
+        if self._settle is not None:
+            self._settle.cancel()
+        self._removed.set()
+        self._cancel.set()
+        if self._power is not None:
+            self._power.off()
+        if self.status.state is not SocketState.FLASHING:
+            self._set(state=SocketState.EMPTY, stage="", progress=0.0)
+        # else the worker sets EMPTY when the attempt has wound down
+
+    # -- flashing ------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def request_flash(self) -> bool:
+        """Flash the module if it is seated and not yet flashed; True if a flash started."""
+        with self._lock:
+            flashable = self.status.state in (SocketState.INSERTED, SocketState.FAILED)
+            if not flashable or self.busy or not self.workshop.accepting:
+                return False
+            self._cancel.clear()
+            self._set(state=SocketState.FLASHING, stage=Stage.CONNECTING.value, progress=0.0)
+            self._worker = threading.Thread(target=self._work, name=f"flash-{self.name}")
+            self._worker.start()
+            return True
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def _work(self) -> None:
+        profile, images = self.workshop.job_inputs()
+        settings = self.workshop.settings
+        result: FlashResult | None = None
+        for attempt in range(settings.retries + 1):
+            if attempt and result is not None and result.reason in (Reason.NO_SYNC, Reason.TIMEOUT):
+                self._power_cycle()
+            baud = profile.baud if attempt == 0 else min(settings.fallback_baud, profile.baud)
+            self._set(attempt=attempt + 1, profile=profile.name)
+            result = self._attempt(profile, images, baud, attempt)
+            if result.ok or result.reason in FINAL or self._cancel.is_set():
+                break
+        with self._lock:
+            if self._removed.is_set():
+                state = SocketState.EMPTY
+            else:
+                state = SocketState.OK if result.ok else SocketState.FAILED
+            self._set(
+                state=state,
+                stage="",
+                progress=100.0 if result.ok else self.status.progress,
+                result=result.result,
+                reason=result.reason,
+                detail=result.detail,
+                mac=result.mac,
+                duration_s=result.duration_s,
+            )
+
+    def _attempt(self, profile: Profile, images: tuple[Image, ...], baud: int, retry: int):
+        journal = self.workshop.journal
+        row = journal.start_attempt(
+            socket=self.name,
+            profile=profile.name,
+            images=[
+                {"offset": i.offset, "file": str(i.path), "sha256": i.sha256, "size": len(i.data)}
+                for i in images
+            ],
+            baud=baud,
+            retry=retry,
+        )
+        job = FlashJob(
+            socket=self.name,
+            port=self.workshop.port(self.name),
+            lines=self.lines,
+            profile=profile,
+            images=images,
+            on_progress=self._progress,
+            cancel=self._cancel,
+            baud=baud,
+        )
+        result = flash(job)
+        if self._removed.is_set() and not result.ok:
+            result.reason, result.detail = (
+                REMOVED,
+                f"taken out during the attempt ({result.detail})",
+            )
+        journal.finish_attempt(row, result)
+        level = logging.INFO if result.ok else logging.WARNING
+        words = "flashed and verified" if result.ok else f"failed: {result.reason}: {result.detail}"
+        log.log(
+            level,
+            "%s: module %s %s in %.1f s (attempt %d, %d baud)",
+            self.name,
+            result.mac or "(no MAC)",
+            words,
+            result.duration_s,
+            retry + 1,
+            baud,
+            extra={"SOCKET": self.name, "MAC": result.mac or "", "RESULT": result.result},
+        )
+        return result
+
+    def _power_cycle(self) -> None:
+        if self._power is None or self._removed.is_set():
+            return
+        log.info("%s: power-cycling the module", self.name, extra={"SOCKET": self.name})
+        self._power.off()
+        time.sleep(POWER_OFF_S)
+        self._power.on()
+        time.sleep(POWER_ON_S)
+
+    def _progress(self, progress: Progress) -> None:
+        self._set(stage=progress.stage.value, progress=progress.percent)
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _set(self, **changes) -> None:
+        with self._lock:
+            if "state" in changes and changes["state"] is not self.status.state:
+                self.status.since = time.time()
+            for key, value in changes.items():
+                setattr(self.status, key, value)
+        self.workshop.socket_changed(self)
+
+    def join(self, timeout: float | None = None) -> None:
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    def close(self) -> None:
+        for timer in (self._settle, self._debounce):
+            if timer is not None:
+                timer.cancel()
+        self.cancel()
+        self.join(timeout=30)
+        self.lines.close()
+        for device in (self._power, self._detect):
+            if device is not None:
+                device.close()
