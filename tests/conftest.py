@@ -32,9 +32,7 @@ def write_station_config(tmp_path: Path, images: list[tuple[int, Path]], **profi
 @pytest.fixture
 def make_config(tmp_path):
     """Build a Config from the shipped one with other images or profile settings."""
-    return lambda images, **profile: load_config(
-        write_station_config(tmp_path, images, **profile)
-    )
+    return lambda images, **profile: load_config(write_station_config(tmp_path, images, **profile))
 
 
 @pytest.fixture

@@ -20,8 +20,14 @@ def flashjig(*args, timeout=120):
 
 def test_flash_simulate_prints_one_json_result(station_config, tmp_path):
     run = flashjig(
-        "flash", "--simulate", "--socket", "socket3", "--config", str(station_config.path),
-        "--state-dir", str(tmp_path / "state"),
+        "flash",
+        "--simulate",
+        "--socket",
+        "socket3",
+        "--config",
+        str(station_config.path),
+        "--state-dir",
+        str(tmp_path / "state"),
     )
     assert run.returncode == 0, run.stderr
     lines = run.stdout.strip().splitlines()
@@ -37,8 +43,14 @@ def test_flash_simulate_prints_one_json_result(station_config, tmp_path):
 
 def test_flash_simulate_failure_exits_1_with_reason(station_config):
     run = flashjig(
-        "flash", "--socket", "socket1", "--simulate", "--sim-flash-size", "512KB",
-        "--config", str(station_config.path),
+        "flash",
+        "--socket",
+        "socket1",
+        "--simulate",
+        "--sim-flash-size",
+        "512KB",
+        "--config",
+        str(station_config.path),
     )
     assert run.returncode == 1
     result = json.loads(run.stdout)
@@ -73,7 +85,9 @@ def test_firmware_command_builds_an_image_esptool_accepts(tmp_path):
     assert out.stat().st_size == 0x40000
     info = subprocess.run(
         [sys.executable, "-m", "esptool", "--chip", "esp8266", "image-info", str(out)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert info.returncode == 0, info.stdout + info.stderr
     assert "(valid)" in info.stdout

@@ -182,9 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING, format="flashjig: %(levelname)s: %(message)s", stream=sys.stderr
-    )
+    if args.command != "run":  # the daemon sets up its own logging (journald)
+        logging.basicConfig(
+            level=logging.WARNING, format="flashjig: %(levelname)s: %(message)s", stream=sys.stderr
+        )
     if args.command == "sim":
         from flashjig.sim import serve_modules
 

@@ -77,6 +77,7 @@ class Link(Protocol):
     def send(self, payload: bytes) -> None: ...
     def receive(self, timeout: float) -> bytes | None: ...
     def set_baud(self, baud: int) -> None: ...
+    def lock_baud(self) -> None: ...
     def sleep_until(self, when: float) -> None: ...
 
 
@@ -188,6 +189,8 @@ class Loader:
             self._error(op, ROM_INVALID_MESSAGE, STUB_INVALID_COMMAND)
             return
         value = 0 if self.stub else ROM_SYNC_VALUE
+        if not self.stub:
+            self.link.lock_baud()  # the ROM measured the host's rate on the 0x55 run
         for _ in range(8):  # the ROM answers every SYNC eight times; esptool reads them all
             self._reply(op, OK, value)
 
@@ -234,7 +237,7 @@ class Loader:
             self._write = _WriteSession(offset, size, erased_end=start)
         else:
             span = rom_erase_span(size, offset)
-            self.flash.erase_range(offset, span)
+            self.flash.erase_range(offset - offset % SECTOR, span)
             self._busy(self.flash.erase_time(span // SECTOR))
             self._rom_block = (offset, blocksize)
         self._reply(op, OK)

@@ -231,6 +231,11 @@ class EmulatedModule:
     def set_baud(self, baud: int) -> None:
         self._uart_baud = baud
 
+    def lock_baud(self) -> None:
+        """Auto-baud ends at sync: from then on the UART keeps the rate it measured."""
+        if self._uart_baud is None:
+            self._uart_baud = self.host_baud() or 115200
+
     def sleep_until(self, when: float) -> None:
         """Let modelled time pass; a reset or close cuts it short."""
         delay = when - time.monotonic()

@@ -1,0 +1,263 @@
+"""The station in one process: sockets, button, LEDs and journal over mock pins and
+emulated modules."""
+
+import dataclasses
+import time
+
+import pytest
+
+from flashjig.emulator import Faults
+from flashjig.images import load_images
+from flashjig.journal import JOURNAL_FILE, Journal
+from flashjig.leds import FAILED_BLINK, FLASHING_BLINK
+from flashjig.simulation import ModuleSpec, SimulatedHardware
+from flashjig.socket import SocketState
+from flashjig.station import Station
+
+
+def wait_for(predicate, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def rig(station_config, tmp_path):
+    """Build a station over simulated hardware; settings may be overridden per test."""
+    made = []
+
+    def build(line_rate=False, **station_settings):
+        config = station_config
+        if station_settings:
+            station = dataclasses.replace(config.station, **station_settings)
+            config = dataclasses.replace(config, station=station)
+        hardware = SimulatedHardware(config, insert_all=False, line_rate=line_rate)
+        journal = Journal(tmp_path / JOURNAL_FILE, station=config.station.id)
+        station = Station(
+            config,
+            load_images(config.profile),
+            journal,
+            port=hardware.port,
+            pin_factory=hardware.pin_factory,
+        )
+        station.start()
+        made.append((station, hardware, journal))
+        return station, hardware, journal
+
+    yield build
+    for station, hardware, journal in made:
+        station.stop()
+        hardware.close()
+        journal.close()
+
+
+def state(station, name):
+    return station.sockets[name].status.state
+
+
+def test_insert_then_press_flashes_one_module(rig):
+    station, hw, journal = rig()
+    module = hw.insert("socket1")
+    wait_for(lambda: state(station, "socket1") is SocketState.INSERTED, what="inserted")
+    assert state(station, "socket2") is SocketState.EMPTY
+    hw.press()
+    wait_for(lambda: state(station, "socket1") is SocketState.OK, what="ok")
+    assert station.sockets["socket1"].status.mac == module.mac_text
+    (row,) = journal.attempts()
+    assert row["result"] == "ok" and row["socket"] == "socket1" and row["mac"] == module.mac_text
+    assert state(station, "socket2") is SocketState.EMPTY
+    hw.press()  # a flashed module is not flashed again
+    time.sleep(0.3)
+    assert len(journal.attempts()) == 1
+    hw.remove("socket1")
+    wait_for(lambda: state(station, "socket1") is SocketState.EMPTY, what="empty")
+
+
+def test_five_sockets_flash_at_once(rig):
+    station, hw, journal = rig()
+    for name in station.sockets:
+        hw.insert(name)
+    wait_for(lambda: all(s.status.state is SocketState.INSERTED for s in station.sockets.values()))
+    hw.press()
+    wait_for(
+        lambda: (
+            all(s.busy for s in station.sockets.values())
+            or all(s.status.state is SocketState.OK for s in station.sockets.values())
+        ),
+        what="all running",
+    )
+    wait_for(
+        lambda: all(s.status.state is SocketState.OK for s in station.sockets.values()),
+        timeout=60,
+        what="all ok",
+    )
+    rows = journal.attempts()
+    assert sorted(r["socket"] for r in rows) == sorted(station.sockets)
+    assert len({r["mac"] for r in rows}) == 5
+    started = sorted(r["started_at"] for r in rows)
+    finished = sorted(r["finished_at"] for r in rows)
+    assert started[-1] < finished[0], "the five attempts overlapped in time"
+
+
+def test_insert_trigger_flashes_by_itself(rig):
+    station, hw, journal = rig(trigger="insert", settle_time=0.2)
+    hw.insert("socket2")
+    wait_for(lambda: state(station, "socket2") is SocketState.OK, what="auto flash")
+    assert [r["socket"] for r in journal.attempts()] == ["socket2"]
+
+
+def test_contact_bounce_shorter_than_debounce_is_ignored(rig):
+    station, hw, _ = rig(debounce=0.2)
+    pin = hw.pin_factory.pin(station.config.socket("socket1").detect)
+    for _ in range(5):
+        pin.close_switch()
+        time.sleep(0.02)
+        pin.open_switch()
+        time.sleep(0.02)
+    time.sleep(0.4)
+    assert state(station, "socket1") is SocketState.EMPTY
+    pin.close_switch()
+    wait_for(lambda: state(station, "socket1") is SocketState.INSERTED, what="inserted")
+
+
+def test_removal_mid_flash_fails_that_socket_only(rig):
+    station, hw, journal = rig(line_rate=True)
+    hw.insert("socket1")
+    hw.insert("socket2")
+    wait_for(lambda: state(station, "socket2") is SocketState.INSERTED)
+    hw.press()
+    wait_for(lambda: station.sockets["socket1"].status.stage == "writing", what="writing")
+    hw.remove("socket1")
+    wait_for(lambda: not station.sockets["socket1"].busy, what="socket1 wound down")
+    assert state(station, "socket1") is SocketState.EMPTY
+    assert state(station, "socket2") is SocketState.FLASHING
+    wait_for(lambda: state(station, "socket2") is SocketState.OK, timeout=60, what="socket2 ok")
+    rows = {r["socket"]: r for r in journal.attempts()}
+    assert rows["socket1"]["result"] in ("failed", "cancelled")
+    assert rows["socket1"]["reason"] == "module removed"
+    assert rows["socket2"]["result"] == "ok"
+
+
+def test_module_that_never_syncs_is_retried_at_the_fallback_baud(rig):
+    station, hw, journal = rig(retries=2)
+    hw.insert("socket3", ModuleSpec(faults=Faults(silent=True)))
+    wait_for(lambda: state(station, "socket3") is SocketState.INSERTED)
+    hw.press()
+    wait_for(lambda: state(station, "socket3") is SocketState.FAILED, timeout=30)
+    rows = journal.attempts()
+    assert [r["retry"] for r in rows] == [0, 1, 2]
+    assert all(r["reason"] == "no sync" for r in rows)
+    assert [r["baud"] for r in rows] == [921600, 115200, 115200]
+    assert station.sockets["socket3"].status.reason == "no sync"
+
+
+def test_long_press_cancels_running_flashes(rig):
+    station, hw, journal = rig(line_rate=True, hold_time=0.3)
+    hw.insert("socket1")
+    wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
+    hw.press()
+    wait_for(lambda: station.sockets["socket1"].status.stage == "writing", what="writing")
+    hw.press(hold=0.6)
+    wait_for(lambda: state(station, "socket1") is SocketState.FAILED, what="cancelled")
+    (row,) = journal.attempts()
+    assert row["result"] == "cancelled" and row["reason"] == "cancelled"
+
+
+def test_led_patterns(rig):
+    station, hw, _ = rig(line_rate=True)
+    leds = station.config.socket("socket1").led
+    red, green = hw.pin_factory.pin(leds.red), hw.pin_factory.pin(leds.green)
+    assert (red.state, green.state) == (False, False)  # empty: off
+    hw.insert("socket1")
+    wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
+    wait_for(lambda: (red.state, green.state) == (True, True), what="amber")
+    hw.press()
+    wait_for(lambda: station.sockets["socket1"].status.stage == "writing", what="writing")
+    green.clear_states()
+    time.sleep(1.1)
+    toggles = [s for s in green.states[1:]]
+    assert len(toggles) >= 6, "green blinks while flashing"
+    half = FLASHING_BLINK[0]
+    assert all(abs(s.timestamp - half) < 0.06 for s in toggles[1:])
+    assert red.state is False
+    wait_for(lambda: state(station, "socket1") is SocketState.OK, timeout=60)
+    wait_for(lambda: (red.state, green.state) == (False, True), what="solid green")
+
+
+def test_failed_socket_shows_red(rig):
+    station, hw, _ = rig(retries=0)
+    hw.insert("socket4", ModuleSpec(faults=Faults(silent=True)))
+    wait_for(lambda: state(station, "socket4") is SocketState.INSERTED)
+    hw.press()
+    wait_for(lambda: state(station, "socket4") is SocketState.FAILED, timeout=20)
+    leds = station.config.socket("socket4").led
+    red, green = hw.pin_factory.pin(leds.red), hw.pin_factory.pin(leds.green)
+    assert (red.state, green.state) == (True, False)
+
+
+def test_single_led_blinks_fast_on_failure(station_config, tmp_path):
+    sockets = list(station_config.sockets)
+    sockets[0] = dataclasses.replace(
+        sockets[0], led=dataclasses.replace(sockets[0].led, green=None)
+    )
+    config = dataclasses.replace(
+        station_config,
+        sockets=tuple(sockets),
+        station=dataclasses.replace(station_config.station, retries=0),
+    )
+    with SimulatedHardware(config, insert_all=False) as hw:
+        journal = Journal(tmp_path / JOURNAL_FILE)
+        station = Station(
+            config, load_images(config.profile), journal, port=hw.port, pin_factory=hw.pin_factory
+        )
+        try:
+            station.start()
+            hw.insert("socket1", ModuleSpec(faults=Faults(silent=True)))
+            wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
+            hw.press()
+            wait_for(lambda: state(station, "socket1") is SocketState.FAILED, timeout=20)
+            red = hw.pin_factory.pin(config.socket("socket1").led.red)
+            red.clear_states()
+            time.sleep(0.7)
+            toggles = red.states[1:]
+            assert len(toggles) >= 5
+            assert all(abs(s.timestamp - FAILED_BLINK[0]) < 0.05 for s in toggles[1:])
+        finally:
+            station.stop()
+            journal.close()
+
+
+def test_power_pin_powers_the_socket_only_while_seated(station_config, tmp_path):
+    sockets = list(station_config.sockets)
+    sockets[0] = dataclasses.replace(sockets[0], power="GPIO1")
+    config = dataclasses.replace(station_config, sockets=tuple(sockets))
+    with SimulatedHardware(config, insert_all=False) as hw:
+        journal = Journal(tmp_path / JOURNAL_FILE)
+        station = Station(
+            config, load_images(config.profile), journal, port=hw.port, pin_factory=hw.pin_factory
+        )
+        try:
+            station.start()
+            gate = hw.pin_factory.pin("GPIO1")
+            assert gate.state is True  # P-MOSFET gate high: off
+            module = hw.insert("socket1")
+            wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
+            assert gate.state is False and module.powered
+            hw.press()
+            wait_for(lambda: state(station, "socket1") is SocketState.OK, timeout=30)
+            hw.remove("socket1")
+            wait_for(lambda: gate.state is True, what="power off on removal")
+            # A module that does not answer is power-cycled before it is tried again.
+            hw.insert("socket1", ModuleSpec(faults=Faults(silent=True)))
+            wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
+            gate.clear_states()
+            hw.press()
+            wait_for(lambda: state(station, "socket1") is SocketState.FAILED, timeout=30)
+            cycles = [s.state for s in gate.states[1:]]
+            assert cycles == [True, False] * station.config.station.retries
+        finally:
+            station.stop()
+            journal.close()
