@@ -93,7 +93,9 @@ def test_firmware_command_builds_an_image_esptool_accepts(tmp_path):
     assert "(valid)" in info.stdout
 
 
-@pytest.mark.parametrize("command", ["sim", "flash", "firmware"])
+@pytest.mark.parametrize(
+    "command", ["sim", "flash", "firmware", "run", "status", "history", "ctl", "demo"]
+)
 def test_every_subcommand_has_help_and_common_options(command):
     run = flashjig(command, "--help")
     assert run.returncode == 0
@@ -105,3 +107,13 @@ def test_common_options_parse_after_the_subcommand():
         ["flash", "--socket", "s", "--state-dir", "/x", "--config", "/y.yaml"]
     )
     assert str(args.state_dir) == "/x" and str(args.config) == "/y.yaml"
+
+
+def test_demo_flashes_five_simulated_modules(tmp_path):
+    run = flashjig("demo", "--fast", "--state-dir", str(tmp_path))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "5 of 5 modules flashed and verified" in run.stdout
+    for n in range(1, 6):
+        assert f"socket{n}: ok" in run.stdout
+    history = flashjig("history", "--json", "--state-dir", str(tmp_path))
+    assert [r["result"] for r in json.loads(history.stdout)] == ["ok"] * 5

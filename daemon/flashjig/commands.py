@@ -116,10 +116,11 @@ def status(args: argparse.Namespace) -> int:
             print(json.dumps(request(path, {"cmd": "status"})["status"], indent=2))
             return 0
         if not args.watch:
-            print(render(request(path, {"cmd": "status"})["status"]))
+            colour = sys.stdout.isatty()
+            print(render(request(path, {"cmd": "status"})["status"], colour=colour))
             return 0
         while True:
-            view = render(request(path, {"cmd": "status"})["status"])
+            view = render(request(path, {"cmd": "status"})["status"], colour=True)
             sys.stdout.write("\x1b[H\x1b[J" + view + "\n(Ctrl-C to stop watching)\n")
             sys.stdout.flush()
             time.sleep(0.5)

@@ -22,6 +22,10 @@ from flashjig.statusview import render
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config" / "flashjig.yaml"
 INSERT_GAP_S = 0.4
 DONE = (SocketState.OK, SocketState.FAILED)
+TITLE = (
+    "flashjig demo: a simulated 5-socket ESP-01S station (emulated modules, mock GPIO,\n"
+    "the real esptool; wire and flash times modelled as on real hardware)"
+)
 
 
 def demo_config(config_path: Path | None, firmware: Path) -> Config:
@@ -56,26 +60,44 @@ def run_demo(config_path: Path | None, state_dir: Path | None, *, line_rate: boo
             journal.close()
 
 
-def _script(station: Station, hardware: SimulatedHardware, done: threading.Event) -> None:
+class _Narrator:
+    """Says what the demo is doing, one step at a time."""
+
+    def __init__(self) -> None:
+        self.line = "starting the simulated station"
+
+
+def _script(
+    station: Station, hardware: SimulatedHardware, done: threading.Event, say: _Narrator
+) -> None:
     for name in station.sockets:
+        say.line = f"seating a module in {name} (its detect switch closes)"
         hardware.insert(name)
         time.sleep(INSERT_GAP_S)
     time.sleep(0.3)
     if station.config.station.trigger != "insert":
+        say.line = "pressing the station button"
         hardware.press()
+    profile = station.config.profile
+    say.line = (
+        f"flashing {len(station.images)} image(s) at {profile.baud} baud, "
+        "verifying by MD5, then booting the new firmware"
+    )
     done.set()
 
 
 def _show(station: Station, hardware: SimulatedHardware) -> int:
     tty = sys.stdout.isatty()
     scripted = threading.Event()
-    threading.Thread(target=_script, args=(station, hardware, scripted), daemon=True).start()
+    say = _Narrator()
+    threading.Thread(target=_script, args=(station, hardware, scripted, say), daemon=True).start()
     started = time.monotonic()
     seen: dict[str, str] = {}
     while True:
         status = station.status()
         if tty:
-            sys.stdout.write("\x1b[H\x1b[J" + render(status) + "\n")
+            view = render(status, colour=True)
+            sys.stdout.write(f"\x1b[H\x1b[J{TITLE}\n\n{view}\n\n  {say.line}\n")
         else:
             for s in status["sockets"]:
                 if seen.get(s["name"]) != s["state"]:

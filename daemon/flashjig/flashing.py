@@ -67,6 +67,7 @@ class Progress:
     stage: Stage
     done: int
     total: int
+    mac: str | None = None  # set once the module has been identified
 
     @property
     def percent(self) -> float:
@@ -152,7 +153,7 @@ def _run(job: FlashJob, result: FlashResult) -> None:
     try:
         result.chip = esp.get_chip_description()
         result.mac = ":".join(f"{b:02x}" for b in esp.read_mac())
-        emit(Progress(job.socket, Stage.STUB, 0, 0))
+        emit(Progress(job.socket, Stage.STUB, 0, 0, mac=result.mac))
         esp = _guard("starting the flasher stub", esp.run_stub)
         if result.baud != ROM_BAUD:
             _guard(f"changing to {result.baud} baud", esp.change_baud, result.baud)

@@ -274,7 +274,10 @@ class Socket:
         time.sleep(POWER_ON_S)
 
     def _progress(self, progress: Progress) -> None:
-        self._set(stage=progress.stage.value, progress=progress.percent)
+        if progress.mac is not None:
+            self._set(stage=progress.stage.value, progress=progress.percent, mac=progress.mac)
+        else:
+            self._set(stage=progress.stage.value, progress=progress.percent)
 
     # -- state ---------------------------------------------------------------------------
 

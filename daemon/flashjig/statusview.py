@@ -1,6 +1,15 @@
-"""The human view of a station's status: one line per socket with a progress bar."""
+"""The human view of a station's status: one line per socket with its light, a progress
+bar and the last result."""
 
 BAR = 24
+# What each socket's light shows (flashjig.leds), for a terminal: ANSI colour, glyph.
+LIGHTS = {
+    "empty": ("2", "o"),
+    "inserted": ("33", "*"),
+    "flashing": ("32", "~"),
+    "ok": ("32", "*"),
+    "failed": ("31", "*"),
+}
 
 
 def progress_bar(percent: float, width: int = BAR) -> str:
@@ -8,18 +17,23 @@ def progress_bar(percent: float, width: int = BAR) -> str:
     return "[" + "#" * filled + "-" * (width - filled) + f"] {percent:5.1f}%"
 
 
-def render(status: dict) -> str:
+def light(state: str, colour: bool) -> str:
+    code, glyph = LIGHTS.get(state, ("0", "?"))
+    return f"\x1b[{code}m{glyph}\x1b[0m" if colour else glyph
+
+
+def render(status: dict, *, colour: bool = False) -> str:
     today, total = status["today"], status["total"]
     lines = [
         f"station {status['station']}  profile {status['profile']}  "
         f"trigger {status['trigger']}  today {today['ok']} ok / {today['failed']} failed  "
         f"(all time {total['ok']} ok / {total['failed']} failed)",
-        f"{'SOCKET':<10} {'STATE':<9} {'PROGRESS':<33} {'MAC':<17}  LAST",
+        f"  {'SOCKET':<10} {'STATE':<9} {'PROGRESS':<33} {'MAC':<17}  LAST",
     ]
     for s in status["sockets"]:
         if s["state"] == "flashing":
             stage = s["stage"] or "starting"
-            progress = progress_bar(s["progress"]) if stage == "writing" else stage
+            progress = progress_bar(s["progress"]) if stage == "writing" else stage + "..."
             if s["attempt"] > 1:
                 progress += f" (try {s['attempt']})"
         elif s["state"] == "ok":
@@ -31,7 +45,9 @@ def render(status: dict) -> str:
             last = f"{s['last_result']}: {s['reason']}"
         elif s["last_result"] == "ok" and s["duration_s"] is not None:
             last = f"ok in {s['duration_s']:.1f} s"
+        mac = s["mac"] or "-"
         lines.append(
-            f"{s['name']:<10} {s['state']:<9} {progress:<33} {s['mac'] or '-':<17}  {last}"
+            f"{light(s['state'], colour)} {s['name']:<10} {s['state']:<9} {progress:<33} "
+            f"{mac:<17}  {last}"
         )
     return "\n".join(lines)
