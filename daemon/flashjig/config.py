@@ -19,6 +19,10 @@ from yaml.constructor import SafeConstructor
 __all__ = [
     "BAUD_RATES",
     "TRIGGERS",
+    "PI_MODELS",
+    "BUSES",
+    "MqttConfig",
+    "TlsConfig",
     "FLASH_FREQS",
     "FLASH_MODES",
     "FLASH_SIZES",
@@ -40,6 +44,8 @@ FLASH_MODES = ("keep", "qio", "qout", "dio", "dout")
 FLASH_FREQS = ("keep", "40m", "26m", "20m", "80m")
 FLASH_SIZES = ("keep", "detect", "512KB", "1MB", "2MB", "4MB")
 TRIGGERS = ("button", "insert", "both")
+PI_MODELS = ("3B+", "4", "5", "Zero2W")
+BUSES = ("i2c1", "spi0", "spi1", "uart0", "uart2", "uart3", "uart4", "uart5")
 _FLASH_BYTES = {"512KB": 512 * 1024, "1MB": 1 << 20, "2MB": 2 << 20, "4MB": 4 << 20}
 _MAX_BCM = 27
 
@@ -148,6 +154,35 @@ class StationConfig:
     retries: int = 2  # attempts after the first
     fallback_baud: int = 115200  # retries use this baud
     status_led: str | None = None  # "daemon alive"
+    pi_model: str = "4"  # decides which pins the buses below take
+    buses: tuple[str, ...] = ()  # I2C/SPI/UART buses in use: their pins are reserved
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS to the broker; ``insecure`` (no hostname check) only when asked for by name."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """The broker the station reports to. The password is read from a file, never the YAML."""
+
+    host: str
+    port: int = 1883
+    client_id: str | None = None  # default flashjig-<station id>
+    username: str | None = None
+    password_file: Path | None = None
+    tls: TlsConfig | None = None
+    keepalive: int = 60
+    base_topic: str | None = None  # default flashjig/<station id>
+    discovery_prefix: str = "homeassistant"
+    qos: int = 1
+    commands: bool = False  # accept flash/cancel/profile commands from the broker
 
 
 @dataclass(frozen=True)
@@ -159,6 +194,7 @@ class Config:
     profiles: dict[str, Profile]
     active_profile: str
     sockets: tuple[SocketConfig, ...]
+    mqtt: MqttConfig | None = None
 
     def socket(self, name: str) -> SocketConfig:
         """Look a socket up by name; KeyError lists the known names to make typos obvious."""
@@ -387,7 +423,10 @@ class _Parser:
 
     def config(self, root: yaml.Node) -> Config:
         m = self.mapping(
-            root, "", required=("profiles", "sockets"), optional=("station", "active_profile")
+            root,
+            "",
+            required=("profiles", "sockets"),
+            optional=("station", "active_profile", "mqtt"),
         )
         station_node = self.present(m, "station")
         station = StationConfig() if station_node is None else self.station(station_node)
@@ -395,7 +434,74 @@ class _Parser:
         active = self.active_profile(root, self.present(m, "active_profile"), profiles)
         sockets = self.sockets(m["sockets"])
         self.check_pin_reuse()
-        return Config(self.path, station, profiles, active, sockets)
+        mqtt_node = self.present(m, "mqtt")
+        mqtt = None if mqtt_node is None else self.mqtt(mqtt_node)
+        return Config(self.path, station, profiles, active, sockets, mqtt)
+
+    def file(self, node: yaml.Node, path: str) -> Path:
+        """A file the station reads at run time (secrets, certificates): it must exist."""
+        value = self.base / self.string(node, path)
+        if self.check_files and not value.is_file():
+            raise self.error(node, path, f"file not found: {value}")
+        return value
+
+    def mqtt(self, node: yaml.Node) -> MqttConfig:
+        m = self.mapping(
+            node,
+            "mqtt",
+            required=("host",),
+            optional=(
+                "port",
+                "client_id",
+                "username",
+                "password_file",
+                "tls",
+                "keepalive",
+                "base_topic",
+                "discovery_prefix",
+                "qos",
+                "commands",
+            ),
+        )
+        kwargs: dict[str, object] = {"host": self.string(m["host"], "mqtt.host")}
+        for key, low, high in (("port", 1, 65535), ("keepalive", 5, 3600), ("qos", 0, 2)):
+            if (n := self.present(m, key)) is not None:
+                value = self.integer(n, f"mqtt.{key}")
+                if not low <= value <= high:
+                    raise self.error(n, f"mqtt.{key}", f"must be between {low} and {high}")
+                kwargs[key] = value
+        for key in ("client_id", "username", "base_topic", "discovery_prefix"):
+            if (n := self.present(m, key)) is not None:
+                value = self.string(n, f"mqtt.{key}")
+                if key in ("base_topic", "discovery_prefix") and (
+                    not value or any(c in value for c in "#+") or value.endswith("/")
+                ):
+                    reason = "a topic without wildcards (# +) or a trailing /"
+                    raise self.error(n, f"mqtt.{key}", f"expected {reason}, got {value!r}")
+                kwargs[key] = value
+        if (n := self.present(m, "password_file")) is not None:
+            kwargs["password_file"] = self.file(n, "mqtt.password_file")
+        if (n := self.present(m, "commands")) is not None:
+            kwargs["commands"] = self.boolean(n, "mqtt.commands")
+        if (n := self.present(m, "tls")) is not None:
+            kwargs["tls"] = self.tls(n)
+        if "password_file" in kwargs and "username" not in kwargs:
+            raise self.error(node, "mqtt.username", "password_file needs a username")
+        return MqttConfig(**kwargs)  # type: ignore[arg-type]
+
+    def tls(self, node: yaml.Node) -> TlsConfig:
+        m = self.mapping(
+            node, "mqtt.tls", optional=("ca_file", "cert_file", "key_file", "insecure")
+        )
+        kwargs: dict[str, object] = {}
+        for key in ("ca_file", "cert_file", "key_file"):
+            if (n := self.present(m, key)) is not None:
+                kwargs[key] = self.file(n, f"mqtt.tls.{key}")
+        if (n := self.present(m, "insecure")) is not None:
+            kwargs["insecure"] = self.boolean(n, "mqtt.tls.insecure")
+        if ("cert_file" in kwargs) != ("key_file" in kwargs):
+            raise self.error(node, "mqtt.tls", "cert_file and key_file go together")
+        return TlsConfig(**kwargs)  # type: ignore[arg-type]
 
     def seconds(self, node: yaml.Node, path: str, maximum: float = 3600) -> float:
         if not (_is(node, "int") or _is(node, "float")):
@@ -421,6 +527,8 @@ class _Parser:
                 "retries",
                 "fallback_baud",
                 "status_led",
+                "pi_model",
+                "buses",
             ),
         )
         kwargs: dict[str, object] = {}
@@ -434,6 +542,14 @@ class _Parser:
                 kwargs[key] = self.seconds(n, f"station.{key}")
         if (n := self.present(m, "trigger")) is not None:
             kwargs["trigger"] = self.choice(n, "station.trigger", TRIGGERS)
+        if (n := self.present(m, "pi_model")) is not None:
+            kwargs["pi_model"] = self.choice(n, "station.pi_model", PI_MODELS)
+        if (n := self.present(m, "buses")) is not None:
+            if not isinstance(n, yaml.SequenceNode):
+                raise self.error(n, "station.buses", f"expected a list, got {_describe(n)}")
+            kwargs["buses"] = tuple(
+                self.choice(item, f"station.buses[{i}]", BUSES) for i, item in enumerate(n.value)
+            )
         if (n := self.present(m, "retries")) is not None:
             kwargs["retries"] = self.integer(n, "station.retries")
             if not 0 <= kwargs["retries"] <= 10:
