@@ -438,7 +438,7 @@ class _Parser:
         mqtt = None if mqtt_node is None else self.mqtt(mqtt_node)
         return Config(self.path, station, profiles, active, sockets, mqtt)
 
-    def file(self, node: yaml.Node, path: str) -> Path:
+    def runtime_file(self, node: yaml.Node, path: str) -> Path:
         """A file the station reads at run time (secrets, certificates): it must exist."""
         value = self.base / self.string(node, path)
         if self.check_files and not value.is_file():
@@ -480,7 +480,7 @@ class _Parser:
                     raise self.error(n, f"mqtt.{key}", f"expected {reason}, got {value!r}")
                 kwargs[key] = value
         if (n := self.present(m, "password_file")) is not None:
-            kwargs["password_file"] = self.file(n, "mqtt.password_file")
+            kwargs["password_file"] = self.runtime_file(n, "mqtt.password_file")
         if (n := self.present(m, "commands")) is not None:
             kwargs["commands"] = self.boolean(n, "mqtt.commands")
         if (n := self.present(m, "tls")) is not None:
@@ -496,7 +496,7 @@ class _Parser:
         kwargs: dict[str, object] = {}
         for key in ("ca_file", "cert_file", "key_file"):
             if (n := self.present(m, key)) is not None:
-                kwargs[key] = self.file(n, f"mqtt.tls.{key}")
+                kwargs[key] = self.runtime_file(n, f"mqtt.tls.{key}")
         if (n := self.present(m, "insecure")) is not None:
             kwargs["insecure"] = self.boolean(n, "mqtt.tls.insecure")
         if ("cert_file" in kwargs) != ("key_file" in kwargs):

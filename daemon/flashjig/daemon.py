@@ -52,6 +52,7 @@ class Daemon:
         self._reload = threading.Event()
         self.hardware = None
         self.station: Station | None = None
+        self.reporter = None
 
     def load(self) -> tuple[Config, tuple]:
         config = load_config(self.config_path)
@@ -92,6 +93,8 @@ class Daemon:
                 signal.signal(sig, handler)
             station.start()
             control.start()
+            if config.mqtt is not None:
+                self.reporter = self._reporter(config)
             self.notifier.ready(summary(station))
             log.info("control socket at %s", control.path)
             self._loop(station, control)
@@ -101,11 +104,20 @@ class Daemon:
         finally:
             if self.station is not None:
                 self.station.stop()
+            if self.reporter is not None:
+                self.reporter.stop()
             if control is not None:
                 control.close()
             if self.hardware is not None:
                 self.hardware.close()
             journal.close()
+
+    def _reporter(self, config: Config):
+        from flashjig.mqtt import MqttReporter
+
+        reporter = MqttReporter(config, self.station, self.station.journal, self.state_dir)
+        reporter.start()
+        return reporter
 
     def _hardware(self, config: Config):
         if self.simulate:
@@ -147,6 +159,13 @@ class Daemon:
             return False
         for note in self.station.reload(config, images):
             log.warning("reload: %s", note)
+        if self.reporter is not None or config.mqtt is not None:
+            # Broker settings, profiles or names may have changed: start over cleanly.
+            if self.reporter is not None:
+                self.reporter.stop()
+                self.reporter = None
+            if config.mqtt is not None:
+                self.reporter = self._reporter(self.station.config)
         log.info("reloaded %s: profile %s", self.config_path, config.active_profile)
         self.notifier.ready(summary(self.station))
         return True

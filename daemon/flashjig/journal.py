@@ -42,6 +42,7 @@ ROW_KEYS = (
     "bytes",
     "baud",
     "duration_s",
+    "published",  # 1 once the MQTT broker acknowledged the result
 )
 INTERRUPTED_DETAIL = "the station stopped during the attempt"
 
@@ -72,6 +73,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX attempts_started_at ON attempts (started_at)",
         "CREATE INDEX attempts_open ON attempts (result) WHERE result = 'started'",
+    ),
+    (
+        # MQTT outbox: a finished attempt is published once the broker acknowledged it.
+        "ALTER TABLE attempts ADD COLUMN published INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX attempts_unpublished ON attempts (id) WHERE published = 0",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -221,6 +227,21 @@ class Journal:
                 return {"ok": 0, "failed": 0, "total": 0}
             total, ok, failed = self._conn.execute(sql, [*FAILED_RESULTS, *params]).fetchone()
         return {"ok": ok, "failed": failed, "total": total}
+
+    def unpublished(self, *, limit: int = 50) -> list[dict]:
+        """Finished attempts the broker has not acknowledged yet, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM attempts WHERE published = 0 AND result != 'started'"
+                " ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_row_dict(row) for row in rows]
+
+    def mark_published(self, attempt_id: int) -> None:
+        self._check_writable()
+        with self._lock:
+            self._conn.execute("UPDATE attempts SET published = 1 WHERE id = ?", (attempt_id,))
 
     def close(self) -> None:
         with self._lock:

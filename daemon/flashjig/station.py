@@ -16,7 +16,7 @@ from datetime import datetime
 from gpiozero import Button
 
 from flashjig.config import Config, Profile, StationConfig
-from flashjig.images import Image
+from flashjig.images import Image, load_images
 from flashjig.journal import Journal
 from flashjig.leds import AliveLight, SocketLight
 from flashjig.socket import Socket, SocketState
@@ -139,6 +139,14 @@ class Station:
             self.config = config
             self.images = images
         return notes
+
+    def set_profile(self, name: str) -> None:
+        """Make another of the config's profiles active (its images checked first);
+        running flashes finish with the old one."""
+        images = load_images(self.config.profiles[name])
+        with self._lock:
+            self.config = replace(self.config, active_profile=name)
+            self.images = images
 
     def status(self) -> dict:
         counts_today = self.journal.counts(since=local_midnight())

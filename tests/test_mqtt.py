@@ -1,0 +1,476 @@
+"""The station on a real mosquitto (loopback, random port): availability, discovery,
+states, results through the journal outbox, commands, auth and TLS."""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from mqtt_broker import Broker, Recorder
+
+from flashjig.config import load_config
+from flashjig.control import ControlError, request
+from flashjig.discovery import Topics
+from flashjig.images import load_images
+from flashjig.journal import JOURNAL_FILE, Journal
+from flashjig.mqtt import MqttReporter
+from flashjig.simulation import SimulatedHardware
+from flashjig.socket import SocketState
+from flashjig.station import Station
+
+REQUIRED = {
+    "sensor": {"state_topic"},
+    "binary_sensor": {"state_topic"},
+    "button": {"command_topic"},
+    "select": {"command_topic", "options"},
+}
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path)
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def recorder(broker):
+    r = Recorder(broker.port)
+    yield r
+    r.close()
+
+
+def mqtt_config(path, port, **mqtt):
+    """Write the config at ``path`` again with an mqtt section."""
+    data = yaml.safe_load(path.read_text())
+    data["mqtt"] = {"host": "127.0.0.1", "port": port, **mqtt}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_config(path)
+
+
+@pytest.fixture
+def rig(station_config, broker, tmp_path):
+    made = []
+
+    def build(config=None, state=None, **mqtt):
+        config = config or mqtt_config(station_config.path, broker.port, **mqtt)
+        state = state or tmp_path / "state"
+        hardware = SimulatedHardware(config, insert_all=False)
+        journal = Journal(state / JOURNAL_FILE, station=config.station.id)
+        station = Station(
+            config,
+            load_images(config.profile),
+            journal,
+            port=hardware.port,
+            pin_factory=hardware.pin_factory,
+        )
+        station.start()
+        reporter = MqttReporter(config, station, journal, state)
+        reporter.start()
+        made.append((station, hardware, journal, reporter))
+        return station, hardware, journal, reporter
+
+    yield build
+    for station, hardware, journal, reporter in made:
+        station.stop()
+        reporter.stop(flush_s=0.5)
+        hardware.close()
+        journal.close()
+
+
+def flash_sockets(station, hardware, names):
+    for name in names:
+        hardware.insert(name)
+    deadline = time.monotonic() + 10
+    while any(station.sockets[n].status.state is not SocketState.INSERTED for n in names):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    hardware.press()
+    deadline = time.monotonic() + 60
+    while any(
+        station.sockets[n].status.state not in (SocketState.OK, SocketState.FAILED) for n in names
+    ):
+        assert time.monotonic() < deadline, "flashing did not finish"
+        time.sleep(0.05)
+
+
+def test_online_discovery_states_and_results_for_five_sockets(rig, recorder):
+    station, hw, journal, reporter = rig(commands=True)
+    topics = reporter.topics
+    recorder.wait(lambda: recorder.last(topics.availability) == b"online", what="online")
+    recorder.wait(lambda: recorder.on(topics.discovery), what="discovery")
+    discovery = json.loads(recorder.last(topics.discovery))
+    assert discovery["o"]["name"] == "flashjig" and discovery["dev"]["ids"] == [topics.uid]
+    cmps = discovery["cmps"]
+    unique_ids = [c["unique_id"] for c in cmps.values()]
+    assert len(unique_ids) == len(set(unique_ids)) == len(cmps)
+    for cid, c in cmps.items():
+        assert REQUIRED[c["p"]] <= set(c), cid
+        assert "object_id" not in c and c["default_entity_id"].startswith(c["p"] + ".")
+    platforms = {c["p"] for c in cmps.values()}
+    assert platforms == {"sensor", "binary_sensor", "button", "select"}
+
+    flash_sockets(station, hw, list(station.sockets))
+    recorder.wait(lambda: len(recorder.on(topics.result)) == 5, what="five results")
+    results = recorder.json_on(topics.result)
+    rows = {r["id"]: r for r in journal.attempts()}
+    assert {r["id"] for r in results} == set(rows)
+    assert all(r["result"] == "ok" and r["mac"] == rows[r["id"]]["mac"] for r in results)
+    recorder.wait(lambda: all(r["published"] == 1 for r in journal.attempts()), what="acked")
+    # Every state topic that discovery names has a state.
+    for c in cmps.values():
+        if "state_topic" in c:
+            recorder.wait(lambda c=c: recorder.on(c["state_topic"]), what=c["state_topic"])
+    recorder.wait(lambda: json.loads(recorder.last(topics.station))["ok_today"] == 5, what="counts")
+    state = json.loads(recorder.last(topics.socket("socket3")))
+    assert state["state"] == "ok" and state["progress"] == 100.0 and state["mac"]
+    # Progress is limited to about one message a second per socket.
+    progress = [json.loads(p) for p in recorder.on(topics.socket("socket1"))]
+    flashing = [p for p in progress if p["state"] == "flashing"]
+    assert len(flashing) <= 6
+
+
+def test_clean_stop_says_offline(rig, recorder):
+    _, _, _, reporter = rig()
+    topic = reporter.topics.availability
+    recorder.wait(lambda: recorder.last(topic) == b"online")
+    reporter.stop()
+    recorder.wait(lambda: recorder.last(topic) == b"offline", what="offline")
+
+
+def test_broker_away_mid_run_loses_no_result(rig, broker, tmp_path):
+    station, hw, journal, reporter = rig()
+    deadline = time.monotonic() + 10
+    while not reporter.connected:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    broker.stop()
+    flash_sockets(station, hw, ["socket1", "socket2"])
+    assert len(journal.unpublished()) == 2
+    broker.start()
+    recorder = Recorder(broker.port)
+    try:
+        recorder.wait(
+            lambda: len(recorder.on(reporter.topics.result)) == 2,
+            timeout=40,
+            what="backlog after the broker came back",
+        )
+        time.sleep(1.0)
+        ids = [r["id"] for r in recorder.json_on(reporter.topics.result)]
+        assert sorted(ids) == ids and len(ids) == len(set(ids)) == 2
+        assert journal.unpublished() == []
+    finally:
+        recorder.close()
+
+
+def test_unpublished_rows_go_out_after_a_restart(station_config, broker, recorder, tmp_path):
+    config = mqtt_config(station_config.path, broker.port)
+    state = tmp_path / "state"
+    broker.stop()
+    hardware = SimulatedHardware(config, insert_all=False)
+    journal = Journal(state / JOURNAL_FILE, station=config.station.id)
+    station = Station(
+        config,
+        load_images(config.profile),
+        journal,
+        port=hardware.port,
+        pin_factory=hardware.pin_factory,
+    )
+    station.start()
+    try:
+        flash_sockets(station, hardware, ["socket4"])
+    finally:
+        station.stop()
+        hardware.close()
+        journal.close()
+    broker.start()
+    recorder = Recorder(broker.port)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flashjig",
+            "run",
+            "--simulate",
+            "--config",
+            str(config.path),
+            "--state-dir",
+            str(state),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        topic = Topics(config).result
+        recorder.wait(lambda: recorder.on(topic), timeout=20, what="result after restart")
+        (row,) = recorder.json_on(topic)
+        assert row["socket"] == "socket4" and row["result"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        proc.stderr.close()
+        recorder.close()
+
+
+def test_killed_daemon_goes_offline_by_its_will(station_config, broker, recorder, tmp_path):
+    config = mqtt_config(station_config.path, broker.port, keepalive=5)
+    topic = Topics(config).availability
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flashjig",
+            "run",
+            "--simulate",
+            "--config",
+            str(config.path),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        recorder.wait(lambda: recorder.last(topic) == b"online", what="online")
+        proc.kill()
+        recorder.wait(lambda: recorder.last(topic) == b"offline", timeout=20, what="the will")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_commands_accepted_and_refused(rig, recorder):
+    station, hw, journal, reporter = rig(commands=True)
+    topics = reporter.topics
+    recorder.wait(lambda: reporter.connected)
+    hw.insert("socket2")
+    recorder.wait(lambda: station.sockets["socket2"].status.state is SocketState.INSERTED)
+    recorder.publish(topics.flash("socket2"), "PRESS")
+    recorder.wait(
+        lambda: station.sockets["socket2"].status.state is SocketState.OK, what="flashed by MQTT"
+    )
+    for topic, payload, error in [
+        (topics.flash("socket9"), "PRESS", "unknown socket 'socket9'"),
+        (f"{topics.commands}/profile", "../../etc/passwd", "unknown profile"),
+        (f"{topics.commands}/flash", "{not json", "unexpected payload"),
+        (f"{topics.commands}/flash", "x" * 5000, "too large"),
+        (f"{topics.commands}/reboot", "PRESS", "unknown command topic"),
+        (f"{topics.commands}/profile", b"\xff\xfe", "not UTF-8"),
+    ]:
+        recorder.publish(topic, payload)
+        recorder.wait(
+            lambda error=error: any(error in e["error"] for e in recorder.json_on(topics.error)),
+            what=error,
+        )
+    assert station.sockets["socket2"].status.state is SocketState.OK
+    assert len(journal.attempts()) == 1
+    recorder.publish(f"{topics.commands}/profile", "demo")
+    recorder.wait(lambda: json.loads(recorder.last(topics.station))["profile"] == "demo")
+    assert reporter.connected
+
+
+def test_commands_are_off_unless_enabled(rig, recorder):
+    station, hw, journal, reporter = rig()
+    recorder.wait(lambda: reporter.connected)
+    hw.insert("socket1")
+    recorder.wait(lambda: station.sockets["socket1"].status.state is SocketState.INSERTED)
+    recorder.publish(reporter.topics.flash(), "PRESS")
+    time.sleep(1.0)
+    assert station.sockets["socket1"].status.state is SocketState.INSERTED
+    cmps = json.loads(recorder.last(reporter.topics.discovery))["cmps"]
+    assert not any(c["p"] in ("button", "select") for c in cmps.values())
+
+
+def test_home_assistant_birth_resends_discovery(rig, recorder):
+    _, _, _, reporter = rig()
+    topic = reporter.topics.discovery
+    recorder.wait(lambda: len(recorder.on(topic)) == 1, what="first discovery")
+    recorder.publish(reporter.topics.birth, "online")
+    recorder.wait(lambda: len(recorder.on(topic)) == 2, timeout=10, what="discovery again")
+
+
+def test_sockets_taken_out_of_the_config_are_removed(
+    rig, recorder, station_config, broker, tmp_path
+):
+    config = mqtt_config(station_config.path, broker.port)
+    station, _, _, reporter = rig(config=config)
+    recorder.wait(lambda: recorder.on(reporter.topics.discovery))
+    reporter.stop()
+    station.stop()
+    fewer = dataclasses.replace(config, sockets=config.sockets[:3])
+    rig(config=fewer)
+    recorder.wait(lambda: len(recorder.on(reporter.topics.discovery)) == 2)
+    cmps = json.loads(recorder.last(reporter.topics.discovery))["cmps"]
+    gone = [cid for cid, c in cmps.items() if "socket5" in cid]
+    assert gone and all(cmps[cid] == {"p": cmps[cid]["p"]} for cid in gone)
+    assert all(len(c) > 1 for cid, c in cmps.items() if "socket1" in cid)
+
+
+def test_two_stations_on_one_broker_stay_apart(rig, recorder, station_config, broker, tmp_path):
+    first = mqtt_config(station_config.path, broker.port)
+    second_path = tmp_path / "second.yaml"
+    second_path.write_text(station_config.path.read_text().replace("id: bench-1", "id: bench-2"))
+    second = mqtt_config(second_path, broker.port)
+    s1, hw1, _, r1 = rig(config=first, state=tmp_path / "s1")
+    s2, hw2, _, r2 = rig(config=second, state=tmp_path / "s2")
+    assert r1.topics.base != r2.topics.base and r1.topics.discovery != r2.topics.discovery
+    flash_sockets(s2, hw2, ["socket1"])
+    recorder.wait(lambda: recorder.on(r2.topics.result), what="second station's result")
+    assert recorder.on(r1.topics.result) == []
+    ids1 = set(json.loads(recorder.last(r1.topics.discovery))["cmps"])
+    ids2 = set(json.loads(recorder.last(r2.topics.discovery))["cmps"])
+    assert not ids1 & ids2
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_username_password_and_tls(station_config, tmp_path):
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=flashjig test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        cwd=certs,
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        cwd=certs,
+    )
+    (certs / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+        cwd=certs,
+    )
+    passwords = tmp_path / "passwd"
+    subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(passwords), "jig", "s3cret"],
+        check=True,
+        capture_output=True,
+    )
+    os.chmod(passwords, 0o600)
+    broker = Broker(
+        tmp_path,
+        anonymous=False,
+        extra=(
+            f"password_file {passwords}\n"
+            f"cafile {certs / 'ca.crt'}\ncertfile {certs / 'server.crt'}\n"
+            f"keyfile {certs / 'server.key'}\n"
+        ),
+    )
+    secret = tmp_path / "mqtt-password"
+    secret.write_text("s3cret\n")
+    try:
+        config = mqtt_config(
+            station_config.path,
+            broker.port,
+            username="jig",
+            password_file=str(secret),
+            tls={"ca_file": str(certs / "ca.crt")},
+        )
+        recorder = Recorder(
+            broker.port, username="jig", password="s3cret", ca=str(certs / "ca.crt")
+        )
+        hardware = SimulatedHardware(config, insert_all=False)
+        journal = Journal(tmp_path / "state" / JOURNAL_FILE)
+        station = Station(
+            config,
+            load_images(config.profile),
+            journal,
+            port=hardware.port,
+            pin_factory=hardware.pin_factory,
+        )
+        reporter = MqttReporter(config, station, journal, tmp_path / "state")
+        try:
+            station.start()
+            reporter.start()
+            recorder.wait(
+                lambda: recorder.last(reporter.topics.availability) == b"online",
+                what="online over TLS with a password",
+            )
+            # A wrong password is refused by the broker: the station never connects.
+            secret.write_text("wrong\n")
+            bad = MqttReporter(dataclasses.replace(config), station, journal, tmp_path / "b")
+            bad.start()
+            time.sleep(1.5)
+            assert not bad.connected
+            bad.stop(flush_s=0.1)
+        finally:
+            reporter.stop(flush_s=0.5)
+            station.stop()
+            hardware.close()
+            journal.close()
+            recorder.close()
+    finally:
+        broker.stop()
+
+
+def test_control_and_status_keep_working_without_a_broker(station_config, tmp_path):
+    config = mqtt_config(station_config.path, 1)  # nothing listens on port 1
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flashjig",
+            "run",
+            "--simulate",
+            "--config",
+            str(config.path),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                request(tmp_path / "state" / "control.sock", {"cmd": "status"}, timeout=2)
+                break
+            except (ControlError, OSError):
+                assert time.monotonic() < deadline, "station did not start without a broker"
+                time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
