@@ -45,6 +45,8 @@ FLASH_FREQS = ("keep", "40m", "26m", "20m", "80m")
 FLASH_SIZES = ("keep", "detect", "512KB", "1MB", "2MB", "4MB")
 TRIGGERS = ("button", "insert", "both")
 PI_MODELS = ("3B+", "4", "5", "Zero2W")
+ERASE_POLICIES = ("written", "all")
+IDENTITY_MODES = ("record", "placeholder", "folder")
 BUSES = ("i2c1", "spi0", "spi1", "uart0", "uart2", "uart3", "uart4", "uart5")
 _FLASH_BYTES = {"512KB": 512 * 1024, "1MB": 1 << 20, "2MB": 2 << 20, "4MB": 4 << 20}
 _MAX_BCM = 27
@@ -106,6 +108,43 @@ class ImageSpec:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """How each unit comes out different. ``record``: a unit record (JSON) written at
+    ``offset``; ``placeholder``: ``placeholder`` in an image replaced by the unit's client
+    id; ``folder``: per-unit images from ``folder`` taken in order, each used once, in
+    place of the image at the profile's first offset."""
+
+    mode: str
+    template: str = "node-{serial:03d}"
+    offset: int | None = None
+    placeholder: str | None = None
+    folder: Path | None = None
+
+
+@dataclass(frozen=True)
+class BootCheck:
+    """After writing: strap into the firmware and wait for ``pattern`` (a regular
+    expression) at the firmware's baud."""
+
+    pattern: str
+    timeout: float = 5.0
+    baud: int | None = None  # None: the baud the firmware announces, else 115200
+
+
+@dataclass(frozen=True)
+class BurnIn:
+    """Keep a flashed module running and watch it: a reset or a crash fails the unit."""
+
+    seconds: float
+    fail_patterns: tuple[str, ...] = (
+        r"ets Jan  8 2013,rst cause",  # the ROM's banner: the module reset
+        r"Exception \(\d+\)",  # an SDK exception dump
+        r"wdt reset",
+        r"Fatal exception",
+    )
+
+
+@dataclass(frozen=True)
 class Profile:
     """What to flash and how: the esptool settings shared by every socket."""
 
@@ -116,6 +155,13 @@ class Profile:
     flash_freq: str = "keep"
     flash_size: str = "keep"
     verify: bool = True
+    erase: str = "written"  # written: the sectors the images cover; all: the whole chip first
+    rf_init: str = "none"  # auto: SDK RF init data and blank system sectors for the size
+    min_flash_size: str | None = None  # refuse modules with less flash than this
+    backup: str = "none"  # before_write: read the whole flash into the state directory
+    identity: Identity | None = None
+    boot_check: BootCheck | None = None
+    burn_in: BurnIn | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +202,7 @@ class StationConfig:
     status_led: str | None = None  # "daemon alive"
     pi_model: str = "4"  # decides which pins the buses below take
     buses: tuple[str, ...] = ()  # I2C/SPI/UART buses in use: their pins are reserved
+    serial_range: tuple[int, int] = (1, 999_999)  # unit serials this station may give out
 
 
 @dataclass(frozen=True)
@@ -529,6 +576,7 @@ class _Parser:
                 "status_led",
                 "pi_model",
                 "buses",
+                "serial_range",
             ),
         )
         kwargs: dict[str, object] = {}
@@ -542,6 +590,8 @@ class _Parser:
                 kwargs[key] = self.seconds(n, f"station.{key}")
         if (n := self.present(m, "trigger")) is not None:
             kwargs["trigger"] = self.choice(n, "station.trigger", TRIGGERS)
+        if (n := self.present(m, "serial_range")) is not None:
+            kwargs["serial_range"] = self.serial_range(n, "station.serial_range")
         if (n := self.present(m, "pi_model")) is not None:
             kwargs["pi_model"] = self.choice(n, "station.pi_model", PI_MODELS)
         if (n := self.present(m, "buses")) is not None:
@@ -600,7 +650,20 @@ class _Parser:
             node,
             path,
             required=("images",),
-            optional=("baud", "flash_mode", "flash_freq", "flash_size", "verify"),
+            optional=(
+                "baud",
+                "flash_mode",
+                "flash_freq",
+                "flash_size",
+                "verify",
+                "erase",
+                "rf_init",
+                "min_flash_size",
+                "backup",
+                "identity",
+                "boot_check",
+                "burn_in",
+            ),
         )
         kwargs: dict[str, object] = {}
         if (n := self.present(m, "baud")) is not None:
@@ -618,9 +681,94 @@ class _Parser:
                 kwargs[key] = self.choice(n, f"{path}.{key}", choices)
         if (n := self.present(m, "verify")) is not None:
             kwargs["verify"] = self.boolean(n, f"{path}.verify")
+        for key, choices in (
+            ("erase", ERASE_POLICIES),
+            ("rf_init", ("none", "auto")),
+            ("backup", ("none", "before_write")),
+            ("min_flash_size", tuple(_FLASH_BYTES)),
+        ):
+            if (n := self.present(m, key)) is not None:
+                kwargs[key] = self.choice(n, f"{path}.{key}", choices)
+        if (n := self.present(m, "identity")) is not None:
+            kwargs["identity"] = self.identity(n, f"{path}.identity")
+        if (n := self.present(m, "boot_check")) is not None:
+            kwargs["boot_check"] = self.boot_check(n, f"{path}.boot_check")
+        if (n := self.present(m, "burn_in")) is not None:
+            kwargs["burn_in"] = self.burn_in(n, f"{path}.burn_in")
         flash_size = str(kwargs.get("flash_size", "keep"))
         images = self.images(m["images"], f"{path}.images", flash_size)
         return Profile(name=name, images=images, **kwargs)  # type: ignore[arg-type]
+
+    def identity(self, node: yaml.Node, path: str) -> Identity:
+        m = self.mapping(
+            node,
+            path,
+            required=("mode",),
+            optional=("template", "offset", "placeholder", "folder"),
+        )
+        mode = self.choice(m["mode"], f"{path}.mode", IDENTITY_MODES)
+        kwargs: dict[str, object] = {"mode": mode}
+        if (n := self.present(m, "template")) is not None:
+            template = self.string(n, f"{path}.template")
+            try:
+                template.format(serial=1, mac="5ccf7f000000")
+            except (KeyError, IndexError, ValueError) as e:
+                reason = f"template {template!r} does not format: {e}; use {{serial}} or {{mac}}"
+                raise self.error(n, f"{path}.template", reason) from None
+            kwargs["template"] = template
+        if (n := self.present(m, "offset")) is not None:
+            kwargs["offset"] = self.offset(n, f"{path}.offset")
+        if (n := self.present(m, "placeholder")) is not None:
+            kwargs["placeholder"] = self.string(n, f"{path}.placeholder")
+        if (n := self.present(m, "folder")) is not None:
+            folder = self.base / self.string(n, f"{path}.folder")
+            if self.check_files and not folder.is_dir():
+                raise self.error(n, f"{path}.folder", f"folder not found: {folder}")
+            kwargs["folder"] = folder
+        needs = {"record": "offset", "placeholder": "placeholder", "folder": "folder"}[mode]
+        if needs not in kwargs:
+            raise self.error(node, f"{path}.{needs}", f"identity mode '{mode}' needs {needs}")
+        return Identity(**kwargs)  # type: ignore[arg-type]
+
+    def boot_check(self, node: yaml.Node, path: str) -> BootCheck:
+        m = self.mapping(node, path, required=("pattern",), optional=("timeout", "baud"))
+        pattern = self.regex(m["pattern"], f"{path}.pattern")
+        kwargs: dict[str, object] = {"pattern": pattern}
+        if (n := self.present(m, "timeout")) is not None:
+            kwargs["timeout"] = self.seconds(n, f"{path}.timeout", maximum=300)
+        if (n := self.present(m, "baud")) is not None:
+            kwargs["baud"] = self.integer(n, f"{path}.baud")
+        return BootCheck(**kwargs)  # type: ignore[arg-type]
+
+    def burn_in(self, node: yaml.Node, path: str) -> BurnIn:
+        m = self.mapping(node, path, required=("seconds",), optional=("fail_patterns",))
+        kwargs: dict[str, object] = {
+            "seconds": self.seconds(m["seconds"], f"{path}.seconds", maximum=24 * 3600)
+        }
+        if (n := self.present(m, "fail_patterns")) is not None:
+            if not isinstance(n, yaml.SequenceNode):
+                raise self.error(n, f"{path}.fail_patterns", "expected a list of patterns")
+            kwargs["fail_patterns"] = tuple(
+                self.regex(item, f"{path}.fail_patterns[{i}]") for i, item in enumerate(n.value)
+            )
+        return BurnIn(**kwargs)  # type: ignore[arg-type]
+
+    def serial_range(self, node: yaml.Node, path: str) -> tuple[int, int]:
+        if not isinstance(node, yaml.SequenceNode) or len(node.value) != 2:
+            raise self.error(node, path, "expected [first, last], e.g. [1, 500]")
+        first = self.integer(node.value[0], f"{path}[0]")
+        last = self.integer(node.value[1], f"{path}[1]")
+        if not 0 <= first <= last:
+            raise self.error(node, path, f"expected 0 <= first <= last, got [{first}, {last}]")
+        return first, last
+
+    def regex(self, node: yaml.Node, path: str) -> str:
+        value = self.string(node, path)
+        try:
+            re.compile(value)
+        except re.error as e:
+            raise self.error(node, path, f"not a regular expression: {e}") from None
+        return value
 
     def images(self, node: yaml.Node, path: str, flash_size: str) -> tuple[ImageSpec, ...]:
         if not isinstance(node, yaml.SequenceNode):

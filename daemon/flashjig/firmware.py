@@ -44,7 +44,9 @@ def build_firmware(
     if size < IROM_OFFSET + 0x1000:
         raise ValueError(f"firmware size must be at least {IROM_OFFSET + 0x1000:#x} bytes")
     rng = random.Random(seed)
-    descriptor = APP_MARKER + json.dumps({"baud": baud, "banner": banner}).encode() + b"\x00"
+    descriptor = (
+        APP_MARKER + json.dumps({"baud": baud}).encode() + b"\x00" + banner.encode() + b"\x00"
+    )
     dram = descriptor + _code(rng, 0x600)
     image = ESP8266ROMFirmwareImage()
     image.entrypoint = ENTRY

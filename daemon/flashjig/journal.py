@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,8 +44,16 @@ ROW_KEYS = (
     "baud",
     "duration_s",
     "published",  # 1 once the MQTT broker acknowledged the result
+    "serial",  # the unit's serial, when the profile gives units an identity
+    "client_id",
+    "boot_log",  # the last lines the firmware printed, when the profile checks the boot
 )
 INTERRUPTED_DETAIL = "the station stopped during the attempt"
+
+
+class UnitsExhausted(Exception):
+    """No serial (or per-unit image) left to give a new unit."""
+
 
 # MIGRATIONS[n] takes the schema from user_version n to n + 1. Append, never edit: a
 # station's journal may be at any earlier version. Result values are checked in Python,
@@ -78,6 +87,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # MQTT outbox: a finished attempt is published once the broker acknowledged it.
         "ALTER TABLE attempts ADD COLUMN published INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX attempts_unpublished ON attempts (id) WHERE published = 0",
+    ),
+    (
+        # Per-unit identity: a serial belongs to one MAC for ever (both unique), and a
+        # per-unit image file is used for one unit only.
+        """CREATE TABLE units (
+            serial INTEGER PRIMARY KEY,
+            mac TEXT NOT NULL UNIQUE,
+            station TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            client_id TEXT,
+            image TEXT UNIQUE,
+            allocated_at TEXT NOT NULL
+        )""",
+        "ALTER TABLE attempts ADD COLUMN serial INTEGER",
+        "ALTER TABLE attempts ADD COLUMN client_id TEXT",
+        "ALTER TABLE attempts ADD COLUMN boot_log TEXT NOT NULL DEFAULT ''",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -185,6 +210,9 @@ class Journal:
         }
         if result.baud:
             fields["baud"] = result.baud
+        for extra in ("serial", "client_id", "boot_log"):
+            if getattr(result, extra, None) is not None:
+                fields[extra] = getattr(result, extra)
         # A failure before writing has no images of its own: keep the planned ones.
         if result.images:
             fields["images"] = json.dumps(result.images, default=str)
@@ -227,6 +255,66 @@ class Journal:
                 return {"ok": 0, "failed": 0, "total": 0}
             total, ok, failed = self._conn.execute(sql, [*FAILED_RESULTS, *params]).fetchone()
         return {"ok": ok, "failed": failed, "total": total}
+
+    def allocate_unit(
+        self,
+        mac: str,
+        *,
+        profile: str,
+        serial_range: tuple[int, int],
+        client_id: Callable[[int], str],
+        images: list[str] | None = None,
+    ) -> dict:
+        """The unit record for ``mac``: the one it already has (a module flashed again
+        keeps its serial), or a new one with the next free serial in ``serial_range``
+        (and, with ``images``, the first per-unit image no unit has taken). Committed
+        before it returns, in one transaction, so a kill at any point never gives one
+        serial or one image to two MACs."""
+        self._check_writable()
+        first, last = serial_range
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT * FROM units WHERE mac = ?", (mac,)).fetchone()
+                if row is None:
+                    serial = conn.execute(
+                        "SELECT COALESCE(MAX(serial) + 1, ?) FROM units"
+                        " WHERE serial BETWEEN ? AND ?",
+                        (first, first, last),
+                    ).fetchone()[0]
+                    if serial > last:
+                        raise UnitsExhausted(f"serial range {first}-{last} is used up")
+                    image = None
+                    if images is not None:
+                        taken = {r[0] for r in conn.execute("SELECT image FROM units")}
+                        free = [name for name in images if name not in taken]
+                        if not free:
+                            raise UnitsExhausted("every per-unit image has been used")
+                        image = free[0]
+                    conn.execute(
+                        "INSERT INTO units (serial, mac, station, profile, client_id, image,"
+                        " allocated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            serial,
+                            mac,
+                            self.station,
+                            profile,
+                            client_id(serial),
+                            image,
+                            utc_timestamp(),
+                        ),
+                    )
+                    row = conn.execute("SELECT * FROM units WHERE mac = ?", (mac,)).fetchone()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return dict(row)
+
+    def units(self) -> list[dict]:
+        with self._lock:
+            return [dict(r) for r in self._conn.execute("SELECT * FROM units ORDER BY serial")]
 
     def unpublished(self, *, limit: int = 50) -> list[dict]:
         """Finished attempts the broker has not acknowledged yet, oldest first."""

@@ -4,8 +4,9 @@ The ROM prints its boot log at 74880 baud (26 MHz crystal), ``boot mode:(1,x)`` 
 download and ``(3,x)`` for flash boot, then loads the image at flash offset 0 if its
 magic, segments and checksum hold. What the firmware then prints cannot be emulated by
 running it, so the firmware tells us: images built by ``flashjig.firmware`` carry an
-app descriptor (``FJAPP`` followed by JSON with ``baud`` and ``banner``); other images get
-the module's configured default.
+app descriptor (``FJAPP``, JSON with ``baud``, a NUL, then the banner as a NUL-terminated
+C string, so a per-unit value patched into it reads as firmware would read it); other
+images get the module's configured default.
 """
 
 import json
@@ -71,8 +72,10 @@ def app_behaviour(flash: FlashChip, default: AppBehaviour) -> AppBehaviour:
     if at < 0:
         return default
     end = content.find(b"\x00", at)
+    banner_end = content.find(b"\x00", end + 1)
     try:
         info = json.loads(content[at + len(APP_MARKER) : end])
-        return AppBehaviour(baud=int(info["baud"]), banner=str(info["banner"]))
+        banner = content[end + 1 : banner_end].decode("utf-8", "replace")
+        return AppBehaviour(baud=int(info["baud"]), banner=banner)
     except (ValueError, KeyError, TypeError):
         return default
