@@ -49,7 +49,8 @@ class Faults:
     """Faults to inject. ``silent`` is a module pulled from its socket.
 
     ``silent_after_bytes`` pulls it once that many bytes have come from the host;
-    ``drop_rate`` and ``corrupt_rate`` act on every byte the module sends.
+    ``drop_rate`` and ``corrupt_rate`` act on every byte the module sends;
+    ``reset_after`` makes the firmware crash into a watchdog reset (a flaky unit).
     """
 
     silent: bool = False
@@ -57,6 +58,7 @@ class Faults:
     drop_rate: float = 0.0
     corrupt_rate: float = 0.0
     seed: int = 0
+    reset_after: float | None = None  # the firmware resets this long after it starts
 
 
 class StrapPin(MockPin):
@@ -209,6 +211,15 @@ class EmulatedModule:
         self._uart_baud = app.baud
         self.state = State.APP
         self._emit(app.banner.encode())
+        if self.faults.reset_after is not None:
+            timer = threading.Timer(self.faults.reset_after, self._crash, args=(self._epoch,))
+            timer.daemon = True
+            timer.start()
+
+    def _crash(self, epoch: int) -> None:
+        """The firmware hangs and the hardware watchdog resets the chip (rst cause 4)."""
+        if epoch == self._epoch and self.state is State.APP and not self._stop.is_set():
+            self._boot(download=False, cause=4)
 
     def pull(self) -> None:
         """Take the module out of its socket: from now on it says nothing."""
