@@ -1,16 +1,20 @@
 """Did it boot? Listen to a module's firmware on its serial port.
 
-After writing, the station straps the module into its firmware and listens at the
-firmware's baud for the line it prints when ready. For burn-in it keeps listening: a
-reset (the ready line again, or the ROM's banner where the firmware runs at 74880), an
-exception dump or a watchdog reset fails the unit, with what it printed.
+After writing, the station opens the port at the firmware's baud, straps the module into
+its firmware and waits for the line the firmware prints when ready. With burn-in it
+keeps listening: a reset (the ready line again, or the ROM's banner where the firmware
+runs at 74880), an exception dump or a watchdog reset fails the unit, with what it
+printed.
 """
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import serial
+
+from flashjig.config import BootCheck, BurnIn
 
 KEEP_LINES = 20  # what the journal keeps of a module's output
 READ_CHUNK_S = 0.1
@@ -29,60 +33,47 @@ class Listening:
         return "\n".join(self.lines[-KEEP_LINES:])
 
 
-class _Reader:
-    def __init__(self, port: str, baud: int) -> None:
-        self.port = serial.Serial(port, baud, timeout=READ_CHUNK_S)
-        self.text = ""
-
-    def read(self) -> str:
-        chunk = self.port.read(4096).decode("utf-8", "replace")
-        self.text += chunk
-        return chunk
-
-    def lines(self) -> list[str]:
-        return [line.strip() for line in self.text.splitlines() if line.strip()]
-
-    def close(self) -> None:
-        self.port.close()
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def wait_for_boot(port: str, baud: int, pattern: str, timeout: float) -> Listening:
-    """Listen until ``pattern`` shows up or ``timeout`` passes."""
-    reader = _Reader(port, baud)
-    try:
-        deadline = time.monotonic() + timeout
-        regex = re.compile(pattern)
-        while time.monotonic() < deadline:
-            reader.read()
-            if regex.search(reader.text):
-                return Listening(True, lines=reader.lines())
-        said = "nothing" if not reader.text.strip() else "no line matching it"
-        return Listening(
-            False,
-            f"did not boot: printed {said} within {timeout:g} s (expected /{pattern}/)",
-            reader.lines(),
-        )
-    finally:
-        reader.close()
-
-
-def burn_in(
-    port: str, baud: int, seconds: float, *, ready: str | None, fail_patterns: tuple[str, ...]
+def check_boot(
+    port: str,
+    baud: int,
+    *,
+    reboot: Callable[[], None],
+    check: BootCheck,
+    burn_in: BurnIn | None = None,
 ) -> Listening:
-    """Keep listening for ``seconds``: any fail pattern, or the ready line again (the
-    firmware restarted), fails the unit."""
-    reader = _Reader(port, baud)
-    failures = [re.compile(p) for p in fail_patterns]
-    restarted = re.compile(ready) if ready else None
-    try:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            reader.read()
-            for regex in failures:
-                if match := regex.search(reader.text):
-                    return Listening(False, f"burn-in: printed {match.group(0)!r}", reader.lines())
-            if restarted is not None and restarted.search(reader.text):
-                return Listening(False, "burn-in: the firmware restarted", reader.lines())
-        return Listening(True, lines=reader.lines())
-    finally:
-        reader.close()
+    """Open the port first (opening flushes it), then reboot the module into its
+    firmware, wait for ``check.pattern``, and burn in if asked."""
+    with serial.Serial(port, baud, timeout=READ_CHUNK_S) as link:
+        reboot()
+        text = ""
+        ready = re.compile(check.pattern)
+        deadline = time.monotonic() + check.timeout
+        match = None
+        while match is None and time.monotonic() < deadline:
+            text += link.read(4096).decode("utf-8", "replace")
+            match = ready.search(text)
+        if match is None:
+            said = "nothing" if not text.strip() else "no line matching it"
+            reason = f"printed {said} within {check.timeout:g} s (expected /{check.pattern}/)"
+            return Listening(False, reason, _lines(text))
+        if burn_in is None:
+            return Listening(True, lines=_lines(text))
+        return _burn_in(link, text, match.end(), ready, burn_in)
+
+
+def _burn_in(link, text: str, start: int, ready: re.Pattern, burn_in: BurnIn) -> Listening:
+    failures = [re.compile(p) for p in burn_in.fail_patterns]
+    deadline = time.monotonic() + burn_in.seconds
+    while time.monotonic() < deadline:
+        text += link.read(4096).decode("utf-8", "replace")
+        after = text[start:]
+        for regex in failures:
+            if found := regex.search(after):
+                return Listening(False, f"burn-in: printed {found.group(0)!r}", _lines(text))
+        if ready.search(after):
+            return Listening(False, "burn-in: the firmware restarted", _lines(text))
+    return Listening(True, lines=_lines(text))
