@@ -94,7 +94,19 @@ def test_firmware_command_builds_an_image_esptool_accepts(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", ["sim", "flash", "firmware", "run", "status", "history", "ctl", "demo"]
+    "command",
+    [
+        "sim",
+        "flash",
+        "firmware",
+        "run",
+        "status",
+        "history",
+        "ctl",
+        "demo",
+        "check-config",
+        "probe",
+    ],
 )
 def test_every_subcommand_has_help_and_common_options(command):
     run = flashjig(command, "--help")

@@ -102,14 +102,16 @@ def test_shipped_config_loads_with_five_sockets() -> None:
     assert [s.name for s in cfg.sockets] == [f"socket{n}" for n in range(1, 6)]
     assert cfg.station == StationConfig(id="bench-1", button="GPIO3")
     assert cfg.socket("socket1").gpio0 == "GPIO4"
-    assert cfg.socket("socket1").en == "GPIO17"
-    assert cfg.socket("socket1").detect == "GPIO27"
-    assert cfg.socket("socket1").led == LedPins(red="GPIO22", green="GPIO10")
-    assert cfg.socket("socket5").led == LedPins(red="GPIO21", green="GPIO2")
+    assert cfg.socket("socket1").en == "GPIO9"
+    assert cfg.socket("socket1").detect == "GPIO2"
+    assert cfg.socket("socket1").led == LedPins(green="GPIO21")
+    assert cfg.socket("socket1").power == "GPIO16"
+    assert cfg.socket("socket5").led == LedPins(green="GPIO25")
     pins = [cfg.station.button]
     for s in cfg.sockets:
-        pins += [s.gpio0, s.en, s.detect, s.led.red, s.led.green]
-        assert s.serial.endswith(f"usb-0:1.{s.name[-1]}:1.0-port0")
+        pins += [s.gpio0, s.en, s.detect, s.led.green, s.power]
+        assert s.power_active_low is False  # an NPN drives the P-MOSFET: high = on
+        assert s.serial.endswith(f"usb-0:1.1.{s.name[-1]}:1.0-port0")
     assert all(p is not None and p.startswith("GPIO") for p in pins)
     assert len(set(pins)) == 26
     prof = cfg.profile

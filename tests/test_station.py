@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from flashjig.config import LedPins
 from flashjig.emulator import Faults
 from flashjig.images import load_images
 from flashjig.journal import JOURNAL_FILE, Journal
@@ -29,8 +30,14 @@ def rig(station_config, tmp_path):
     """Build a station over simulated hardware; settings may be overridden per test."""
     made = []
 
-    def build(line_rate=False, **station_settings):
+    def build(line_rate=False, bicolour=False, **station_settings):
         config = station_config
+        if bicolour:  # hw/README.md's variant: red LEDs on the power pins, no power switches
+            sockets = tuple(
+                dataclasses.replace(s, led=LedPins(red=s.power, green=s.led.green), power=None)
+                for s in config.sockets
+            )
+            config = dataclasses.replace(config, sockets=sockets)
         if station_settings:
             station = dataclasses.replace(config.station, **station_settings)
             config = dataclasses.replace(config, station=station)
@@ -167,7 +174,7 @@ def test_long_press_cancels_running_flashes(rig):
 
 
 def test_led_patterns(rig):
-    station, hw, _ = rig(line_rate=True)
+    station, hw, _ = rig(line_rate=True, bicolour=True)
     leds = station.config.socket("socket1").led
     red, green = hw.pin_factory.pin(leds.red), hw.pin_factory.pin(leds.green)
     assert (red.state, green.state) == (False, False)  # empty: off
@@ -188,7 +195,7 @@ def test_led_patterns(rig):
 
 
 def test_failed_socket_shows_red(rig):
-    station, hw, _ = rig(retries=0)
+    station, hw, _ = rig(retries=0, bicolour=True)
     hw.insert("socket4", ModuleSpec(faults=Faults(silent=True)))
     wait_for(lambda: state(station, "socket4") is SocketState.INSERTED)
     hw.press()
@@ -199,14 +206,8 @@ def test_failed_socket_shows_red(rig):
 
 
 def test_single_led_blinks_fast_on_failure(station_config, tmp_path):
-    sockets = list(station_config.sockets)
-    sockets[0] = dataclasses.replace(
-        sockets[0], led=dataclasses.replace(sockets[0].led, green=None)
-    )
-    config = dataclasses.replace(
-        station_config,
-        sockets=tuple(sockets),
-        station=dataclasses.replace(station_config.station, retries=0),
+    config = dataclasses.replace(  # the shipped sockets have one (green) LED
+        station_config, station=dataclasses.replace(station_config.station, retries=0)
     )
     with SimulatedHardware(config, insert_all=False) as hw:
         journal = Journal(tmp_path / JOURNAL_FILE)
@@ -219,7 +220,7 @@ def test_single_led_blinks_fast_on_failure(station_config, tmp_path):
             wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
             hw.press()
             wait_for(lambda: state(station, "socket1") is SocketState.FAILED, timeout=20)
-            red = hw.pin_factory.pin(config.socket("socket1").led.red)
+            red = hw.pin_factory.pin(config.socket("socket1").led.green)
             red.clear_states()
             time.sleep(0.7)
             toggles = red.states[1:]
@@ -232,7 +233,7 @@ def test_single_led_blinks_fast_on_failure(station_config, tmp_path):
 
 def test_power_pin_powers_the_socket_only_while_seated(station_config, tmp_path):
     sockets = list(station_config.sockets)
-    sockets[0] = dataclasses.replace(sockets[0], power="GPIO1")
+    sockets[0] = dataclasses.replace(sockets[0], power="GPIO1", power_active_low=True)
     config = dataclasses.replace(station_config, sockets=tuple(sockets))
     with SimulatedHardware(config, insert_all=False) as hw:
         journal = Journal(tmp_path / JOURNAL_FILE)

@@ -167,6 +167,32 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reload the station's config file.",
     )
 
+    cc = sub.add_parser(
+        "check-config",
+        parents=[common],
+        help="validate a config: the loader's checks, pin clashes, pins the buses need",
+        description="Check FILE (default: --config, $FLASHJIG_CONFIG, /etc/flashjig/flashjig.yaml) "
+        "as the daemon loads it, plus the pins that station.buses and the HAT ID EEPROM need on "
+        "station.pi_model. Prints 'FILE: ok (N sockets, profile P)' and exits 0, or one "
+        "'FILE: problem' line per problem and exits 2.",
+    )
+    cc.add_argument("file", nargs="?", type=Path, metavar="FILE")
+
+    pr = sub.add_parser(
+        "probe",
+        parents=[common],
+        help="check the built station socket by socket, with a person at the jig",
+        description="List serial devices and pin states, then for each socket: blink its LED, "
+        "wait for a module to be seated and the button pressed, and ask the module's ROM "
+        "bootloader for its MAC. Every wait times out. Exit 0 when every socket passes.",
+    )
+    pr.add_argument(
+        "--simulate",
+        action="store_true",
+        help="emulated hardware: the probe seats the modules and presses the button itself",
+    )
+    pr.add_argument("--yes", action="store_true", help="do not ask before driving the pins")
+
     fw = sub.add_parser(
         "firmware",
         parents=[common],
@@ -210,6 +236,14 @@ def main(argv: list[str] | None = None) -> int:
             commands, args.command
         )
         return handler(args)
+    if args.command == "check-config":
+        from flashjig.pinmap import check_config_command
+
+        return check_config_command(args)
+    if args.command == "probe":
+        from flashjig.probe import run_probe
+
+        return run_probe(args)
     if args.command == "firmware":
         from flashjig.firmware import build_firmware
 

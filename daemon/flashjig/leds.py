@@ -6,7 +6,7 @@ A socket's light has one, two (bi-colour red/green) or three (RGB) LEDs. Pattern
 | -------- | --------------------------- | ----------------------------- |
 | empty    | off                         | off                           |
 | inserted | amber (red + green), steady | short blink every 2 s         |
-| flashing | green, blinking 4 Hz        | blinking 4 Hz                 |
+| flashing | green, blinking 4 Hz        | slow blink, 1 Hz              |
 | ok       | green, steady               | steady                        |
 | failed   | red, steady                 | fast blink 5 Hz               |
 
@@ -19,6 +19,7 @@ from flashjig.config import LedPins
 from flashjig.socket import SocketState
 
 FLASHING_BLINK = (0.125, 0.125)
+SINGLE_FLASHING_BLINK = (0.5, 0.5)  # a lone LED must not look like its failed strobe
 INSERTED_BLINK = (0.1, 1.9)
 FAILED_BLINK = (0.1, 0.1)
 HEARTBEAT = (0.1, 0.9)
@@ -61,7 +62,7 @@ class SocketLight:
         if state is SocketState.INSERTED:
             led.blink(*INSERTED_BLINK)
         elif state is SocketState.FLASHING:
-            led.blink(*FLASHING_BLINK)
+            led.blink(*SINGLE_FLASHING_BLINK)
         elif state is SocketState.OK:
             led.on()
         elif state is SocketState.FAILED:
