@@ -8,12 +8,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from gpiozero import DigitalOutputDevice
+
 from flashjig import paths
 from flashjig.config import Config, ConfigError, load_config
 from flashjig.control import ControlError, request
 from flashjig.flashing import FlashJob, Progress, flash
 from flashjig.images import ImageError, load_images
 from flashjig.pins import StrapLine
+from flashjig.socket import POWER_ON_S
 from flashjig.strapping import ModuleLines
 
 DEFAULT_CONFIG = Path("/etc/flashjig/flashjig.yaml")
@@ -83,6 +86,13 @@ def flash_once(args: argparse.Namespace) -> int:
         StrapLine(socket.gpio0, pin_factory=pin_factory),
         StrapLine(socket.en, pin_factory=pin_factory),
     )
+    power = None
+    if socket.power is not None:
+        power = DigitalOutputDevice(
+            socket.power, active_high=not socket.power_active_low, pin_factory=pin_factory
+        )
+        power.on()
+        time.sleep(POWER_ON_S)
     try:
         job = FlashJob(
             socket=socket.name,
@@ -95,6 +105,8 @@ def flash_once(args: argparse.Namespace) -> int:
         result = flash(job)
     finally:
         lines.close()
+        if power is not None:
+            power.close()
         if hardware is not None:
             hardware.close()
     if sys.stderr.isatty():

@@ -17,7 +17,7 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from flashjig.config import Config, SocketConfig
 from flashjig.emulator import EmulatedModule, Faults, FlashChip
 from flashjig.emulator.flashchip import SIZES
-from flashjig.emulator.module import StrapPin
+from flashjig.emulator.module import PulledDownPin, StrapPin
 
 PRESS_S = 0.15  # a short press on the simulated button
 
@@ -79,9 +79,13 @@ class SimulatedHardware:
         for socket in config.sockets:
             # Pins are made here first, with the module-side pull-ups and the switches, so
             # the station's devices get these same pins.
-            for pin in (socket.gpio0, socket.en, socket.power):
-                if pin is not None:
-                    self.pin_factory.pin(pin, pin_class=StrapPin)
+            self.pin_factory.pin(socket.gpio0, pin_class=StrapPin)
+            self.pin_factory.pin(socket.en, pin_class=StrapPin)
+            if socket.power is not None:
+                # P-MOSFET gate driven directly: pulled up (off); through an NPN: its base
+                # pulled down (off). Either way the socket is off at rest.
+                gate = StrapPin if socket.power_active_low else PulledDownPin
+                self.pin_factory.pin(socket.power, pin_class=gate)
             if socket.detect is not None:
                 self.pin_factory.pin(socket.detect, pin_class=SwitchPin)
             if socket.power is not None:

@@ -65,16 +65,18 @@ class StrapPin(MockPin):
     """A mock pin on a module's strapping line: the module's pull-up lifts it when the
     station lets go (switches its side to input), and the module hears every change."""
 
+    rest = True  # the level a resistor on the board holds the line at when nobody drives it
+
     def __init__(self, factory, info) -> None:
         self.listeners: list = []
         super().__init__(factory, info)
-        self._state = True  # nobody drives it yet: the module's pull-up holds it high
+        self._state = self.rest
         self.clear_states()
 
     def _set_function(self, value) -> None:
         super()._set_function(value)
         if value == "input":
-            self._change_state(True)
+            self._change_state(self.rest)
 
     def _change_state(self, value) -> bool:
         changed = super()._change_state(value)
@@ -82,6 +84,12 @@ class StrapPin(MockPin):
             for listener in list(self.listeners):
                 listener(self, bool(value))
         return changed
+
+
+class PulledDownPin(StrapPin):
+    """A line the board pulls low at rest (a transistor's base with its pull-down)."""
+
+    rest = False
 
 
 def garble(data: bytes, sent_at: int, read_at: int) -> bytes:
