@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from flashjig import __version__
+from flashjig.emulator.faults import FAULT_NAMES
 from flashjig.emulator.flashchip import SIZES
 
 EXIT_OK = 0
@@ -134,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = ctl_sub.add_parser(action, parents=[common], help=text, description=text)
         p.add_argument("socket", metavar="SOCKET")
+        if action == "insert":
+            p.add_argument(
+                "--fault",
+                choices=FAULT_NAMES,
+                default="none",
+                help="a faulty module: never syncs, goes silent while written, garbles "
+                "its line, or resets once running",
+            )
     p = ctl_sub.add_parser(
         "press",
         parents=[common],

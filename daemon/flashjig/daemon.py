@@ -15,10 +15,12 @@ from pathlib import Path
 from flashjig import paths
 from flashjig.config import Config, ConfigError, load_config
 from flashjig.control import ControlError, ControlServer
+from flashjig.emulator.faults import named_fault
 from flashjig.images import ImageError, load_images
 from flashjig.journal import JOURNAL_FILE, Journal
 from flashjig.logs import setup_logging
 from flashjig.service import Notifier
+from flashjig.simulation import ModuleSpec, SimulatedHardware
 from flashjig.station import Station, local_midnight
 
 log = logging.getLogger(__name__)
@@ -121,8 +123,6 @@ class Daemon:
 
     def _hardware(self, config: Config):
         if self.simulate:
-            from flashjig.simulation import SimulatedHardware
-
             self.hardware = SimulatedHardware(config, insert_all=False, line_rate=self.line_rate)
             return self.hardware.port
         for socket in config.sockets:
@@ -209,7 +209,12 @@ class Daemon:
         self._known(name)
         try:
             if cmd == "insert":
-                module = self.hardware.insert(name)
+                try:
+                    faults = named_fault(request.get("fault") or "none")
+                except ValueError as e:
+                    raise ControlError(str(e)) from None
+                spec = ModuleSpec(faults=faults)
+                module = self.hardware.insert(name, spec)
                 return {"ok": True, "mac": module.mac_text}
             self.hardware.remove(name)
         except ValueError as e:

@@ -6,7 +6,8 @@ does when EN rises, and ``module`` ties them to a pseudo terminal and two strapp
 pins. The real esptool, unchanged, is the client that proves it faithful.
 """
 
+from flashjig.emulator.faults import Faults
 from flashjig.emulator.flashchip import FlashChip
-from flashjig.emulator.module import EmulatedModule, Faults
+from flashjig.emulator.module import EmulatedModule
 
 __all__ = ["EmulatedModule", "Faults", "FlashChip"]

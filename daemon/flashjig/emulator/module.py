@@ -19,12 +19,12 @@ import select
 import threading
 import time
 import tty
-from dataclasses import dataclass
 
 from gpiozero.pins.mock import MockPin
 
 from flashjig.emulator import slip
 from flashjig.emulator.bootrom import ROM_BAUD, AppBehaviour, app_behaviour, load_image, rom_banner
+from flashjig.emulator.faults import Faults
 from flashjig.emulator.flashchip import FlashChip
 from flashjig.emulator.loader import Loader, Next
 from flashjig.emulator.registers import Registers
@@ -42,23 +42,6 @@ class State(enum.Enum):
     DOWNLOAD = "download"  # ROM loader (or the stub) serving commands
     APP = "app"  # running the firmware from flash
     HUNG = "hung"  # jumped into code that is not there, or a corrupt image
-
-
-@dataclass
-class Faults:
-    """Faults to inject. ``silent`` is a module pulled from its socket.
-
-    ``silent_after_bytes`` pulls it once that many bytes have come from the host;
-    ``drop_rate`` and ``corrupt_rate`` act on every byte the module sends;
-    ``reset_after`` makes the firmware crash into a watchdog reset (a flaky unit).
-    """
-
-    silent: bool = False
-    silent_after_bytes: int | None = None
-    drop_rate: float = 0.0
-    corrupt_rate: float = 0.0
-    seed: int = 0
-    reset_after: float | None = None  # the firmware resets this long after it starts
 
 
 class StrapPin(MockPin):
