@@ -38,3 +38,10 @@ def make_config(tmp_path):
 @pytest.fixture
 def station_config(make_config, firmware_1m):
     return make_config([(0, firmware_1m)])
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--soak-cycles", type=int, default=6,
+        help="insert-flash-remove cycles for tests/test_soak.py (the long run: 1000)",
+    )

@@ -23,14 +23,21 @@ def free_port() -> int:
 class Broker:
     """mosquitto on 127.0.0.1 with a config of our own; stop() and start() keep the port."""
 
-    def __init__(self, directory: Path, *, extra: str = "", anonymous: bool = True) -> None:
+    def __init__(
+        self, directory: Path, *, extra: str = "", anonymous: bool = True, persistent: bool = False
+    ) -> None:
         self.directory = directory
         self.port = free_port()
         self.conf = directory / "mosquitto.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             f"allow_anonymous {'true' if anonymous else 'false'}\n"
-            "persistence false\n"
+            + (
+                f"persistence true\npersistence_location {directory}/\n"
+                if persistent
+                else "persistence false\n"
+            )
+            +
             # As root mosquitto drops to user 'mosquitto', who cannot read pytest's tmp.
             f"user {getpass.getuser()}\n"
             f"{extra}"
@@ -65,10 +72,13 @@ class Broker:
 class Recorder:
     """Subscribes to everything and keeps (topic, payload, retain) in arrival order."""
 
-    def __init__(self, port: int, topic: str = "#", **auth) -> None:
+    def __init__(self, port: int, topic: str = "#", client_id: str = "", **auth) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self._lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        # With a client id the session persists: QoS 1 messages wait while we are away.
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not client_id
+        )
         if auth.get("username"):
             self.client.username_pw_set(auth["username"], auth.get("password"))
         if auth.get("ca"):
