@@ -106,6 +106,9 @@ def test_firmware_command_builds_an_image_esptool_accepts(tmp_path):
         "demo",
         "check-config",
         "probe",
+        "restore",
+        "backups",
+        "report",
     ],
 )
 def test_every_subcommand_has_help_and_common_options(command):

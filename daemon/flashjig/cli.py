@@ -176,6 +176,42 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reload the station's config file.",
     )
 
+    rs = sub.add_parser(
+        "restore",
+        parents=[common],
+        help="write a backup back onto the module in a socket",
+        description="Write FILE (a backup from 'flashjig backups') at 0x0 of the module in "
+        "SOCKET and verify it; prints one JSON result like 'flashjig flash'.",
+    )
+    rs.add_argument("file", type=Path, metavar="FILE")
+    rs.add_argument("--socket", required=True, metavar="NAME")
+    rs.add_argument("--simulate", action="store_true", help="an emulated module, mock pins")
+    rs.add_argument(
+        "--sim-flash-size",
+        choices=list(SIZES),
+        default="1MB",
+        help="with --simulate: flash size of the emulated module",
+    )
+    rs.add_argument("--line-rate", action="store_true", help="with --simulate: model wire time")
+
+    bk = sub.add_parser(
+        "backups",
+        parents=[common],
+        help="list the read-back backups kept in the state directory",
+        description="List backups (one per MAC and time) taken before modules were written.",
+    )
+    bk.add_argument("--json", action="store_true")
+
+    rp = sub.add_parser(
+        "report",
+        parents=[common],
+        help="the morning after: ok and failed by reason and socket, throughput, units",
+        description="Summarise the journal: counts by result, reason and socket, modules "
+        "per hour, and the list of units (serial, MAC, client id, profile, result).",
+    )
+    rp.add_argument("--since", metavar="WHEN", help="as for 'flashjig history'")
+    rp.add_argument("--csv", type=Path, metavar="FILE", help="also write the units to FILE")
+
     cc = sub.add_parser(
         "check-config",
         parents=[common],
@@ -238,7 +274,12 @@ def main(argv: list[str] | None = None) -> int:
         from flashjig.demo import run_demo
 
         return run_demo(args.config, args.state_dir, line_rate=not args.fast)
-    if args.command in ("flash", "run", "status", "history", "ctl"):
+    if args.command == "report":
+        from flashjig import paths
+        from flashjig.report import run_report
+
+        return run_report(paths.state_dir(args.state_dir), since=args.since, csv_path=args.csv)
+    if args.command in ("flash", "run", "status", "history", "ctl", "restore", "backups"):
         from flashjig import commands
 
         handler = {"flash": commands.flash_once}.get(args.command) or getattr(

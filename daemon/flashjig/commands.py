@@ -1,6 +1,7 @@
 """What the one-shot subcommands do; cli.py only parses arguments."""
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -11,10 +12,10 @@ from pathlib import Path
 from gpiozero import DigitalOutputDevice
 
 from flashjig import paths
-from flashjig.config import Config, ConfigError, load_config
+from flashjig.config import Config, ConfigError, ImageSpec, Profile, load_config
 from flashjig.control import ControlError, request
 from flashjig.flashing import FlashJob, Progress, flash
-from flashjig.images import ImageError, load_images
+from flashjig.images import Image, ImageError, load_images
 from flashjig.pins import StrapLine
 from flashjig.socket import POWER_ON_S
 from flashjig.strapping import ModuleLines
@@ -69,6 +70,52 @@ def flash_once(args: argparse.Namespace) -> int:
     except KeyError as e:
         print(f"flashjig flash: {e.args[0]}", file=sys.stderr)
         return 2
+    if config.profile.identity is not None:
+        print(
+            f"flashjig flash: profile {config.profile.name} gives each unit a serial from the "
+            "station's journal: flash those units with the station (flashjig run)",
+            file=sys.stderr,
+        )
+        return 2
+    return _flash_with(args, config, socket, config.profile, images, "flash")
+
+
+def restore(args: argparse.Namespace) -> int:
+    """Write a backup back: the raw dump at 0x0, verified, no image checks (a backup of a
+    bricked module is not a valid image, and that is the point)."""
+    try:
+        config = load(args)
+        socket = config.socket(args.socket)
+        data = args.file.read_bytes()
+    except UsageError as e:
+        print(f"flashjig restore: {e}", file=sys.stderr)
+        return 2
+    except KeyError as e:
+        print(f"flashjig restore: {e.args[0]}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"flashjig restore: cannot read {args.file}: {e.strerror}", file=sys.stderr)
+        return 2
+    profile = Profile(name="restore", images=(ImageSpec(0, args.file),))
+    image = Image(0, args.file, data, hashlib.sha256(data).hexdigest())
+    return _flash_with(args, config, socket, profile, (image,), "restore")
+
+
+def backups(args: argparse.Namespace) -> int:
+    from flashjig.backups import list_backups
+
+    kept = list_backups(paths.state_dir(args.state_dir))
+    if args.json:
+        print(json.dumps(kept, indent=2))
+        return 0
+    print(f"{'TIME':<20}  {'MAC':<17}  {'SOCKET':<10}  {'SIZE':>8}  FILE")
+    for b in kept:
+        print(f"{b['time']:<20}  {b['mac']:<17}  {b['socket']:<10}  {b['size']:>8}  {b['path']}")
+    print(f"{len(kept)} backups")
+    return 0
+
+
+def _flash_with(args, config: Config, socket, profile: Profile, images, verb: str) -> int:
     hardware = None
     pin_factory = None
     port = socket.serial
@@ -98,7 +145,7 @@ def flash_once(args: argparse.Namespace) -> int:
             socket=socket.name,
             port=port,
             lines=lines,
-            profile=config.profile,
+            profile=profile,
             images=images,
             on_progress=_progress_printer(sys.stderr),
         )
