@@ -42,6 +42,8 @@ def station_config(make_config, firmware_1m):
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--soak-cycles", type=int, default=6,
+        "--soak-cycles",
+        type=int,
+        default=6,
         help="insert-flash-remove cycles for tests/test_soak.py (the long run: 1000)",
     )

@@ -99,7 +99,9 @@ def test_placeholder_patch_passes_esptool_image_info(tmp_path):
     path.write_bytes(patched)
     info = subprocess.run(
         [sys.executable, "-m", "esptool", "--chip", "esp8266", "image-info", str(path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert info.returncode == 0 and "(valid)" in info.stdout, info.stdout
     # Without the checksum fix esptool would call it invalid.
@@ -107,7 +109,9 @@ def test_placeholder_patch_passes_esptool_image_info(tmp_path):
     path.write_bytes(naive)
     info = subprocess.run(
         [sys.executable, "-m", "esptool", "--chip", "esp8266", "image-info", str(path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert "(valid)" not in info.stdout
 

@@ -11,7 +11,7 @@ from flashjig.emulator import Faults
 from flashjig.emulator.module import State
 from flashjig.flashing import FlashJob, Reason, Stage, flash
 from flashjig.images import load_images
-from flashjig.pins import StrapLine
+from flashjig.pins import StrapLine, power_switch
 from flashjig.simulation import ModuleSpec, SimulatedHardware
 from flashjig.strapping import ModuleLines
 
@@ -22,6 +22,13 @@ def run_job(config, hardware, socket="socket1", **job_args):
         StrapLine(sock.gpio0, pin_factory=hardware.pin_factory),
         StrapLine(sock.en, pin_factory=hardware.pin_factory),
     )
+    power = power_switch(
+        sock.power, active_low=sock.power_active_low, pin_factory=hardware.pin_factory
+    )
+    if power is not None:
+        power.on()
+        # Held until the hardware goes: the tests look at the running module afterwards.
+        hardware.__dict__.setdefault("devices", []).append(power)
     events = []
     job = FlashJob(
         socket=socket,

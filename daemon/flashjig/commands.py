@@ -9,14 +9,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gpiozero import DigitalOutputDevice
-
 from flashjig import paths
 from flashjig.config import Config, ConfigError, ImageSpec, Profile, load_config
 from flashjig.control import ControlError, request
 from flashjig.flashing import FlashJob, Progress, flash
 from flashjig.images import Image, ImageError, load_images
-from flashjig.pins import StrapLine
+from flashjig.pins import StrapLine, power_switch
 from flashjig.socket import POWER_ON_S
 from flashjig.strapping import ModuleLines
 
@@ -133,11 +131,8 @@ def _flash_with(args, config: Config, socket, profile: Profile, images, verb: st
         StrapLine(socket.gpio0, pin_factory=pin_factory),
         StrapLine(socket.en, pin_factory=pin_factory),
     )
-    power = None
-    if socket.power is not None:
-        power = DigitalOutputDevice(
-            socket.power, active_high=not socket.power_active_low, pin_factory=pin_factory
-        )
+    power = power_switch(socket.power, active_low=socket.power_active_low, pin_factory=pin_factory)
+    if power is not None:
         power.on()
         time.sleep(POWER_ON_S)
     try:

@@ -2,9 +2,10 @@
 
 Strap into the ROM loader, connect without esptool's own reset (the station owns GPIO0
 and EN), start the stub, raise the baud, identify chip, MAC and flash, refuse images that
-do not fit before anything is erased, write each image compressed, verify it by MD5, and
-strap the module back into its firmware. Every failure comes back as a FlashResult with a
-reason a person can act on; nothing here raises for a module's fault.
+do not fit before anything is erased, skip images the module already holds, write the
+others compressed, verify them by MD5, and strap the module back into its firmware. Every
+failure comes back as a FlashResult with a reason a person can act on; nothing here
+raises for a module's fault.
 
 Sockets are flashed from threads of one process: mock pins and emulated modules exist in
 one process only, a Pi Zero 2 has no memory for a Python process per socket, and the
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 ROM_BAUD = 115200
 CONNECT_ATTEMPTS = 3  # each is 5 syncs, ~0.75 s against a silent module
 MIN_BLOCK_TIMEOUT_S = 1.5
+# A module holding other firmware (or none) differs in the first sector, whose MD5 the
+# stub answers in a few ms; only a match there is worth the whole region's (0.5 s/MiB).
+PROBE = 0x1000
 FLASH_SIZE_NAMES = {1 << 19: "512KB", 1 << 20: "1MB", 2 << 20: "2MB", 4 << 20: "4MB"}
 
 
@@ -148,6 +152,7 @@ def flash(job: FlashJob) -> FlashResult:
 def _run(job: FlashJob, result: FlashResult) -> None:
     emit = job.on_progress
     emit(Progress(job.socket, Stage.CONNECTING, 0, 0))
+    _compress_ahead(job)
     job.lines.enter_bootloader()
     esp = _connect(job.port)
     try:
@@ -163,11 +168,22 @@ def _run(job: FlashJob, result: FlashResult) -> None:
         result.flash_size = detect_flash_size(esp)
         size = _check_fits(job, result.flash_size)
         esp.flash_set_parameters(size)
-        _write_all(esp, job, result)
-        emit(Progress(job.socket, Stage.BOOTING, result.bytes, result.bytes))
+        total = _write_all(esp, job, result)
+        emit(Progress(job.socket, Stage.BOOTING, total, total))
     finally:
         esp._port.close()
     job.lines.run_firmware()
+
+
+def _compress_ahead(job: FlashJob) -> None:
+    """Compress the images while the module is strapped, synced and given its stub (over a
+    second at 115200 baud), not after: zlib runs without the GIL. Once per station."""
+
+    def compress() -> None:
+        for image in job.images:
+            image.prepare()
+
+    threading.Thread(target=compress, name=f"compress-{job.socket}", daemon=True).start()
 
 
 def _connect(port: str) -> ESPLoader:
@@ -234,31 +250,54 @@ def _size_name(size: int) -> str:
     return f"{size} bytes"
 
 
-def _write_all(esp: ESPLoader, job: FlashJob, result: FlashResult) -> None:
+def _write_all(esp: ESPLoader, job: FlashJob, result: FlashResult) -> int:
+    """Write what the module does not already hold; the job's size in bytes."""
     profile = job.profile
     header_size = result.flash_size if profile.flash_size == "detect" else profile.flash_size
-    planned = []
-    for image in job.images:
-        data = image.for_module(profile.flash_mode, profile.flash_freq, header_size)
-        planned.append((image, data, image.compressed(data)))
-    total = sum(len(data) for _, data, _ in planned)
-    done = 0
-    for image, data, packed in planned:
-        done = _write_image(esp, job, image.offset, data, packed, done, total)
+    datas = [
+        image.for_module(profile.flash_mode, profile.flash_freq, header_size)
+        for image in job.images
+    ]
+    total = sum(len(data) for data in datas)
+    # Checked before anything is written; a match is as good as written and verified.
+    plan = [
+        (image, data, _holds(esp, job, image.offset, data, total))
+        for image, data in zip(job.images, datas, strict=True)
+    ]
+    done = sum(len(data) for _, data, held in plan if held)
+    if done:
+        job.on_progress(Progress(job.socket, Stage.WRITING, done, total))
+    for image, data, held in plan:
+        if not held:
+            done = _write_image(esp, job, image.offset, data, image.compressed(data), done, total)
         result.images.append(
             {
                 "offset": image.offset,
                 "file": str(image.path),
                 "sha256": image.sha256,
                 "size": len(image.data),
+                "skipped": held,
             }
         )
-    _guard("finishing the write", esp.flash_defl_finish, reboot=False)
-    result.bytes = total
+    written = sum(len(data) for _, data, held in plan if not held)
+    if written:
+        _guard("finishing the write", esp.flash_defl_finish, reboot=False)
+    result.bytes = written
     if profile.verify:
         job.on_progress(Progress(job.socket, Stage.VERIFYING, total, total))
-        for image, data, _ in planned:
-            _verify(esp, image.offset, data)
+        for image, data, held in plan:
+            if not held:
+                _verify(esp, image.offset, data)
+    return total
+
+
+def _holds(esp: ESPLoader, job: FlashJob, offset: int, data: bytes, total: int) -> bool:
+    """Does the module's flash already hold ``data`` at ``offset``? (esptool's
+    skip_flashed, with a first-sector probe so that a blank module pays milliseconds.)"""
+    if len(data) > PROBE and _md5(esp, offset, data[:PROBE]) != _digest(data[:PROBE]):
+        return False
+    job.on_progress(Progress(job.socket, Stage.VERIFYING, 0, total))
+    return _md5(esp, offset, data) == _digest(data)
 
 
 def _write_image(
@@ -302,11 +341,18 @@ class _Inflated:
         return min(self.size, self.size * packed_sent // self.packed_size)
 
 
+def _md5(esp: ESPLoader, offset: int, data: bytes, doing: str = "checking the flash") -> str:
+    return _guard(f"{doing} at {offset:#x}", esp.flash_md5sum, offset, len(data))
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
 def _verify(esp: ESPLoader, offset: int, data: bytes) -> None:
-    digest = _guard(f"verifying at {offset:#x}", esp.flash_md5sum, offset, len(data))
-    if digest != hashlib.md5(data).hexdigest():
+    digest = _md5(esp, offset, data, "verifying")
+    if digest != _digest(data):
         raise Failure(
             Reason.VERIFY_FAILED,
-            f"MD5 of flash at {offset:#x}+{len(data):#x} is {digest}, "
-            f"expected {hashlib.md5(data).hexdigest()}",
+            f"MD5 of flash at {offset:#x}+{len(data):#x} is {digest}, expected {_digest(data)}",
         )

@@ -5,7 +5,7 @@ the pull-up takes it high; it never drives it high against another driver. gpioz
 no open-drain device, so this is one: output-low to assert, input to release.
 """
 
-from gpiozero import GPIODevice
+from gpiozero import DigitalOutputDevice, GPIODevice
 
 
 class StrapLine(GPIODevice):
@@ -25,3 +25,10 @@ class StrapLine(GPIODevice):
     @property
     def asserted(self) -> bool:
         return self.pin.function == "output"
+
+
+def power_switch(pin: str | None, *, active_low: bool, pin_factory=None):
+    """A socket's power switch (off at first), or None when the socket has none."""
+    if pin is None:
+        return None
+    return DigitalOutputDevice(pin, active_high=not active_low, pin_factory=pin_factory)

@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from gpiozero import DigitalInputDevice, DigitalOutputDevice
+from gpiozero import DigitalInputDevice
 
 from flashjig.config import Profile, SocketConfig, StationConfig
 from flashjig.flashing import FlashJob, FlashResult, Progress, Reason, Stage, flash
 from flashjig.images import Image
 from flashjig.journal import Journal
-from flashjig.pins import StrapLine
+from flashjig.pins import StrapLine, power_switch
 from flashjig.strapping import ModuleLines
 
 log = logging.getLogger(__name__)
@@ -101,11 +101,9 @@ class Socket:
             StrapLine(config.gpio0, pin_factory=pin_factory),
             StrapLine(config.en, pin_factory=pin_factory),
         )
-        self._power = None
-        if config.power is not None:
-            self._power = DigitalOutputDevice(
-                config.power, active_high=not config.power_active_low, pin_factory=pin_factory
-            )
+        self._power = power_switch(
+            config.power, active_low=config.power_active_low, pin_factory=pin_factory
+        )
         self._detect = None
         if config.detect is not None:
             # The switch closes to ground when a module is seated: active low.

@@ -1,0 +1,276 @@
+"""What the benchmarks share: emulated modules in processes of their own, the esptool CLI,
+a flashjig station in a child process, /proc readings and the physical limit.
+
+Every emulated module runs in a ``flashjig sim --line-rate`` process, never in the process
+being measured, so flashjig's CPU and memory are its own; the sim's are read from /proc
+and reported apart. Every child is started with PR_SET_PDEATHSIG, so a benchmark that is
+killed takes its children with it.
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from esptool.loader import StubFlasher
+from esptool.targets.esp8266 import ESP8266ROM
+
+from flashjig.emulator.flashchip import SECTOR, SIZES, FlashChip
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PYTHON = sys.executable
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ROM_BAUD = 115200
+BITS_PER_BYTE = 10
+MB = 1 << 20
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the benchmark process goes away."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def spawn(args: list[str], **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(args, preexec_fn=_die_with_parent, **kwargs)
+
+
+def stop(process: subprocess.Popen, timeout: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if it does not exit; always reaped."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# -- /proc ---------------------------------------------------------------------------------
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """VmRSS (resident now) or VmHWM (peak resident) of a live process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def children_cpu_s() -> float:
+    """CPU of every waited-for child so far (RUSAGE_CHILDREN)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    python = ".".join(str(n) for n in sys.version_info[:3])
+    return {"nproc": str(os.cpu_count()), "cpu": model, "python": python}
+
+
+# -- emulated modules ----------------------------------------------------------------------
+
+
+class Sim:
+    """One ``flashjig sim --line-rate`` process serving ``modules`` emulated modules whose
+    flash lives in files under ``state_dir`` (so it can be preloaded and checked)."""
+
+    def __init__(
+        self, state_dir: Path, *, modules: int = 1, flash_size: str = "1MB", preload=None
+    ) -> None:
+        self.state_dir = state_dir
+        self.size = SIZES[flash_size]
+        (state_dir / "sim").mkdir(parents=True, exist_ok=True)
+        if preload is not None:
+            for index in range(1, modules + 1):
+                self.flash_file(index).write_bytes(_filled(preload, self.size))
+        args = [PYTHON, "-m", "flashjig", "sim", "--modules", str(modules), "--line-rate"]
+        args += ["--flash-size", flash_size, "--state-dir", str(state_dir)]
+        self.process = spawn(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.devices = []
+        try:
+            for line in _lines(self.process, deadline=time.monotonic() + 20):
+                if line == "ready":
+                    break
+                self.devices.append(line.split()[1])
+        except BaseException:
+            stop(self.process)
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def flash_file(self, index: int) -> Path:
+        return self.state_dir / "sim" / f"module{index}.flash"
+
+    def holds(self, data: bytes, index: int, offset: int = 0) -> bool:
+        """After close: does module ``index``'s flash hold ``data`` at ``offset``?"""
+        with open(self.flash_file(index), "rb") as f:
+            f.seek(offset)
+            return f.read(len(data)) == data
+
+    def close(self) -> None:
+        stop(self.process)  # SIGTERM: the sim flushes its flash files and exits
+
+
+def _filled(data: bytes, size: int) -> bytes:
+    return data + b"\xff" * (size - len(data))
+
+
+def _lines(process: subprocess.Popen, deadline: float):
+    """Lines a child prints, until its stdout closes or the deadline passes (read from the
+    file descriptor: a buffered reader would hide lines from select)."""
+    fd = process.stdout.fileno()
+    pending = b""
+    while True:
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            yield line.decode().strip()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"{process.args[:4]} said nothing in time")
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise RuntimeError(f"{process.args[:4]} exited ({process.wait()})")
+            pending += chunk
+
+
+@contextlib.contextmanager
+def sims(state_dir: Path, count: int, **kwargs):
+    """``count`` sim processes with one module each: independent modules, as on a jig."""
+    started = []
+    try:
+        for index in range(count):
+            started.append(Sim(state_dir / f"sim{index + 1}", **kwargs))
+        yield started
+    finally:
+        for sim in started:
+            sim.close()
+
+
+# -- the esptool CLI -----------------------------------------------------------------------
+
+
+@dataclass
+class CliRun:
+    seconds: float  # from the start of the first process to the exit of the last
+    cpu_s: float  # all esptool processes together (RUSAGE_CHILDREN)
+
+
+def esptool(devices: list[str], image: Path, *extra: str, baud: int = 921600) -> CliRun:
+    """``python -m esptool ... write-flash 0x0 IMAGE`` on each device at once (output to
+    files: a full pipe would stall a process while another is waited for)."""
+    cpu0 = children_cpu_s()
+    with contextlib.ExitStack() as stack:
+        logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in devices]
+        started = time.monotonic()
+        processes = [
+            spawn(
+                [PYTHON, "-m", "esptool", "--chip", "esp8266", "--port", device]
+                + ["--before", "no-reset", "--after", "no-reset", "--baud", str(baud)]
+                + ["write-flash", *extra, "0x0", str(image)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            for device, log in zip(devices, logs, strict=True)
+        ]
+        try:
+            for process in processes:
+                process.wait(timeout=300)
+        finally:
+            for process in processes:
+                stop(process)
+        seconds = time.monotonic() - started
+        for process, log in zip(processes, logs, strict=True):
+            if process.returncode != 0:
+                log.seek(0)
+                tail = log.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"esptool failed ({process.returncode}):\n{tail}")
+    return CliRun(seconds, children_cpu_s() - cpu0)
+
+
+# -- a flashjig station in a child process -------------------------------------------------
+
+
+def station(
+    devices: list[str], image: Path, *, baud: int = 921600, without: tuple[str, ...] = ()
+) -> dict:
+    """Run bench/station.py: a Station on mock pins wired to ``devices``, one button press,
+    until every socket is done, ``without`` some speed-ups. Returns what it measured (see
+    station.py), and ``process_cpu_s``: the child's CPU from start to exit."""
+    spec = json.dumps(
+        {"devices": devices, "image": str(image), "baud": baud, "without": list(without)}
+    )
+    cpu0 = children_cpu_s()
+    child = spawn([PYTHON, str(BENCH / "station.py"), spec], stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = child.communicate(timeout=600)
+    finally:
+        stop(child)
+    if child.returncode != 0:
+        raise RuntimeError(f"station run failed ({child.returncode})")
+    report = json.loads(out.strip().splitlines()[-1])
+    report["process_cpu_s"] = children_cpu_s() - cpu0  # start-up and image loading too
+    failed = {n: r for n, r in report["sockets"].items() if r["result"] != "ok"}
+    if failed:
+        raise RuntimeError(f"station run failed: {failed}")
+    return report
+
+
+# -- the physical limit --------------------------------------------------------------------
+
+
+@dataclass
+class Limit:
+    """The least time the work can take on the modelled line and chip."""
+
+    stub_s: float  # the stub's text and data at the ROM's 115200 baud
+    wire_s: float  # the compressed image at the working baud
+    flash_s: float  # erase (64 KiB blocks where aligned, else sectors) and page programs
+    md5_s: float  # the stub hashing the written region
+
+    @property
+    def seconds(self) -> float:
+        return self.stub_s + max(self.wire_s, self.flash_s) + self.md5_s
+
+
+def limit(data: bytes, *, baud: int = 921600) -> Limit:
+    """For one image at offset 0, with the stub esptool 5.6 uploads by default."""
+    stub = StubFlasher(ESP8266ROM)
+    chip = FlashChip(SIZES["4MB"])
+    return Limit(
+        stub_s=(len(stub.text) + len(stub.data)) * BITS_PER_BYTE / ROM_BAUD,
+        wire_s=len(zlib.compress(data, 9)) * BITS_PER_BYTE / baud,
+        flash_s=chip.erase_time(-(-len(data) // SECTOR)) + chip.program_time(len(data)),
+        md5_s=chip.md5_time(len(data)),
+    )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)

@@ -1,0 +1,324 @@
+"""flashjig's benchmarks (issue 7): ``.venv/bin/python bench/run.py [--only NAME,...]``.
+
+Prints ``name=value`` lines. Groups (``--only``): overhead (also gives limit_ratio),
+reflash, parallel, cpu, idle, scale, changes; all of them by default. Every module is
+emulated with the line-rate model on, in a ``flashjig sim`` process of its own; see
+bench/README.md for what each figure measures. The benchmark stops by itself and leaves
+no process behind.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lib
+import yaml
+
+from flashjig.control import ControlError, request
+from flashjig.firmware import build_firmware
+from flashjig.paths import control_socket
+
+GROUPS = ("overhead", "reflash", "parallel", "cpu", "idle", "scale", "changes")
+ALIASES = {"limit": "overhead"}
+SHIPPED_CONFIG = lib.ROOT / "config" / "flashjig.yaml"
+
+
+class Bench:
+    def __init__(self, tmp: Path, repeat: int) -> None:
+        self.tmp = tmp
+        self.repeat = repeat
+        self._images: dict[int, Path] = {}
+        self._runs: dict[tuple[int, int, bool], list[dict]] = {}
+        self._serial = 0
+
+    def emit(self, name: str, value: float | str) -> None:
+        text = f"{value:.3f}" if isinstance(value, float) else str(value)
+        print(f"{name}={text}", flush=True)
+
+    def fresh_dir(self, what: str) -> Path:
+        self._serial += 1
+        path = self.tmp / f"{self._serial:03d}-{what}"
+        path.mkdir()
+        return path
+
+    def image(self, mib: int) -> Path:
+        """A firmware-like image of ``mib`` MiB (valid ESP8266 header, code-like content)."""
+        if mib not in self._images:
+            path = self.tmp / f"firmware-{mib}m.bin"
+            path.write_bytes(build_firmware(mib * lib.MB))
+            self._images[mib] = path
+        return self._images[mib]
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def flashjig(
+        self, sockets: int, mib: int = 1, *, preload: bool = False, without: tuple[str, ...] = ()
+    ) -> dict:
+        """A station flashing ``sockets`` modules at once; the sims' CPU is added."""
+        image = self.image(mib)
+        data = image.read_bytes()
+        with lib.sims(
+            self.fresh_dir("flashjig"),
+            sockets,
+            flash_size=f"{mib}MB",
+            preload=data if preload else None,
+        ) as sims:
+            cpu0 = [lib.cpu_s(sim.pid) for sim in sims]
+            report = lib.station([sim.devices[0] for sim in sims], image, without=without)
+            report["sim_cpu_s"] = sum(
+                lib.cpu_s(sim.pid) - c for sim, c in zip(sims, cpu0, strict=True)
+            )
+        _check_flash(sims, data)
+        return report
+
+    def flashjig_runs(self, sockets: int, mib: int = 1, *, preload: bool = False) -> list[dict]:
+        """``repeat`` fresh runs, shared by the groups that need the same one."""
+        runs = self._runs.setdefault((sockets, mib, preload), [])
+        while len(runs) < self.repeat:
+            runs.append(self.flashjig(sockets, mib, preload=preload))
+        return runs
+
+    def esptool(self, sockets: int, *extra: str, preload: bool = False) -> tuple[lib.CliRun, float]:
+        """The esptool CLI on ``sockets`` modules at once; also the sims' CPU."""
+        image = self.image(1)
+        data = image.read_bytes()
+        with lib.sims(
+            self.fresh_dir("esptool"), sockets, preload=data if preload else None
+        ) as sims:
+            cpu0 = [lib.cpu_s(sim.pid) for sim in sims]
+            run = lib.esptool([sim.devices[0] for sim in sims], image, *extra)
+            sim_cpu = sum(lib.cpu_s(sim.pid) - c for sim, c in zip(sims, cpu0, strict=True))
+        _check_flash(sims, data)
+        return run, sim_cpu
+
+    # -- groups ----------------------------------------------------------------------------
+
+    def overhead(self) -> None:
+        runs = self.flashjig_runs(1)
+        cli = [self.esptool(1)[0].seconds for _ in range(self.repeat)]
+        flashjig_s = lib.median([_slowest(r, "verified_s") for r in runs])
+        esptool_s = lib.median(cli)
+        limit = lib.limit(self.image(1).read_bytes())
+        self.emit("overhead_ratio", flashjig_s / esptool_s)
+        self.emit("limit_ratio", flashjig_s / limit.seconds)
+        self.emit("flashjig_s", flashjig_s)
+        self.emit("flashjig_booted_s", lib.median([_slowest(r, "done_s") for r in runs]))
+        self.emit("esptool_s", esptool_s)
+        self.emit("limit_s", limit.seconds)
+        self.emit("limit_stub_s", limit.stub_s)
+        self.emit("limit_wire_s", limit.wire_s)
+        self.emit("limit_flash_s", limit.flash_s)
+        self.emit("limit_md5_s", limit.md5_s)
+
+    def reflash(self) -> None:
+        """Modules that already hold the image, flashed again."""
+        reports = self.flashjig_runs(1, preload=True)
+        for report in reports:
+            result = report["sockets"]["socket1"]
+            if result["bytes"] or not all(i["skipped"] for i in result["images"]):
+                raise RuntimeError(f"the station rewrote an image it should skip: {result}")
+        flashjig_s = lib.median([_slowest(r, "verified_s") for r in reports])
+        write_s = lib.median([self.esptool(1, preload=True)[0].seconds for _ in range(self.repeat)])
+        skip_s = lib.median(
+            [self.esptool(1, "--skip-flashed", preload=True)[0].seconds for _ in range(self.repeat)]
+        )
+        self.emit("reflash_ratio", flashjig_s / write_s)
+        self.emit("reflash_vs_skip_ratio", flashjig_s / skip_s)
+        self.emit("flashjig_reflash_s", flashjig_s)
+        self.emit("esptool_write_s", write_s)
+        self.emit("esptool_skip_s", skip_s)
+
+    def parallel(self) -> None:
+        one = lib.median([_slowest(r, "verified_s") for r in self.flashjig_runs(1)])
+        five = lib.median([_slowest(r, "verified_s") for r in self.flashjig_runs(5)])
+        self.emit("parallel_efficiency", one / five)
+        self.emit("parallel_1_s", one)
+        self.emit("parallel_5_s", five)
+
+    def cpu(self) -> None:
+        """Five modules at once, each tool: CPU per module, emulators apart."""
+        runs = self.flashjig_runs(5)
+        flashjig = lib.median([r["cpu_s"] for r in runs]) / 5
+        whole = lib.median([r["process_cpu_s"] for r in runs]) / 5
+        cli = [self.esptool(5) for _ in range(self.repeat)]
+        esptool = lib.median([run.cpu_s for run, _ in cli]) / 5
+        self.emit("cpu_s_per_module_flashjig", flashjig)
+        self.emit("cpu_s_per_module_esptool", esptool)
+        self.emit("cpu_ratio", flashjig / esptool)
+        self.emit("cpu_s_per_module_flashjig_with_startup", whole)
+        self.emit("cpu_s_per_module_sim_flashjig", lib.median([r["sim_cpu_s"] for r in runs]) / 5)
+        self.emit("cpu_s_per_module_sim_esptool", lib.median([s for _, s in cli]) / 5)
+        self.emit("esptool_5_s", lib.median([run.seconds for run, _ in cli]))
+
+    def idle(self, seconds: float) -> None:
+        self._idle_daemon(seconds)
+        self._flashing_daemon()
+
+    def _idle_daemon(self, seconds: float) -> None:
+        """``flashjig run --simulate``: the shipped 5-socket wiring, no module seated."""
+        state = self.fresh_dir("idle")
+        config = _write_config(state, self.image(1), {})
+        with _daemon(config, state, "--simulate") as pid:
+            time.sleep(1.0)  # past start-up
+            cpu0, t0 = lib.cpu_s(pid), time.monotonic()
+            time.sleep(seconds)
+            used, elapsed = lib.cpu_s(pid) - cpu0, time.monotonic() - t0
+            self.emit("idle_cpu_percent", 100.0 * used / elapsed)
+            self.emit("idle_seconds", elapsed)
+            self.emit("rss_idle_mb", lib.memory_mb(pid))
+
+    def _flashing_daemon(self) -> None:
+        """``flashjig run`` on mock pins (GPIOZERO_PIN_FACTORY=mock), its five serial ports
+        emulated modules in sim processes, no detect switches (sockets always full):
+        ``flashjig ctl flash``, then resident memory until all five are verified."""
+        state = self.fresh_dir("flashing")
+        image = self.image(1)
+        with lib.sims(state, 5) as sims:
+            devices = [sim.devices[0] for sim in sims]
+            config = _write_config(state, image, dict(enumerate(devices)))
+            with _daemon(config, state, env={"GPIOZERO_PIN_FACTORY": "mock"}) as pid:
+                ready = lib.memory_mb(pid)
+                request(control_socket(state), {"cmd": "flash"})
+                peak = ready
+                deadline = time.monotonic() + 300
+                while time.monotonic() < deadline:
+                    peak = max(peak, lib.memory_mb(pid))
+                    status = request(control_socket(state), {"cmd": "status"})["status"]
+                    states = [s["state"] for s in status["sockets"]]
+                    if all(s in ("ok", "failed") for s in states):
+                        break
+                    time.sleep(0.2)
+                if states != ["ok"] * 5:
+                    raise RuntimeError(f"daemon flash failed: {status['sockets']}")
+                hwm = lib.memory_mb(pid, "VmHWM")
+            sim_rss = lib.median([lib.memory_mb(sim.pid) for sim in sims])
+        _check_flash(sims, image.read_bytes())
+        self.emit("rss_ready_mb", ready)
+        self.emit("rss_flashing_mb", max(peak, hwm))
+        self.emit("rss_sim_mb_each", sim_rss)
+
+    def scale(self) -> None:
+        for sockets in (1, 5, 10):
+            runs = self.flashjig_runs(sockets) if sockets != 10 else [self.flashjig(10)]
+            self._scale_point(f"scale_sockets_{sockets}", runs, sockets, 1)
+        for mib in (1, 2, 4):
+            runs = self.flashjig_runs(1, mib) if mib == 1 else [self.flashjig(1, mib)]
+            self._scale_point(f"scale_image_{mib}mb", runs, 1, mib)
+
+    def changes(self) -> None:
+        """Each speed-up of the pipeline turned off alone, against all of them on."""
+        on_1 = self.flashjig_runs(1)
+        on_5 = self.flashjig_runs(5)
+        no_ahead = [self.flashjig(1, without=("compress_ahead",)) for _ in range(self.repeat)]
+        no_hex = [self.flashjig(5, without=("quiet_hex",)) for _ in range(self.repeat)]
+        on_reflash = self.flashjig_runs(1, preload=True)
+        no_skip = [self.flashjig(1, preload=True, without=("skip",)) for _ in range(self.repeat)]
+        for name, runs, sockets in (
+            ("all_on_1", on_1, 1),
+            ("no_compress_ahead_1", no_ahead, 1),
+            ("all_on_5", on_5, 5),
+            ("no_quiet_hex_5", no_hex, 5),
+            ("all_on_reflash", on_reflash, 1),
+            ("no_skip_reflash", no_skip, 1),
+        ):
+            self.emit(f"changes_{name}_s", lib.median([_slowest(r, "verified_s") for r in runs]))
+            cpu = lib.median([r["cpu_s"] for r in runs]) / sockets
+            self.emit(f"changes_{name}_cpu_s_per_module", cpu)
+
+    def _scale_point(self, name: str, runs: list[dict], sockets: int, mib: int) -> None:
+        seconds = lib.median([_slowest(r, "verified_s") for r in runs])
+        self.emit(f"{name}_s", seconds)
+        self.emit(f"{name}_limit_ratio", seconds / lib.limit(self.image(mib).read_bytes()).seconds)
+        self.emit(f"{name}_rss_mb", lib.median([r["hwm_mb"] for r in runs]))
+        self.emit(f"{name}_cpu_s_per_module", lib.median([r["cpu_s"] for r in runs]) / sockets)
+
+
+def _slowest(report: dict, key: str) -> float:
+    return max(socket[key] for socket in report["sockets"].values())
+
+
+def _check_flash(sims: list[lib.Sim], data: bytes) -> None:
+    """After the sims are closed: every module holds the image (the run really wrote)."""
+    for sim in sims:
+        for index in range(1, len(sim.devices) + 1):
+            if not sim.holds(data, index):
+                raise RuntimeError(f"{sim.flash_file(index)} does not hold the image")
+
+
+def _write_config(state: Path, image: Path, serials: dict[int, str]) -> Path:
+    """The shipped config with ``image``, written as it is (header kept, so the modules'
+    flash can be compared with the file); sockets given a serial device get it and lose
+    their detect switch (always seated)."""
+    data = yaml.safe_load(SHIPPED_CONFIG.read_text())
+    profile = data["profiles"][data["active_profile"]]
+    profile["images"] = [{"offset": 0, "file": str(image)}]
+    profile.update(flash_mode="keep", flash_freq="keep", flash_size="keep")
+    for index, socket in enumerate(data["sockets"]):
+        if index in serials:
+            socket["serial"] = serials[index]
+            socket.pop("detect", None)
+    path = state / "flashjig.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+class _daemon:
+    """``flashjig run`` as a child, ready once its control socket answers; yields its pid."""
+
+    def __init__(self, config: Path, state: Path, *args: str, env: dict | None = None) -> None:
+        command = [lib.PYTHON, "-m", "flashjig", "run", "--config", str(config)]
+        command += ["--state-dir", str(state), *args]
+        self.socket = control_socket(state)
+        self.process = lib.spawn(
+            command,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def __enter__(self) -> int:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                request(self.socket, {"cmd": "status"}, timeout=5)
+                return self.process.pid
+            except ControlError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    lib.stop(self.process)
+                    raise RuntimeError("flashjig run did not start") from None
+                time.sleep(0.1)
+
+    def __exit__(self, *exc) -> None:
+        lib.stop(self.process, timeout=30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help=f"comma-separated groups: {', '.join(GROUPS)}")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per timed figure (median)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="idle measurement length")
+    args = parser.parse_args(argv)
+    chosen = [ALIASES.get(g, g) for g in args.only.split(",")] if args.only else list(GROUPS)
+    unknown = [g for g in chosen if g not in GROUPS]
+    if unknown:
+        parser.error(f"unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop every child
+    with tempfile.TemporaryDirectory(prefix="flashjig-bench-") as tmp:
+        bench = Bench(Path(tmp), args.repeat)
+        for key, value in lib.machine().items():
+            bench.emit(f"machine_{key}", value)
+        for group in dict.fromkeys(chosen):
+            if group == "idle":
+                bench.idle(args.seconds)
+            else:
+                getattr(bench, group)()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
