@@ -142,6 +142,8 @@ def _flash_with(args, config: Config, socket, profile: Profile, images, verb: st
             lines=lines,
             profile=profile,
             images=images,
+            station=config.station.id,
+            state_dir=paths.state_dir(args.state_dir),
             on_progress=_progress_printer(sys.stderr),
         )
         result = flash(job)

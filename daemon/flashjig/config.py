@@ -203,6 +203,7 @@ class StationConfig:
     pi_model: str = "4"  # decides which pins the buses below take
     buses: tuple[str, ...] = ()  # I2C/SPI/UART buses in use: their pins are reserved
     serial_range: tuple[int, int] = (1, 999_999)  # unit serials this station may give out
+    recovery_profile: str | None = None  # a long press with nothing running flashes this
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,7 @@ class _Parser:
         self.base = self.path.parent
         self.check_files = check_files
         self.pins: list[tuple[int, int, str, str]] = []  # (line, index, pin, field path)
+        self.recovery_node: yaml.Node | None = None
 
     def error(self, node: yaml.Node, field: str, reason: str) -> ConfigError:
         return _error(self.file, node.start_mark.line + 1, field or "(root)", reason)
@@ -479,6 +481,10 @@ class _Parser:
         station = StationConfig() if station_node is None else self.station(station_node)
         profiles = self.profiles(m["profiles"])
         active = self.active_profile(root, self.present(m, "active_profile"), profiles)
+        if station.recovery_profile is not None and station.recovery_profile not in profiles:
+            known = ", ".join(profiles)
+            reason = f"no profile {station.recovery_profile!r} (profiles: {known})"
+            raise self.error(self.recovery_node, "station.recovery_profile", reason)
         sockets = self.sockets(m["sockets"])
         self.check_pin_reuse()
         mqtt_node = self.present(m, "mqtt")
@@ -577,6 +583,7 @@ class _Parser:
                 "pi_model",
                 "buses",
                 "serial_range",
+                "recovery_profile",
             ),
         )
         kwargs: dict[str, object] = {}
@@ -590,6 +597,9 @@ class _Parser:
                 kwargs[key] = self.seconds(n, f"station.{key}")
         if (n := self.present(m, "trigger")) is not None:
             kwargs["trigger"] = self.choice(n, "station.trigger", TRIGGERS)
+        if (n := self.present(m, "recovery_profile")) is not None:
+            kwargs["recovery_profile"] = self.string(n, "station.recovery_profile")
+            self.recovery_node = n
         if (n := self.present(m, "serial_range")) is not None:
             kwargs["serial_range"] = self.serial_range(n, "station.serial_range")
         if (n := self.present(m, "pi_model")) is not None:

@@ -12,7 +12,8 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from flashjig import paths
+from flashjig import backups, paths
+from flashjig.backups import BackupError
 from flashjig.config import Config, ConfigError, load_config
 from flashjig.control import ControlError, ControlServer
 from flashjig.emulator.faults import named_fault
@@ -66,6 +67,12 @@ class Daemon:
         except (ConfigError, ImageError) as e:
             log.error("not starting: %s", e)
             return EXIT_BAD_INPUT
+        if any(p.backup == "before_write" for p in config.profiles.values()):
+            try:
+                backups.check_room(self.state_dir, backups.START_ROOM)
+            except BackupError as e:
+                log.error("not starting: %s", e)
+                return EXIT_FAILED
         journal = Journal(self.state_dir / JOURNAL_FILE, station=config.station.id)
         if journal.recovered:
             log.warning(
@@ -81,6 +88,7 @@ class Daemon:
                 journal,
                 port=port,
                 pin_factory=self.hardware.pin_factory if self.hardware else None,
+                state_dir=self.state_dir,
             )
             try:
                 control = ControlServer(paths.control_socket(self.state_dir), self.handle)

@@ -50,6 +50,7 @@ def run_demo(config_path: Path | None, state_dir: Path | None, *, line_rate: boo
             journal,
             port=hardware.port,
             pin_factory=hardware.pin_factory,
+            state_dir=state,
         )
         try:
             station.start()

@@ -15,11 +15,13 @@ routed per thread by ``flashjig.esplog``.
 
 import enum
 import hashlib
+import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import serial
 from esptool.cmds import attach_flash, detect_chip, detect_flash_size
@@ -27,9 +29,13 @@ from esptool.loader import ERASE_WRITE_TIMEOUT_PER_MB, ESPLoader, timeout_per_mb
 from esptool.targets.esp8266 import ESP8266ROM
 from esptool.util import FatalError, flash_size_bytes
 
-from flashjig import esplog
+from flashjig import esplog, production
+from flashjig.backups import BackupError
+from flashjig.bootcheck import check_boot
 from flashjig.config import Profile
+from flashjig.identity import IdentityError, Unit
 from flashjig.images import Image
+from flashjig.journal import UnitsExhausted
 from flashjig.strapping import ModuleLines
 
 log = logging.getLogger(__name__)
@@ -53,14 +59,21 @@ class Reason(enum.StrEnum):
     SERIAL_ERROR = "serial error"
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
+    NO_IDENTITY = "no identity"
+    IMAGE_LAYOUT = "image layout"
+    BACKUP_FAILED = "backup failed"
+    DID_NOT_BOOT = "did not boot"
+    BURN_IN_FAILED = "burn-in failed"
 
 
 class Stage(enum.StrEnum):
     CONNECTING = "connecting"
     STUB = "starting stub"
+    BACKUP = "backing up"
     WRITING = "writing"
     VERIFYING = "verifying"
     BOOTING = "booting"
+    BURN_IN = "burn-in"
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,11 @@ class FlashResult:
     bytes: int = 0
     baud: int = 0
     duration_s: float = 0.0
+    claimed_flash_size: str | None = None  # set when the chip claims more than it holds
+    serial: int | None = None
+    client_id: str | None = None
+    backup: str | None = None  # where the read-back backup was kept
+    boot_log: str | None = None  # the last lines the firmware printed (boot check)
 
     @property
     def ok(self) -> bool:
@@ -128,6 +146,9 @@ class FlashJob:
     on_progress: ProgressCallback = lambda progress: None
     cancel: threading.Event = field(default_factory=threading.Event)
     baud: int | None = None  # overrides the profile's (retries fall back to a lower one)
+    station: str = "flashjig"
+    state_dir: Path | None = None  # where backups go
+    unit_for: Callable[[str], Unit] | None = None  # the unit a MAC is (identity profiles)
 
 
 def flash(job: FlashJob) -> FlashResult:
@@ -166,13 +187,20 @@ def _run(job: FlashJob, result: FlashResult) -> None:
         flash_id = _guard("reading the flash id", esp.flash_id)
         result.flash_id = f"{flash_id:06x}"
         result.flash_size = detect_flash_size(esp)
-        size = _check_fits(job, result.flash_size)
+        size = _real_size(esp, result)
+        images = _images_for(job, result, size)
+        _check_fits(job.profile, images, size, result.flash_size)
+        # Nothing has been erased yet: everything above may still refuse the module.
+        if job.profile.backup == "before_write":
+            _backup(esp, job, result, size)
+        if job.profile.erase == "all":
+            _guard("erasing the whole chip", esp.erase_flash)
         esp.flash_set_parameters(size)
-        total = _write_all(esp, job, result)
+        total = _write_all(esp, job, result, images)
         emit(Progress(job.socket, Stage.BOOTING, total, total))
     finally:
         esp._port.close()
-    job.lines.run_firmware()
+    _boot(job, result)
 
 
 def _compress_ahead(job: FlashJob) -> None:
@@ -229,18 +257,116 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _check_fits(job: FlashJob, detected: str | None) -> int:
-    """Refuse, before any erase, images that run past the module's flash."""
+def _real_size(esp: ESPLoader, result: FlashResult) -> int:
+    """The flash the module really holds: its JEDEC size unless addresses wrap earlier."""
+    detected = result.flash_size
     if detected is None:
         raise Failure(Reason.FLASH_TOO_SMALL, "flash size not recognised from its JEDEC id")
-    size = flash_size_bytes(detected)
-    need = max(image.end for image in job.images)
+    claimed = flash_size_bytes(detected)
+    real = _guard("checking the flash's real size", production.real_capacity, esp, claimed)
+    if real != claimed:
+        result.claimed_flash_size = detected
+        result.flash_size = production.size_name(real)
+        log.warning(
+            "%s: counterfeit flash on %s: its id claims %s, it holds %s",
+            result.socket,
+            result.mac,
+            detected,
+            result.flash_size,
+            extra={"SOCKET": result.socket, "MAC": result.mac or ""},
+        )
+    return real
+
+
+def _images_for(job: FlashJob, result: FlashResult, size: int) -> tuple[Image, ...]:
+    """The profile's images made this unit's own, plus the SDK's system area."""
+    profile = job.profile
+    images = job.images
+    if profile.identity is not None:
+        if job.unit_for is None:
+            raise Failure(Reason.NO_IDENTITY, "this profile needs the station's journal")
+        try:
+            unit = job.unit_for(result.mac)
+            images = production.unit_images(images, profile, unit, station=job.station)
+        except (UnitsExhausted, IdentityError, OSError) as e:
+            raise Failure(Reason.NO_IDENTITY, str(e)) from None
+        result.serial, result.client_id = unit.serial, unit.client_id
+    if profile.rf_init == "auto":
+        images = (*images, *production.rf_init_images(size))
+    ordered = sorted(images, key=lambda image: image.offset)
+    for before, after in itertools.pairwise(ordered):
+        if before.end > after.offset:
+            raise Failure(
+                Reason.IMAGE_LAYOUT,
+                f"{before.path} ({before.offset:#x}-{before.end - 1:#x}) overlaps "
+                f"{after.path} at {after.offset:#x} on a {production.size_name(size)} module",
+            )
+    return images
+
+
+def _check_fits(profile: Profile, images: tuple[Image, ...], size: int, name: str) -> None:
+    """Refuse, before any erase, a module with less flash than the profile needs."""
+    need = max(image.end for image in images)
+    if profile.min_flash_size:
+        need = max(need, flash_size_bytes(profile.min_flash_size))
     if need > size:
         raise Failure(
             Reason.FLASH_TOO_SMALL,
-            f"flash too small (detected {detected}, profile needs {_size_name(need)})",
+            f"flash too small (detected {name}, profile needs {_size_name(need)})",
         )
-    return size
+
+
+def _backup(esp: ESPLoader, job: FlashJob, result: FlashResult, size: int) -> None:
+    if job.state_dir is None:
+        raise Failure(Reason.BACKUP_FAILED, "no state directory to keep backups in")
+
+    def progress(done: int, total: int, offset: int) -> None:
+        job.on_progress(Progress(job.socket, Stage.BACKUP, done, total))
+
+    progress(0, size, 0)
+    try:
+        path = _guard(
+            "reading the flash back",
+            production.backup,
+            esp,
+            size=size,
+            state_dir=job.state_dir,
+            mac=result.mac,
+            socket=job.socket,
+            station=job.station,
+            progress=progress,
+        )
+    except BackupError as e:
+        raise Failure(Reason.BACKUP_FAILED, str(e)) from None
+    result.backup = str(path)
+
+
+def _boot(job: FlashJob, result: FlashResult) -> None:
+    """Strap the module into its new firmware; with a boot check, listen to it boot (and
+    burn in) before calling it good."""
+    check = job.profile.boot_check
+    if check is None:
+        job.lines.run_firmware()
+        return
+    burn_in = job.profile.burn_in
+    stage = Stage.BURN_IN if burn_in else Stage.BOOTING
+    job.on_progress(Progress(job.socket, stage, result.bytes, result.bytes))
+    try:
+        heard = check_boot(
+            job.port,
+            check.baud or ROM_BAUD,
+            reboot=job.lines.run_firmware,
+            check=check,
+            burn_in=burn_in,
+        )
+    except serial.SerialException as e:
+        raise Failure(Reason.SERIAL_ERROR, f"cannot listen on {job.port}: {e}") from None
+    result.boot_log = heard.log
+    if not heard.ok:
+        reason = (
+            Reason.BURN_IN_FAILED if heard.reason.startswith("burn-in") else (Reason.DID_NOT_BOOT)
+        )
+        raise Failure(reason, heard.reason)
 
 
 def _size_name(size: int) -> str:
@@ -250,19 +376,20 @@ def _size_name(size: int) -> str:
     return f"{size} bytes"
 
 
-def _write_all(esp: ESPLoader, job: FlashJob, result: FlashResult) -> int:
+def _write_all(
+    esp: ESPLoader, job: FlashJob, result: FlashResult, images: tuple[Image, ...]
+) -> int:
     """Write what the module does not already hold; the job's size in bytes."""
     profile = job.profile
     header_size = result.flash_size if profile.flash_size == "detect" else profile.flash_size
     datas = [
-        image.for_module(profile.flash_mode, profile.flash_freq, header_size)
-        for image in job.images
+        image.for_module(profile.flash_mode, profile.flash_freq, header_size) for image in images
     ]
     total = sum(len(data) for data in datas)
     # Checked before anything is written; a match is as good as written and verified.
     plan = [
         (image, data, _holds(esp, job, image.offset, data, total))
-        for image, data in zip(job.images, datas, strict=True)
+        for image, data in zip(images, datas, strict=True)
     ]
     done = sum(len(data) for _, data, held in plan if held)
     if done:

@@ -10,13 +10,17 @@ import enum
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from gpiozero import DigitalInputDevice
 
+from flashjig import identity
 from flashjig.config import Profile, SocketConfig, StationConfig
 from flashjig.flashing import FlashJob, FlashResult, Progress, Reason, Stage, flash
+from flashjig.identity import Unit
 from flashjig.images import Image
 from flashjig.journal import Journal
 from flashjig.pins import StrapLine, power_switch
@@ -28,7 +32,17 @@ POWER_OFF_S = 0.5  # long enough for the module's 3.3 V to collapse
 POWER_ON_S = 0.2  # supply and EN pull-up settle before strapping
 REMOVED = "module removed"
 # Retrying these cannot help: the module or the image is wrong, or someone said stop.
-FINAL = {Reason.WRONG_CHIP, Reason.FLASH_TOO_SMALL, Reason.CANCELLED, REMOVED}
+FINAL = {
+    Reason.WRONG_CHIP,
+    Reason.FLASH_TOO_SMALL,
+    Reason.CANCELLED,
+    REMOVED,
+    Reason.NO_IDENTITY,
+    Reason.IMAGE_LAYOUT,
+    Reason.BACKUP_FAILED,
+    Reason.DID_NOT_BOOT,
+    Reason.BURN_IN_FAILED,
+}
 
 
 class SocketState(enum.StrEnum):
@@ -45,8 +59,9 @@ class Workshop(Protocol):
     settings: StationConfig
     journal: Journal
     accepting: bool
+    state_dir: Path | None
 
-    def job_inputs(self) -> tuple[Profile, tuple[Image, ...]]: ...
+    def job_inputs(self, recovery: bool = False) -> tuple[Profile, tuple[Image, ...]]: ...
     def port(self, socket: str) -> str: ...
     def socket_changed(self, socket: "Socket") -> None: ...
 
@@ -175,23 +190,28 @@ class Socket:
     def busy(self) -> bool:
         return self._worker is not None and self._worker.is_alive()
 
-    def request_flash(self) -> bool:
-        """Flash the module if it is seated and not yet flashed; True if a flash started."""
+    def request_flash(self, *, recovery: bool = False) -> bool:
+        """Flash the module if it is seated and not yet flashed (with ``recovery``: any
+        seated module, with the recovery profile); True if a flash started."""
         with self._lock:
-            flashable = self.status.state in (SocketState.INSERTED, SocketState.FAILED)
-            if not flashable or self.busy or not self.workshop.accepting:
+            flashable = (SocketState.INSERTED, SocketState.FAILED)
+            if recovery:
+                flashable += (SocketState.OK,)
+            if self.status.state not in flashable or self.busy or not self.workshop.accepting:
                 return False
             self._cancel.clear()
             self._set(state=SocketState.FLASHING, stage=Stage.CONNECTING.value, progress=0.0)
-            self._worker = threading.Thread(target=self._work, name=f"flash-{self.name}")
+            self._worker = threading.Thread(
+                target=self._work, args=(recovery,), name=f"flash-{self.name}"
+            )
             self._worker.start()
             return True
 
     def cancel(self) -> None:
         self._cancel.set()
 
-    def _work(self) -> None:
-        profile, images = self.workshop.job_inputs()
+    def _work(self, recovery: bool) -> None:
+        profile, images = self.workshop.job_inputs(recovery)
         settings = self.workshop.settings
         result: FlashResult | None = None
         for attempt in range(settings.retries + 1):
@@ -239,6 +259,9 @@ class Socket:
             on_progress=self._progress,
             cancel=self._cancel,
             baud=baud,
+            station=self.workshop.settings.id,
+            state_dir=self.workshop.state_dir,
+            unit_for=self._unit_for(profile),
         )
         result = flash(job)
         if self._removed.is_set() and not result.ok:
@@ -261,6 +284,26 @@ class Socket:
             extra={"SOCKET": self.name, "MAC": result.mac or "", "RESULT": result.result},
         )
         return result
+
+    def _unit_for(self, profile: Profile) -> Callable[[str], Unit] | None:
+        """Serials come from the journal, durably, before the module is written."""
+        ident = profile.identity
+        if ident is None:
+            return None
+
+        def unit_for(mac: str) -> Unit:
+            files = identity.unit_images(ident.folder) if ident.mode == "folder" else None
+            row = self.workshop.journal.allocate_unit(
+                mac,
+                profile=profile.name,
+                serial_range=self.workshop.settings.serial_range,
+                client_id=lambda serial: identity.client_id(ident, serial, mac),
+                images=files,
+            )
+            image = ident.folder / row["image"] if row["image"] else None
+            return Unit(row["serial"], row["client_id"], mac, image)
+
+        return unit_for
 
     def _power_cycle(self) -> None:
         if self._power is None or self._removed.is_set():

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 from gpiozero import Button
 
@@ -35,10 +36,13 @@ class Station:
         *,
         port: Callable[[str], str],
         pin_factory=None,
+        state_dir: Path | None = None,
     ) -> None:
         self.config = config
         self.images = images
+        self.recovery_images = _recovery_images(config)
         self.journal = journal
+        self.state_dir = state_dir
         self.accepting = True
         self.started_at = time.time()
         self.listeners: list[Listener] = []
@@ -67,8 +71,12 @@ class Station:
     def settings(self) -> StationConfig:
         return self.config.station
 
-    def job_inputs(self) -> tuple[Profile, tuple[Image, ...]]:
+    def job_inputs(self, recovery: bool = False) -> tuple[Profile, tuple[Image, ...]]:
         with self._lock:
+            if recovery:
+                return self.config.profiles[self.config.station.recovery_profile], (
+                    self.recovery_images
+                )
             return self.config.profile, self.images
 
     def port(self, socket: str) -> str:
@@ -115,8 +123,16 @@ class Station:
         return busy
 
     def _long_press(self) -> None:
+        """Cancel what is running; with nothing running, recover the seated modules."""
         self._held = True
-        self.cancel_all()
+        if self.cancel_all() or self.config.station.recovery_profile is None:
+            return
+        started = [name for name, s in self.sockets.items() if s.request_flash(recovery=True)]
+        log.info(
+            "recovery (%s) requested: %s",
+            self.config.station.recovery_profile,
+            ", ".join(started) or "no module seated",
+        )
 
     def _released(self) -> None:
         if not self._held:
@@ -138,6 +154,7 @@ class Station:
                 config = _keep_wiring(config, self.config)
             self.config = config
             self.images = images
+            self.recovery_images = _recovery_images(config)
         return notes
 
     def set_profile(self, name: str) -> None:
@@ -178,6 +195,11 @@ class Station:
             self.button.close()
         if self.alive is not None:
             self.alive.close()
+
+
+def _recovery_images(config: Config) -> tuple[Image, ...]:
+    name = config.station.recovery_profile
+    return load_images(config.profiles[name]) if name else ()
 
 
 def _keep_wiring(new: Config, old: Config) -> Config:
