@@ -30,8 +30,10 @@ def rig(station_config, tmp_path):
     """Build a station over simulated hardware; settings may be overridden per test."""
     made = []
 
-    def build(line_rate=False, bicolour=False, **station_settings):
+    def build(line_rate=False, bicolour=False, profiles=None, **station_settings):
         config = station_config
+        if profiles:
+            config = dataclasses.replace(config, profiles={**config.profiles, **profiles})
         if bicolour:  # hw/README.md's variant: red LEDs on the power pins, no power switches
             sockets = tuple(
                 dataclasses.replace(s, led=LedPins(red=s.power, green=s.led.green), power=None)
@@ -262,3 +264,48 @@ def test_power_pin_powers_the_socket_only_while_seated(station_config, tmp_path)
         finally:
             station.stop()
             journal.close()
+
+
+def test_long_press_with_nothing_running_recovers_seated_modules(rig, station_config):
+    recovery = dataclasses.replace(station_config.profile, name="recovery", erase="all")
+    station, hw, journal = rig(
+        profiles={"recovery": recovery}, recovery_profile="recovery", hold_time=0.3
+    )
+    hw.insert("socket1")
+    wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
+    hw.press()
+    wait_for(lambda: state(station, "socket1") is SocketState.OK, what="first flash")
+    hw.press(hold=0.6)  # nothing running: recover
+    wait_for(lambda: len(journal.attempts()) == 2, what="recovery attempt")
+    wait_for(lambda: journal.attempts()[-1]["result"] != "started", what="recovery done")
+    first, recovered = journal.attempts()
+    assert (first["profile"], recovered["profile"]) == ("demo", "recovery")
+    assert recovered["result"] == "ok" and recovered["bytes"] == 0x100000  # erased: rewritten
+
+
+def test_units_get_serials_from_the_journal(rig, station_config, tmp_path):
+    from flashjig.config import Identity, ImageSpec
+    from flashjig.firmware import build_firmware
+
+    image = tmp_path / "half.bin"  # leaves room for the unit record at 0xFB000
+    image.write_bytes(build_firmware(0x80000))
+    units = dataclasses.replace(
+        station_config.profile,
+        name="units",
+        images=(ImageSpec(0, image),),
+        identity=Identity(mode="record", offset=0xFB000),
+    )
+    config_profiles = {"units": units}
+    station, hw, journal = rig(profiles=config_profiles, serial_range=(100, 199))
+    station.set_profile("units")
+    for name in ("socket1", "socket2"):
+        hw.insert(name)
+    wait_for(lambda: state(station, "socket2") is SocketState.INSERTED)
+    hw.press()
+    wait_for(
+        lambda: all(state(station, n) is SocketState.OK for n in ("socket1", "socket2")), timeout=60
+    )
+    rows = journal.attempts()
+    assert sorted(r["serial"] for r in rows) == [100, 101]
+    assert {r["client_id"] for r in rows} == {"node-100", "node-101"}
+    assert {u["mac"] for u in journal.units()} == {r["mac"] for r in rows}
