@@ -155,6 +155,12 @@ def test_soak(station_config, tmp_path, pytestconfig):
                 broker.start()
                 events["broker_restarts"] += 1
             samples.append(daemon.usage())
+            if (cycle + 1) % 50 == 0:  # a long run reports as it goes
+                print(
+                    f"soak: cycle {cycle + 1}/{cycles} after {time.monotonic() - started:.0f} s,"
+                    f" rss {samples[-1][0]:.1f} MB, fds {samples[-1][1]}, {events}",
+                    flush=True,
+                )
         assert daemon.stop() == 0
         daemon.start()  # the last results go out from a fresh start too
         with Journal(state / JOURNAL_FILE, readonly=True) as journal:
