@@ -119,14 +119,17 @@ def test_soak(station_config, tmp_path, pytestconfig):
             for name in names:
                 daemon.ask("insert", socket=name, fault=rng.choice(FAULTS))
                 events["inserted"] += 1
-            pulled = rng.choice(names) if cycle % 3 == 2 else None
-            if pulled or kill:
+            pull = cycle % 3 == 2
+            pulled = None
+            if pull or kill:
                 wait(
-                    lambda: any(s["stage"] == "writing" for s in daemon.sockets().values()),
+                    lambda: any(s["state"] == "flashing" for s in daemon.sockets().values()),
                     30,
-                    "a socket writing",
+                    "a socket flashing",
                 )
-            if pulled:
+            if pull:  # take out a module the station is working on
+                busy = [n for n, s in daemon.sockets().items() if s["state"] == "flashing"]
+                pulled = rng.choice(busy or names)
                 daemon.ask("remove", socket=pulled)
                 events["pulled"] += 1
             if kill:

@@ -197,8 +197,13 @@ class Socket:
             flashable = (SocketState.INSERTED, SocketState.FAILED)
             if recovery:
                 flashable += (SocketState.OK,)
-            if self.status.state not in flashable or self.busy or not self.workshop.accepting:
+            if self.status.state not in flashable or not self.workshop.accepting:
                 return False
+            if self.busy:
+                # The last attempt has set its outcome and is returning: let it go.
+                self._worker.join(timeout=1.0)
+                if self.busy:
+                    return False
             self._cancel.clear()
             self._set(state=SocketState.FLASHING, stage=Stage.CONNECTING.value, progress=0.0)
             self._worker = threading.Thread(
