@@ -87,9 +87,11 @@ class FlashChip:
         return mmap.mmap(self._file.fileno(), size)
 
     def close(self) -> None:
+        """Release the memory now: a simulated station seats thousands of modules."""
         if isinstance(self._mem, mmap.mmap):
             self._mem.flush()
             self._mem.close()
+        self._mem = bytearray()
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -370,6 +370,10 @@ class EmulatedModule:
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        # The loader and registers point back at the module: break the cycle so a
+        # module's memory goes when it is taken out, not at some later garbage collection.
+        self.loader = None
+        self.registers = None
 
     def __enter__(self) -> "EmulatedModule":
         return self
