@@ -225,3 +225,56 @@ def test_burn_in_fails_a_module_that_resets(make_config, tmp_path):
         assert result.reason == Reason.BURN_IN_FAILED
         assert result.detail == "burn-in: the firmware restarted"
         assert result.boot_log.count("ready") >= 2
+
+
+def test_folder_identity_hands_out_each_image_once(station_config, tmp_path):
+    folder = tmp_path / "units"
+    folder.mkdir()
+    for n in (1, 2):
+        (folder / f"node_{n:03d}.bin").write_bytes(
+            build_firmware(0x40000, banner=f"\r\nnode {n}\r\nready\r\n")
+        )
+    ident = Identity(mode="folder", folder=folder)
+    config = with_profile(station_config, identity=ident)
+    journal = Journal(tmp_path / JOURNAL_FILE)
+
+    def unit_for(mac):
+        row = journal.allocate_unit(
+            mac,
+            profile="demo",
+            serial_range=(1, 9),
+            client_id=lambda n: f"node-{n:03d}",
+            images=sorted(p.name for p in folder.iterdir()),
+        )
+        return Unit(row["serial"], row["client_id"], mac, folder / row["image"])
+
+    try:
+        with SimulatedHardware(config) as hw:
+            first = run(config, hw, unit_for=unit_for)
+            second = run(config, hw, socket="socket2", unit_for=unit_for)
+            third = run(config, hw, socket="socket3", unit_for=unit_for)
+            one = hw.modules["socket1"].flash.read(0, 0x40000)
+            two = hw.modules["socket2"].flash.read(0, 0x40000)
+        assert first.ok and second.ok
+        assert first.images[0]["file"].endswith("node_001.bin")
+        assert second.images[0]["file"].endswith("node_002.bin")
+        assert b"node 1" in one and b"node 2" in two
+        assert third.reason == Reason.NO_IDENTITY and "every per-unit image" in third.detail
+    finally:
+        journal.close()
+
+
+def test_station_refuses_to_start_without_room_for_backups(station_config, tmp_path, monkeypatch):
+    import shutil
+
+    from flashjig.daemon import Daemon
+
+    text = station_config.path.read_text().replace(
+        "verify: true", "verify: true\n    backup: before_write"
+    )
+    station_config.path.write_text(text)
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=10 << 20))
+    daemon = Daemon(station_config.path, tmp_path / "state", simulate=True)
+    assert daemon.run() == 1
+    assert daemon.hardware is None  # stopped before any pin was made
