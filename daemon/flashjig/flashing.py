@@ -17,6 +17,7 @@ import enum
 import hashlib
 import itertools
 import logging
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -165,6 +166,12 @@ def flash(job: FlashJob) -> FlashResult:
             result.reason, result.detail = e.reason.value, e.detail
         except _Cancelled:
             result.reason, result.detail = Reason.CANCELLED.value, "cancelled by the operator"
+        except (FatalError, serial.SerialException, OSError, struct.error) as e:
+            # A step without its own guard: still the module's fault, still a result.
+            result.reason, result.detail = Reason.SERIAL_ERROR.value, _first_line(e)
+        except Exception as e:  # a bug of ours must fail one attempt, not kill the socket
+            log.exception("%s: the flash pipeline failed", job.socket)
+            result.reason, result.detail = "internal error", f"{type(e).__name__}: {e}"
         finally:
             result.duration_s = round(time.monotonic() - started, 3)
     return result
@@ -177,8 +184,8 @@ def _run(job: FlashJob, result: FlashResult) -> None:
     job.lines.enter_bootloader()
     esp = _connect(job.port)
     try:
-        result.chip = esp.get_chip_description()
-        result.mac = ":".join(f"{b:02x}" for b in esp.read_mac())
+        result.chip = _guard("reading the chip type", esp.get_chip_description)
+        result.mac = ":".join(f"{b:02x}" for b in _guard("reading the MAC", esp.read_mac))
         emit(Progress(job.socket, Stage.STUB, 0, 0, mac=result.mac))
         esp = _guard("starting the flasher stub", esp.run_stub)
         if result.baud != ROM_BAUD:
@@ -186,7 +193,7 @@ def _run(job: FlashJob, result: FlashResult) -> None:
         _guard("attaching the flash", attach_flash, esp)
         flash_id = _guard("reading the flash id", esp.flash_id)
         result.flash_id = f"{flash_id:06x}"
-        result.flash_size = detect_flash_size(esp)
+        result.flash_size = _guard("reading the flash size", detect_flash_size, esp)
         size = _real_size(esp, result)
         images = _images_for(job, result, size)
         _check_fits(job.profile, images, size, result.flash_size)
@@ -195,7 +202,7 @@ def _run(job: FlashJob, result: FlashResult) -> None:
             _backup(esp, job, result, size)
         if job.profile.erase == "all":
             _guard("erasing the whole chip", esp.erase_flash)
-        esp.flash_set_parameters(size)
+        _guard("setting the flash parameters", esp.flash_set_parameters, size)
         total = _write_all(esp, job, result, images)
         emit(Progress(job.socket, Stage.BOOTING, total, total))
     finally:
@@ -240,6 +247,8 @@ def _guard(what: str, step: Callable, *args, **kwargs):
         return step(*args, **kwargs)
     except serial.SerialException as e:
         raise Failure(Reason.SERIAL_ERROR, f"serial error while {what}: {e}") from None
+    except struct.error:  # esptool could not parse a garbled reply
+        raise Failure(Reason.SERIAL_ERROR, f"garbled reply while {what}") from None
     except FatalError as e:
         reason = _classify(e)
         if reason is Reason.TIMEOUT:

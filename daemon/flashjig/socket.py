@@ -219,14 +219,18 @@ class Socket:
         profile, images = self.workshop.job_inputs(recovery)
         settings = self.workshop.settings
         result: FlashResult | None = None
-        for attempt in range(settings.retries + 1):
-            if attempt and result is not None and result.reason in (Reason.NO_SYNC, Reason.TIMEOUT):
-                self._power_cycle()
-            baud = profile.baud if attempt == 0 else min(settings.fallback_baud, profile.baud)
-            self._set(attempt=attempt + 1, profile=profile.name)
-            result = self._attempt(profile, images, baud, attempt)
-            if result.ok or result.reason in FINAL or self._cancel.is_set():
-                break
+        try:
+            for attempt in range(settings.retries + 1):
+                if attempt and result.reason in (Reason.NO_SYNC, Reason.TIMEOUT):
+                    self._power_cycle()
+                baud = profile.baud if attempt == 0 else min(settings.fallback_baud, profile.baud)
+                self._set(attempt=attempt + 1, profile=profile.name)
+                result = self._attempt(profile, images, baud, attempt)
+                if result.ok or result.reason in FINAL or self._cancel.is_set():
+                    break
+        except Exception as e:  # never leave the socket stuck in 'flashing'
+            log.exception("%s: flashing failed", self.name, extra={"SOCKET": self.name})
+            result = FlashResult(self.name, "failed", "internal error", f"{type(e).__name__}: {e}")
         with self._lock:
             if self._removed.is_set():
                 state = SocketState.EMPTY

@@ -35,7 +35,7 @@ def named_fault(name: str) -> Faults:
     if name == "pulled-mid-write":
         return Faults(silent_after_bytes=rng.randrange(50_000, 500_000))
     if name == "noisy":
-        return Faults(drop_rate=0.0002, corrupt_rate=0.0002, seed=rng.randrange(1 << 30))
+        return Faults(drop_rate=0.00002, corrupt_rate=0.00002, seed=rng.randrange(1 << 30))
     if name == "flaky-boot":
         return Faults(reset_after=1.0)
     raise ValueError(f"unknown fault {name!r} (one of {', '.join(FAULT_NAMES)})")
