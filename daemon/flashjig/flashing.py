@@ -65,6 +65,7 @@ class Reason(enum.StrEnum):
     BACKUP_FAILED = "backup failed"
     DID_NOT_BOOT = "did not boot"
     BURN_IN_FAILED = "burn-in failed"
+    INTERNAL_ERROR = "internal error"  # a bug of ours; the log has the traceback
 
 
 class Stage(enum.StrEnum):
@@ -171,7 +172,8 @@ def flash(job: FlashJob) -> FlashResult:
             result.reason, result.detail = Reason.SERIAL_ERROR.value, _first_line(e)
         except Exception as e:  # a bug of ours must fail one attempt, not kill the socket
             log.exception("%s: the flash pipeline failed", job.socket)
-            result.reason, result.detail = "internal error", f"{type(e).__name__}: {e}"
+            result.reason = Reason.INTERNAL_ERROR.value
+            result.detail = f"{type(e).__name__}: {e}"
         finally:
             result.duration_s = round(time.monotonic() - started, 3)
     return result

@@ -230,7 +230,9 @@ class Socket:
                     break
         except Exception as e:  # never leave the socket stuck in 'flashing'
             log.exception("%s: flashing failed", self.name, extra={"SOCKET": self.name})
-            result = FlashResult(self.name, "failed", "internal error", f"{type(e).__name__}: {e}")
+            result = FlashResult(
+                self.name, "failed", Reason.INTERNAL_ERROR.value, f"{type(e).__name__}: {e}"
+            )
         with self._lock:
             if self._removed.is_set():
                 state = SocketState.EMPTY
