@@ -199,7 +199,8 @@ def _run(job: FlashJob, result: FlashResult) -> None:
         size = _real_size(esp, result)
         images = _images_for(job, result, size)
         _check_fits(job.profile, images, size, result.flash_size)
-        # Nothing has been erased yet: everything above may still refuse the module.
+        # Nothing the module held is lost yet (the capacity test puts back what it wrote):
+        # everything above may still refuse it.
         if job.profile.backup == "before_write":
             _backup(esp, job, result, size)
         if job.profile.erase == "all":
