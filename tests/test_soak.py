@@ -31,9 +31,11 @@ class Daemon:
         self.config, self.state = config, state
         self.sock = state / "control.sock"
         self.proc: subprocess.Popen | None = None
+        self.log = state.parent / "daemon.log"
         self.start()
 
     def start(self) -> None:
+        log = open(self.log, "ab")  # noqa: SIM115 - the child keeps its own copy
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -47,12 +49,13 @@ class Daemon:
                 str(self.state),
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=log,
         )
+        log.close()
         deadline = time.monotonic() + 20
         while True:
             try:
-                self.ask("status")
+                request(self.sock, {"cmd": "status"}, timeout=10)
                 return
             except (ControlError, OSError):
                 assert self.proc.poll() is None, "daemon died on start"
@@ -60,7 +63,13 @@ class Daemon:
                 time.sleep(0.05)
 
     def ask(self, cmd: str, **kwargs) -> dict:
-        return request(self.sock, {"cmd": cmd, **kwargs}, timeout=10)
+        try:
+            return request(self.sock, {"cmd": cmd, **kwargs}, timeout=10)
+        except TimeoutError:
+            # A station that stops answering: keep every thread's stack for the record.
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            raise AssertionError(f"no answer to {cmd}; thread stacks in {self.log}") from None
 
     def sockets(self) -> dict[str, dict]:
         return {s["name"]: s for s in self.ask("status")["status"]["sockets"]}

@@ -6,6 +6,7 @@ the config (a bad one is refused and the old one keeps running), SIGTERM stops t
 work, cancels running flashes cleanly and exits 0.
 """
 
+import faulthandler
 import logging
 import signal
 import threading
@@ -95,6 +96,8 @@ class Daemon:
             except ControlError as e:
                 log.error("not starting: %s", e)
                 return EXIT_FAILED
+            # `kill -USR1` dumps every thread's stack to the log: for a station that hangs.
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
             for sig, handler in (
                 (signal.SIGTERM, lambda *_: self._stop.set()),
                 (signal.SIGINT, lambda *_: self._stop.set()),
