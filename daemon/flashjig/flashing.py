@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import logging
 import struct
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -167,7 +168,7 @@ def flash(job: FlashJob) -> FlashResult:
             result.reason, result.detail = e.reason.value, e.detail
         except _Cancelled:
             result.reason, result.detail = Reason.CANCELLED.value, "cancelled by the operator"
-        except (FatalError, serial.SerialException, OSError, struct.error) as e:
+        except (FatalError, serial.SerialException, OSError, struct.error, termios.error) as e:
             # A step without its own guard: still the module's fault, still a result.
             result.reason, result.detail = Reason.SERIAL_ERROR.value, _first_line(e)
         except Exception as e:  # a bug of ours must fail one attempt, not kill the socket
