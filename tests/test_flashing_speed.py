@@ -4,6 +4,7 @@ No timings here; bench/ measures them."""
 
 import contextlib
 import logging
+import struct
 import zlib
 
 import esptool
@@ -12,7 +13,7 @@ import pytest
 from gpiozero import DigitalOutputDevice
 
 from flashjig import esplog
-from flashjig.emulator import EmulatedModule, FlashChip
+from flashjig.emulator import EmulatedModule, FlashChip, loader
 from flashjig.firmware import build_firmware
 from flashjig.flashing import FlashJob, Stage, flash
 from flashjig.images import load_images
@@ -89,6 +90,25 @@ def test_second_flash_of_the_same_image_writes_nothing(station_config):
         assert module.flash.read(0, len(expected)) == expected
         assert events[-1].stage is Stage.BOOTING and events[-1].percent == 100.0
         assert b"flashjig demo firmware" in b"".join(module.output)
+
+
+def test_a_reflash_asks_each_digest_once(station_config, monkeypatch):
+    """What esptool's --skip-flashed asks (the image's MD5), plus the capacity check's one
+    comparison for a 1 MB chip (sector 0 against the sector at 512 KB): the first-sector
+    probe reuses the capacity check's answer instead of hashing sector 0 again."""
+    asked = []
+    md5 = loader.Loader._md5
+
+    def counting(self, op, data, checksum):
+        asked.append(struct.unpack_from("<II", data))
+        md5(self, op, data, checksum)
+
+    with SimulatedHardware(station_config) as hw:
+        assert flash_socket(station_config, hw)[0].ok
+        monkeypatch.setitem(loader._STUB_COMMANDS, loader.Op.SPI_FLASH_MD5, counting)
+        result, _, _ = flash_socket(station_config, hw)
+    assert result.ok and result.bytes == 0
+    assert asked == [(0, 0x1000), (0x80000, 0x1000), (0, 0x100000)]
 
 
 def test_a_different_image_is_written(make_config, station_config, tmp_path):

@@ -14,6 +14,7 @@ routed per thread by ``flashjig.esplog``.
 """
 
 import enum
+import functools
 import hashlib
 import itertools
 import logging
@@ -197,7 +198,11 @@ def _run(job: FlashJob, result: FlashResult) -> None:
         flash_id = _guard("reading the flash id", esp.flash_id)
         result.flash_id = f"{flash_id:06x}"
         result.flash_size = _guard("reading the flash size", detect_flash_size, esp)
-        size = _real_size(esp, result)
+        # The module's digests of its flash as found, asked once each: the capacity check
+        # and the skip probe both want sector 0. Valid until something is erased (the
+        # capacity test puts back what it writes).
+        found = functools.cache(esp.flash_md5sum)
+        size = _real_size(esp, result, found)
         images = _images_for(job, result, size)
         _check_fits(job.profile, images, size, result.flash_size)
         # Nothing the module held is lost yet (the capacity test puts back what it wrote):
@@ -206,8 +211,9 @@ def _run(job: FlashJob, result: FlashResult) -> None:
             _backup(esp, job, result, size)
         if job.profile.erase == "all":
             _guard("erasing the whole chip", esp.erase_flash)
+            found.cache_clear()
         _guard("setting the flash parameters", esp.flash_set_parameters, size)
-        total = _write_all(esp, job, result, images)
+        total = _write_all(esp, job, result, images, found)
         emit(Progress(job.socket, Stage.BOOTING, total, total))
     finally:
         esp._port.close()
@@ -270,13 +276,13 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _real_size(esp: ESPLoader, result: FlashResult) -> int:
+def _real_size(esp: ESPLoader, result: FlashResult, md5: Callable[[int, int], str]) -> int:
     """The flash the module really holds: its JEDEC size unless addresses wrap earlier."""
     detected = result.flash_size
     if detected is None:
         raise Failure(Reason.FLASH_TOO_SMALL, "flash size not recognised from its JEDEC id")
     claimed = flash_size_bytes(detected)
-    real = _guard("checking the flash's real size", production.real_capacity, esp, claimed)
+    real = _guard("checking the flash's real size", production.real_capacity, esp, claimed, md5)
     if real != claimed:
         result.claimed_flash_size = detected
         result.flash_size = production.size_name(real)
@@ -390,7 +396,11 @@ def _size_name(size: int) -> str:
 
 
 def _write_all(
-    esp: ESPLoader, job: FlashJob, result: FlashResult, images: tuple[Image, ...]
+    esp: ESPLoader,
+    job: FlashJob,
+    result: FlashResult,
+    images: tuple[Image, ...],
+    found: Callable[[int, int], str],
 ) -> int:
     """Write what the module does not already hold; the job's size in bytes."""
     profile = job.profile
@@ -401,7 +411,7 @@ def _write_all(
     total = sum(len(data) for data in datas)
     # Checked before anything is written; a match is as good as written and verified.
     plan = [
-        (image, data, _holds(esp, job, image.offset, data, total))
+        (image, data, _holds(found, job, image.offset, data, total))
         for image, data in zip(images, datas, strict=True)
     ]
     done = sum(len(data) for _, data, held in plan if held)
@@ -431,13 +441,15 @@ def _write_all(
     return total
 
 
-def _holds(esp: ESPLoader, job: FlashJob, offset: int, data: bytes, total: int) -> bool:
+def _holds(
+    found: Callable[[int, int], str], job: FlashJob, offset: int, data: bytes, total: int
+) -> bool:
     """Does the module's flash already hold ``data`` at ``offset``? (esptool's
     skip_flashed, with a first-sector probe so that a blank module pays milliseconds.)"""
-    if len(data) > PROBE and _md5(esp, offset, data[:PROBE]) != _digest(data[:PROBE]):
+    if len(data) > PROBE and _found_md5(found, offset, PROBE) != _digest(data[:PROBE]):
         return False
     job.on_progress(Progress(job.socket, Stage.VERIFYING, 0, total))
-    return _md5(esp, offset, data) == _digest(data)
+    return _found_md5(found, offset, len(data)) == _digest(data)
 
 
 def _write_image(
@@ -481,8 +493,8 @@ class _Inflated:
         return min(self.size, self.size * packed_sent // self.packed_size)
 
 
-def _md5(esp: ESPLoader, offset: int, data: bytes, doing: str = "checking the flash") -> str:
-    return _guard(f"{doing} at {offset:#x}", esp.flash_md5sum, offset, len(data))
+def _found_md5(found: Callable[[int, int], str], offset: int, length: int) -> str:
+    return _guard(f"checking the flash at {offset:#x}", found, offset, length)
 
 
 def _digest(data: bytes) -> str:
@@ -490,7 +502,7 @@ def _digest(data: bytes) -> str:
 
 
 def _verify(esp: ESPLoader, offset: int, data: bytes) -> None:
-    digest = _md5(esp, offset, data, "verifying")
+    digest = _guard(f"verifying at {offset:#x}", esp.flash_md5sum, offset, len(data))
     if digest != _digest(data):
         raise Failure(
             Reason.VERIFY_FAILED,

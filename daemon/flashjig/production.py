@@ -11,6 +11,7 @@ first and put back afterwards, so no data the profile keeps is lost.
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from esptool.cmds import write_flash
@@ -25,20 +26,22 @@ from flashjig.sdklayout import system_area
 SIZES = (512 * 1024, 1 << 20, 2 << 20, 4 << 20)
 
 
-def _sector_md5(esp: ESPLoader, offset: int) -> str:
-    return esp.flash_md5sum(offset, SECTOR)
-
-
 def _write_sector(esp: ESPLoader, offset: int, data: bytes) -> None:
     write_flash(esp, [(offset, data)], no_progress=True)
 
 
-def real_capacity(esp: ESPLoader, claimed: int) -> int:
-    """The flash the chip really holds (``claimed`` unless addresses wrap earlier)."""
+def real_capacity(
+    esp: ESPLoader, claimed: int, md5: Callable[[int, int], str] | None = None
+) -> int:
+    """The flash the chip really holds (``claimed`` unless addresses wrap earlier).
+
+    ``md5(offset, length)`` is the module's digest of a region; the pipeline passes one that
+    remembers its answers, so the sector at 0 is hashed once here and again nowhere."""
+    md5 = md5 or esp.flash_md5sum
     for size in SIZES:
         if size >= claimed:
             break
-        if _sector_md5(esp, 0) != _sector_md5(esp, size):
+        if md5(0, SECTOR) != md5(size, SECTOR):
             continue  # different data at 0 and at ``size``: no wrap there
         if _wraps_at(esp, size):
             return size
