@@ -11,12 +11,20 @@ A socket's light has one, two (bi-colour red/green) or three (RGB) LEDs. Pattern
 | failed   | red, steady                 | fast blink 5 Hz               |
 
 The station light beats once a second while the daemon is healthy.
+
+Every socket thread (its worker, its debounce and settle timers, the control socket, MQTT
+commands) changes the light, and gpiozero's ``blink``/``on``/``off`` are not safe from two
+threads at once (one stops the other's blink thread before it has started: "cannot join
+thread before it is started", or a blink thread is left that nobody stops), so each light
+takes its changes one at a time.
 """
+
+import threading
 
 from gpiozero import LED
 
 from flashjig.config import LedPins
-from flashjig.socket import SocketState
+from flashjig.socket import SocketState, SocketStatus
 
 FLASHING_BLINK = (0.125, 0.125)
 SINGLE_FLASHING_BLINK = (0.5, 0.5)  # a lone LED must not look like its failed strobe
@@ -35,8 +43,20 @@ class SocketLight:
             if pin is not None
         }
         self.state: SocketState | None = None
+        self._lock = threading.Lock()
 
     def show(self, state: SocketState) -> None:
+        with self._lock:
+            self._show(state)
+
+    def follow(self, status: SocketStatus) -> None:
+        """Show the state the socket is in now. Called after every change by the thread
+        that made it; reading the state under the lock makes the last call show the
+        latest state, in whatever order the threads get here."""
+        with self._lock:
+            self._show(status.state)
+
+    def _show(self, state: SocketState) -> None:
         if state is self.state or not self._leds:
             return
         self.state = state
@@ -69,8 +89,9 @@ class SocketLight:
             led.blink(*FAILED_BLINK)
 
     def close(self) -> None:
-        for led in self._leds.values():
-            led.close()
+        with self._lock:
+            for led in self._leds.values():
+                led.close()
 
 
 class AliveLight:
@@ -79,13 +100,16 @@ class AliveLight:
     def __init__(self, pin: str, *, pin_factory=None) -> None:
         self._led = LED(pin, pin_factory=pin_factory)
         self._beating = False
+        self._lock = threading.Lock()
 
     def set_healthy(self, healthy: bool) -> None:
-        if healthy and not self._beating:
-            self._led.blink(*HEARTBEAT)
-        elif not healthy and self._beating:
-            self._led.off()
-        self._beating = healthy
+        with self._lock:
+            if healthy and not self._beating:
+                self._led.blink(*HEARTBEAT)
+            elif not healthy and self._beating:
+                self._led.off()
+            self._beating = healthy
 
     def close(self) -> None:
-        self._led.close()
+        with self._lock:
+            self._led.close()

@@ -56,6 +56,9 @@ class MqttReporter:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_progress: dict[str, tuple[str, float]] = {}
+        # Socket threads change states concurrently; a state is read and published under
+        # this lock, so the last one published (retained) is the socket's latest.
+        self._state_lock = threading.RLock()
         self._pending: dict[int, mqtt.MQTTMessageInfo] = {}
         self._outbox = threading.Thread(target=self._drain_outbox, name="mqtt-outbox", daemon=True)
         self.client = self._client()
@@ -224,38 +227,46 @@ class MqttReporter:
         self.publish_station()
 
     def publish_socket(self, socket: Socket) -> None:
-        state = socket.status.as_dict()
-        state["inserted"] = socket.status.state is not SocketState.EMPTY
-        self.client.publish(
-            self.topics.socket(socket.name), json.dumps(state), qos=self.settings.qos, retain=True
-        )
+        with self._state_lock:
+            state = socket.status.as_dict()
+            state["inserted"] = socket.status.state is not SocketState.EMPTY
+            self.client.publish(
+                self.topics.socket(socket.name),
+                json.dumps(state),
+                qos=self.settings.qos,
+                retain=True,
+            )
 
     def publish_station(self) -> None:
-        today = self.journal.counts(since=local_midnight())
-        total = self.journal.counts()
-        state = {
-            "profile": self.station.config.active_profile,
-            "ok_today": today["ok"],
-            "failed_today": today["failed"],
-            "ok_total": total["ok"],
-            "failed_total": total["failed"],
-            "flashing": sum(s.busy for s in self.station.sockets.values()),
-        }
-        self.client.publish(
-            self.topics.station, json.dumps(state), qos=self.settings.qos, retain=True
-        )
+        with self._state_lock:
+            today = self.journal.counts(since=local_midnight())
+            total = self.journal.counts()
+            sockets = self.station.sockets.values()
+            state = {
+                "profile": self.station.config.active_profile,
+                "ok_today": today["ok"],
+                "failed_today": today["failed"],
+                "ok_total": total["ok"],
+                "failed_total": total["failed"],
+                # By state, not by worker thread: the worker that reports "ok" is still alive.
+                "flashing": sum(s.status.state is SocketState.FLASHING for s in sockets),
+            }
+            self.client.publish(
+                self.topics.station, json.dumps(state), qos=self.settings.qos, retain=True
+            )
 
     def socket_changed(self, socket: Socket) -> None:
         """Station listener: every state change goes out; progress at most once a second."""
         if not self._connected.is_set():
             return
-        state = socket.status.state.value
-        now = time.monotonic()
-        last_state, last_time = self._last_progress.get(socket.name, ("", 0.0))
-        if state == last_state == "flashing" and now - last_time < PROGRESS_INTERVAL_S:
-            return
-        self._last_progress[socket.name] = (state, now)
-        self.publish_socket(socket)
+        with self._state_lock:
+            state = socket.status.state.value
+            now = time.monotonic()
+            last_state, last_time = self._last_progress.get(socket.name, ("", 0.0))
+            if state == last_state == "flashing" and now - last_time < PROGRESS_INTERVAL_S:
+                return
+            self._last_progress[socket.name] = (state, now)
+            self.publish_socket(socket)
         if state != last_state and state in ("ok", "failed", "empty"):
             self.publish_station()
             self._wake.set()

@@ -83,7 +83,7 @@ class Station:
         return self._port(socket)
 
     def socket_changed(self, socket: Socket) -> None:
-        self.lights[socket.name].show(socket.status.state)
+        self.lights[socket.name].follow(socket.status)
         for listener in list(self.listeners):
             listener(socket)
 
