@@ -58,7 +58,7 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _PIN_RE = re.compile(r"(GPIO|BCM|BOARD|J8:)?(\d+)", re.IGNORECASE)
 
 # Raspberry Pi 40-pin header (J8): physical pin -> BCM number, or the rail it carries.
-_HEADER: dict[int, int | str] = {
+J8_HEADER: dict[int, int | str] = {
     1: "3V3", 2: "5V", 3: 2, 4: "5V", 5: 3, 6: "GND", 7: 4, 8: 14, 9: "GND", 10: 15,
     11: 17, 12: 18, 13: 27, 14: "GND", 15: 22, 16: 23, 17: "3V3", 18: 24, 19: 10, 20: "GND",
     21: 9, 22: 25, 23: 11, 24: 8, 25: "GND", 26: 7, 27: 0, 28: 1, 29: 5, 30: "GND",
@@ -437,7 +437,7 @@ class _Parser:
             reason = f"expected a pin like GPIO17 or a BCM number, got {_describe(node)}"
             raise self.error(node, path, reason)
         if prefix in ("BOARD", "J8:"):
-            header = _HEADER.get(number)
+            header = J8_HEADER.get(number)
             if header is None:
                 raise self.error(node, path, f"{prefix}{number} is not on the 40-pin header")
             if isinstance(header, str):

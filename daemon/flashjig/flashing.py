@@ -186,7 +186,7 @@ def _run(job: FlashJob, result: FlashResult) -> None:
     emit(Progress(job.socket, Stage.CONNECTING, 0, 0))
     _compress_ahead(job)
     job.lines.enter_bootloader()
-    esp = _connect(job.port)
+    esp = connect(job.port)
     try:
         result.chip = _guard("reading the chip type", esp.get_chip_description)
         result.mac = ":".join(f"{b:02x}" for b in _guard("reading the MAC", esp.read_mac))
@@ -231,7 +231,7 @@ def _compress_ahead(job: FlashJob) -> None:
     threading.Thread(target=compress, name=f"compress-{job.socket}", daemon=True).start()
 
 
-def _connect(port: str) -> ESPLoader:
+def connect(port: str) -> ESPLoader:
     """Sync with the ROM loader the station has just strapped the module into."""
     try:
         esp = detect_chip(

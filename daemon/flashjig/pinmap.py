@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from flashjig.config import (
-    _HEADER,
+    J8_HEADER,
     PI_MODELS,
     Config,
     ConfigError,
@@ -73,7 +73,7 @@ _BY_PATH = "/dev/serial/by-path"
 def header_pin(pin: str) -> int:
     """The 40-pin header position of a 'GPIOn' name."""
     number = int(pin.removeprefix("GPIO"))
-    return next(physical for physical, bcm in _HEADER.items() if bcm == number)
+    return next(physical for physical, bcm in J8_HEADER.items() if bcm == number)
 
 
 def _pins(

@@ -27,7 +27,7 @@ from flashjig import esplog
 from flashjig.commands import config_path
 from flashjig.config import Config, ConfigError, SocketConfig, load_config
 from flashjig.flashing import Failure
-from flashjig.flashing import _connect as connect_rom  # the pipeline's connect, on its own
+from flashjig.flashing import connect as connect_rom  # the pipeline's connect, on its own
 from flashjig.pinmap import header_pin, pin_problems
 from flashjig.pins import StrapLine
 from flashjig.socket import POWER_ON_S
