@@ -10,7 +10,7 @@ import sys
 from html import escape
 from pathlib import Path
 
-from flashjig.config import _HEADER
+from flashjig.config import J8_HEADER
 from flashjig.pinmap import PinMap, header_pin, load_pinmap
 
 HERE = Path(__file__).resolve().parent
@@ -126,7 +126,7 @@ def draw_header(svg: Svg, pinmap: PinMap) -> None:
     for physical in range(1, 41):
         row, right = (physical - 1) // 2, physical % 2 == 0
         x, y = x0 + (40 if right else 0), y0 + row * step
-        what = _HEADER[physical]
+        what = J8_HEADER[physical]
         if isinstance(what, str):
             role = what
             label = {"3V3": "3V3: not for modules", "5V": "5V", "GND": "GND"}[what]
