@@ -115,6 +115,22 @@ def test_soak(station_config, tmp_path, pytestconfig):
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     topics = Topics(load_config(config))
     recorder = Recorder(broker.port, topic=topics.result, client_id="soak-recorder")
+    dashboard = Recorder(broker.port, topic=f"{topics.base}/#")  # live, as Home Assistant
+
+    def dashboard_shows_empty() -> bool:
+        """The socket and station states a dashboard holds last: all empty, none flashing
+        (states come from several threads; an older one must never arrive last)."""
+        station = dashboard.last(topics.station)
+        return (
+            station is not None
+            and json.loads(station)["flashing"] == 0
+            and all(
+                (payload := dashboard.last(topics.socket(name))) is not None
+                and json.loads(payload)["state"] == "empty"
+                for name in names
+            )
+        )
+
     state = tmp_path / "state"
     daemon = Daemon(config, state)
     names = list(daemon.sockets())
@@ -166,6 +182,8 @@ def test_soak(station_config, tmp_path, pytestconfig):
                 30,
                 f"cycle {cycle}: sockets empty",
             )
+            if not broker_away and not kill:
+                wait(dashboard_shows_empty, 30, f"cycle {cycle}: the dashboard shows them empty")
             if broker_away:
                 broker.start()
                 events["broker_restarts"] += 1
@@ -194,6 +212,7 @@ def test_soak(station_config, tmp_path, pytestconfig):
         if daemon.proc.poll() is None:
             daemon.stop()
         recorder.close()
+        dashboard.close()
         broker.stop()
     elapsed = time.monotonic() - started
     assert all(r["result"] in FINISHED for r in rows), "an attempt without a result"
