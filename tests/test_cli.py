@@ -5,17 +5,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import flashjig
 
 from flashjig.cli import build_parser
-
-
-def flashjig(*args, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "flashjig", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_flash_simulate_prints_one_json_result(station_config, tmp_path):

@@ -13,20 +13,11 @@ from pathlib import Path
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
+from helpers import flashjig
 
 from flashjig.control import ControlError, request
 from flashjig.daemon import Daemon
 from flashjig.journal import JOURNAL_FILE, Journal
-
-
-def flashjig(*args, timeout=60, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "flashjig", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        **kwargs,
-    )
 
 
 class Station:

@@ -2,7 +2,6 @@
 compressed image is made once per station, and esptool's unseen hex dumps cost nothing.
 No timings here; bench/ measures them."""
 
-import contextlib
 import logging
 import struct
 import zlib
@@ -10,41 +9,14 @@ import zlib
 import esptool
 import esptool.loader
 import pytest
-from gpiozero import DigitalOutputDevice
+from helpers import seated
 
 from flashjig import esplog
 from flashjig.emulator import EmulatedModule, FlashChip, loader
 from flashjig.firmware import build_firmware
 from flashjig.flashing import FlashJob, Stage, flash
 from flashjig.images import load_images
-from flashjig.pins import StrapLine
 from flashjig.simulation import ModuleSpec, SimulatedHardware
-from flashjig.strapping import ModuleLines
-
-
-@contextlib.contextmanager
-def seated(config, hardware, socket):
-    """The socket's strapping lines, and its power switch on if it has one, as the station
-    holds them while a module is seated."""
-    sock = config.socket(socket)
-    lines = ModuleLines(
-        StrapLine(sock.gpio0, pin_factory=hardware.pin_factory),
-        StrapLine(sock.en, pin_factory=hardware.pin_factory),
-    )
-    power = None
-    if sock.power is not None:
-        power = DigitalOutputDevice(
-            sock.power,
-            active_high=not sock.power_active_low,
-            initial_value=True,
-            pin_factory=hardware.pin_factory,
-        )
-    try:
-        yield lines
-    finally:
-        lines.close()
-        if power is not None:
-            power.close()
 
 
 def flash_socket(config, hardware, socket="socket1"):

@@ -11,12 +11,12 @@ import importlib.util
 import re
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from conftest import write_station_config
+from helpers import flashjig
 
 from flashjig import probe
 from flashjig.config import load_config
@@ -31,16 +31,6 @@ from flashjig.pinmap import (
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "config" / "flashjig.yaml"
 HW = ROOT / "hw"
-
-
-def flashjig(*args, timeout=120, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "flashjig", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        **kwargs,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """The station on a real mosquitto (loopback, random port): availability, discovery,
 states, results through the journal outbox, commands, auth and TLS."""
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -11,17 +12,14 @@ import time
 
 import pytest
 import yaml
+from helpers import running_station
 from mqtt_broker import Broker, Recorder
 
 from flashjig.config import load_config
 from flashjig.control import ControlError, request
 from flashjig.discovery import Topics
-from flashjig.images import load_images
-from flashjig.journal import JOURNAL_FILE, Journal
 from flashjig.mqtt import MqttReporter
-from flashjig.simulation import SimulatedHardware
 from flashjig.socket import SocketState
-from flashjig.station import Station
 
 REQUIRED = {
     "sensor": {"state_topic"},
@@ -55,32 +53,19 @@ def mqtt_config(path, port, **mqtt):
 
 @pytest.fixture
 def rig(station_config, broker, tmp_path):
-    made = []
+    running = contextlib.ExitStack()
 
     def build(config=None, state=None, **mqtt):
         config = config or mqtt_config(station_config.path, broker.port, **mqtt)
         state = state or tmp_path / "state"
-        hardware = SimulatedHardware(config, insert_all=False)
-        journal = Journal(state / JOURNAL_FILE, station=config.station.id)
-        station = Station(
-            config,
-            load_images(config.profile),
-            journal,
-            port=hardware.port,
-            pin_factory=hardware.pin_factory,
-        )
-        station.start()
+        station, hardware, journal = running.enter_context(running_station(config, state))
         reporter = MqttReporter(config, station, journal, state)
         reporter.start()
-        made.append((station, hardware, journal, reporter))
+        running.callback(reporter.stop, flush_s=0.5)
         return station, hardware, journal, reporter
 
-    yield build
-    for station, hardware, journal, reporter in made:
-        station.stop()
-        reporter.stop(flush_s=0.5)
-        hardware.close()
-        journal.close()
+    with running:
+        yield build
 
 
 def flash_sockets(station, hardware, names):
@@ -175,22 +160,8 @@ def test_unpublished_rows_go_out_after_a_restart(station_config, broker, recorde
     config = mqtt_config(station_config.path, broker.port)
     state = tmp_path / "state"
     broker.stop()
-    hardware = SimulatedHardware(config, insert_all=False)
-    journal = Journal(state / JOURNAL_FILE, station=config.station.id)
-    station = Station(
-        config,
-        load_images(config.profile),
-        journal,
-        port=hardware.port,
-        pin_factory=hardware.pin_factory,
-    )
-    station.start()
-    try:
+    with running_station(config, state) as (station, hardware, _):
         flash_sockets(station, hardware, ["socket4"])
-    finally:
-        station.stop()
-        hardware.close()
-        journal.close()
     broker.start()
     recorder = Recorder(broker.port)
     proc = subprocess.Popen(
@@ -414,36 +385,24 @@ def test_username_password_and_tls(station_config, tmp_path):
         recorder = Recorder(
             broker.port, username="jig", password="s3cret", ca=str(certs / "ca.crt")
         )
-        hardware = SimulatedHardware(config, insert_all=False)
-        journal = Journal(tmp_path / "state" / JOURNAL_FILE)
-        station = Station(
-            config,
-            load_images(config.profile),
-            journal,
-            port=hardware.port,
-            pin_factory=hardware.pin_factory,
-        )
-        reporter = MqttReporter(config, station, journal, tmp_path / "state")
-        try:
-            station.start()
-            reporter.start()
-            recorder.wait(
-                lambda: recorder.last(reporter.topics.availability) == b"online",
-                what="online over TLS with a password",
-            )
-            # A wrong password is refused by the broker: the station never connects.
-            secret.write_text("wrong\n")
-            bad = MqttReporter(dataclasses.replace(config), station, journal, tmp_path / "b")
-            bad.start()
-            time.sleep(1.5)
-            assert not bad.connected
-            bad.stop(flush_s=0.1)
-        finally:
-            reporter.stop(flush_s=0.5)
-            station.stop()
-            hardware.close()
-            journal.close()
-            recorder.close()
+        with running_station(config, tmp_path / "state") as (station, _, journal):
+            reporter = MqttReporter(config, station, journal, tmp_path / "state")
+            try:
+                reporter.start()
+                recorder.wait(
+                    lambda: recorder.last(reporter.topics.availability) == b"online",
+                    what="online over TLS with a password",
+                )
+                # A wrong password is refused by the broker: the station never connects.
+                secret.write_text("wrong\n")
+                bad = MqttReporter(dataclasses.replace(config), station, journal, tmp_path / "b")
+                bad.start()
+                time.sleep(1.5)
+                assert not bad.connected
+                bad.stop(flush_s=0.1)
+            finally:
+                reporter.stop(flush_s=0.5)
+                recorder.close()
     finally:
         broker.stop()
 

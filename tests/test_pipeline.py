@@ -6,43 +6,29 @@ import threading
 import time
 
 import pytest
+from helpers import seated
 
 from flashjig.emulator import Faults
 from flashjig.emulator.module import State
 from flashjig.flashing import FlashJob, Reason, Stage, flash
 from flashjig.images import load_images
-from flashjig.pins import StrapLine, power_switch
 from flashjig.simulation import ModuleSpec, SimulatedHardware
-from flashjig.strapping import ModuleLines
 
 
 def run_job(config, hardware, socket="socket1", **job_args):
-    sock = config.socket(socket)
-    lines = ModuleLines(
-        StrapLine(sock.gpio0, pin_factory=hardware.pin_factory),
-        StrapLine(sock.en, pin_factory=hardware.pin_factory),
-    )
-    power = power_switch(
-        sock.power, active_low=sock.power_active_low, pin_factory=hardware.pin_factory
-    )
-    if power is not None:
-        power.on()
-        # Held until the hardware goes: the tests look at the running module afterwards.
-        hardware.__dict__.setdefault("devices", []).append(power)
     events = []
-    job = FlashJob(
-        socket=socket,
-        port=hardware.port(socket),
-        lines=lines,
-        profile=config.profile,
-        images=load_images(config.profile),
-        on_progress=events.append,
-        **job_args,
-    )
-    try:
+    # Power kept on: the tests look at the running module afterwards.
+    with seated(config, hardware, socket, keep_power=True) as lines:
+        job = FlashJob(
+            socket=socket,
+            port=hardware.port(socket),
+            lines=lines,
+            profile=config.profile,
+            images=load_images(config.profile),
+            on_progress=events.append,
+            **job_args,
+        )
         return flash(job), events
-    finally:
-        lines.close()
 
 
 def test_flashes_and_boots_the_new_firmware(station_config, firmware_1m):

@@ -2,9 +2,9 @@
 
 import dataclasses
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from helpers import flashjig, seated
 
 from flashjig.config import BootCheck, BurnIn, Identity
 from flashjig.emulator import Faults
@@ -14,27 +14,13 @@ from flashjig.flashing import FlashJob, Reason, flash
 from flashjig.identity import Unit, read_unit_record
 from flashjig.images import load_images
 from flashjig.journal import JOURNAL_FILE, Journal
-from flashjig.pins import StrapLine, power_switch
 from flashjig.sdklayout import RF_INIT_DATA
 from flashjig.simulation import ModuleSpec, SimulatedHardware
-from flashjig.strapping import ModuleLines
 
 
 def run(config, hardware, socket="socket1", profile=None, **job):
-    sock = config.socket(socket)
-    switches = hardware.__dict__.setdefault("switches", {})
-    if socket not in switches:  # held until the hardware goes, like a station's
-        switches[socket] = power_switch(
-            sock.power, active_low=sock.power_active_low, pin_factory=hardware.pin_factory
-        )
-    if switches[socket] is not None:
-        switches[socket].on()
-    lines = ModuleLines(
-        StrapLine(sock.gpio0, pin_factory=hardware.pin_factory),
-        StrapLine(sock.en, pin_factory=hardware.pin_factory),
-    )
     profile = profile or config.profile
-    try:
+    with seated(config, hardware, socket, keep_power=True) as lines:
         return flash(
             FlashJob(
                 socket=socket,
@@ -45,8 +31,6 @@ def run(config, hardware, socket="socket1", profile=None, **job):
                 **job,
             )
         )
-    finally:
-        lines.close()
 
 
 def with_profile(config, **changes):
@@ -117,22 +101,14 @@ def test_backup_equals_the_previous_content(station_config, tmp_path):
 def test_restore_writes_a_backup_back(station_config, tmp_path):
     backup = tmp_path / "old.bin"
     backup.write_bytes(b"\x00\x11\x22\x33" * (0x100000 // 4))  # not an image: still restored
-    run_ = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flashjig",
-            "restore",
-            str(backup),
-            "--socket",
-            "socket2",
-            "--simulate",
-            "--config",
-            str(station_config.path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    run_ = flashjig(
+        "restore",
+        str(backup),
+        "--socket",
+        "socket2",
+        "--simulate",
+        "--config",
+        str(station_config.path),
     )
     assert run_.returncode == 0, run_.stderr
     result = json.loads(run_.stdout)

@@ -1,19 +1,18 @@
 """The station in one process: sockets, button, LEDs and journal over mock pins and
 emulated modules."""
 
+import contextlib
 import dataclasses
 import time
 
 import pytest
+from helpers import running_station
 
 from flashjig.config import LedPins
 from flashjig.emulator import Faults
-from flashjig.images import load_images
-from flashjig.journal import JOURNAL_FILE, Journal
 from flashjig.leds import FAILED_BLINK, FLASHING_BLINK
-from flashjig.simulation import ModuleSpec, SimulatedHardware
+from flashjig.simulation import ModuleSpec
 from flashjig.socket import SocketState
-from flashjig.station import Station
 
 
 def wait_for(predicate, timeout=30.0, what="condition"):
@@ -28,7 +27,7 @@ def wait_for(predicate, timeout=30.0, what="condition"):
 @pytest.fixture
 def rig(station_config, tmp_path):
     """Build a station over simulated hardware; settings may be overridden per test."""
-    made = []
+    running = contextlib.ExitStack()
 
     def build(line_rate=False, bicolour=False, profiles=None, **station_settings):
         config = station_config
@@ -43,24 +42,10 @@ def rig(station_config, tmp_path):
         if station_settings:
             station = dataclasses.replace(config.station, **station_settings)
             config = dataclasses.replace(config, station=station)
-        hardware = SimulatedHardware(config, insert_all=False, line_rate=line_rate)
-        journal = Journal(tmp_path / JOURNAL_FILE, station=config.station.id)
-        station = Station(
-            config,
-            load_images(config.profile),
-            journal,
-            port=hardware.port,
-            pin_factory=hardware.pin_factory,
-        )
-        station.start()
-        made.append((station, hardware, journal))
-        return station, hardware, journal
+        return running.enter_context(running_station(config, tmp_path, line_rate=line_rate))
 
-    yield build
-    for station, hardware, journal in made:
-        station.stop()
-        hardware.close()
-        journal.close()
+    with running:
+        yield build
 
 
 def state(station, name):
@@ -211,59 +196,41 @@ def test_single_led_blinks_fast_on_failure(station_config, tmp_path):
     config = dataclasses.replace(  # the shipped sockets have one (green) LED
         station_config, station=dataclasses.replace(station_config.station, retries=0)
     )
-    with SimulatedHardware(config, insert_all=False) as hw:
-        journal = Journal(tmp_path / JOURNAL_FILE)
-        station = Station(
-            config, load_images(config.profile), journal, port=hw.port, pin_factory=hw.pin_factory
-        )
-        try:
-            station.start()
-            hw.insert("socket1", ModuleSpec(faults=Faults(silent=True)))
-            wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
-            hw.press()
-            wait_for(lambda: state(station, "socket1") is SocketState.FAILED, timeout=20)
-            red = hw.pin_factory.pin(config.socket("socket1").led.green)
-            red.clear_states()
-            time.sleep(0.7)
-            toggles = red.states[1:]
-            assert len(toggles) >= 5
-            assert all(abs(s.timestamp - FAILED_BLINK[0]) < 0.05 for s in toggles[1:])
-        finally:
-            station.stop()
-            journal.close()
+    with running_station(config, tmp_path) as (station, hw, _):
+        hw.insert("socket1", ModuleSpec(faults=Faults(silent=True)))
+        wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
+        hw.press()
+        wait_for(lambda: state(station, "socket1") is SocketState.FAILED, timeout=20)
+        red = hw.pin_factory.pin(config.socket("socket1").led.green)
+        red.clear_states()
+        time.sleep(0.7)
+        toggles = red.states[1:]
+        assert len(toggles) >= 5
+        assert all(abs(s.timestamp - FAILED_BLINK[0]) < 0.05 for s in toggles[1:])
 
 
 def test_power_pin_powers_the_socket_only_while_seated(station_config, tmp_path):
     sockets = list(station_config.sockets)
     sockets[0] = dataclasses.replace(sockets[0], power="GPIO1", power_active_low=True)
     config = dataclasses.replace(station_config, sockets=tuple(sockets))
-    with SimulatedHardware(config, insert_all=False) as hw:
-        journal = Journal(tmp_path / JOURNAL_FILE)
-        station = Station(
-            config, load_images(config.profile), journal, port=hw.port, pin_factory=hw.pin_factory
-        )
-        try:
-            station.start()
-            gate = hw.pin_factory.pin("GPIO1")
-            assert gate.state is True  # P-MOSFET gate high: off
-            module = hw.insert("socket1")
-            wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
-            assert gate.state is False and module.powered
-            hw.press()
-            wait_for(lambda: state(station, "socket1") is SocketState.OK, timeout=30)
-            hw.remove("socket1")
-            wait_for(lambda: gate.state is True, what="power off on removal")
-            # A module that does not answer is power-cycled before it is tried again.
-            hw.insert("socket1", ModuleSpec(faults=Faults(silent=True)))
-            wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
-            gate.clear_states()
-            hw.press()
-            wait_for(lambda: state(station, "socket1") is SocketState.FAILED, timeout=30)
-            cycles = [s.state for s in gate.states[1:]]
-            assert cycles == [True, False] * station.config.station.retries
-        finally:
-            station.stop()
-            journal.close()
+    with running_station(config, tmp_path) as (station, hw, _):
+        gate = hw.pin_factory.pin("GPIO1")
+        assert gate.state is True  # P-MOSFET gate high: off
+        module = hw.insert("socket1")
+        wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
+        assert gate.state is False and module.powered
+        hw.press()
+        wait_for(lambda: state(station, "socket1") is SocketState.OK, timeout=30)
+        hw.remove("socket1")
+        wait_for(lambda: gate.state is True, what="power off on removal")
+        # A module that does not answer is power-cycled before it is tried again.
+        hw.insert("socket1", ModuleSpec(faults=Faults(silent=True)))
+        wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
+        gate.clear_states()
+        hw.press()
+        wait_for(lambda: state(station, "socket1") is SocketState.FAILED, timeout=30)
+        cycles = [s.state for s in gate.states[1:]]
+        assert cycles == [True, False] * station.config.station.retries
 
 
 def test_long_press_with_nothing_running_recovers_seated_modules(rig, station_config):
