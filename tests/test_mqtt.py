@@ -18,7 +18,7 @@ from mqtt_broker import Broker, Recorder
 from flashjig.config import load_config
 from flashjig.control import ControlError, request
 from flashjig.discovery import Topics
-from flashjig.mqtt import MqttReporter
+from flashjig.mqtt import DISCOVERY_FILE, MqttReporter
 from flashjig.socket import SocketState
 
 REQUIRED = {
@@ -121,6 +121,20 @@ def test_online_discovery_states_and_results_for_five_sockets(rig, recorder):
     progress = [json.loads(p) for p in recorder.on(topics.socket("socket1"))]
     flashing = [p for p in progress if p["state"] == "flashing"]
     assert len(flashing) <= 6
+
+
+def test_a_state_dir_it_cannot_write_does_not_stop_mqtt(rig, recorder, tmp_path, caplog):
+    # The record of what discovery last announced cannot be written (as on a full disk):
+    # logged, and states and results still go out.
+    state = tmp_path / "state"
+    (state / DISCOVERY_FILE).mkdir(parents=True)
+    station, hw, _, reporter = rig(state=state)
+    topics = reporter.topics
+    recorder.wait(lambda: recorder.on(topics.socket("socket2")), what="socket states")
+    flash_sockets(station, hw, ["socket2"])
+    recorder.wait(lambda: recorder.json_on(topics.result), what="the result")
+    assert recorder.json_on(topics.result)[0]["result"] == "ok"
+    assert "cannot keep what discovery announced" in caplog.text
 
 
 def test_clean_stop_says_offline(rig, recorder):

@@ -135,6 +135,47 @@ def test_removal_mid_flash_fails_that_socket_only(rig):
     assert rows["socket2"]["result"] == "ok"
 
 
+def test_a_module_seated_while_the_pulled_one_winds_down_is_taken_up(rig):
+    station, hw, journal = rig(line_rate=True)
+    module = hw.insert("socket1")
+    wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
+    hw.press()
+    wait_for(lambda: station.sockets["socket1"].status.stage == "writing", what="writing")
+    # Taken out: its adapter stays, so the write waits out its timeout (seconds) ...
+    detect = hw.pin_factory.pin(station.config.socket("socket1").detect)
+    module.pull()
+    detect.open_switch()
+    time.sleep(0.2)  # longer than the debounce: a person taking it out and putting it back
+    # ... and put back before that: seated again and powered up, it answers again.
+    module.faults.silent = False
+    detect.close_switch()
+    assert station.sockets["socket1"].busy, "the pulled attempt is still winding down"
+    wait_for(lambda: not station.sockets["socket1"].busy, what="wound down")
+    wait_for(lambda: state(station, "socket1") is SocketState.INSERTED, what="taken up again")
+    hw.press()
+    wait_for(lambda: state(station, "socket1") is SocketState.OK, timeout=60, what="ok")
+    first, second = journal.attempts()
+    assert first["reason"] == "module removed" and second["result"] == "ok"
+
+
+def test_a_failing_listener_does_not_leave_a_socket_stuck(rig, caplog):
+    station, hw, _ = rig()
+    failed = []
+
+    def dashboard(socket):
+        if socket.status.state is SocketState.FLASHING and not failed:
+            failed.append(socket.name)
+            raise RuntimeError("dashboard down")
+
+    station.listeners.append(dashboard)
+    hw.insert("socket1")
+    wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
+    hw.press()
+    wait_for(lambda: state(station, "socket1") is SocketState.OK, timeout=60, what="ok")
+    assert failed == ["socket1"]
+    assert "socket1: showing its new state failed" in caplog.text
+
+
 def test_module_that_never_syncs_is_retried_at_the_fallback_baud(rig):
     station, hw, journal = rig(retries=2)
     hw.insert("socket3", ModuleSpec(faults=Faults(silent=True)))

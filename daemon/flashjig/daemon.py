@@ -54,6 +54,7 @@ class Daemon:
         self.notifier = Notifier()
         self._stop = threading.Event()
         self._reload = threading.Event()
+        self._reloading = threading.Lock()  # SIGHUP and `flashjig ctl reload` at once
         self.hardware = None
         self.station: Station | None = None
         self.reporter = None
@@ -161,6 +162,10 @@ class Daemon:
 
     def reload(self) -> bool:
         """Apply a changed config or image; refuse a bad one and keep the old."""
+        with self._reloading:
+            return self._reload_config()
+
+    def _reload_config(self) -> bool:
         self.notifier.reloading()
         try:
             config, images = self.load()

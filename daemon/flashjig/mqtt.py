@@ -134,9 +134,13 @@ class MqttReporter:
         client.subscribe(self.topics.birth, qos=1)
         if self.settings.commands:
             client.subscribe(f"{self.topics.commands}/#", qos=1)
-        self.publish_discovery()
-        self.publish_states()
+        # Connected before the states go: a socket changing meanwhile publishes its own.
         self._connected.set()
+        try:
+            self.publish_discovery()
+            self.publish_states()
+        except Exception:  # paho's network thread must live on (disk full, journal error)
+            log.exception("publishing discovery and states to the broker failed")
         self._wake.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -218,8 +222,15 @@ class MqttReporter:
         payload = device_config(self.config, self.topics, previous)
         current = {cid: c["p"] for cid, c in payload["cmps"].items() if len(c) > 1}
         self.client.publish(self.topics.discovery, json.dumps(payload), qos=1, retain=True)
-        self._discovery_file.parent.mkdir(parents=True, exist_ok=True)
-        self._discovery_file.write_text(json.dumps(current))
+        try:
+            self._discovery_file.parent.mkdir(parents=True, exist_ok=True)
+            self._discovery_file.write_text(json.dumps(current))
+        except OSError as e:
+            log.warning(
+                "cannot keep what discovery announced (%s): sockets taken out of the config "
+                "later may stay in Home Assistant",
+                e,
+            )
 
     def publish_states(self) -> None:
         for socket in self.station.sockets.values():
@@ -278,7 +289,12 @@ class MqttReporter:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
             while self._connected.is_set() and not self._stop.is_set():
-                if not self._publish_batch():
+                try:
+                    moved = self._publish_batch()
+                except Exception:  # a journal error: try again on the next wake-up
+                    log.exception("publishing results from the journal failed")
+                    break
+                if not moved:
                     break
 
     def _publish_batch(self) -> bool:

@@ -107,6 +107,9 @@ class Socket:
         self.workshop = workshop
         self.status = SocketStatus(config.name)
         self._lock = threading.RLock()
+        # Edges come on the pin callback thread (gpiozero has one for every pin on a Pi):
+        # restarting the debounce timer must not wait for the socket's lock.
+        self._timer_lock = threading.Lock()
         self._cancel = threading.Event()
         self._removed = threading.Event()
         self._worker: threading.Thread | None = None
@@ -135,7 +138,7 @@ class Socket:
 
     def _edge(self) -> None:
         """Restart the debounce timer on every edge; act only on a level that holds."""
-        with self._lock:
+        with self._timer_lock:
             if self._debounce is not None:
                 self._debounce.cancel()
             self._debounce = threading.Timer(self.workshop.settings.debounce, self._settled)
@@ -143,8 +146,12 @@ class Socket:
             self._debounce.start()
 
     def _settled(self) -> None:
-        present = self._detect.is_active
         with self._lock:
+            # A timer already waiting for the lock when a later edge replaced it would
+            # act on an old level: only the newest one acts, on the level as it is now.
+            if threading.current_thread() is not self._debounce:
+                return
+            present = self._detect.is_active
             empty = self.status.state is SocketState.EMPTY
             if present and empty:
                 self._inserted()
@@ -168,9 +175,16 @@ class Socket:
             attempt=0,
         )
         if self.workshop.settings.trigger in ("insert", "both"):
-            self._settle = threading.Timer(self.workshop.settings.settle_time, self.request_flash)
+            self._settle = threading.Timer(self.workshop.settings.settle_time, self._settle_done)
             self._settle.daemon = True
             self._settle.start()
+
+    def _settle_done(self) -> None:
+        with self._lock:
+            # Cancelled (taken out, maybe re-seated) while waiting for the lock: that
+            # module's settle time is not this one's.
+            if threading.current_thread() is self._settle:
+                self.request_flash()
 
     def _taken_out(self) -> None:
         log.info("%s: module removed", self.name, extra={"SOCKET": self.name})
@@ -248,6 +262,10 @@ class Socket:
                 mac=result.mac,
                 duration_s=result.duration_s,
             )
+            if state is SocketState.EMPTY and self._detect is not None and self._detect.is_active:
+                # Taken out and seated again while the attempt wound down: the edges came
+                # while the socket was still flashing, so take the new module up now.
+                self._inserted()
 
     def _attempt(self, profile: Profile, images: tuple[Image, ...], baud: int, retry: int):
         journal = self.workshop.journal
@@ -322,7 +340,10 @@ class Socket:
         log.info("%s: power-cycling the module", self.name, extra={"SOCKET": self.name})
         self._power.off()
         time.sleep(POWER_OFF_S)
-        self._power.on()
+        with self._lock:  # a module taken out meanwhile stays unpowered
+            if self._removed.is_set():
+                return
+            self._power.on()
         time.sleep(POWER_ON_S)
 
     def _progress(self, progress: Progress) -> None:

@@ -83,9 +83,12 @@ class Station:
         return self._port(socket)
 
     def socket_changed(self, socket: Socket) -> None:
-        self.lights[socket.name].follow(socket.status)
+        """Show a socket's change. Runs inside the socket's own transitions (on its worker,
+        its timers, the control or MQTT thread): a light or listener that fails must not
+        cut a transition short and leave the socket stuck, so the failure is logged."""
+        _shown(socket, self.lights[socket.name].follow, socket.status)
         for listener in list(self.listeners):
-            listener(socket)
+            _shown(socket, listener, socket)
 
     # -- operation -----------------------------------------------------------------------
 
@@ -210,3 +213,12 @@ def _keep_wiring(new: Config, old: Config) -> Config:
 def local_midnight() -> datetime:
     now = datetime.now().astimezone()
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _shown(socket: Socket, show: Callable, what) -> None:
+    try:
+        show(what)
+    except Exception:
+        log.exception(
+            "%s: showing its new state failed", socket.name, extra={"SOCKET": socket.name}
+        )
