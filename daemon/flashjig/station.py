@@ -49,6 +49,7 @@ class Station:
         self._port = port
         self._lock = threading.Lock()
         self._held = False
+        self._press = threading.Lock()  # hold (gpiozero's hold thread) against release
         self.sockets = {s.name: Socket(s, self, pin_factory=pin_factory) for s in config.sockets}
         self.lights = {s.name: SocketLight(s.led, pin_factory=pin_factory) for s in config.sockets}
         self.button = None
@@ -127,7 +128,10 @@ class Station:
 
     def _long_press(self) -> None:
         """Cancel what is running; with nothing running, recover the seated modules."""
-        self._held = True
+        with self._press:
+            if not self.button.is_pressed:  # let go just as the hold time came: short
+                return
+            self._held = True
         if self.cancel_all() or self.config.station.recovery_profile is None:
             return
         started = [name for name, s in self.sockets.items() if s.request_flash(recovery=True)]
@@ -138,9 +142,10 @@ class Station:
         )
 
     def _released(self) -> None:
-        if not self._held:
+        with self._press:
+            held, self._held = self._held, False
+        if not held:
             self.flash_all()
-        self._held = False
 
     def reload(self, config: Config, images: tuple[Image, ...]) -> list[str]:
         """Take a new profile, images and settings; running flashes finish with the old
