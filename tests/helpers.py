@@ -1,16 +1,11 @@
-"""Helpers several test files share: the flashjig command, a seated socket, a running station."""
+"""Helpers several test files share: the flashjig command, a seated socket."""
 
 import contextlib
 import subprocess
 import sys
 import weakref
-from pathlib import Path
 
-from flashjig.images import load_images
-from flashjig.journal import JOURNAL_FILE, Journal
 from flashjig.pins import StrapLine, power_switch
-from flashjig.simulation import SimulatedHardware
-from flashjig.station import Station
 from flashjig.strapping import ModuleLines
 
 
@@ -58,25 +53,3 @@ def seated(config, hardware, socket, *, keep_power=False):
         lines.close()
         if power is not None and socket not in held:
             power.close()
-
-
-@contextlib.contextmanager
-def running_station(config, state_dir: Path, *, line_rate=False):
-    """A started station over simulated hardware with no module seated yet, journalling in
-    state_dir; stopped and closed again on the way out, whatever the test did."""
-    hardware = SimulatedHardware(config, insert_all=False, line_rate=line_rate)
-    journal = Journal(state_dir / JOURNAL_FILE, station=config.station.id)
-    station = Station(
-        config,
-        load_images(config.profile),
-        journal,
-        port=hardware.port,
-        pin_factory=hardware.pin_factory,
-    )
-    try:
-        station.start()
-        yield station, hardware, journal
-    finally:
-        station.stop()
-        hardware.close()
-        journal.close()

@@ -12,13 +12,13 @@ import time
 
 import pytest
 import yaml
-from helpers import running_station
 from mqtt_broker import Broker, Recorder
 
 from flashjig.config import load_config
 from flashjig.control import ControlError, request
 from flashjig.discovery import Topics
 from flashjig.mqtt import DISCOVERY_FILE, MqttReporter
+from flashjig.simulation import simulated_station
 from flashjig.socket import SocketState
 
 REQUIRED = {
@@ -58,7 +58,7 @@ def rig(station_config, broker, tmp_path):
     def build(config=None, state=None, **mqtt):
         config = config or mqtt_config(station_config.path, broker.port, **mqtt)
         state = state or tmp_path / "state"
-        station, hardware, journal = running.enter_context(running_station(config, state))
+        station, hardware, journal = running.enter_context(simulated_station(config, state))
         reporter = MqttReporter(config, station, journal, state)
         reporter.start()
         running.callback(reporter.stop, flush_s=0.5)
@@ -174,7 +174,7 @@ def test_unpublished_rows_go_out_after_a_restart(station_config, broker, recorde
     config = mqtt_config(station_config.path, broker.port)
     state = tmp_path / "state"
     broker.stop()
-    with running_station(config, state) as (station, hardware, _):
+    with simulated_station(config, state) as (station, hardware, _):
         flash_sockets(station, hardware, ["socket4"])
     broker.start()
     recorder = Recorder(broker.port)
@@ -399,7 +399,7 @@ def test_username_password_and_tls(station_config, tmp_path):
         recorder = Recorder(
             broker.port, username="jig", password="s3cret", ca=str(certs / "ca.crt")
         )
-        with running_station(config, tmp_path / "state") as (station, _, journal):
+        with simulated_station(config, tmp_path / "state") as (station, _, journal):
             reporter = MqttReporter(config, station, journal, tmp_path / "state")
             try:
                 reporter.start()

@@ -6,12 +6,11 @@ import dataclasses
 import time
 
 import pytest
-from helpers import running_station
 
 from flashjig.config import LedPins
 from flashjig.emulator import Faults
 from flashjig.leds import FAILED_BLINK, FLASHING_BLINK
-from flashjig.simulation import ModuleSpec
+from flashjig.simulation import ModuleSpec, simulated_station
 from flashjig.socket import SocketState
 
 
@@ -42,7 +41,7 @@ def rig(station_config, tmp_path):
         if station_settings:
             station = dataclasses.replace(config.station, **station_settings)
             config = dataclasses.replace(config, station=station)
-        return running.enter_context(running_station(config, tmp_path, line_rate=line_rate))
+        return running.enter_context(simulated_station(config, tmp_path, line_rate=line_rate))
 
     with running:
         yield build
@@ -237,7 +236,7 @@ def test_single_led_blinks_fast_on_failure(station_config, tmp_path):
     config = dataclasses.replace(  # the shipped sockets have one (green) LED
         station_config, station=dataclasses.replace(station_config.station, retries=0)
     )
-    with running_station(config, tmp_path) as (station, hw, _):
+    with simulated_station(config, tmp_path) as (station, hw, _):
         hw.insert("socket1", ModuleSpec(faults=Faults(silent=True)))
         wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
         hw.press()
@@ -254,7 +253,7 @@ def test_power_pin_powers_the_socket_only_while_seated(station_config, tmp_path)
     sockets = list(station_config.sockets)
     sockets[0] = dataclasses.replace(sockets[0], power="GPIO1", power_active_low=True)
     config = dataclasses.replace(station_config, sockets=tuple(sockets))
-    with running_station(config, tmp_path) as (station, hw, _):
+    with simulated_station(config, tmp_path) as (station, hw, _):
         gate = hw.pin_factory.pin("GPIO1")
         assert gate.state is True  # P-MOSFET gate high: off
         module = hw.insert("socket1")

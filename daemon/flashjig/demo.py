@@ -12,9 +12,7 @@ from pathlib import Path
 
 from flashjig.config import Config, ImageSpec, load_config
 from flashjig.firmware import build_firmware
-from flashjig.images import load_images
-from flashjig.journal import JOURNAL_FILE, Journal
-from flashjig.simulation import SimulatedHardware
+from flashjig.simulation import SimulatedHardware, simulated_station
 from flashjig.socket import SocketState
 from flashjig.station import Station
 from flashjig.statusview import render
@@ -42,23 +40,8 @@ def run_demo(config_path: Path | None, state_dir: Path | None, *, line_rate: boo
         firmware = Path(tmp) / "demo-firmware.bin"
         firmware.write_bytes(build_firmware(0x100000))
         config = demo_config(config_path, firmware)
-        journal = Journal(state / JOURNAL_FILE, station=config.station.id)
-        hardware = SimulatedHardware(config, insert_all=False, line_rate=line_rate)
-        station = Station(
-            config,
-            load_images(config.profile),
-            journal,
-            port=hardware.port,
-            pin_factory=hardware.pin_factory,
-            state_dir=state,
-        )
-        try:
-            station.start()
+        with simulated_station(config, state, line_rate=line_rate) as (station, hardware, _):
             return _show(station, hardware)
-        finally:
-            station.stop()
-            hardware.close()
-            journal.close()
 
 
 class _Narrator:

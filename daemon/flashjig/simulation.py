@@ -7,10 +7,13 @@ socket is wired to them (or, for a fault test, to other pins) and gets a fresh p
 terminal, as a new module on a USB adapter would look to the station.
 """
 
+import contextlib
 import itertools
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory, MockPin
 
@@ -18,6 +21,9 @@ from flashjig.config import Config, SocketConfig
 from flashjig.emulator import EmulatedModule, Faults, FlashChip
 from flashjig.emulator.flashchip import SIZES
 from flashjig.emulator.module import PulledDownPin, StrapPin
+from flashjig.images import load_images
+from flashjig.journal import JOURNAL_FILE, Journal
+from flashjig.station import Station
 
 PRESS_S = 0.15  # a short press on the simulated button
 
@@ -180,3 +186,28 @@ class SimulatedHardware:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def simulated_station(
+    config: Config, state_dir: Path, *, line_rate: bool = False
+) -> Iterator[tuple[Station, SimulatedHardware, Journal]]:
+    """A started station over simulated hardware, no module seated yet, its journal and
+    backups in ``state_dir`` (the demo's, and the tests'); all closed on the way out."""
+    hardware = SimulatedHardware(config, insert_all=False, line_rate=line_rate)
+    journal = Journal(state_dir / JOURNAL_FILE, station=config.station.id)
+    station = Station(
+        config,
+        load_images(config.profile),
+        journal,
+        port=hardware.port,
+        pin_factory=hardware.pin_factory,
+        state_dir=state_dir,
+    )
+    try:
+        station.start()
+        yield station, hardware, journal
+    finally:
+        station.stop()
+        hardware.close()
+        journal.close()
