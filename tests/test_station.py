@@ -6,12 +6,15 @@ import dataclasses
 import time
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 
 from flashjig.config import LedPins
 from flashjig.emulator import Faults
 from flashjig.leds import FAILED_BLINK, FLASHING_BLINK
+from flashjig.pins import StrapLine
 from flashjig.simulation import ModuleSpec, simulated_station
 from flashjig.socket import SocketState
+from flashjig.strapping import RESET_HOLD_S, ModuleLines
 
 
 def wait_for(predicate, timeout=30.0, what="condition"):
@@ -316,3 +319,33 @@ def test_units_get_serials_from_the_journal(rig, station_config, tmp_path):
     assert sorted(r["serial"] for r in rows) == [100, 101]
     assert {r["client_id"] for r in rows} == {"node-100", "node-101"}
     assert {u["mac"] for u in journal.units()} == {r["mac"] for r in rows}
+
+
+def test_a_seated_module_waits_in_reset_until_it_is_flashed(rig):
+    station, hw, _ = rig()
+    module = hw.insert("socket1")
+    wait_for(lambda: state(station, "socket1") is SocketState.INSERTED)
+    en = hw.pin_factory.pin(station.config.socket("socket1").en)
+    time.sleep(0.3)
+    assert en.state is False and module.output == []  # powered, in reset, silent
+    hw.press()
+    wait_for(lambda: state(station, "socket1") is SocketState.OK, timeout=60, what="ok")
+    assert en.state is True and b"flashjig demo firmware" in b"".join(module.output)
+
+
+def test_the_reset_before_a_flash_counts_a_hold_under_way():
+    factory = MockFactory()
+    lines = ModuleLines(
+        StrapLine("GPIO4", pin_factory=factory), StrapLine("GPIO5", pin_factory=factory)
+    )
+    en = factory.pin("GPIO5")
+    lines.hold_in_reset()
+    time.sleep(RESET_HOLD_S / 4)
+    lines.enter_bootloader()
+    assert en.states[-1].state is True and en.states[-1].timestamp >= RESET_HOLD_S  # full hold
+    lines.hold_in_reset()
+    time.sleep(2 * RESET_HOLD_S)
+    lines.enter_bootloader()
+    low = en.states[-1].timestamp
+    assert 2 * RESET_HOLD_S <= low < 2.8 * RESET_HOLD_S  # released at once, no second hold
+    lines.close()

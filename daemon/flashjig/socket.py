@@ -161,6 +161,7 @@ class Socket:
     def _inserted(self) -> None:
         log.info("%s: module inserted", self.name, extra={"SOCKET": self.name})
         self._removed.clear()
+        self.lines.hold_in_reset()  # before the power: it never starts its old firmware
         if self._power is not None:
             self._power.on()
         self._set(
