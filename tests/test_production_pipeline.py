@@ -4,6 +4,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from helpers import flashjig, seated
 
 from flashjig.config import BootCheck, BurnIn, Identity
@@ -86,6 +87,23 @@ def test_genuine_4mb_module_passes_the_capacity_check(make_config, tmp_path):
     with SimulatedHardware(config, modules={"socket1": ModuleSpec("4MB")}) as hw:
         result = run(config, hw)
         assert result.ok and result.flash_size == "4MB" and result.claimed_flash_size is None
+
+
+@pytest.mark.parametrize("content", [b"\x5a\xa5" * 0x800, b"\xff" * 0x1000], ids=["data", "blank"])
+def test_the_capacity_check_leaves_a_genuine_module_as_it_was(make_config, tmp_path, content):
+    # Equal sectors at 0 and at every smaller size look like a wrap until the marker
+    # test says otherwise; what they held must be there afterwards.
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"\x33" * 0x1000)
+    config = make_config([(0x300000, data)])
+    with SimulatedHardware(config, modules={"socket1": ModuleSpec("4MB")}) as hw:
+        chip = hw.modules["socket1"].flash
+        for offset in (0, 0x80000, 0x100000, 0x200000):
+            chip.program(offset, content)
+        result = run(config, hw)
+        assert result.ok and result.flash_size == "4MB", result.detail
+        for offset in (0, 0x80000, 0x100000, 0x200000):
+            assert chip.read(offset, 0x1000) == content, hex(offset)
 
 
 def test_backup_equals_the_previous_content(station_config, tmp_path):

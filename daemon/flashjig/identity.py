@@ -24,7 +24,7 @@ from pathlib import Path
 from esptool.bin_image import LoadFirmwareImage
 
 from flashjig.config import Identity
-from flashjig.emulator.flashchip import SECTOR
+from flashjig.sdklayout import SECTOR
 
 RECORD_MAGIC = b"FJU1"
 

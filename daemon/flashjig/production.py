@@ -5,8 +5,9 @@ Real capacity: a counterfeit chip answers to a larger JEDEC size than it holds a
 addresses, so offset ``s`` reads back what is at 0. For each smaller size ``s`` the
 station compares the module's MD5 of the first sector with that of the sector at ``s``;
 different contents prove the chip holds more than ``s``. Equal contents (a blank chip,
-say) are settled by writing a marker at ``s`` and looking at 0, with both sectors read
-first and put back afterwards, so no data the profile keeps is lost.
+say) are settled by writing a marker at ``s`` and looking at 0's MD5; what both sectors
+held (read first, unless their MD5 says blank) is put back afterwards, so no data the
+profile keeps is lost.
 """
 
 import hashlib
@@ -19,11 +20,12 @@ from esptool.loader import ESPLoader
 
 from flashjig import backups, identity
 from flashjig.config import Profile
-from flashjig.emulator.flashchip import SECTOR
 from flashjig.images import Image
-from flashjig.sdklayout import system_area
+from flashjig.sdklayout import SECTOR, system_area
 
 SIZES = (512 * 1024, 1 << 20, 2 << 20, 4 << 20)
+BLANK_SECTOR = b"\xff" * SECTOR
+_BLANK_MD5 = hashlib.md5(BLANK_SECTOR).hexdigest()
 
 
 def _write_sector(esp: ESPLoader, offset: int, data: bytes) -> None:
@@ -43,19 +45,20 @@ def real_capacity(
             break
         if md5(0, SECTOR) != md5(size, SECTOR):
             continue  # different data at 0 and at ``size``: no wrap there
-        if _wraps_at(esp, size):
+        if _wraps_at(esp, size, blank=md5(0, SECTOR) == _BLANK_MD5):
             return size
     return claimed
 
 
-def _wraps_at(esp: ESPLoader, size: int) -> bool:
-    home = esp.read_flash(0, SECTOR)
-    alias = esp.read_flash(size, SECTOR)
+def _wraps_at(esp: ESPLoader, size: int, *, blank: bool) -> bool:
+    """Does a marker written at ``size`` show at 0? The sectors at 0 and ``size`` hold
+    the same bytes (their MD5s are equal), ``blank`` or read here."""
+    held = BLANK_SECTOR if blank else esp.read_flash(0, SECTOR)
     marker = os.urandom(16) * (SECTOR // 16)
     _write_sector(esp, size, marker)
-    wrapped = esp.read_flash(0, SECTOR) == marker
-    # Put back what was there: one physical sector if it wraps, two if it does not.
-    _write_sector(esp, 0 if wrapped else size, home if wrapped else alias)
+    wrapped = esp.flash_md5sum(0, SECTOR) == hashlib.md5(marker).hexdigest()
+    # Put back what was there: one physical sector if it wraps, both if it does not.
+    _write_sector(esp, 0 if wrapped else size, held)
     return wrapped
 
 

@@ -11,7 +11,9 @@ Writing init data for the wrong size (a 4 MB layout on a 1 MB chip) leaves the S
 without RF calibration: the module boots and never connects to Wi-Fi.
 """
 
-from flashjig.emulator.flashchip import SECTOR
+from esptool.loader import ESPLoader
+
+SECTOR = ESPLoader.FLASH_SECTOR_SIZE  # the flash's erase unit, 4 KiB
 
 # esp_init_data_default.bin (v08) from the NONOS SDK: 128 bytes of RF parameters.
 RF_INIT_DATA = bytes.fromhex(
