@@ -45,10 +45,6 @@ class SocketLight:
         self.state: SocketState | None = None
         self._lock = threading.Lock()
 
-    def show(self, state: SocketState) -> None:
-        with self._lock:
-            self._show(state)
-
     def follow(self, status: SocketStatus) -> None:
         """Show the state the socket is in now. Called after every change by the thread
         that made it; reading the state under the lock makes the last call show the

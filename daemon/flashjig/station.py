@@ -20,7 +20,7 @@ from flashjig.config import Config, Profile, StationConfig
 from flashjig.images import Image, load_images
 from flashjig.journal import Journal
 from flashjig.leds import AliveLight, SocketLight
-from flashjig.socket import Socket, SocketState
+from flashjig.socket import Socket
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Station:
 
     def start(self) -> None:
         for socket in self.sockets.values():
-            self.lights[socket.name].show(SocketState.EMPTY)
+            self.lights[socket.name].follow(socket.status)
             socket.start()
         self.set_healthy(True)
         log.info(
