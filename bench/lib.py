@@ -26,7 +26,8 @@ from pathlib import Path
 from esptool.loader import StubFlasher
 from esptool.targets.esp8266 import ESP8266ROM
 
-from flashjig.emulator.flashchip import SECTOR, SIZES, FlashChip
+from flashjig.config.sizes import BYTES as SIZES
+from flashjig.emulator.flashchip import SECTOR, FlashChip
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

@@ -19,9 +19,9 @@ from pathlib import Path
 import lib
 import yaml
 
-from flashjig.control import ControlError, request
-from flashjig.firmware import build_firmware
-from flashjig.paths import control_socket
+from flashjig.emulator.firmware import build_firmware
+from flashjig.station.control import ControlError, request
+from flashjig.station.paths import control_socket
 
 GROUPS = ("overhead", "reflash", "parallel", "cpu", "idle", "scale", "changes")
 ALIASES = {"limit": "overhead"}

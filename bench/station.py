@@ -31,13 +31,13 @@ from pathlib import Path
 import esptool.loader
 from gpiozero.pins.mock import MockFactory
 
-import flashjig.socket
-from flashjig import esplog, flashing
+import flashjig.station.socket
 from flashjig.config import Config, ImageSpec, Profile, SocketConfig, StationConfig
-from flashjig.images import load_images
-from flashjig.journal import JOURNAL_FILE, Journal
-from flashjig.socket import SocketState
-from flashjig.station import Station
+from flashjig.flashing import esptool_internals, pipeline
+from flashjig.flashing.images import load_images
+from flashjig.station.journal import JOURNAL_FILE, Journal
+from flashjig.station.socket import SocketState
+from flashjig.station.station import Station
 
 BUTTON = "GPIO3"
 # Two lines per socket, ten sockets at most; the Pi's numbering does not matter to mocks.
@@ -64,12 +64,12 @@ def build_config(devices: list[str], image: Path, baud: int, state: Path) -> Con
 def turn_off(changes: list[str]) -> None:
     for change in changes:
         if change == "quiet_hex":
-            esplog.install()  # installs once; esptool's own formatter back in its place
-            esptool.loader.HexFormatter = esplog.QuietHexFormatter.__base__
+            esptool_internals.quiet_hex_dumps()  # once; esptool's own formatter back in place
+            esptool.loader.HexFormatter = esptool_internals.QuietHexFormatter.__base__
         elif change == "compress_ahead":
-            flashing._compress_ahead = lambda job: None
+            pipeline._compress_ahead = lambda job: None
         elif change == "skip":
-            flashing._holds = lambda *args: False
+            pipeline._holds = lambda *args: False
         else:
             raise ValueError(f"unknown change {change!r}")
 
@@ -91,14 +91,14 @@ def main() -> int:
     spec = json.loads(sys.argv[1])
     devices = spec["devices"]
     results = {}
-    real_flash = flashjig.socket.flash
+    real_flash = flashjig.station.socket.flash
 
     def flash_and_keep(job):
         result = real_flash(job)
         results[job.socket] = result.as_dict()
         return result
 
-    flashjig.socket.flash = flash_and_keep  # to report each FlashResult, unchanged
+    flashjig.station.socket.flash = flash_and_keep  # to report each FlashResult, unchanged
     turn_off(spec.get("without", []))
 
     with tempfile.TemporaryDirectory(prefix="flashjig-bench-station-") as tmp:

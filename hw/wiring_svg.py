@@ -10,8 +10,8 @@ import sys
 from html import escape
 from pathlib import Path
 
-from flashjig.config import J8_HEADER
-from flashjig.pinmap import PinMap, header_pin, load_pinmap
+from flashjig.hardware.header import J8_HEADER, header_pin
+from flashjig.hardware.pinmap import PinMap, load_pinmap
 
 HERE = Path(__file__).resolve().parent
 WIDTH, HEIGHT = 1280, 1010

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from flashjig.config import load_config
-from flashjig.firmware import build_firmware
+from flashjig.emulator.firmware import build_firmware
 
 ROOT = Path(__file__).resolve().parents[1]
 

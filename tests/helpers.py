@@ -5,8 +5,7 @@ import subprocess
 import sys
 import weakref
 
-from flashjig.pins import StrapLine, power_switch
-from flashjig.strapping import ModuleLines
+from flashjig.hardware.socket_lines import SocketLines
 
 
 def flashjig(*args, timeout=120, **kwargs):
@@ -20,8 +19,8 @@ def flashjig(*args, timeout=120, **kwargs):
     )
 
 
-# Power switches kept on after their job, per hardware and socket, until the hardware goes.
-_held_power = weakref.WeakKeyDictionary()
+# Socket lines kept (power on) after their job, per hardware and socket, until the hardware goes.
+_held = weakref.WeakKeyDictionary()
 
 
 @contextlib.contextmanager
@@ -31,25 +30,16 @@ def seated(config, hardware, socket, *, keep_power=False):
 
     keep_power leaves the power on after the block, as a station does while the module stays
     seated: for tests that look at the running module afterwards or flash it again."""
-    sock = config.socket(socket)
-    lines = ModuleLines(
-        StrapLine(sock.gpio0, pin_factory=hardware.pin_factory),
-        StrapLine(sock.en, pin_factory=hardware.pin_factory),
-    )
-    held = _held_power.setdefault(hardware, {})
-    if socket in held:
-        power = held[socket]
-    else:
-        power = power_switch(
-            sock.power, active_low=sock.power_active_low, pin_factory=hardware.pin_factory
-        )
+    held = _held.setdefault(hardware, {})
+    lines = held.get(socket)
+    if lines is None:
+        lines = SocketLines.build(config.socket(socket), pin_factory=hardware.pin_factory)
         if keep_power:
-            held[socket] = power
-    if power is not None:
-        power.on()
+            held[socket] = lines
+    if lines.power is not None:
+        lines.power.on()
     try:
-        yield lines
+        yield lines.straps
     finally:
-        lines.close()
-        if power is not None and socket not in held:
-            power.close()
+        if socket not in held:
+            lines.close()

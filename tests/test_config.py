@@ -6,13 +6,13 @@ import pytest
 
 from flashjig.config import (
     Config,
-    ConfigError,
     ImageSpec,
     LedPins,
     StationConfig,
     load_config,
     parse_config,
 )
+from flashjig.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHA = "ABCDEF0123456789" * 4
@@ -163,7 +163,7 @@ def test_station_and_active_profile_may_be_omitted(station: Path) -> None:
 
 def test_unknown_socket_lookup_names_known_sockets(station: Path) -> None:
     cfg = parse_config(BASE, station)
-    with pytest.raises(KeyError, match="s1, s2"):
+    with pytest.raises(ConfigError, match="s1, s2"):
         cfg.socket("s9")
 
 

@@ -15,9 +15,10 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 from helpers import flashjig
 
-from flashjig.control import ControlError, request
-from flashjig.daemon import Daemon
-from flashjig.journal import JOURNAL_FILE, Journal
+from flashjig.hardware.pi import PiHardware
+from flashjig.station.control import ControlError, request
+from flashjig.station.daemon import Daemon
+from flashjig.station.journal import JOURNAL_FILE, Journal
 
 
 class Station:
@@ -132,7 +133,7 @@ def test_sigterm_mid_flash_cancels_cleanly_and_exits_0(station):
     assert time.monotonic() - started < 10
     with Journal(st.state / JOURNAL_FILE, readonly=True) as journal:
         (row,) = journal.attempts()
-    assert row["result"] == "cancelled"
+    assert row.result == "cancelled"
     assert not (st.state / "control.sock").exists()
 
 
@@ -144,7 +145,7 @@ def test_kill_mid_flash_leaves_an_interrupted_row_after_restart(station):
     st.wait(lambda: st.socket_state("socket2")["stage"] == "writing", what="writing")
     st.stop(signal.SIGKILL)
     with Journal(st.state / JOURNAL_FILE, readonly=True) as journal:
-        assert [r["result"] for r in journal.attempts()] == ["started"]
+        assert [r.result for r in journal.attempts()] == ["started"]
     again = station()
     history = json.loads(flashjig("history", "--json", *again.common).stdout)
     assert [r["result"] for r in history] == ["interrupted"]
@@ -199,7 +200,7 @@ def test_bad_config_stops_before_any_pin_is_touched(tmp_path, monkeypatch):
     bad.write_text("sockets: []\nprofiles: {}\n")
     factory = MockFactory()
     monkeypatch.setattr(Device, "pin_factory", factory)
-    daemon = Daemon(bad, tmp_path / "state", simulate=False)
+    daemon = Daemon(bad, tmp_path / "state", hardware=PiHardware)
     assert daemon.run() == 2
     assert factory.pins == {}
     assert not (tmp_path / "state").exists()

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from flashjig.firmware import build_firmware
+from flashjig.emulator.firmware import build_firmware
 
 START_TIMEOUT = 10
 ESPTOOL_TIMEOUT = 60

@@ -12,10 +12,10 @@ from esptool.util import FatalError
 from gpiozero.pins.mock import MockFactory
 
 from flashjig.emulator import slip
+from flashjig.emulator.firmware import build_firmware
 from flashjig.emulator.flashchip import BLOCK, SECTOR, FlashChip
 from flashjig.emulator.loader import rom_erase_span
 from flashjig.emulator.module import EmulatedModule, Faults, State, StrapPin
-from flashjig.firmware import build_firmware
 
 BANNER = b"flashjig demo firmware"
 

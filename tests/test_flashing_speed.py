@@ -11,12 +11,13 @@ import esptool.loader
 import pytest
 from helpers import seated
 
-from flashjig import esplog
 from flashjig.emulator import EmulatedModule, FlashChip, loader
-from flashjig.firmware import build_firmware
-from flashjig.flashing import FlashJob, Stage, flash
-from flashjig.images import load_images
-from flashjig.simulation import ModuleSpec, SimulatedHardware
+from flashjig.emulator.firmware import build_firmware
+from flashjig.flashing import esplog, esptool_internals
+from flashjig.flashing.images import load_images
+from flashjig.flashing.pipeline import FlashJob, flash
+from flashjig.flashing.result import Stage
+from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
 
 
 def flash_socket(config, hardware, socket="socket1"):
@@ -159,9 +160,9 @@ def standalone_module():
 def test_esptool_cli_still_writes_and_verifies_with_quiet_hex(
     standalone_module, firmware_1m, monkeypatch
 ):
-    monkeypatch.setattr(esplog, "_tracing", False)
+    monkeypatch.setattr(esptool_internals, "_tracing", False)
     esplog.install()
-    assert esptool.loader.HexFormatter is esplog.QuietHexFormatter
+    assert esptool.loader.HexFormatter is esptool_internals.QuietHexFormatter
     esptool.main(
         ["--chip", "esp8266", "--port", standalone_module.device]
         + ["--before", "no-reset", "--after", "no-reset", "--baud", "460800"]
@@ -169,11 +170,11 @@ def test_esptool_cli_still_writes_and_verifies_with_quiet_hex(
     )
     data = firmware_1m.read_bytes()
     assert standalone_module.flash.read(0, len(data)) == data
-    assert esplog._tracing is False
+    assert esptool_internals._tracing is False
 
 
 def test_hex_dumps_come_back_when_esptool_traces(standalone_module, monkeypatch, caplog):
-    monkeypatch.setattr(esplog, "_tracing", False)
+    monkeypatch.setattr(esptool_internals, "_tracing", False)
     esplog.install()
     assert str(esptool.loader.HexFormatter(b"\x07\x07\x12\x20")) == ""
     caplog.set_level(logging.DEBUG, logger="flashjig.esptool")
@@ -181,6 +182,6 @@ def test_hex_dumps_come_back_when_esptool_traces(standalone_module, monkeypatch,
         ["--chip", "esp8266", "--port", standalone_module.device, "--trace"]
         + ["--before", "no-reset", "--after", "no-reset", "read-mac"]
     )
-    assert esplog._tracing is True
+    assert esptool_internals._tracing is True
     assert str(esptool.loader.HexFormatter(b"\x07\x07\x12\x20")) == "07071220"
     assert "07071220" in caplog.text  # the SYNC command, dumped

@@ -18,15 +18,15 @@ import pytest
 from conftest import write_station_config
 from helpers import flashjig
 
-from flashjig import probe
+from flashjig.cli import probe
+from flashjig.cli.check_config import check_config
 from flashjig.config import load_config
-from flashjig.pinmap import (
-    check_config,
+from flashjig.hardware.header import (
     config_pins,
     header_pin,
-    load_pinmap,
     pin_problems,
 )
+from flashjig.hardware.pinmap import load_pinmap
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "config" / "flashjig.yaml"

@@ -6,16 +6,16 @@ import sys
 import pytest
 
 from flashjig.config import Identity
-from flashjig.firmware import build_firmware
-from flashjig.identity import (
-    IdentityError,
+from flashjig.emulator.firmware import build_firmware
+from flashjig.errors import IdentityError, UnitsExhausted
+from flashjig.flashing.identity import (
     Unit,
     client_id,
     patch_placeholder,
     read_unit_record,
     unit_record,
 )
-from flashjig.journal import JOURNAL_FILE, Journal, UnitsExhausted
+from flashjig.station.journal import JOURNAL_FILE, Journal
 
 IDENTITY = Identity(mode="record", template="node-{serial:03d}", offset=0xFB000)
 
@@ -32,14 +32,14 @@ def test_serials_are_per_mac_and_stable(tmp_path):
         a = allocate(journal, "5c:cf:7f:00:00:01")
         b = allocate(journal, "5c:cf:7f:00:00:02")
         again = allocate(journal, "5c:cf:7f:00:00:01")
-    assert (a["serial"], b["serial"], again["serial"]) == (1, 2, 1)
-    assert a["client_id"] == "node-001" and b["client_id"] == "node-002"
+    assert (a.serial, b.serial, again.serial) == (1, 2, 1)
+    assert a.client_id == "node-001" and b.client_id == "node-002"
 
 
 def test_serial_range_keeps_stations_apart_and_runs_out(tmp_path):
     with Journal(tmp_path / JOURNAL_FILE) as journal:
-        assert allocate(journal, "aa", serial_range=(500, 501))["serial"] == 500
-        assert allocate(journal, "bb", serial_range=(500, 501))["serial"] == 501
+        assert allocate(journal, "aa", serial_range=(500, 501)).serial == 500
+        assert allocate(journal, "bb", serial_range=(500, 501)).serial == 501
         with pytest.raises(UnitsExhausted, match="500-501 is used up"):
             allocate(journal, "cc", serial_range=(500, 501))
 
@@ -47,16 +47,16 @@ def test_serial_range_keeps_stations_apart_and_runs_out(tmp_path):
 def test_per_unit_images_are_each_used_once(tmp_path):
     images = ["node_001.bin", "node_002.bin"]
     with Journal(tmp_path / JOURNAL_FILE) as journal:
-        assert allocate(journal, "aa", images=images)["image"] == "node_001.bin"
-        assert allocate(journal, "bb", images=images)["image"] == "node_002.bin"
-        assert allocate(journal, "aa", images=images)["image"] == "node_001.bin"
+        assert allocate(journal, "aa", images=images).image == "node_001.bin"
+        assert allocate(journal, "bb", images=images).image == "node_002.bin"
+        assert allocate(journal, "aa", images=images).image == "node_001.bin"
         with pytest.raises(UnitsExhausted, match="per-unit image"):
             allocate(journal, "cc", images=images)
 
 
 KILLER = """
 import os, signal, sys
-from flashjig.journal import Journal
+from flashjig.station.journal import Journal
 journal = Journal(sys.argv[1])
 for n in range(int(sys.argv[2]), int(sys.argv[2]) + 40):
     journal.allocate_unit(f"mac-{n % 25}", profile="p", serial_range=(1, 10_000),
@@ -74,8 +74,8 @@ def test_serials_unique_under_kill_9(tmp_path):
         assert run.returncode == -9
     with Journal(path) as journal:
         units = journal.units()
-    macs = [u["mac"] for u in units]
-    serials = [u["serial"] for u in units]
+    macs = [u.mac for u in units]
+    serials = [u.serial for u in units]
     assert len(macs) == len(set(macs)) and len(serials) == len(set(serials))
     assert serials == list(range(1, len(serials) + 1))
 

@@ -3,7 +3,8 @@
 import pytest
 
 from flashjig.config import ImageSpec, Profile
-from flashjig.images import ImageError, load_images
+from flashjig.errors import ImageError
+from flashjig.flashing.images import load_images
 
 
 def profile(*specs):

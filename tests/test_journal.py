@@ -13,9 +13,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from flashjig.flashing import FlashResult
-from flashjig.history import format_table, parse_since, run_history
-from flashjig.journal import INTERRUPTED_DETAIL, JOURNAL_FILE, ROW_KEYS, SCHEMA_VERSION, Journal
+from flashjig.cli.history import format_table, parse_since, run_history
+from flashjig.flashing.result import FlashResult, Outcome, Reason
+from flashjig.station.journal import (
+    INTERRUPTED_DETAIL,
+    JOURNAL_FILE,
+    ROW_KEYS,
+    SCHEMA_VERSION,
+    Journal,
+)
 
 IMAGES = [{"offset": 0, "file": "/srv/fw/app.bin", "sha256": "ab" * 32, "size": 4096}]
 
@@ -32,12 +38,12 @@ def ok_result(socket: str = "s1", **fields) -> FlashResult:
         duration_s=7.25,
     )
     values.update(fields)
-    return FlashResult(socket=socket, result="ok", profile="demo", **values)
+    return FlashResult(socket=socket, result=Outcome.OK, profile="demo", **values)
 
 
-def failed_result(socket: str = "s1", reason: str = "no sync") -> FlashResult:
+def failed_result(socket: str = "s1", reason: Reason = Reason.NO_SYNC) -> FlashResult:
     return FlashResult(
-        socket=socket, result="failed", reason=reason, detail="no answer", duration_s=2.5
+        socket=socket, result=Outcome.FAILED, reason=reason, detail="no answer", duration_s=2.5
     )
 
 
@@ -57,29 +63,29 @@ def journal(tmp_path):
 def test_start_then_finish_records_every_field(journal):
     attempt = journal.start_attempt(socket="s1", profile="demo", images=IMAGES, baud=460800)
     started = journal.attempts()[0]
-    assert started["id"] == attempt and started["result"] == "started"
-    assert started["finished_at"] is None
+    assert started.id == attempt and started.result == "started"
+    assert started.finished_at is None
 
     row = journal.finish_attempt(attempt, ok_result())
 
-    assert list(row) == list(ROW_KEYS)
+    assert list(row.as_dict()) == list(ROW_KEYS)
     assert row == journal.attempts()[0]
-    assert row["result"] == "ok" and row["station"] == "jig-1" and row["socket"] == "s1"
-    assert row["mac"] == "5c:cf:7f:01:02:03" and row["flash_size"] == "4MB"
-    assert row["images"] == IMAGES and row["bytes"] == 4096 and row["duration_s"] == 7.25
-    assert row["started_at"].endswith("Z") and row["finished_at"].endswith("Z")
-    started_at = datetime.fromisoformat(row["started_at"])
-    finished_at = datetime.fromisoformat(row["finished_at"])
+    assert row.result == "ok" and row.station == "jig-1" and row.socket == "s1"
+    assert row.mac == "5c:cf:7f:01:02:03" and row.flash_size == "4MB"
+    assert row.images == IMAGES and row.bytes == 4096 and row.duration_s == 7.25
+    assert row.started_at.endswith("Z") and row.finished_at.endswith("Z")
+    started_at = datetime.fromisoformat(row.started_at)
+    finished_at = datetime.fromisoformat(row.finished_at)
     assert started_at.tzinfo is not None
     assert started_at <= finished_at <= datetime.now(UTC)
 
 
 def test_finish_keeps_planned_images_and_marks_cancels(journal):
     failed = record(journal, failed_result(), retry=1)
-    assert failed["result"] == "failed" and failed["reason"] == "no sync"
-    assert failed["images"] == IMAGES and failed["baud"] == 460800 and failed["retry"] == 1
-    cancelled = record(journal, failed_result(reason="cancelled"))
-    assert cancelled["result"] == "cancelled"
+    assert failed.result == "failed" and failed.reason == "no sync"
+    assert failed.images == IMAGES and failed.baud == 460800 and failed.retry == 1
+    cancelled = record(journal, failed_result(reason=Reason.CANCELLED))
+    assert cancelled.result == "cancelled"
     with pytest.raises(KeyError):
         journal.finish_attempt(999, ok_result())
 
@@ -93,9 +99,9 @@ def test_attempt_left_started_is_interrupted_on_reopen(tmp_path):
     with Journal(path) as reopened:
         assert reopened.recovered == 1
         [row] = reopened.attempts()
-    assert row["id"] == attempt and row["result"] == "interrupted"
-    assert row["reason"] == "interrupted" and row["detail"] == INTERRUPTED_DETAIL
-    assert row["finished_at"] >= row["started_at"]
+    assert row.id == attempt and row.result == "interrupted"
+    assert row.reason == "interrupted" and row.detail == INTERRUPTED_DETAIL
+    assert row.finished_at >= row.started_at
     with Journal(path) as again:
         assert again.recovered == 0
 
@@ -106,7 +112,7 @@ def test_attempt_of_a_killed_process_is_interrupted(tmp_path, death):
     script = textwrap.dedent(
         f"""
         import os, signal, sys
-        from flashjig.journal import Journal
+        from flashjig.station.journal import Journal
         journal = Journal(sys.argv[1])
         journal.start_attempt(socket="s3", profile="demo", images=[], baud=115200)
         {death}
@@ -118,7 +124,7 @@ def test_attempt_of_a_killed_process_is_interrupted(tmp_path, death):
     with Journal(path) as journal:
         assert journal.recovered == 1
         [row] = journal.attempts()
-    assert row["socket"] == "s3" and row["result"] == "interrupted"
+    assert row.socket == "s3" and row.result == "interrupted"
 
 
 def test_wal_and_full_sync_in_force(journal):
@@ -163,16 +169,16 @@ def test_concurrent_finishes_from_eight_threads(journal):
 
     assert errors == []
     rows = journal.attempts()
-    assert sorted(row["socket"] for row in rows) == [f"s{n}" for n in range(8)]
-    assert all(row["result"] == "ok" for row in rows)
+    assert sorted(row.socket for row in rows) == [f"s{n}" for n in range(8)]
+    assert all(row.result == "ok" for row in rows)
 
 
 def test_readonly_sees_an_open_writer_and_cannot_write(journal):
     record(journal, ok_result())
     with Journal(journal.path, readonly=True) as reader:
-        assert [row["result"] for row in reader.attempts()] == ["ok"]
+        assert [row.result for row in reader.attempts()] == ["ok"]
         record(journal, failed_result())  # writer still open, writing on
-        assert [row["result"] for row in reader.attempts()] == ["ok", "failed"]
+        assert [row.result for row in reader.attempts()] == ["ok", "failed"]
         assert reader.recovered == 0
         with pytest.raises(PermissionError):
             reader.start_attempt(socket="s1", profile="demo", images=[], baud=115200)
@@ -184,7 +190,7 @@ def test_readonly_sees_an_open_writer_and_cannot_write(journal):
 def test_readonly_does_not_recover_or_create(tmp_path, journal):
     journal.start_attempt(socket="s1", profile="demo", images=[], baud=115200)
     with Journal(journal.path, readonly=True) as reader:
-        assert reader.attempts()[0]["result"] == "started"
+        assert reader.attempts()[0].result == "started"
     with pytest.raises(FileNotFoundError, match="no journal at"):
         Journal(tmp_path / "missing" / JOURNAL_FILE, readonly=True)
     assert not (tmp_path / "missing").exists()
@@ -197,7 +203,7 @@ def test_counts_and_attempts_since(journal):
         conn.execute("UPDATE attempts SET started_at = '2020-01-01T00:00:00.000Z'")
     record(journal, ok_result())
     record(journal, failed_result())
-    record(journal, failed_result(reason="cancelled"))
+    record(journal, failed_result(reason=Reason.CANCELLED))
     journal.start_attempt(socket="s1", profile="demo", images=[], baud=115200)
 
     assert journal.counts() == {"ok": 2, "failed": 3, "total": 6}
@@ -209,8 +215,8 @@ def test_counts_and_attempts_since(journal):
         "total": 0,
     }
     recent = journal.attempts(since=since)
-    assert [row["result"] for row in recent] == ["ok", "failed", "cancelled", "started"]
-    assert [row["result"] for row in journal.attempts(limit=2)] == ["cancelled", "started"]
+    assert [row.result for row in recent] == ["ok", "failed", "cancelled", "started"]
+    assert [row.result for row in journal.attempts(limit=2)] == ["cancelled", "started"]
 
 
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
@@ -322,6 +328,6 @@ def test_readonly_reader_without_write_access_to_the_directory(tmp_path):
     state.chmod(0o550)
     try:
         with Journal(state / JOURNAL_FILE, readonly=True) as reader:
-            assert [row["result"] for row in reader.attempts()] == ["ok"]
+            assert [row.result for row in reader.attempts()] == ["ok"]
     finally:
         state.chmod(0o750)

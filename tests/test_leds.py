@@ -7,8 +7,8 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from flashjig.config import LedPins
-from flashjig.leds import SocketLight
-from flashjig.socket import SocketState, SocketStatus
+from flashjig.hardware.leds import SocketLight
+from flashjig.station.socket import SocketState, SocketStatus
 
 STATES = list(SocketState)
 
@@ -38,7 +38,7 @@ def test_a_light_changed_from_several_threads_at_once_keeps_working(pins, thread
         try:
             for i in range(1500):
                 status.state = STATES[(i * step) % len(STATES)]
-                light.follow(status)
+                light.follow(lambda: status.state.look)
         except Exception as e:  # noqa: BLE001 - what the test looks for
             caller_errors.append(repr(e))
 
@@ -51,7 +51,7 @@ def test_a_light_changed_from_several_threads_at_once_keeps_working(pins, thread
     assert caller_errors == [] and thread_errors == []
     # The last call shows the state the socket is in now.
     status.state = SocketState.OK
-    light.follow(status)
+    light.follow(lambda: status.state.look)
     green = factory.pin(pins.green)
     assert green.state is True
     if pins.red is not None:

@@ -15,11 +15,11 @@ import yaml
 from mqtt_broker import Broker, Recorder
 
 from flashjig.config import load_config
-from flashjig.control import ControlError, request
-from flashjig.discovery import Topics
-from flashjig.mqtt import DISCOVERY_FILE, MqttReporter
-from flashjig.simulation import simulated_station
-from flashjig.socket import SocketState
+from flashjig.mqtt.discovery import Topics
+from flashjig.mqtt.reporter import DISCOVERY_FILE, MqttReporter
+from flashjig.simulation.station import simulated_station
+from flashjig.station.control import ControlError, request
+from flashjig.station.socket import SocketState
 
 REQUIRED = {
     "sensor": {"state_topic"},
@@ -103,10 +103,10 @@ def test_online_discovery_states_and_results_for_five_sockets(rig, recorder):
     flash_sockets(station, hw, list(station.sockets))
     recorder.wait(lambda: len(recorder.on(topics.result)) == 5, what="five results")
     results = recorder.json_on(topics.result)
-    rows = {r["id"]: r for r in journal.attempts()}
+    rows = {r.id: r for r in journal.attempts()}
     assert {r["id"] for r in results} == set(rows)
-    assert all(r["result"] == "ok" and r["mac"] == rows[r["id"]]["mac"] for r in results)
-    recorder.wait(lambda: all(r["published"] == 1 for r in journal.attempts()), what="acked")
+    assert all(r["result"] == "ok" and r["mac"] == rows[r["id"]].mac for r in results)
+    recorder.wait(lambda: all(r.published for r in journal.attempts()), what="acked")
     # Every state topic that discovery names has a state.
     for c in cmps.values():
         if "state_topic" in c:

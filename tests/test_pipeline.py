@@ -10,9 +10,10 @@ from helpers import seated
 
 from flashjig.emulator import Faults
 from flashjig.emulator.module import State
-from flashjig.flashing import FlashJob, Reason, Stage, flash
-from flashjig.images import load_images
-from flashjig.simulation import ModuleSpec, SimulatedHardware
+from flashjig.flashing.images import load_images
+from flashjig.flashing.pipeline import FlashJob, flash
+from flashjig.flashing.result import Reason, Stage
+from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
 
 
 def run_job(config, hardware, socket="socket1", **job_args):

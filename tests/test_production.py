@@ -7,17 +7,18 @@ import json
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from flashjig.backups import BackupError, list_backups, save
-from flashjig.bootcheck import check_boot
+from flashjig.cli.report import render, run_report
 from flashjig.config import BootCheck, BurnIn
 from flashjig.emulator import EmulatedModule, Faults, FlashChip
+from flashjig.emulator.firmware import build_firmware
 from flashjig.emulator.module import StrapPin
-from flashjig.firmware import build_firmware
-from flashjig.journal import JOURNAL_FILE, Journal
-from flashjig.pins import StrapLine
-from flashjig.report import render, run_report
-from flashjig.sdklayout import RF_INIT_DATA, system_area
-from flashjig.strapping import ModuleLines
+from flashjig.errors import BackupError
+from flashjig.flashing.backups import list_backups, save
+from flashjig.flashing.bootcheck import check_boot
+from flashjig.flashing.sdklayout import RF_INIT_DATA, system_area
+from flashjig.hardware.pins import StrapLine
+from flashjig.hardware.strapping import ModuleLines
+from flashjig.station.journal import JOURNAL_FILE, Journal
 
 
 @pytest.fixture
@@ -129,9 +130,15 @@ def test_backup_is_kept_only_when_the_md5_agrees(tmp_path):
 
 
 def _result(socket, result, mac, reason=""):
-    from flashjig.flashing import FlashResult
+    from flashjig.flashing.result import FlashResult, Outcome, Reason
 
-    return FlashResult(socket=socket, result=result, reason=reason, mac=mac, profile="p")
+    return FlashResult(
+        socket=socket,
+        result=Outcome(result),
+        reason=Reason(reason) if reason else None,
+        mac=mac,
+        profile="p",
+    )
 
 
 def test_report_counts_reasons_sockets_and_units(tmp_path, capsys):

@@ -9,14 +9,15 @@ from helpers import flashjig, seated
 
 from flashjig.config import BootCheck, BurnIn, Identity
 from flashjig.emulator import Faults
+from flashjig.emulator.firmware import build_firmware
 from flashjig.emulator.module import State
-from flashjig.firmware import build_firmware
-from flashjig.flashing import FlashJob, Reason, flash
-from flashjig.identity import Unit, read_unit_record
-from flashjig.images import load_images
-from flashjig.journal import JOURNAL_FILE, Journal
-from flashjig.sdklayout import RF_INIT_DATA
-from flashjig.simulation import ModuleSpec, SimulatedHardware
+from flashjig.flashing.identity import Unit, read_unit_record
+from flashjig.flashing.images import load_images
+from flashjig.flashing.pipeline import FlashJob, flash
+from flashjig.flashing.result import Reason
+from flashjig.flashing.sdklayout import RF_INIT_DATA
+from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
+from flashjig.station.journal import JOURNAL_FILE, Journal
 
 
 def run(config, hardware, socket="socket1", profile=None, **job):
@@ -161,7 +162,7 @@ def test_unit_record_and_serial(make_config, tmp_path):
         row = journal.allocate_unit(
             mac, profile="demo", serial_range=(10, 20), client_id=lambda n: f"node-{n:03d}"
         )
-        return Unit(row["serial"], row["client_id"], mac)
+        return Unit(row.serial, row.client_id, mac)
 
     try:
         with SimulatedHardware(config) as hw:
@@ -240,7 +241,7 @@ def test_folder_identity_hands_out_each_image_once(station_config, tmp_path):
             client_id=lambda n: f"node-{n:03d}",
             images=sorted(p.name for p in folder.iterdir()),
         )
-        return Unit(row["serial"], row["client_id"], mac, folder / row["image"])
+        return Unit(row.serial, row.client_id, mac, folder / row.image)
 
     try:
         with SimulatedHardware(config) as hw:
@@ -261,7 +262,8 @@ def test_folder_identity_hands_out_each_image_once(station_config, tmp_path):
 def test_station_refuses_to_start_without_room_for_backups(station_config, tmp_path, monkeypatch):
     import shutil
 
-    from flashjig.daemon import Daemon
+    from flashjig.simulation.hardware import SimulatedHardware
+    from flashjig.station.daemon import Daemon
 
     text = station_config.path.read_text().replace(
         "verify: true", "verify: true\n    backup: before_write"
@@ -269,6 +271,6 @@ def test_station_refuses_to_start_without_room_for_backups(station_config, tmp_p
     station_config.path.write_text(text)
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=10 << 20))
-    daemon = Daemon(station_config.path, tmp_path / "state", simulate=True)
+    daemon = Daemon(station_config.path, tmp_path / "state", hardware=SimulatedHardware)
     assert daemon.run() == 1
     assert daemon.hardware is None  # stopped before any pin was made

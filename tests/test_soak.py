@@ -17,9 +17,9 @@ import yaml
 from mqtt_broker import Broker, Recorder
 
 from flashjig.config import load_config
-from flashjig.control import ControlError, request
-from flashjig.discovery import Topics
-from flashjig.journal import JOURNAL_FILE, Journal
+from flashjig.mqtt.discovery import Topics
+from flashjig.station.control import ControlError, request
+from flashjig.station.journal import JOURNAL_FILE, Journal
 
 FAULTS = ["none"] * 6 + ["silent", "pulled-mid-write", "noisy"]
 FINISHED = {"ok", "failed", "cancelled", "interrupted"}
@@ -198,13 +198,13 @@ def test_soak(station_config, tmp_path, pytestconfig):
         daemon.start()  # the last results go out from a fresh start too
         with Journal(state / JOURNAL_FILE, readonly=True) as journal:
             wait(
-                lambda: all(r["published"] for r in journal.attempts()),
+                lambda: all(r.published for r in journal.attempts()),
                 60,
                 "every result published",
             )
             rows = journal.attempts()
         wait(
-            lambda: {r["id"] for r in recorder.json_on(topics.result)} >= {r["id"] for r in rows},
+            lambda: {r["id"] for r in recorder.json_on(topics.result)} >= {r.id for r in rows},
             60,
             "every result received",
         )
@@ -215,13 +215,13 @@ def test_soak(station_config, tmp_path, pytestconfig):
         dashboard.close()
         broker.stop()
     elapsed = time.monotonic() - started
-    assert all(r["result"] in FINISHED for r in rows), "an attempt without a result"
-    assert all(r["reason"] for r in rows if r["result"] != "ok"), "a failure without a reason"
+    assert all(r.result in FINISHED for r in rows), "an attempt without a result"
+    assert all(r.reason for r in rows if r.result != "ok"), "a failure without a reason"
     assert len(rows) >= events["inserted"] - events["kills"] * len(names)
     received = [r["id"] for r in recorder.json_on(topics.result)]
     results = {}
     for r in rows:
-        results[r["result"]] = results.get(r["result"], 0) + 1
+        results[r.result] = results.get(r.result, 0) + 1
     figures = {
         "cycles": cycles,
         "attempts": len(rows),

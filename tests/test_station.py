@@ -10,11 +10,12 @@ from gpiozero.pins.mock import MockFactory
 
 from flashjig.config import LedPins
 from flashjig.emulator import Faults
-from flashjig.leds import FAILED_BLINK, FLASHING_BLINK
-from flashjig.pins import StrapLine
-from flashjig.simulation import ModuleSpec, simulated_station
-from flashjig.socket import SocketState
-from flashjig.strapping import RESET_HOLD_S, ModuleLines
+from flashjig.hardware.leds import FAILED_BLINK, FLASHING_BLINK
+from flashjig.hardware.pins import StrapLine
+from flashjig.hardware.strapping import RESET_HOLD_S, ModuleLines
+from flashjig.simulation.hardware import ModuleSpec
+from flashjig.simulation.station import simulated_station
+from flashjig.station.socket import SocketState
 
 
 def wait_for(predicate, timeout=30.0, what="condition"):
@@ -63,7 +64,7 @@ def test_insert_then_press_flashes_one_module(rig):
     wait_for(lambda: state(station, "socket1") is SocketState.OK, what="ok")
     assert station.sockets["socket1"].status.mac == module.mac_text
     (row,) = journal.attempts()
-    assert row["result"] == "ok" and row["socket"] == "socket1" and row["mac"] == module.mac_text
+    assert row.result == "ok" and row.socket == "socket1" and row.mac == module.mac_text
     assert state(station, "socket2") is SocketState.EMPTY
     hw.press()  # a flashed module is not flashed again
     time.sleep(0.3)
@@ -91,10 +92,10 @@ def test_five_sockets_flash_at_once(rig):
         what="all ok",
     )
     rows = journal.attempts()
-    assert sorted(r["socket"] for r in rows) == sorted(station.sockets)
-    assert len({r["mac"] for r in rows}) == 5
-    started = sorted(r["started_at"] for r in rows)
-    finished = sorted(r["finished_at"] for r in rows)
+    assert sorted(r.socket for r in rows) == sorted(station.sockets)
+    assert len({r.mac for r in rows}) == 5
+    started = sorted(r.started_at for r in rows)
+    finished = sorted(r.finished_at for r in rows)
     assert started[-1] < finished[0], "the five attempts overlapped in time"
 
 
@@ -102,7 +103,7 @@ def test_insert_trigger_flashes_by_itself(rig):
     station, hw, journal = rig(trigger="insert", settle_time=0.2)
     hw.insert("socket2")
     wait_for(lambda: state(station, "socket2") is SocketState.OK, what="auto flash")
-    assert [r["socket"] for r in journal.attempts()] == ["socket2"]
+    assert [r.socket for r in journal.attempts()] == ["socket2"]
 
 
 def test_contact_bounce_shorter_than_debounce_is_ignored(rig):
@@ -131,10 +132,10 @@ def test_removal_mid_flash_fails_that_socket_only(rig):
     assert state(station, "socket1") is SocketState.EMPTY
     assert state(station, "socket2") is SocketState.FLASHING
     wait_for(lambda: state(station, "socket2") is SocketState.OK, timeout=60, what="socket2 ok")
-    rows = {r["socket"]: r for r in journal.attempts()}
-    assert rows["socket1"]["result"] in ("failed", "cancelled")
-    assert rows["socket1"]["reason"] == "module removed"
-    assert rows["socket2"]["result"] == "ok"
+    rows = {r.socket: r for r in journal.attempts()}
+    assert rows["socket1"].result in ("failed", "cancelled")
+    assert rows["socket1"].reason == "module removed"
+    assert rows["socket2"].result == "ok"
 
 
 def test_a_module_seated_while_the_pulled_one_winds_down_is_taken_up(rig):
@@ -157,7 +158,7 @@ def test_a_module_seated_while_the_pulled_one_winds_down_is_taken_up(rig):
     hw.press()
     wait_for(lambda: state(station, "socket1") is SocketState.OK, timeout=60, what="ok")
     first, second = journal.attempts()
-    assert first["reason"] == "module removed" and second["result"] == "ok"
+    assert first.reason == "module removed" and second.result == "ok"
 
 
 def test_a_failing_listener_does_not_leave_a_socket_stuck(rig, caplog):
@@ -185,9 +186,9 @@ def test_module_that_never_syncs_is_retried_at_the_fallback_baud(rig):
     hw.press()
     wait_for(lambda: state(station, "socket3") is SocketState.FAILED, timeout=30)
     rows = journal.attempts()
-    assert [r["retry"] for r in rows] == [0, 1, 2]
-    assert all(r["reason"] == "no sync" for r in rows)
-    assert [r["baud"] for r in rows] == [921600, 115200, 115200]
+    assert [r.retry for r in rows] == [0, 1, 2]
+    assert all(r.reason == "no sync" for r in rows)
+    assert [r.baud for r in rows] == [921600, 115200, 115200]
     assert station.sockets["socket3"].status.reason == "no sync"
 
 
@@ -200,7 +201,7 @@ def test_long_press_cancels_running_flashes(rig):
     hw.press(hold=0.6)
     wait_for(lambda: state(station, "socket1") is SocketState.FAILED, what="cancelled")
     (row,) = journal.attempts()
-    assert row["result"] == "cancelled" and row["reason"] == "cancelled"
+    assert row.result == "cancelled" and row.reason == "cancelled"
 
 
 def test_led_patterns(rig):
@@ -287,15 +288,15 @@ def test_long_press_with_nothing_running_recovers_seated_modules(rig, station_co
     wait_for(lambda: state(station, "socket1") is SocketState.OK, what="first flash")
     hw.press(hold=0.6)  # nothing running: recover
     wait_for(lambda: len(journal.attempts()) == 2, what="recovery attempt")
-    wait_for(lambda: journal.attempts()[-1]["result"] != "started", what="recovery done")
+    wait_for(lambda: journal.attempts()[-1].result != "started", what="recovery done")
     first, recovered = journal.attempts()
-    assert (first["profile"], recovered["profile"]) == ("demo", "recovery")
-    assert recovered["result"] == "ok" and recovered["bytes"] == 0x100000  # erased: rewritten
+    assert (first.profile, recovered.profile) == ("demo", "recovery")
+    assert recovered.result == "ok" and recovered.bytes == 0x100000  # erased: rewritten
 
 
 def test_units_get_serials_from_the_journal(rig, station_config, tmp_path):
     from flashjig.config import Identity, ImageSpec
-    from flashjig.firmware import build_firmware
+    from flashjig.emulator.firmware import build_firmware
 
     image = tmp_path / "half.bin"  # leaves room for the unit record at 0xFB000
     image.write_bytes(build_firmware(0x80000))
@@ -316,9 +317,9 @@ def test_units_get_serials_from_the_journal(rig, station_config, tmp_path):
         lambda: all(state(station, n) is SocketState.OK for n in ("socket1", "socket2")), timeout=60
     )
     rows = journal.attempts()
-    assert sorted(r["serial"] for r in rows) == [100, 101]
-    assert {r["client_id"] for r in rows} == {"node-100", "node-101"}
-    assert {u["mac"] for u in journal.units()} == {r["mac"] for r in rows}
+    assert sorted(r.serial for r in rows) == [100, 101]
+    assert {r.client_id for r in rows} == {"node-100", "node-101"}
+    assert {u.mac for u in journal.units()} == {r.mac for r in rows}
 
 
 def test_a_seated_module_waits_in_reset_until_it_is_flashed(rig):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from flashjig import logs, service
-from flashjig.service import Notifier
+from flashjig.station import logs, service
+from flashjig.station.service import Notifier
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "systemd" / "flashjig.service"

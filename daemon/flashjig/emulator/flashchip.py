@@ -23,7 +23,6 @@ PAGE = 0x100
 
 # JEDEC capacity byte -> bytes; Winbond (0xEF 0x40 ..) parts are the usual ESP-01S flash.
 CAPACITY_CODES = {0x13: 512 * 1024, 0x14: 1 << 20, 0x15: 2 << 20, 0x16: 4 << 20}
-SIZES = {"512KB": 512 * 1024, "1MB": 1 << 20, "2MB": 2 << 20, "4MB": 4 << 20}
 WINBOND = 0xEF
 PUYA = 0x85
 

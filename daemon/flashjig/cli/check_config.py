@@ -1,0 +1,89 @@
+"""``flashjig check-config``: a config as the daemon would load it, plus the pins the Pi
+model's buses and the HAT EEPROM need; one line per problem."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import yaml
+
+from flashjig.cli.common import Subparsers, config_path
+from flashjig.config import Config, load_config
+from flashjig.errors import ConfigError, ExitCode
+from flashjig.hardware.header import pin_problems
+
+
+def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    cc = sub.add_parser(
+        "check-config",
+        parents=[common],
+        help="validate a config: the loader's checks, pin clashes, pins the buses need",
+        description="Check FILE (default: --config, $FLASHJIG_CONFIG, /etc/flashjig/flashjig.yaml) "
+        "as the daemon loads it, plus the pins that station.buses and the HAT ID EEPROM need on "
+        "station.pi_model. Prints 'FILE: ok (N sockets, profile P)' and exits 0, or one "
+        "'FILE: problem' line per problem and exits 2.",
+    )
+    cc.add_argument("file", nargs="?", type=Path, metavar="FILE")
+    cc.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 and one 'ok' line, or 2 and a line per problem."""
+    path = args.file or config_path(args)
+    config, problems = _check(path)
+    for problem in problems:
+        print(f"{path}: {problem}")
+    if problems or config is None:
+        return ExitCode.BAD_INPUT
+    print(f"{path}: ok ({len(config.sockets)} sockets, profile {config.active_profile})")
+    return ExitCode.OK
+
+
+def _field_lines(path: Path) -> dict[str, int]:
+    """Field path ('sockets[2].led.green') -> line number, to point at what to fix."""
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                field = f"{prefix}.{key.value}" if prefix else str(key.value)
+                lines[field] = value.start_mark.line + 1
+                walk(value, field)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[f"{prefix}[{i}]"] = item.start_mark.line + 1
+                walk(item, f"{prefix}[{i}]")
+
+    walk(yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader), "")
+    return lines
+
+
+def _located(error: ConfigError) -> str:
+    """A loader error without its file name (check-config puts that in front)."""
+    parts = (f"line {error.line}" if error.line else None, error.field, error.reason)
+    return ": ".join(part for part in parts if part)
+
+
+def _check(path: Path) -> tuple[Config | None, list[str]]:
+    try:
+        return (config := load_config(path)), pin_problems(config, _field_lines(path))
+    except ConfigError as e:
+        first = e
+    problems = [_located(first)]
+    # A missing image (built or copied in later) hides nothing else: check the pins too.
+    try:
+        config = load_config(path, check_files=False)
+    except ConfigError as second:
+        if str(second) != str(first):
+            problems.append(_located(second))
+        return None, problems
+    return config, problems + pin_problems(config, _field_lines(path))
+
+
+def check_config(path: str | os.PathLike[str]) -> list[str]:
+    """Everything wrong with a config file, one line each; empty when the daemon would take it
+    and no pin clashes with a bus or the HAT EEPROM. A missing image is a problem: the daemon
+    refuses to start without it."""
+    return _check(Path(path))[1]

@@ -1,0 +1,97 @@
+"""``flashjig ctl``: one command to the running station (flash, cancel, reload; insert,
+remove and press when it is simulated)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from flashjig.cli.common import Subparsers, station_socket
+from flashjig.emulator.faults import FAULT_NAMES
+from flashjig.errors import ControlError, ExitCode
+from flashjig.station.control import request
+
+
+def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    ctl = sub.add_parser(
+        "ctl",
+        parents=[common],
+        help="drive the running station: flash, cancel; insert/remove/press when simulated",
+        description="Send one command to the running station.",
+    )
+    ctl.set_defaults(handler=run)
+    actions = ctl.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (
+        ("insert", "seat a module (simulated station)"),
+        ("remove", "take a module out (simulated station)"),
+    ):
+        p = actions.add_parser(action, parents=[common], help=text, description=text)
+        p.add_argument("socket", metavar="SOCKET")
+        if action == "insert":
+            p.add_argument(
+                "--fault",
+                choices=FAULT_NAMES,
+                default="none",
+                help="a faulty module: never syncs, goes silent while written, garbles "
+                "its line, or resets once running",
+            )
+    p = actions.add_parser(
+        "press",
+        parents=[common],
+        help="press the station button (simulated)",
+        description="Press the simulated station button.",
+    )
+    p.add_argument(
+        "--hold",
+        type=float,
+        default=0.15,
+        metavar="SECONDS",
+        help="hold this long (past the hold time: cancel running flashes)",
+    )
+    p = actions.add_parser(
+        "flash",
+        parents=[common],
+        help="flash one socket or all ready ones",
+        description="Start flashing (like a button press).",
+    )
+    p.add_argument("socket", nargs="?", metavar="SOCKET")
+    actions.add_parser(
+        "cancel",
+        parents=[common],
+        help="cancel running flashes",
+        description="Cancel running flashes (like a long press).",
+    )
+    actions.add_parser(
+        "reload",
+        parents=[common],
+        help="reload the config (like SIGHUP)",
+        description="Reload the station's config file.",
+    )
+
+
+def payload(args: argparse.Namespace) -> dict[str, Any]:
+    """The control request the command line asks for."""
+    message: dict[str, Any] = {"cmd": args.action}
+    if args.action in ("insert", "remove") or args.action == "flash" and args.socket:
+        message["socket"] = args.socket
+    if args.action == "insert":
+        message["fault"] = args.fault
+    elif args.action == "press":
+        message["hold"] = args.hold
+    return message
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        answer = request(
+            station_socket(args), payload(args), timeout=max(30.0, getattr(args, "hold", 0) + 10)
+        )
+    except ControlError as e:
+        print(f"flashjig ctl {args.action}: {e}", file=sys.stderr)
+        return ExitCode.FAILED
+    answer.pop("ok", None)
+    if answer:
+        print(json.dumps(answer))
+    return ExitCode.OK

@@ -1,0 +1,53 @@
+"""``flashjig report``: the morning after an overnight batch (flashjig.station.report)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from flashjig.cli.common import Subparsers, parse_since, state_dir
+from flashjig.errors import ExitCode, UsageError
+from flashjig.station.journal import JOURNAL_FILE, Journal
+from flashjig.station.report import UNIT_FIELDS, render, units
+
+
+def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    rp = sub.add_parser(
+        "report",
+        parents=[common],
+        help="the morning after: ok and failed by reason and socket, throughput, units",
+        description="Summarise the journal: counts by result, reason and socket, modules "
+        "per hour, and the list of units (serial, MAC, client id, profile, result).",
+    )
+    rp.add_argument("--since", metavar="WHEN", help="as for 'flashjig history'")
+    rp.add_argument("--csv", type=Path, metavar="FILE", help="also write the units to FILE")
+    rp.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_report(state_dir(args), since=args.since, csv_path=args.csv)
+
+
+def run_report(state_dir: Path, *, since: str | None, csv_path: Path | None) -> int:
+    try:
+        when = parse_since(since) if since else None
+    except UsageError as e:
+        print(f"flashjig report: {e}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    path = state_dir / JOURNAL_FILE
+    try:
+        with Journal(path, readonly=True) as journal:
+            rows = journal.attempts(since=when)
+    except FileNotFoundError:
+        print(f"flashjig report: no journal at {path} (has the station run?)", file=sys.stderr)
+        return ExitCode.FAILED
+    print(render(rows))
+    if csv_path is not None:
+        with open(csv_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=UNIT_FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(unit.as_dict() for unit in units(rows))
+        print(f"units written to {csv_path}")
+    return ExitCode.OK

@@ -1,0 +1,60 @@
+"""``flashjig run``: the station daemon, on the Pi's hardware or, with --simulate, on mock
+pins and emulated modules. This is where the daemon is handed its hardware and its MQTT
+reporter: the station layer imports neither the simulation nor MQTT."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from flashjig.cli.common import Subparsers, config_path
+from flashjig.config import Config
+from flashjig.hardware.base import Hardware
+from flashjig.station.daemon import Reporter
+from flashjig.station.station import Station
+
+
+def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    run_ = sub.add_parser(
+        "run",
+        parents=[common],
+        help="run the station (what systemd starts)",
+        description="Run the station: watch sockets and the button, flash, journal every "
+        "attempt. SIGHUP reloads the config, SIGTERM stops cleanly.",
+    )
+    run_.add_argument(
+        "--simulate",
+        action="store_true",
+        help="mock pins and emulated modules; drive them with 'flashjig ctl'",
+    )
+    run_.add_argument("--line-rate", action="store_true", help="with --simulate: model wire time")
+    run_.add_argument("-v", "--verbose", action="store_true", help="log esptool's own lines too")
+    run_.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from flashjig.station.daemon import run as run_daemon
+
+    def hardware(config: Config) -> Hardware:
+        if args.simulate:
+            from flashjig.simulation.hardware import SimulatedHardware
+
+            return SimulatedHardware(config, insert_all=False, line_rate=args.line_rate)
+        from flashjig.hardware.pi import PiHardware
+
+        return PiHardware(config)
+
+    return run_daemon(
+        config_path(args),
+        args.state_dir,
+        hardware=hardware,
+        reporter=mqtt_reporter,
+        verbose=args.verbose,
+    )
+
+
+def mqtt_reporter(config: Config, station: Station, state_dir: Path) -> Reporter:
+    # paho is imported only by a station that has an mqtt section.
+    from flashjig.mqtt.reporter import MqttReporter
+
+    return MqttReporter(config, station, station.journal, state_dir)

@@ -1,0 +1,48 @@
+"""``flashjig sim``: emulated modules on pseudo terminals, for esptool or the station."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from flashjig.cli.common import Subparsers
+from flashjig.config.sizes import NAMES as SIZES
+from flashjig.errors import ExitCode
+
+
+def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    sim = sub.add_parser(
+        "sim",
+        parents=[common],
+        help="serve emulated ESP8266 modules on pseudo terminals",
+        description="Start N emulated ESP8266 modules waiting in download mode. Prints "
+        "'NAME DEVICE' per module, then 'ready'; serves until SIGINT or SIGTERM.",
+    )
+    sim.add_argument("--modules", type=int, default=1, metavar="N")
+    sim.add_argument("--flash-size", choices=SIZES, default="1MB")
+    sim.add_argument(
+        "--claimed-size",
+        choices=SIZES,
+        help="counterfeit: JEDEC id claims this size, addresses wrap at --flash-size",
+    )
+    sim.add_argument(
+        "--line-rate",
+        action="store_true",
+        help="model wire time (10 bits/byte) and datasheet flash times",
+    )
+    sim.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from flashjig.simulation.modules import serve_modules
+
+    if args.modules < 1:
+        print("flashjig sim: --modules must be at least 1", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    return serve_modules(
+        args.modules,
+        flash_size=args.flash_size,
+        claimed_size=args.claimed_size,
+        line_rate=args.line_rate,
+        state_dir=args.state_dir,
+    )

@@ -1,0 +1,581 @@
+"""Load and validate the station config (YAML): one pass over the node tree, section by
+section, then the rules that span sections (a pin used twice, a recovery profile that
+exists). Any problem is a ConfigError naming file, line and field."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import yaml
+from gpiozero.pins.pi import PiBoardInfo
+
+from flashjig.config.model import (
+    BAUD_RATES,
+    BUSES,
+    ERASE_POLICIES,
+    FLASH_FREQS,
+    FLASH_MODES,
+    FLASH_SIZES,
+    IDENTITY_MODES,
+    PI_MODELS,
+    SECTOR_SIZE,
+    TRIGGERS,
+    BootCheck,
+    BurnIn,
+    Config,
+    Identity,
+    ImageSpec,
+    LedPins,
+    MqttConfig,
+    Profile,
+    SocketConfig,
+    StationConfig,
+    TlsConfig,
+)
+from flashjig.config.nodes import NodeReader, describe, is_kind, located_error, suggest
+from flashjig.config.sizes import BYTES as SIZE_BYTES
+from flashjig.errors import ConfigError
+
+_MAX_BCM = 27
+
+_NAME_RE = re.compile(r"[a-z0-9_-]{1,32}")
+# Profile names end up in field paths and CLI arguments: no dots or spaces.
+_PROFILE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_PIN_RE = re.compile(r"(GPIO|BCM|BOARD|J8:)?(\d+)", re.IGNORECASE)
+# BOARD<n> and J8:<n> are positions on the 40-pin header, the same on every model the
+# station runs on (3B+, 4, 5, Zero 2 W): gpiozero's board data says which GPIO each is.
+_J8 = PiBoardInfo.from_revision(0xC03111).headers["J8"].pins  # a Pi 4 B
+
+
+def load_config(path: str | os.PathLike[str], *, check_files: bool = True) -> Config:
+    """Read and validate a config file; every problem surfaces as a ConfigError."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        reason = f"cannot read config file: {exc.strerror or exc}"
+        raise ConfigError(f"{p}: {reason}", file=str(p), reason=reason) from exc
+    except UnicodeDecodeError as exc:
+        reason = f"config file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise ConfigError(f"{p}: {reason}", file=str(p), reason=reason) from exc
+    return parse_config(text, p, check_files=check_files)
+
+
+def parse_config(text: str, path: Path, *, check_files: bool = True) -> Config:
+    """Validate config text; path names the file in errors and anchors relative image paths."""
+    path = Path(path)
+    file = str(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem, context = exc.problem, exc.context
+        if problem and context and problem.startswith("but "):
+            # ComposerError reads "expected a single document ..., but found another document".
+            reason = f"{context}, {problem}"
+        elif problem and context and exc.context_mark is not None:
+            reason = f"{problem} ({context} started on line {exc.context_mark.line + 1})"
+        else:
+            reason = problem or context or str(exc)
+        raise located_error(file, line, None, f"YAML syntax error: {reason}") from exc
+    except yaml.reader.ReaderError as exc:  # a control character; has a position, not a mark
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        reason = f"YAML syntax error: unacceptable character #x{char:04x}: {exc.reason}"
+        raise located_error(file, line, None, reason) from exc
+    if root is None:
+        raise located_error(file, 1, None, "config is empty")
+    return _Parser(path, check_files).config(root)
+
+
+class _Parser(NodeReader):
+    """Walks the node tree once, turning nodes into dataclasses or raising located errors."""
+
+    def __init__(self, path: Path, check_files: bool) -> None:
+        super().__init__(str(path))
+        self.path = path.absolute()
+        self.base = self.path.parent
+        self.check_files = check_files
+        self.pins: list[tuple[int, int, str, str]] = []  # (line, index, pin, field path)
+        self.recovery_node: yaml.Node | None = None
+
+    def name(self, node: yaml.Node, path: str, what: str) -> str:
+        value = self.string(node, path)
+        if not _NAME_RE.fullmatch(value):
+            raise self.error(node, path, f"invalid {what} {value!r}: use 1-32 of [a-z0-9_-]")
+        return value
+
+    def pin(self, node: yaml.Node, path: str) -> str:
+        """Normalise GPIO17 / gpio17 / BCM17 / 17 / BOARD11 / J8:11 to gpiozero's 'GPIO17'."""
+        if is_kind(node, "int"):
+            prefix, number = "", self.integer(node, path)
+        elif is_kind(node, "str"):
+            match = _PIN_RE.fullmatch(node.value.strip())
+            if match is None:
+                reason = f"invalid pin {node.value!r}: use GPIO<n>, BCM<n>, BOARD<n> or a number"
+                raise self.error(node, path, reason)
+            prefix, number = (match.group(1) or "").upper(), int(match.group(2))
+        else:
+            reason = f"expected a pin like GPIO17 or a BCM number, got {describe(node)}"
+            raise self.error(node, path, reason)
+        if prefix in ("BOARD", "J8:"):
+            header = _J8.get(number)
+            if header is None:
+                raise self.error(node, path, f"{prefix}{number} is not on the 40-pin header")
+            if "gpio" not in header.interfaces:
+                raise self.error(node, path, f"{prefix}{number} is a {header.name} pin, not a GPIO")
+            number = int(header.name.removeprefix("GPIO"))
+        elif not 0 <= number <= _MAX_BCM:
+            reason = f"GPIO{number} is outside the usable BCM range 0..{_MAX_BCM}"
+            raise self.error(node, path, reason)
+        pin = f"GPIO{number}"
+        self.pins.append((node.start_mark.line + 1, node.start_mark.index, pin, path))
+        return pin
+
+    def offset(self, node: yaml.Node, path: str) -> int:
+        """Flash offset: a YAML int (0x1000 is an int in YAML 1.1) or a string like '0x10000'."""
+        if is_kind(node, "str"):
+            try:
+                value = int(node.value.strip(), 0)
+            except ValueError:
+                reason = f"expected an integer offset like 0x10000, got {node.value!r}"
+                raise self.error(node, path, reason) from None
+        elif is_kind(node, "int"):
+            value = self.integer(node, path)
+        else:
+            raise self.error(node, path, f"expected an integer offset, got {describe(node)}")
+        if value < 0:
+            raise self.error(node, path, f"offset must not be negative, got {value}")
+        if value % SECTOR_SIZE:
+            raise self.error(node, path, f"offset {value:#x} is not aligned to a 4 KiB sector")
+        return value
+
+    # -- sections ------------------------------------------------------------------------
+
+    def config(self, root: yaml.Node) -> Config:
+        m = self.mapping(
+            root,
+            "",
+            required=("profiles", "sockets"),
+            optional=("station", "active_profile", "mqtt"),
+        )
+        station_node = self.present(m, "station")
+        station = StationConfig() if station_node is None else self.station(station_node)
+        profiles = self.profiles(m["profiles"])
+        active = self.active_profile(root, self.present(m, "active_profile"), profiles)
+        if station.recovery_profile is not None and station.recovery_profile not in profiles:
+            known = ", ".join(profiles)
+            reason = f"no profile {station.recovery_profile!r} (profiles: {known})"
+            raise self.error(self.recovery_node, "station.recovery_profile", reason)
+        sockets = self.sockets(m["sockets"])
+        self.check_pin_reuse()
+        mqtt_node = self.present(m, "mqtt")
+        mqtt = None if mqtt_node is None else self.mqtt(mqtt_node)
+        return Config(self.path, station, profiles, active, sockets, mqtt)
+
+    def runtime_file(self, node: yaml.Node, path: str) -> Path:
+        """A file the station reads at run time (secrets, certificates): it must exist."""
+        value = self.base / self.string(node, path)
+        if self.check_files and not value.is_file():
+            raise self.error(node, path, f"file not found: {value}")
+        return value
+
+    def mqtt(self, node: yaml.Node) -> MqttConfig:
+        m = self.mapping(
+            node,
+            "mqtt",
+            required=("host",),
+            optional=(
+                "port",
+                "client_id",
+                "username",
+                "password_file",
+                "tls",
+                "keepalive",
+                "base_topic",
+                "discovery_prefix",
+                "qos",
+                "commands",
+            ),
+        )
+        kwargs: dict[str, object] = {"host": self.string(m["host"], "mqtt.host")}
+        for key, low, high in (("port", 1, 65535), ("keepalive", 5, 3600), ("qos", 0, 2)):
+            if (n := self.present(m, key)) is not None:
+                value = self.integer(n, f"mqtt.{key}")
+                if not low <= value <= high:
+                    raise self.error(n, f"mqtt.{key}", f"must be between {low} and {high}")
+                kwargs[key] = value
+        for key in ("client_id", "username", "base_topic", "discovery_prefix"):
+            if (n := self.present(m, key)) is not None:
+                value = self.string(n, f"mqtt.{key}")
+                if key in ("base_topic", "discovery_prefix") and (
+                    not value or any(c in value for c in "#+") or value.endswith("/")
+                ):
+                    reason = "a topic without wildcards (# +) or a trailing /"
+                    raise self.error(n, f"mqtt.{key}", f"expected {reason}, got {value!r}")
+                kwargs[key] = value
+        if (n := self.present(m, "password_file")) is not None:
+            kwargs["password_file"] = self.runtime_file(n, "mqtt.password_file")
+        if (n := self.present(m, "commands")) is not None:
+            kwargs["commands"] = self.boolean(n, "mqtt.commands")
+        if (n := self.present(m, "tls")) is not None:
+            kwargs["tls"] = self.tls(n)
+        if "password_file" in kwargs and "username" not in kwargs:
+            raise self.error(node, "mqtt.username", "password_file needs a username")
+        return MqttConfig(**kwargs)  # type: ignore[arg-type]
+
+    def tls(self, node: yaml.Node) -> TlsConfig:
+        m = self.mapping(
+            node, "mqtt.tls", optional=("ca_file", "cert_file", "key_file", "insecure")
+        )
+        kwargs: dict[str, object] = {}
+        for key in ("ca_file", "cert_file", "key_file"):
+            if (n := self.present(m, key)) is not None:
+                kwargs[key] = self.runtime_file(n, f"mqtt.tls.{key}")
+        if (n := self.present(m, "insecure")) is not None:
+            kwargs["insecure"] = self.boolean(n, "mqtt.tls.insecure")
+        if ("cert_file" in kwargs) != ("key_file" in kwargs):
+            raise self.error(node, "mqtt.tls", "cert_file and key_file go together")
+        return TlsConfig(**kwargs)  # type: ignore[arg-type]
+
+    def station(self, node: yaml.Node) -> StationConfig:
+        m = self.mapping(
+            node,
+            "station",
+            optional=(
+                "id",
+                "button",
+                "hold_time",
+                "trigger",
+                "settle_time",
+                "debounce",
+                "retries",
+                "fallback_baud",
+                "status_led",
+                "pi_model",
+                "buses",
+                "serial_range",
+                "recovery_profile",
+            ),
+        )
+        kwargs: dict[str, object] = {}
+        if (n := self.present(m, "id")) is not None:
+            kwargs["id"] = self.name(n, "station.id", "station id")
+        for key in ("button", "status_led"):
+            if (n := self.present(m, key)) is not None:
+                kwargs[key] = self.pin(n, f"station.{key}")
+        for key in ("hold_time", "settle_time", "debounce"):
+            if (n := self.present(m, key)) is not None:
+                kwargs[key] = self.seconds(n, f"station.{key}")
+        if (n := self.present(m, "trigger")) is not None:
+            kwargs["trigger"] = self.choice(n, "station.trigger", TRIGGERS)
+        if (n := self.present(m, "recovery_profile")) is not None:
+            kwargs["recovery_profile"] = self.string(n, "station.recovery_profile")
+            self.recovery_node = n
+        if (n := self.present(m, "serial_range")) is not None:
+            kwargs["serial_range"] = self.serial_range(n, "station.serial_range")
+        if (n := self.present(m, "pi_model")) is not None:
+            kwargs["pi_model"] = self.choice(n, "station.pi_model", PI_MODELS)
+        if (n := self.present(m, "buses")) is not None:
+            if not isinstance(n, yaml.SequenceNode):
+                raise self.error(n, "station.buses", f"expected a list, got {describe(n)}")
+            kwargs["buses"] = tuple(
+                self.choice(item, f"station.buses[{i}]", BUSES) for i, item in enumerate(n.value)
+            )
+        if (n := self.present(m, "retries")) is not None:
+            kwargs["retries"] = self.integer(n, "station.retries")
+            if not 0 <= kwargs["retries"] <= 10:
+                raise self.error(n, "station.retries", "must be between 0 and 10")
+        if (n := self.present(m, "fallback_baud")) is not None:
+            kwargs["fallback_baud"] = self.integer(n, "station.fallback_baud")
+            if kwargs["fallback_baud"] not in BAUD_RATES:
+                expected = ", ".join(map(str, BAUD_RATES))
+                raise self.error(n, "station.fallback_baud", f"expected one of {expected}")
+        station = StationConfig(**kwargs)
+        if station.trigger != "insert" and station.button is None:
+            reason = f"trigger '{station.trigger}' needs a button pin (station.button)"
+            raise self.error(node, "station.trigger", reason)
+        return station
+
+    def profiles(self, node: yaml.Node) -> dict[str, Profile]:
+        m = self.entries(node, "profiles", "a mapping of profile name to profile")
+        if not m:
+            raise self.error(node, "profiles", "at least one profile is required")
+        out: dict[str, Profile] = {}
+        for key_node, value_node in node.value:
+            name = key_node.value
+            path = f"profiles.{name}"
+            if not _PROFILE_RE.fullmatch(name):
+                reason = f"invalid profile name {name!r}: use 1-64 of [A-Za-z0-9_-]"
+                raise self.error(key_node, path, reason)
+            out[name] = self.profile(name, value_node, path)
+        return out
+
+    def active_profile(
+        self, root: yaml.Node, node: yaml.Node | None, profiles: dict[str, Profile]
+    ) -> str:
+        names = list(profiles)
+        if node is None:
+            if len(names) == 1:
+                return names[0]
+            reason = f"required when there is more than one profile ({', '.join(names)})"
+            raise self.error(root, "active_profile", reason)
+        value = self.string(node, "active_profile")
+        if value not in profiles:
+            known = ", ".join(names)
+            reason = f"unknown profile {value!r}{suggest(value, names)}; profiles: {known}"
+            raise self.error(node, "active_profile", reason)
+        return value
+
+    def profile(self, name: str, node: yaml.Node, path: str) -> Profile:
+        m = self.mapping(
+            node,
+            path,
+            required=("images",),
+            optional=(
+                "baud",
+                "flash_mode",
+                "flash_freq",
+                "flash_size",
+                "verify",
+                "erase",
+                "rf_init",
+                "min_flash_size",
+                "backup",
+                "identity",
+                "boot_check",
+                "burn_in",
+            ),
+        )
+        kwargs: dict[str, object] = {}
+        if (n := self.present(m, "baud")) is not None:
+            baud = self.integer(n, f"{path}.baud")
+            if baud not in BAUD_RATES:
+                rates = ", ".join(str(b) for b in BAUD_RATES)
+                raise self.error(n, f"{path}.baud", f"unsupported baud {baud}; use one of {rates}")
+            kwargs["baud"] = baud
+        for key, choices in (
+            ("flash_mode", FLASH_MODES),
+            ("flash_freq", FLASH_FREQS),
+            ("flash_size", FLASH_SIZES),
+        ):
+            if (n := self.present(m, key)) is not None:
+                kwargs[key] = self.choice(n, f"{path}.{key}", choices)
+        if (n := self.present(m, "verify")) is not None:
+            kwargs["verify"] = self.boolean(n, f"{path}.verify")
+        for key, choices in (
+            ("erase", ERASE_POLICIES),
+            ("rf_init", ("none", "auto")),
+            ("backup", ("none", "before_write")),
+            ("min_flash_size", tuple(SIZE_BYTES)),
+        ):
+            if (n := self.present(m, key)) is not None:
+                kwargs[key] = self.choice(n, f"{path}.{key}", choices)
+        if (n := self.present(m, "identity")) is not None:
+            kwargs["identity"] = self.identity(n, f"{path}.identity")
+        if (n := self.present(m, "boot_check")) is not None:
+            kwargs["boot_check"] = self.boot_check(n, f"{path}.boot_check")
+        if (n := self.present(m, "burn_in")) is not None:
+            kwargs["burn_in"] = self.burn_in(n, f"{path}.burn_in")
+        flash_size = str(kwargs.get("flash_size", "keep"))
+        images = self.images(m["images"], f"{path}.images", flash_size)
+        return Profile(name=name, images=images, **kwargs)  # type: ignore[arg-type]
+
+    def identity(self, node: yaml.Node, path: str) -> Identity:
+        m = self.mapping(
+            node,
+            path,
+            required=("mode",),
+            optional=("template", "offset", "placeholder", "folder"),
+        )
+        mode = self.choice(m["mode"], f"{path}.mode", IDENTITY_MODES)
+        kwargs: dict[str, object] = {"mode": mode}
+        if (n := self.present(m, "template")) is not None:
+            template = self.string(n, f"{path}.template")
+            try:
+                template.format(serial=1, mac="5ccf7f000000")
+            except (KeyError, IndexError, ValueError) as e:
+                reason = f"template {template!r} does not format: {e}; use {{serial}} or {{mac}}"
+                raise self.error(n, f"{path}.template", reason) from None
+            kwargs["template"] = template
+        if (n := self.present(m, "offset")) is not None:
+            kwargs["offset"] = self.offset(n, f"{path}.offset")
+        if (n := self.present(m, "placeholder")) is not None:
+            kwargs["placeholder"] = self.string(n, f"{path}.placeholder")
+        if (n := self.present(m, "folder")) is not None:
+            folder = self.base / self.string(n, f"{path}.folder")
+            if self.check_files and not folder.is_dir():
+                raise self.error(n, f"{path}.folder", f"folder not found: {folder}")
+            kwargs["folder"] = folder
+        needs = {"record": "offset", "placeholder": "placeholder", "folder": "folder"}[mode]
+        if needs not in kwargs:
+            raise self.error(node, f"{path}.{needs}", f"identity mode '{mode}' needs {needs}")
+        return Identity(**kwargs)  # type: ignore[arg-type]
+
+    def boot_check(self, node: yaml.Node, path: str) -> BootCheck:
+        m = self.mapping(node, path, required=("pattern",), optional=("timeout", "baud"))
+        pattern = self.regex(m["pattern"], f"{path}.pattern")
+        kwargs: dict[str, object] = {"pattern": pattern}
+        if (n := self.present(m, "timeout")) is not None:
+            kwargs["timeout"] = self.seconds(n, f"{path}.timeout", maximum=300)
+        if (n := self.present(m, "baud")) is not None:
+            kwargs["baud"] = self.integer(n, f"{path}.baud")
+        return BootCheck(**kwargs)  # type: ignore[arg-type]
+
+    def burn_in(self, node: yaml.Node, path: str) -> BurnIn:
+        m = self.mapping(node, path, required=("seconds",), optional=("fail_patterns",))
+        kwargs: dict[str, object] = {
+            "seconds": self.seconds(m["seconds"], f"{path}.seconds", maximum=24 * 3600)
+        }
+        if (n := self.present(m, "fail_patterns")) is not None:
+            if not isinstance(n, yaml.SequenceNode):
+                raise self.error(n, f"{path}.fail_patterns", "expected a list of patterns")
+            kwargs["fail_patterns"] = tuple(
+                self.regex(item, f"{path}.fail_patterns[{i}]") for i, item in enumerate(n.value)
+            )
+        return BurnIn(**kwargs)  # type: ignore[arg-type]
+
+    def serial_range(self, node: yaml.Node, path: str) -> tuple[int, int]:
+        if not isinstance(node, yaml.SequenceNode) or len(node.value) != 2:
+            raise self.error(node, path, "expected [first, last], e.g. [1, 500]")
+        first = self.integer(node.value[0], f"{path}[0]")
+        last = self.integer(node.value[1], f"{path}[1]")
+        if not 0 <= first <= last:
+            raise self.error(node, path, f"expected 0 <= first <= last, got [{first}, {last}]")
+        return first, last
+
+    def images(self, node: yaml.Node, path: str, flash_size: str) -> tuple[ImageSpec, ...]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.error(node, path, f"expected a list of images, got {describe(node)}")
+        if not node.value:
+            raise self.error(node, path, "at least one image is required")
+        parsed = [self.image(n, f"{path}[{i}]") for i, n in enumerate(node.value)]
+        capacity = SIZE_BYTES.get(flash_size)
+        for j, (spec, size) in enumerate(parsed):
+            here = f"{path}[{j}]"
+            end = spec.offset + (size or 0)
+            if capacity is not None and (spec.offset >= capacity or end > capacity):
+                reason = f"image {_span(spec.offset, size)} does not fit in {flash_size} of flash"
+                raise self.error(node.value[j], here, reason)
+            for i in range(j):
+                other, other_size = parsed[i]
+                if _overlaps(other.offset, other_size, spec.offset, size):
+                    reason = (
+                        f"image {_span(spec.offset, size)} overlaps images[{i}] "
+                        f"{_span(other.offset, other_size)} ({other.path.name})"
+                    )
+                    raise self.error(node.value[j], here, reason)
+        return tuple(spec for spec, _ in parsed)
+
+    def image(self, node: yaml.Node, path: str) -> tuple[ImageSpec, int | None]:
+        """One image plus its file size (None if the file is not there to measure)."""
+        m = self.mapping(node, path, required=("offset", "file"), optional=("sha256",))
+        offset = self.offset(m["offset"], f"{path}.offset")
+        file_node = m["file"]
+        raw = self.string(file_node, f"{path}.file")
+        if not raw.strip():
+            raise self.error(file_node, f"{path}.file", "image file name is empty")
+        # normpath, not resolve(): keep symlinks such as firmware/current.bin as written.
+        image_path = Path(os.path.normpath(self.base / Path(raw).expanduser()))
+        size = image_path.stat().st_size if image_path.is_file() else None
+        if self.check_files:
+            if not image_path.exists():
+                raise self.error(file_node, f"{path}.file", f"image file not found: {image_path}")
+            if size is None:
+                reason = f"image file is not a regular file: {image_path}"
+                raise self.error(file_node, f"{path}.file", reason)
+            if size == 0:
+                raise self.error(file_node, f"{path}.file", f"image file is empty: {image_path}")
+        sha256 = None
+        if (n := self.present(m, "sha256")) is not None:
+            digest = self.string(n, f"{path}.sha256").strip().lower()
+            if not _SHA256_RE.fullmatch(digest):
+                reason = f"sha256 must be 64 hex characters, got {n.value!r}"
+                raise self.error(n, f"{path}.sha256", reason)
+            sha256 = digest
+        return ImageSpec(offset=offset, path=image_path, sha256=sha256), size
+
+    def sockets(self, node: yaml.Node) -> tuple[SocketConfig, ...]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.error(node, "sockets", f"expected a list of sockets, got {describe(node)}")
+        if not node.value:
+            raise self.error(node, "sockets", "at least one socket is required")
+        out: list[SocketConfig] = []
+        names: dict[str, str] = {}
+        serials: dict[str, str] = {}
+        for i, item in enumerate(node.value):
+            path = f"sockets[{i}]"
+            m = self.mapping(
+                item,
+                path,
+                required=("name", "serial", "gpio0", "en"),
+                optional=("detect", "led", "power", "power_active_low"),
+            )
+            name = self.name(m["name"], f"{path}.name", "socket name")
+            if name in names:
+                reason = f"duplicate socket name {name!r} (also {names[name]}.name)"
+                raise self.error(m["name"], f"{path}.name", reason)
+            names[name] = path
+            serial = self.serial(m["serial"], f"{path}.serial")
+            if serial in serials:
+                reason = f"serial device {serial} is also used by {serials[serial]}"
+                raise self.error(m["serial"], f"{path}.serial", reason)
+            serials[serial] = path
+            gpio0 = self.pin(m["gpio0"], f"{path}.gpio0")
+            en = self.pin(m["en"], f"{path}.en")
+            detect_node = self.present(m, "detect")
+            detect = None if detect_node is None else self.pin(detect_node, f"{path}.detect")
+            led_node = self.present(m, "led")
+            led = LedPins() if led_node is None else self.led(led_node, f"{path}.led")
+            power_node = self.present(m, "power")
+            power = None if power_node is None else self.pin(power_node, f"{path}.power")
+            active_low_node = self.present(m, "power_active_low")
+            active_low = (
+                True
+                if active_low_node is None
+                else self.boolean(active_low_node, f"{path}.power_active_low")
+            )
+            out.append(SocketConfig(name, serial, gpio0, en, detect, led, power, active_low))
+        return tuple(out)
+
+    def serial(self, node: yaml.Node, path: str) -> str:
+        """A device path (/dev/...) or a pyserial URL (rfc2217://, socket://) for emulators."""
+        value = self.string(node, path).strip()
+        if not (value.startswith("/") or "://" in value):
+            reason = f"expected an absolute device path like /dev/serial/by-path/..., got {value!r}"
+            raise self.error(node, path, reason)
+        return value
+
+    def led(self, node: yaml.Node, path: str) -> LedPins:
+        m = self.mapping(node, path, optional=("red", "green", "blue"))
+        pins = {
+            colour: self.pin(n, f"{path}.{colour}")
+            for colour in ("red", "green", "blue")
+            if (n := self.present(m, colour)) is not None
+        }
+        return LedPins(**pins)
+
+    def check_pin_reuse(self) -> None:
+        """Two functions on one GPIO would fight each other; report the later use in the file."""
+        first: dict[str, str] = {}
+        for line, _, pin, path in sorted(self.pins):
+            if pin in first:
+                reason = f"{pin} is used twice: {first[pin]} and {path}"
+                raise located_error(self.file, line, path, reason)
+            first[pin] = path
+
+
+def _span(offset: int, size: int | None) -> str:
+    return f"at {offset:#x}" if not size else f"at {offset:#x}-{offset + size - 1:#x}"
+
+
+def _overlaps(a: int, a_size: int | None, b: int, b_size: int | None) -> bool:
+    """Overlap of [a, a+a_size) and [b, b+b_size); an unknown size only collides at its start."""
+    if a == b:
+        return True
+    lo, lo_size, hi = (a, a_size, b) if a < b else (b, b_size, a)
+    return lo_size is not None and lo + lo_size > hi

@@ -1,0 +1,181 @@
+"""The station config as data: frozen dataclasses the loader builds and everything else
+reads, and the fixed choices the loader checks fields against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flashjig.config.sizes import NAMES as SIZE_NAMES
+from flashjig.errors import ConfigError
+
+SECTOR_SIZE = 0x1000  # ESP8266 flash erase sector: images must start on one
+BAUD_RATES = (115200, 230400, 460800, 921600, 1500000, 2000000)
+FLASH_MODES = ("keep", "qio", "qout", "dio", "dout")
+FLASH_FREQS = ("keep", "40m", "26m", "20m", "80m")
+FLASH_SIZES = ("keep", "detect", *SIZE_NAMES)
+TRIGGERS = ("button", "insert", "both")
+PI_MODELS = ("3B+", "4", "5", "Zero2W")
+ERASE_POLICIES = ("written", "all")
+IDENTITY_MODES = ("record", "placeholder", "folder")
+BUSES = ("i2c1", "spi0", "spi1", "uart0", "uart2", "uart3", "uart4", "uart5")
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One binary to write; offset is sector aligned so esptool never erases a neighbour."""
+
+    offset: int
+    path: Path
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How each unit comes out different. ``record``: a unit record (JSON) written at
+    ``offset``; ``placeholder``: ``placeholder`` in an image replaced by the unit's client
+    id; ``folder``: per-unit images from ``folder`` taken in order, each used once, in
+    place of the image at the profile's first offset."""
+
+    mode: str
+    template: str = "node-{serial:03d}"
+    offset: int | None = None
+    placeholder: str | None = None
+    folder: Path | None = None
+
+
+@dataclass(frozen=True)
+class BootCheck:
+    """After writing: strap into the firmware and wait for ``pattern`` (a regular
+    expression) at the firmware's baud."""
+
+    pattern: str
+    timeout: float = 5.0
+    baud: int | None = None  # None: the baud the firmware announces, else 115200
+
+
+@dataclass(frozen=True)
+class BurnIn:
+    """Keep a flashed module running and watch it: a reset or a crash fails the unit."""
+
+    seconds: float
+    fail_patterns: tuple[str, ...] = (
+        r"ets Jan  8 2013,rst cause",  # the ROM's banner: the module reset
+        r"Exception \(\d+\)",  # an SDK exception dump
+        r"wdt reset",
+        r"Fatal exception",
+    )
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What to flash and how: the esptool settings shared by every socket."""
+
+    name: str
+    images: tuple[ImageSpec, ...]
+    baud: int = 921600
+    flash_mode: str = "keep"
+    flash_freq: str = "keep"
+    flash_size: str = "keep"
+    verify: bool = True
+    erase: str = "written"  # written: the sectors the images cover; all: the whole chip first
+    rf_init: str = "none"  # auto: SDK RF init data and blank system sectors for the size
+    min_flash_size: str | None = None  # refuse modules with less flash than this
+    backup: str = "none"  # before_write: read the whole flash into the state directory
+    identity: Identity | None = None
+    boot_check: BootCheck | None = None
+    burn_in: BurnIn | None = None
+
+
+@dataclass(frozen=True)
+class LedPins:
+    """Per-socket status LED; any colour may be absent on a cheaper build."""
+
+    red: str | None = None
+    green: str | None = None
+    blue: str | None = None
+
+
+@dataclass(frozen=True)
+class SocketConfig:
+    """One ESP-01S socket: its USB-serial adapter and the GPIOs wired to it."""
+
+    name: str
+    serial: str
+    gpio0: str
+    en: str
+    detect: str | None = None
+    led: LedPins = LedPins()
+    power: str | None = None  # gate of the socket's power switch (P-MOSFET: low = on)
+    power_active_low: bool = True
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    """Station-wide settings that are not tied to a socket."""
+
+    id: str = "flashjig"
+    button: str | None = None
+    hold_time: float = 3.0  # a press this long cancels running flashes
+    trigger: str = "button"  # button | insert | both
+    settle_time: float = 1.0  # insert trigger: wait this long after a module is seated
+    debounce: float = 0.05  # a detect switch must hold its level this long
+    retries: int = 2  # attempts after the first
+    fallback_baud: int = 115200  # retries use this baud
+    status_led: str | None = None  # "daemon alive"
+    pi_model: str = "4"  # decides which pins the buses below take
+    buses: tuple[str, ...] = ()  # I2C/SPI/UART buses in use: their pins are reserved
+    serial_range: tuple[int, int] = (1, 999_999)  # unit serials this station may give out
+    recovery_profile: str | None = None  # a long press with nothing running flashes this
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS to the broker; ``insecure`` (no hostname check) only when asked for by name."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """The broker the station reports to. The password is read from a file, never the YAML."""
+
+    host: str
+    port: int = 1883
+    client_id: str | None = None  # default flashjig-<station id>
+    username: str | None = None
+    password_file: Path | None = None
+    tls: TlsConfig | None = None
+    keepalive: int = 60
+    base_topic: str | None = None  # default flashjig/<station id>
+    discovery_prefix: str = "homeassistant"
+    qos: int = 1
+    commands: bool = False  # accept flash/cancel/profile commands from the broker
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated config; path is the absolute path of the file it came from."""
+
+    path: Path
+    station: StationConfig
+    profiles: dict[str, Profile]
+    active_profile: str
+    sockets: tuple[SocketConfig, ...]
+    mqtt: MqttConfig | None = None
+
+    def socket(self, name: str) -> SocketConfig:
+        """Look a socket up by name; the error lists the known names to make typos obvious."""
+        for sock in self.sockets:
+            if sock.name == name:
+                return sock
+        known = ", ".join(s.name for s in self.sockets)
+        raise ConfigError(f"unknown socket {name!r} (known sockets: {known})", field="sockets")
+
+    @property
+    def profile(self) -> Profile:
+        """The active profile."""
+        return self.profiles[self.active_profile]

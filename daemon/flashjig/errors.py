@@ -1,0 +1,94 @@
+"""Every error flashjig raises, under one root, and the exit codes they end in.
+
+Callers catch ``FlashjigError`` to tell our refusals (bad config, bad image, a station that
+says no) from bugs. Where an error stands for a builtin, it mixes that in, so code that
+only knows the builtin still catches it (a ``ConfigError`` is a ``ValueError``).
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "BackupError",
+    "CommandError",
+    "ConfigError",
+    "ControlError",
+    "ExitCode",
+    "FlashjigError",
+    "HardwareError",
+    "IdentityError",
+    "ImageError",
+    "UnitsExhausted",
+    "UsageError",
+]
+
+
+class ExitCode(enum.IntEnum):
+    """What a command's exit status means, for scripts and for systemd's
+    RestartPreventExitStatus."""
+
+    OK = 0  # done
+    FAILED = 1  # the job ran and failed (a module not flashed, no station to talk to)
+    BAD_INPUT = 2  # bad command line, config or image: trying again will not help
+
+
+class FlashjigError(Exception):
+    """The root: a refusal with a one-line message a person can act on."""
+
+
+class ConfigError(FlashjigError, ValueError):
+    """One-line message: '<file>:<line>: <field path>: <reason>'.
+
+    The parts are also kept as attributes (file, line, field, reason) so callers can report
+    them in a structured way; line/field are None when the problem has no node (unreadable file,
+    YAML syntax error has no field).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line
+        self.field = field
+        self.reason = reason if reason is not None else message
+
+
+class UsageError(FlashjigError, ValueError):
+    """Bad input on the command line or in a file it names: one line, exit code 2."""
+
+
+class ImageError(FlashjigError, ValueError):
+    """An image that must not be written; the message names the file and the fault."""
+
+
+class IdentityError(FlashjigError):
+    """The unit's identity cannot be put into its image; the message says why."""
+
+
+class UnitsExhausted(FlashjigError):
+    """No serial (or per-unit image) left to give a new unit."""
+
+
+class BackupError(FlashjigError):
+    """A backup that cannot be made or trusted; the message says why."""
+
+
+class ControlError(FlashjigError):
+    """A control request the station refused, or no station to ask; one line."""
+
+
+class CommandError(FlashjigError):
+    """An MQTT command refused; the message goes to the error topic."""
+
+
+class HardwareError(FlashjigError, ValueError):
+    """Something the station's hardware cannot do as asked (seat a module in a full
+    socket, press a button the station does not have)."""

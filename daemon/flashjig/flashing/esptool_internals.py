@@ -1,0 +1,78 @@
+"""Every use of esptool's private names, in one place: esptool is pinned below 6, and an
+upgrade is checked against this module alone.
+
+- ``close_port``: a loader keeps its serial port in ``_port``, and has no public close.
+- ``image_with_flash_params``: esptool's own header rewrite (flash mode, frequency and
+  size) for an image at ``offset``, as write-flash does it.
+- ``quiet_hex_dumps``: esptool 5.6 formats every packet it sends or receives as a hex
+  dump for its trace output, in f-strings that run whether tracing is on or not
+  (``ESPLoader.write``, ``command`` and ``slip_reader`` wrap the bytes in
+  ``HexFormatter``, whose laziness an f-string defeats). That is about 8 ms of CPU per
+  16 KiB block, twice per block: most of what a write costs the host, and on a Pi Zero 2
+  it delays every block. This swaps in a HexFormatter that formats only once some loader
+  in this process has tracing on.
+"""
+
+from __future__ import annotations
+
+import esptool.loader
+from esptool.cmds import _update_image_flash_params
+from esptool.loader import ESPLoader
+from esptool.targets.esp8266 import ESP8266ROM
+
+
+def close_port(esp: ESPLoader) -> None:
+    esp._port.close()
+
+
+def image_with_flash_params(
+    offset: int, flash_mode: str, flash_freq: str, flash_size: str, data: bytes
+) -> bytes:
+    """``data`` (an ESP8266 image at ``offset``) with its header's flash parameters set;
+    images not at the boot offset come back unchanged."""
+    result: bytes = _update_image_flash_params(
+        ESP8266ROM, offset, flash_freq, flash_mode, flash_size, data
+    )
+    return result
+
+
+class _TraceSwitch:
+    """Stands in for the attribute ``ESPLoader._trace_enabled`` (set by every loader's
+    ``__init__``, read by ``trace``): the same per-loader value, kept where it was, and
+    noting process-wide once any loader traces."""
+
+    def __get__(self, loader, owner=None):
+        if loader is None:
+            return self
+        enabled = loader.__dict__.get("_trace_enabled", False)
+        if enabled:
+            _note_tracing()
+        return enabled
+
+    def __set__(self, loader, enabled) -> None:
+        loader.__dict__["_trace_enabled"] = enabled
+        if enabled:
+            _note_tracing()
+
+
+def _note_tracing() -> None:
+    global _tracing
+    _tracing = True
+
+
+_tracing = False  # has any loader in this process had tracing on?
+
+
+class QuietHexFormatter(esptool.loader.HexFormatter):
+    """esptool's HexFormatter, formatting nothing until some loader traces."""
+
+    def __str__(self) -> str:
+        return super().__str__() if _tracing else ""
+
+
+def quiet_hex_dumps() -> None:
+    """Make esptool's unseen hex dumps cost nothing (idempotent)."""
+    loader = esptool.loader.ESPLoader
+    if not isinstance(loader.__dict__.get("_trace_enabled"), _TraceSwitch):
+        loader._trace_enabled = _TraceSwitch()  # type: ignore[assignment]
+        esptool.loader.HexFormatter = QuietHexFormatter  # type: ignore[misc]

@@ -1,0 +1,102 @@
+"""A profile's images, read and checked once, before any module is touched.
+
+Checks: every file is readable and matches its pinned sha256; the image at 0x0 is a
+valid ESP8266 image by esptool's own image code. What can only be checked against a
+module (does it fit the detected flash) is done by the pipeline, still before erasing.
+
+A station compresses an image once, not once per module. The header esptool rewrites
+(flash mode, size and frequency) depends on the profile and, with ``flash_size: detect``,
+on the module, so the zlib stream is built from two deflate parts: the first sector, where
+the header is, and the rest, which is the same for every header and is compressed once
+(``prepare`` does it ahead, while the first module is still being connected). The stub
+inflates the joined stream as it would esptool's; it is about 300 bytes (0.05 %) longer.
+"""
+
+import hashlib
+import struct
+import threading
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from esptool.bin_image import LoadFirmwareImage
+from esptool.util import FatalError, pad_to
+
+from flashjig.config import Profile
+from flashjig.errors import ImageError
+from flashjig.flashing.esptool_internals import image_with_flash_params
+
+LEVEL = 9  # as esptool compresses
+ZLIB_HEADER = b"\x78\xda"  # deflate, 32 KiB window, level 9 (RFC 1950)
+SPLIT = 0x1000  # the first sector, holding the image header, is compressed on its own
+
+
+@dataclass
+class Image:
+    offset: int
+    path: Path
+    data: bytes
+    sha256: str
+    _compressed: dict[bytes, bytes] = field(default_factory=dict, repr=False)
+    _bodies: dict[bytes, bytes] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.data)
+
+    def for_module(self, flash_mode: str, flash_freq: str, flash_size: str) -> bytes:
+        """The bytes to write: padded to a word and, for a boot image, with the header's
+        flash parameters set (esptool's own header code, given the chip class)."""
+        data = pad_to(self.data, 4)
+        return image_with_flash_params(self.offset, flash_mode, flash_freq, flash_size, data)
+
+    def prepare(self) -> None:
+        """Compress what every header variant shares, unless that is done already."""
+        if not self._bodies:
+            self._body(pad_to(self.data, 4)[SPLIT:])
+
+    def compressed(self, data: bytes) -> bytes:
+        """A zlib stream of ``data`` (this image as written to a module), kept per header
+        variant; the part after the first sector is compressed once for all of them."""
+        key = hashlib.sha256(data).digest()
+        with self._lock:
+            cached = self._compressed.get(key)
+        if cached is None:
+            head = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+            # A sync flush ends the first part on a byte boundary, not as the last block:
+            # the body's deflate blocks follow it as if one compressor had made both.
+            first = head.compress(data[:SPLIT]) + head.flush(zlib.Z_SYNC_FLUSH)
+            trailer = struct.pack(">I", zlib.adler32(data))
+            stream = ZLIB_HEADER + first + self._body(data[SPLIT:]) + trailer
+            with self._lock:
+                cached = self._compressed.setdefault(key, stream)
+        return cached
+
+    def _body(self, body: bytes) -> bytes:
+        """Raw deflate of everything after the first sector, computed once per content."""
+        key = hashlib.sha256(body).digest()
+        with self._lock:  # held while compressing: a second socket waits, never repeats it
+            if key not in self._bodies:
+                packer = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+                self._bodies[key] = packer.compress(body) + packer.flush()
+            return self._bodies[key]
+
+
+def load_images(profile: Profile) -> tuple[Image, ...]:
+    images = []
+    for spec in profile.images:
+        try:
+            data = spec.path.read_bytes()
+        except OSError as e:
+            raise ImageError(f"{spec.path}: cannot read image: {e.strerror}") from None
+        digest = hashlib.sha256(data).hexdigest()
+        if spec.sha256 and digest != spec.sha256:
+            raise ImageError(f"{spec.path}: sha256 is {digest}, the profile pins {spec.sha256}")
+        if spec.offset == 0:
+            try:
+                LoadFirmwareImage("esp8266", data)
+            except (FatalError, ValueError, struct.error) as e:
+                raise ImageError(f"{spec.path}: not a valid ESP8266 boot image: {e}") from None
+        images.append(Image(spec.offset, spec.path, data, digest))
+    return tuple(images)

@@ -1,0 +1,424 @@
+"""The flash pipeline for one socket, over esptool's Python API.
+
+Strap into the ROM loader, connect without esptool's own reset (the station owns GPIO0
+and EN), start the stub, raise the baud, identify chip, MAC and flash, refuse images that
+do not fit before anything is erased, skip images the module already holds, write the
+others compressed, verify them by MD5, and strap the module back into its firmware. Every
+failure comes back as a FlashResult with a reason a person can act on; nothing here
+raises for a module's fault.
+
+Sockets are flashed from threads of one process: mock pins and emulated modules exist in
+one process only, a Pi Zero 2 has no memory for a Python process per socket, and the
+work is serial I/O and zlib, which release the GIL. esptool's process-wide logger is
+routed per thread by ``flashjig.esplog``.
+"""
+
+import functools
+import hashlib
+import itertools
+import logging
+import struct
+import termios
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import serial
+from esptool.cmds import attach_flash, detect_chip, detect_flash_size
+from esptool.loader import ERASE_WRITE_TIMEOUT_PER_MB, ESPLoader, timeout_per_mb
+from esptool.targets.esp8266 import ESP8266ROM
+from esptool.util import FatalError, flash_size_bytes
+
+from flashjig.config import Profile
+from flashjig.config.sizes import size_name, smallest_holding
+from flashjig.errors import BackupError, IdentityError, UnitsExhausted
+from flashjig.flashing import backups, capacity, esplog, identity, sdklayout
+from flashjig.flashing.bootcheck import check_boot
+from flashjig.flashing.esptool_internals import close_port
+from flashjig.flashing.identity import Unit
+from flashjig.flashing.images import Image
+from flashjig.flashing.result import Failure, FlashResult, Outcome, Progress, Reason, Stage
+from flashjig.hardware.strapping import ModuleLines
+
+log = logging.getLogger(__name__)
+
+ROM_BAUD = 115200
+CONNECT_ATTEMPTS = 3  # each is 5 syncs, ~0.75 s against a silent module
+MIN_BLOCK_TIMEOUT_S = 1.5
+# A module holding other firmware (or none) differs in the first sector, whose MD5 the
+# stub answers in a few ms; only a match there is worth the whole region's (0.5 s/MiB).
+PROBE = 0x1000
+
+
+class _Cancelled(Exception):
+    pass
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class FlashJob:
+    """One attempt: which socket, over which port, with what."""
+
+    socket: str
+    port: str
+    lines: ModuleLines
+    profile: Profile
+    images: tuple[Image, ...]
+    on_progress: ProgressCallback = lambda progress: None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    baud: int | None = None  # overrides the profile's (retries fall back to a lower one)
+    station: str = "flashjig"
+    state_dir: Path | None = None  # where backups go
+    unit_for: Callable[[str], Unit] | None = None  # the unit a MAC is (identity profiles)
+
+
+def flash(job: FlashJob) -> FlashResult:
+    """Run the pipeline once; always returns a result, never raises for a module fault."""
+    esplog.install()
+    started = time.monotonic()
+    result = FlashResult(socket=job.socket, profile=job.profile.name)
+    result.baud = job.baud or job.profile.baud
+    with esplog.socket_context(job.socket):
+        try:
+            _run(job, result)
+            result.result = Outcome.OK
+        except Failure as e:
+            result.reason, result.detail = e.reason, e.detail
+        except _Cancelled:
+            result.reason, result.detail = Reason.CANCELLED, "cancelled by the operator"
+        except (FatalError, serial.SerialException, OSError, struct.error, termios.error) as e:
+            # A step without its own guard: still the module's fault, still a result.
+            result.reason, result.detail = Reason.SERIAL_ERROR, _first_line(e)
+        except Exception as e:  # a bug of ours must fail one attempt, not kill the socket
+            log.exception("%s: the flash pipeline failed", job.socket)
+            result.reason = Reason.INTERNAL_ERROR
+            result.detail = f"{type(e).__name__}: {e}"
+        finally:
+            result.duration_s = round(time.monotonic() - started, 3)
+    return result
+
+
+def _run(job: FlashJob, result: FlashResult) -> None:
+    emit = job.on_progress
+    emit(Progress(job.socket, Stage.CONNECTING, 0, 0))
+    _compress_ahead(job)
+    job.lines.enter_bootloader()
+    esp = connect(job.port)
+    try:
+        result.chip = _guard("reading the chip type", esp.get_chip_description)
+        result.mac = ":".join(f"{b:02x}" for b in _guard("reading the MAC", esp.read_mac))
+        emit(Progress(job.socket, Stage.STUB, 0, 0, mac=result.mac))
+        esp = _guard("starting the flasher stub", esp.run_stub)
+        if result.baud != ROM_BAUD:
+            _guard(f"changing to {result.baud} baud", esp.change_baud, result.baud)
+        _guard("attaching the flash", attach_flash, esp)
+        flash_id = _guard("reading the flash id", esp.flash_id)
+        result.flash_id = f"{flash_id:06x}"
+        result.flash_size = _guard("reading the flash size", detect_flash_size, esp)
+        # The module's digests of its flash as found, asked once each: the capacity check
+        # and the skip probe both want sector 0. Valid until something is erased (the
+        # capacity test puts back what it writes).
+        found = functools.cache(esp.flash_md5sum)
+        size = _real_size(esp, result, found)
+        images = _images_for(job, result, size)
+        _check_fits(job.profile, images, size, result.flash_size)
+        # Nothing the module held is lost yet (the capacity test puts back what it wrote):
+        # everything above may still refuse it.
+        if job.profile.backup == "before_write":
+            _backup(esp, job, result, size)
+        if job.profile.erase == "all":
+            _guard("erasing the whole chip", esp.erase_flash)
+            found.cache_clear()
+        _guard("setting the flash parameters", esp.flash_set_parameters, size)
+        total = _write_all(esp, job, result, images, found)
+        emit(Progress(job.socket, Stage.BOOTING, total, total))
+    finally:
+        close_port(esp)
+    _boot(job, result)
+
+
+def _compress_ahead(job: FlashJob) -> None:
+    """Compress the images while the module is strapped, synced and given its stub (over a
+    second at 115200 baud), not after: zlib runs without the GIL. Once per station."""
+
+    def compress() -> None:
+        for image in job.images:
+            image.prepare()
+
+    threading.Thread(target=compress, name=f"compress-{job.socket}", daemon=True).start()
+
+
+def connect(port: str) -> ESPLoader:
+    """Sync with the ROM loader the station has just strapped the module into."""
+    try:
+        esp = detect_chip(
+            port, ROM_BAUD, connect_mode="no-reset", connect_attempts=CONNECT_ATTEMPTS
+        )
+    except serial.SerialException as e:
+        raise Failure(Reason.SERIAL_ERROR, f"cannot open {port}: {e}") from None
+    except FatalError as e:
+        raise Failure(
+            Reason.NO_SYNC,
+            f"no answer from the ROM bootloader on {port} "
+            f"(module seated? GPIO0/EN wired?): {_first_line(e)}",
+        ) from None
+    if not isinstance(esp, ESP8266ROM):
+        close_port(esp)
+        raise Failure(Reason.WRONG_CHIP, f"found {esp.CHIP_NAME}, expected ESP8266")
+    return esp
+
+
+def _guard(what: str, step: Callable, *args, **kwargs):
+    """Run one esptool step; a silent or garbled line becomes a Failure saying where."""
+    try:
+        return step(*args, **kwargs)
+    except serial.SerialException as e:
+        raise Failure(Reason.SERIAL_ERROR, f"serial error while {what}: {e}") from None
+    except struct.error:  # esptool could not parse a garbled reply
+        raise Failure(Reason.SERIAL_ERROR, f"garbled reply while {what}") from None
+    except FatalError as e:
+        reason = _classify(e)
+        if reason is Reason.TIMEOUT:
+            raise Failure(reason, f"module stopped answering while {what} (pulled?)") from None
+        raise Failure(reason, f"{_first_line(e)} (while {what})") from None
+
+
+def _classify(error: FatalError) -> Reason:
+    text = str(error)
+    silent = ("Timed out", "No serial data", "stopped", "No more data")
+    return Reason.TIMEOUT if any(s in text for s in silent) else Reason.SERIAL_ERROR
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _real_size(esp: ESPLoader, result: FlashResult, md5: Callable[[int, int], str]) -> int:
+    """The flash the module really holds: its JEDEC size unless addresses wrap earlier."""
+    detected = result.flash_size
+    if detected is None:
+        raise Failure(Reason.FLASH_TOO_SMALL, "flash size not recognised from its JEDEC id")
+    claimed = flash_size_bytes(detected)
+    real = _guard("checking the flash's real size", capacity.real_capacity, esp, claimed, md5)
+    if real != claimed:
+        result.claimed_flash_size = detected
+        result.flash_size = size_name(real)
+        log.warning(
+            "%s: counterfeit flash on %s: its id claims %s, it holds %s",
+            result.socket,
+            result.mac,
+            detected,
+            result.flash_size,
+            extra={"SOCKET": result.socket, "MAC": result.mac or ""},
+        )
+    return real
+
+
+def _images_for(job: FlashJob, result: FlashResult, size: int) -> tuple[Image, ...]:
+    """The profile's images made this unit's own, plus the SDK's system area."""
+    profile = job.profile
+    images = job.images
+    if profile.identity is not None:
+        if job.unit_for is None:
+            raise Failure(Reason.NO_IDENTITY, "this profile needs the station's journal")
+        try:
+            unit = job.unit_for(result.mac)
+            images = identity.images_for_unit(images, profile, unit, station=job.station)
+        except (UnitsExhausted, IdentityError, OSError) as e:
+            raise Failure(Reason.NO_IDENTITY, str(e)) from None
+        result.serial, result.client_id = unit.serial, unit.client_id
+    if profile.rf_init == "auto":
+        images = (*images, *sdklayout.rf_init_images(size))
+    ordered = sorted(images, key=lambda image: image.offset)
+    for before, after in itertools.pairwise(ordered):
+        if before.end > after.offset:
+            raise Failure(
+                Reason.IMAGE_LAYOUT,
+                f"{before.path} ({before.offset:#x}-{before.end - 1:#x}) overlaps "
+                f"{after.path} at {after.offset:#x} on a {size_name(size)} module",
+            )
+    return images
+
+
+def _check_fits(profile: Profile, images: tuple[Image, ...], size: int, name: str) -> None:
+    """Refuse, before any erase, a module with less flash than the profile needs."""
+    need = max(image.end for image in images)
+    if profile.min_flash_size:
+        need = max(need, flash_size_bytes(profile.min_flash_size))
+    if need > size:
+        raise Failure(
+            Reason.FLASH_TOO_SMALL,
+            f"flash too small (detected {name}, profile needs {smallest_holding(need)})",
+        )
+
+
+def _backup(esp: ESPLoader, job: FlashJob, result: FlashResult, size: int) -> None:
+    if job.state_dir is None:
+        raise Failure(Reason.BACKUP_FAILED, "no state directory to keep backups in")
+
+    def progress(done: int, total: int, offset: int) -> None:
+        job.on_progress(Progress(job.socket, Stage.BACKUP, done, total))
+
+    progress(0, size, 0)
+    try:
+        path = _guard(
+            "reading the flash back",
+            backups.read_back,
+            esp,
+            size=size,
+            state_dir=job.state_dir,
+            mac=result.mac,
+            socket=job.socket,
+            station=job.station,
+            progress=progress,
+        )
+    except BackupError as e:
+        raise Failure(Reason.BACKUP_FAILED, str(e)) from None
+    result.backup = str(path)
+
+
+def _boot(job: FlashJob, result: FlashResult) -> None:
+    """Strap the module into its new firmware; with a boot check, listen to it boot (and
+    burn in) before calling it good."""
+    check = job.profile.boot_check
+    if check is None:
+        job.lines.run_firmware()
+        return
+    burn_in = job.profile.burn_in
+    stage = Stage.BURN_IN if burn_in else Stage.BOOTING
+    job.on_progress(Progress(job.socket, stage, result.bytes, result.bytes))
+    try:
+        heard = check_boot(
+            job.port,
+            check.baud or ROM_BAUD,
+            reboot=job.lines.run_firmware,
+            check=check,
+            burn_in=burn_in,
+        )
+    except serial.SerialException as e:
+        raise Failure(Reason.SERIAL_ERROR, f"cannot listen on {job.port}: {e}") from None
+    result.boot_log = heard.log
+    if not heard.ok:
+        reason = (
+            Reason.BURN_IN_FAILED if heard.reason.startswith("burn-in") else (Reason.DID_NOT_BOOT)
+        )
+        raise Failure(reason, heard.reason)
+
+
+def _write_all(
+    esp: ESPLoader,
+    job: FlashJob,
+    result: FlashResult,
+    images: tuple[Image, ...],
+    found: Callable[[int, int], str],
+) -> int:
+    """Write what the module does not already hold; the job's size in bytes."""
+    profile = job.profile
+    header_size = result.flash_size if profile.flash_size == "detect" else profile.flash_size
+    datas = [
+        image.for_module(profile.flash_mode, profile.flash_freq, header_size) for image in images
+    ]
+    total = sum(len(data) for data in datas)
+    # Checked before anything is written; a match is as good as written and verified.
+    plan = [
+        (image, data, _holds(found, job, image.offset, data, total))
+        for image, data in zip(images, datas, strict=True)
+    ]
+    done = sum(len(data) for _, data, held in plan if held)
+    if done:
+        job.on_progress(Progress(job.socket, Stage.WRITING, done, total))
+    for image, data, held in plan:
+        if not held:
+            done = _write_image(esp, job, image.offset, data, image.compressed(data), done, total)
+        result.images.append(
+            {
+                "offset": image.offset,
+                "file": str(image.path),
+                "sha256": image.sha256,
+                "size": len(image.data),
+                "skipped": held,
+            }
+        )
+    written = sum(len(data) for _, data, held in plan if not held)
+    if written:
+        _guard("finishing the write", esp.flash_defl_finish, reboot=False)
+    result.bytes = written
+    if profile.verify:
+        job.on_progress(Progress(job.socket, Stage.VERIFYING, total, total))
+        for image, data, held in plan:
+            if not held:
+                _verify(esp, image.offset, data)
+    return total
+
+
+def _holds(
+    found: Callable[[int, int], str], job: FlashJob, offset: int, data: bytes, total: int
+) -> bool:
+    """Does the module's flash already hold ``data`` at ``offset``? (esptool's
+    skip_flashed, with a first-sector probe so that a blank module pays milliseconds.)"""
+    if len(data) > PROBE and _found_md5(found, offset, PROBE) != _digest(data[:PROBE]):
+        return False
+    job.on_progress(Progress(job.socket, Stage.VERIFYING, 0, total))
+    return _found_md5(found, offset, len(data)) == _digest(data)
+
+
+def _write_image(
+    esp: ESPLoader, job: FlashJob, offset: int, data: bytes, packed: bytes, done: int, total: int
+) -> int:
+    """Stream one image's zlib data in stub-sized blocks, reporting bytes written."""
+    block_size = esp.FLASH_WRITE_SIZE
+    _guard(
+        f"starting the write at {offset:#x}", esp.flash_defl_begin, len(data), len(packed), offset
+    )
+    inflate = _Inflated(len(data), len(packed))
+    for seq, start in enumerate(range(0, len(packed), block_size)):
+        if job.cancel.is_set():
+            raise _Cancelled
+        block = packed[start : start + block_size]
+        written = inflate.after(start + len(block))
+        # The stub erases and programs what this block inflates to before it answers.
+        work = written - inflate.position
+        timeout = max(MIN_BLOCK_TIMEOUT_S, timeout_per_mb(ERASE_WRITE_TIMEOUT_PER_MB, work))
+        _guard(
+            f"writing at {offset + inflate.position:#x}",
+            esp.flash_defl_block,
+            block,
+            seq,
+            timeout=timeout,
+        )
+        inflate.position = written
+        job.on_progress(Progress(job.socket, Stage.WRITING, done + written, total))
+    return done + len(data)
+
+
+class _Inflated:
+    """Maps compressed bytes sent to uncompressed bytes written, for progress."""
+
+    def __init__(self, size: int, packed_size: int) -> None:
+        self.size = size
+        self.packed_size = packed_size
+        self.position = 0
+
+    def after(self, packed_sent: int) -> int:
+        return min(self.size, self.size * packed_sent // self.packed_size)
+
+
+def _found_md5(found: Callable[[int, int], str], offset: int, length: int) -> str:
+    return _guard(f"checking the flash at {offset:#x}", found, offset, length)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def _verify(esp: ESPLoader, offset: int, data: bytes) -> None:
+    digest = _guard(f"verifying at {offset:#x}", esp.flash_md5sum, offset, len(data))
+    if digest != _digest(data):
+        raise Failure(
+            Reason.VERIFY_FAILED,
+            f"MD5 of flash at {offset:#x}+{len(data):#x} is {digest}, expected {_digest(data)}",
+        )

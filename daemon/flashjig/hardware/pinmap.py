@@ -1,0 +1,79 @@
+"""hw/pinmap.yaml: the station that hw/ documents, read so that tests and the wiring
+drawing can hold the shipped config, the README and the SVG to it."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from flashjig.config import PI_MODELS, LedPins, SocketConfig
+from flashjig.hardware.header import socket_pins
+
+_BY_PATH = "/dev/serial/by-path"
+
+
+@dataclass(frozen=True)
+class PinMap:
+    """The station hw/ describes: its pins, and the USB port of each socket's adapter."""
+
+    pi_models: tuple[str, ...]
+    buses: tuple[str, ...]
+    button: str | None
+    status_led: str | None
+    sockets: tuple[SocketConfig, ...]  # serial: the /dev/serial/by-path name of its USB port
+    id_paths: dict[str, str]  # socket name -> udev ID_PATH of its adapter
+
+    def pins(self) -> list[tuple[str, str]]:
+        """Like config_pins(): (field path, 'GPIOn') for every wire to the header."""
+        return socket_pins(self.button, self.status_led, self.sockets)
+
+
+_GPIO_RE = re.compile(r"GPIO(\d|1\d|2[0-7])")
+
+
+def load_pinmap(path: str | os.PathLike[str]) -> PinMap:
+    """Read hw/pinmap.yaml; ValueError names the field that is wrong."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+
+    def pin(value: object, field: str) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _GPIO_RE.fullmatch(value):
+            raise ValueError(f"{path}: {field}: expected GPIO0..GPIO27, got {value!r}")
+        return value
+
+    models = tuple(data["pi_models"])
+    if unknown := set(models) - set(PI_MODELS):
+        raise ValueError(f"{path}: pi_models: unknown {sorted(unknown)}")
+    usb = data["usb"]
+    sockets, id_paths = [], {}
+    for i, s in enumerate(data["sockets"]):
+        field = f"sockets[{i}]"
+        id_path = f"{usb['controller']}-usb-0:{usb['hub']}.{s['hub_port']}:1.0"
+        led = {c: pin(p, f"{field}.led.{c}") for c, p in (s.get("led") or {}).items()}
+        sockets.append(
+            SocketConfig(
+                name=s["name"],
+                serial=f"{_BY_PATH}/{id_path}-port0",
+                gpio0=pin(s["gpio0"], f"{field}.gpio0"),
+                en=pin(s["en"], f"{field}.en"),
+                detect=pin(s.get("detect"), f"{field}.detect"),
+                led=LedPins(**led),
+                power=pin(s.get("power"), f"{field}.power"),
+                power_active_low=s.get("power_active_low", True),
+            )
+        )
+        id_paths[s["name"]] = id_path
+    station = data.get("station") or {}
+    return PinMap(
+        pi_models=models,
+        buses=tuple(data.get("buses") or ()),
+        button=pin(station.get("button"), "station.button"),
+        status_led=pin(station.get("status_led"), "station.status_led"),
+        sockets=tuple(sockets),
+        id_paths=id_paths,
+    )

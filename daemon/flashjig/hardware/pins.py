@@ -1,0 +1,30 @@
+"""gpiozero devices for the lines a station drives on an ESP8266 module.
+
+GPIO0 and EN carry pull-ups on the ESP-01S. The station pulls a line low, or lets go and
+the pull-up takes it high; it never drives it high against another driver. gpiozero has
+no open-drain device, so this is one: output-low to assert, input to release.
+"""
+
+from gpiozero import DigitalOutputDevice, GPIODevice
+
+
+class StrapLine(GPIODevice):
+    """A strapping line (GPIO0 or EN) driven open-drain style; released on creation."""
+
+    def __init__(self, pin, *, pin_factory=None) -> None:
+        super().__init__(pin, pin_factory=pin_factory)
+        self.release()
+
+    def assert_low(self) -> None:
+        self.pin.output_with_state(False)
+
+    def release(self) -> None:
+        # The Pi's own pull-up (about 50 kOhm) sits in parallel with the module's.
+        self.pin.input_with_pull("up")
+
+
+def power_switch(pin: str | None, *, active_low: bool, pin_factory=None):
+    """A socket's power switch (off at first), or None when the socket has none."""
+    if pin is None:
+        return None
+    return DigitalOutputDevice(pin, active_high=not active_low, pin_factory=pin_factory)

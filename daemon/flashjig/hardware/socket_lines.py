@@ -1,0 +1,56 @@
+"""Every GPIO device of one socket, built from its config in one place: the strap lines
+(GPIO0, EN), the detect switch, the power switch and the light. The station's sockets,
+``flashjig flash``, ``flashjig probe`` and the tests all take a socket's lines from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpiozero import DigitalInputDevice, DigitalOutputDevice, GPIODevice
+from gpiozero.pins import Factory
+
+from flashjig.config import SocketConfig
+from flashjig.hardware.leds import SocketLight
+from flashjig.hardware.pins import StrapLine, power_switch
+from flashjig.hardware.strapping import ModuleLines
+
+
+@dataclass
+class SocketLines:
+    straps: ModuleLines
+    detect: DigitalInputDevice | None  # active while a module is seated
+    power: DigitalOutputDevice | None  # on: the socket is powered
+    light: SocketLight
+
+    @classmethod
+    def build(cls, config: SocketConfig, *, pin_factory: Factory | None = None) -> SocketLines:
+        """Claim the socket's pins (all or none: what was claimed is let go on a failure)."""
+        made: list[GPIODevice | SocketLight] = []
+        try:
+            gpio0 = StrapLine(config.gpio0, pin_factory=pin_factory)
+            made.append(gpio0)
+            en = StrapLine(config.en, pin_factory=pin_factory)
+            made.append(en)
+            detect = None
+            if config.detect is not None:
+                # The switch closes to ground when a module is seated: active low.
+                detect = DigitalInputDevice(config.detect, pull_up=True, pin_factory=pin_factory)
+                made.append(detect)
+            power = power_switch(
+                config.power, active_low=config.power_active_low, pin_factory=pin_factory
+            )
+            if power is not None:
+                made.append(power)
+            light = SocketLight(config.led, pin_factory=pin_factory)
+        except BaseException:
+            for device in reversed(made):
+                device.close()
+            raise
+        return cls(ModuleLines(gpio0, en), detect, power, light)
+
+    def close(self) -> None:
+        self.straps.close()
+        self.light.close()
+        for device in (self.power, self.detect):
+            if device is not None:
+                device.close()

@@ -1,0 +1,53 @@
+"""Strapping sequences: how the station puts a module into its ROM bootloader or back
+into its firmware. The timings are esptool's and esp-serial-flasher's (EN low 100 ms,
+GPIO0 held 50 ms past the rising edge, where the chip samples it)."""
+
+import time
+from dataclasses import dataclass, field
+
+from flashjig.hardware.pins import StrapLine
+
+RESET_HOLD_S = 0.1
+GPIO0_HOLD_S = 0.05
+
+
+@dataclass
+class ModuleLines:
+    """The two lines of one socket that decide how its module boots."""
+
+    gpio0: StrapLine
+    en: StrapLine
+    _reset_since: float | None = field(default=None, init=False)
+
+    def enter_bootloader(self) -> None:
+        """GPIO0 low while EN rises: the ROM starts its UART download mode."""
+        self.gpio0.assert_low()
+        self._reset()
+        self.en.release()
+        time.sleep(GPIO0_HOLD_S)
+        self.gpio0.release()
+
+    def run_firmware(self) -> None:
+        """GPIO0 released while EN rises: the ROM boots the image in flash."""
+        self.gpio0.release()
+        self._reset()
+        self.en.release()
+
+    def hold_in_reset(self) -> None:
+        """Keep a module just seated (and powered) in reset until it is flashed: it runs
+        none of whatever firmware it came with meanwhile, and the reset a flash starts
+        with is then already done (the button's press-to-done time is 100 ms shorter)."""
+        self.en.assert_low()
+        self._reset_since = time.monotonic()
+
+    def _reset(self) -> None:
+        """EN low for at least RESET_HOLD_S, counting a hold already under way."""
+        if self._reset_since is None:
+            self.hold_in_reset()
+        held = time.monotonic() - self._reset_since
+        time.sleep(max(0.0, RESET_HOLD_S - held))
+        self._reset_since = None
+
+    def close(self) -> None:
+        self.gpio0.close()
+        self.en.close()

@@ -1,0 +1,321 @@
+"""Report a station to an MQTT broker (paho-mqtt 2.x), with Home Assistant discovery.
+
+What goes out: a retained ``online``/``offline`` availability (``offline`` is also the
+last will), a retained JSON state per socket (progress at most once a second) and per
+station, and one QoS 1 result event per finished attempt carrying its journal row.
+Results go through the journal as an outbox: a row is marked published only once the
+broker has acknowledged it, so a broker that is away, or a daemon restart, loses nothing
+and, as far as the journal can tell, sends nothing twice. Flashing never waits for the
+broker: publishing happens on paho's thread and our outbox thread.
+
+With ``mqtt.commands: true`` the station takes flash, cancel and profile commands; only
+names from the config are accepted, and anything else is answered on the error topic.
+"""
+
+import contextlib
+import json
+import logging
+import random
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from flashjig.config import Config
+from flashjig.errors import CommandError
+from flashjig.mqtt.discovery import Topics, device_config
+from flashjig.station.journal import Journal
+from flashjig.station.socket import Socket, SocketState
+from flashjig.station.station import Station, local_midnight
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 1.0
+MAX_COMMAND_BYTES = 256
+BIRTH_DELAY_S = (0.5, 2.0)  # spread discovery after a Home Assistant restart
+ACK_TIMEOUT_S = 5.0
+DISCOVERY_FILE = "mqtt-discovery.json"
+BUTTON_PAYLOADS = ("", "PRESS")
+
+
+class MqttReporter:
+    def __init__(self, config: Config, station: Station, journal: Journal, state_dir: Path) -> None:
+        if config.mqtt is None:
+            raise ValueError("no mqtt section in the config")
+        self.config = config
+        self.settings = config.mqtt
+        self.station = station
+        self.journal = journal
+        self.topics = Topics(config)
+        self._discovery_file = state_dir / DISCOVERY_FILE
+        self._connected = threading.Event()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._last_progress: dict[str, tuple[str, float]] = {}
+        # Socket threads change states concurrently; a state is read and published under
+        # this lock, so the last one published (retained) is the socket's latest.
+        self._state_lock = threading.RLock()
+        self._pending: dict[int, mqtt.MQTTMessageInfo] = {}
+        self._outbox = threading.Thread(target=self._drain_outbox, name="mqtt-outbox", daemon=True)
+        self.client = self._client()
+
+    def _client(self) -> mqtt.Client:
+        settings = self.settings
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id or f"flashjig-{self.config.station.id}",
+        )
+        if settings.username:
+            password = None
+            if settings.password_file:
+                password = settings.password_file.read_text().strip()
+            client.username_pw_set(settings.username, password)
+        if settings.tls is not None:
+            tls = settings.tls
+            client.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+            )
+            client.tls_insecure_set(tls.insecure)
+        client.will_set(self.topics.availability, "offline", qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.station.listeners.append(self.socket_changed)
+        self.client.connect_async(
+            self.settings.host, self.settings.port, keepalive=self.settings.keepalive
+        )
+        self.client.loop_start()
+        self._outbox.start()
+
+    def stop(self, flush_s: float = 2.0) -> None:
+        """Send what is left (briefly), say offline, disconnect."""
+        if self.socket_changed in self.station.listeners:
+            self.station.listeners.remove(self.socket_changed)
+        if self._connected.is_set():
+            self._wake.set()
+            deadline = time.monotonic() + flush_s
+            while self.journal.unpublished(limit=1) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            info = self.client.publish(self.topics.availability, "offline", qos=1, retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout=flush_s)
+        self._stop.set()
+        self._wake.set()
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._outbox.join(timeout=5)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # -- paho callbacks (paho's network thread) ------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning(
+                "MQTT broker %s refused the connection: %s", self.settings.host, reason_code
+            )
+            return
+        log.info("connected to MQTT broker %s:%d", self.settings.host, self.settings.port)
+        client.publish(self.topics.availability, "online", qos=1, retain=True)
+        client.subscribe(self.topics.birth, qos=1)
+        if self.settings.commands:
+            client.subscribe(f"{self.topics.commands}/#", qos=1)
+        # Connected before the states go: a socket changing meanwhile publishes its own.
+        self._connected.set()
+        try:
+            self.publish_discovery()
+            self.publish_states()
+        except Exception:  # paho's network thread must live on (disk full, journal error)
+            log.exception("publishing discovery and states to the broker failed")
+        self._wake.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self._connected.is_set():
+            log.warning("lost the MQTT broker (%s); results wait in the journal", reason_code)
+        self._connected.clear()
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self.topics.birth:
+            if message.payload == b"online":
+                delay = random.uniform(*BIRTH_DELAY_S)
+                timer = threading.Timer(delay, self._republish)
+                timer.daemon = True
+                timer.start()
+            return
+        try:
+            self._command(message.topic, message.payload)
+        except CommandError as e:
+            self._refuse(message.topic, message.payload, str(e))
+        except Exception as e:  # a command must never take the daemon down
+            log.exception("MQTT command on %s failed", message.topic)
+            self._refuse(message.topic, message.payload, f"internal error: {e}")
+
+    def _republish(self) -> None:
+        log.info("Home Assistant came online: sending discovery and states again")
+        self.publish_discovery()
+        self.publish_states()
+
+    # -- commands ------------------------------------------------------------------------
+
+    def _command(self, topic: str, payload: bytes) -> None:
+        if len(payload) > MAX_COMMAND_BYTES:
+            raise CommandError(f"payload of {len(payload)} bytes is too large")
+        try:
+            text = payload.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise CommandError("payload is not UTF-8 text") from None
+        parts = topic[len(self.topics.commands) + 1 :].split("/")
+        if parts == ["flash"]:
+            self._button(text)
+            log.info("MQTT: flash all requested")
+            self.station.flash_all()
+        elif len(parts) == 2 and parts[0] == "flash":
+            if parts[1] not in self.station.sockets:
+                raise CommandError(f"unknown socket {parts[1]!r}")
+            self._button(text)
+            log.info("MQTT: flash %s requested", parts[1], extra={"SOCKET": parts[1]})
+            self.station.flash_one(parts[1])
+        elif parts == ["cancel"]:
+            self._button(text)
+            log.info("MQTT: cancel requested")
+            self.station.cancel_all()
+        elif parts == ["profile"]:
+            if text not in self.station.config.profiles:
+                raise CommandError(f"unknown profile {text!r}")
+            self.station.set_profile(text)
+            log.info("MQTT: active profile is now %s", text)
+            self.publish_station()
+        else:
+            raise CommandError("unknown command topic")
+
+    @staticmethod
+    def _button(text: str) -> None:
+        if text not in BUTTON_PAYLOADS:
+            raise CommandError(f"unexpected payload {text[:40]!r} (send PRESS or nothing)")
+
+    def _refuse(self, topic: str, payload: bytes, error: str) -> None:
+        log.warning("MQTT command on %s refused: %s", topic, error)
+        event = {"topic": topic, "payload": payload[:64].decode("utf-8", "replace"), "error": error}
+        self.client.publish(self.topics.error, json.dumps(event), qos=1)
+
+    # -- what we publish -----------------------------------------------------------------
+
+    def publish_discovery(self) -> None:
+        try:
+            previous = json.loads(self._discovery_file.read_text())
+        except (OSError, ValueError):
+            previous = {}
+        payload = device_config(self.config, self.topics, previous)
+        current = {cid: c["p"] for cid, c in payload["cmps"].items() if len(c) > 1}
+        self.client.publish(self.topics.discovery, json.dumps(payload), qos=1, retain=True)
+        try:
+            self._discovery_file.parent.mkdir(parents=True, exist_ok=True)
+            self._discovery_file.write_text(json.dumps(current))
+        except OSError as e:
+            log.warning(
+                "cannot keep what discovery announced (%s): sockets taken out of the config "
+                "later may stay in Home Assistant",
+                e,
+            )
+
+    def publish_states(self) -> None:
+        for socket in self.station.sockets.values():
+            self.publish_socket(socket)
+        self.publish_station()
+
+    def publish_socket(self, socket: Socket) -> None:
+        with self._state_lock:
+            state = socket.status.as_dict()
+            state["inserted"] = socket.status.state is not SocketState.EMPTY
+            self.client.publish(
+                self.topics.socket(socket.name),
+                json.dumps(state),
+                qos=self.settings.qos,
+                retain=True,
+            )
+
+    def publish_station(self) -> None:
+        with self._state_lock:
+            today = self.journal.counts(since=local_midnight())
+            total = self.journal.counts()
+            sockets = self.station.sockets.values()
+            state = {
+                "profile": self.station.config.active_profile,
+                "ok_today": today["ok"],
+                "failed_today": today["failed"],
+                "ok_total": total["ok"],
+                "failed_total": total["failed"],
+                # By state, not by worker thread: the worker that reports "ok" is still alive.
+                "flashing": sum(s.status.state is SocketState.FLASHING for s in sockets),
+            }
+            self.client.publish(
+                self.topics.station, json.dumps(state), qos=self.settings.qos, retain=True
+            )
+
+    def socket_changed(self, socket: Socket) -> None:
+        """Station listener: every state change goes out; progress at most once a second."""
+        if not self._connected.is_set():
+            return
+        with self._state_lock:
+            state = socket.status.state.value
+            now = time.monotonic()
+            last_state, last_time = self._last_progress.get(socket.name, ("", 0.0))
+            if state == last_state == "flashing" and now - last_time < PROGRESS_INTERVAL_S:
+                return
+            self._last_progress[socket.name] = (state, now)
+            self.publish_socket(socket)
+        if state != last_state and state in ("ok", "failed", "empty"):
+            self.publish_station()
+            self._wake.set()
+
+    # -- the result outbox ---------------------------------------------------------------
+
+    def _drain_outbox(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            while self._connected.is_set() and not self._stop.is_set():
+                try:
+                    moved = self._publish_batch()
+                except Exception:  # a journal error: try again on the next wake-up
+                    log.exception("publishing results from the journal failed")
+                    break
+                if not moved:
+                    break
+
+    def _publish_batch(self) -> bool:
+        """Publish unacknowledged results in journal order; False when nothing moved."""
+        moved = False
+        for attempt_id, info in list(self._pending.items()):
+            if info.is_published():
+                self.journal.mark_published(attempt_id)
+                del self._pending[attempt_id]
+                moved = True
+        for row in self.journal.unpublished(limit=50):
+            if row.id in self._pending:
+                continue
+            info = self.client.publish(self.topics.result, json.dumps(row.as_dict()), qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                return moved
+            self._pending[row.id] = info
+            try:
+                info.wait_for_publish(timeout=ACK_TIMEOUT_S)
+            except (RuntimeError, ValueError):
+                return moved
+            if not info.is_published():
+                return moved  # left pending: paho resends it after a reconnect
+            self.journal.mark_published(row.id)
+            del self._pending[row.id]
+            moved = True
+        return moved

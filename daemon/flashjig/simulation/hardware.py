@@ -1,0 +1,212 @@
+"""Simulated station hardware: gpiozero mock pins, and emulated modules that can be put
+into and taken out of the sockets. The station code above this sees pins from a pin
+factory and a serial device path, as on a Pi.
+
+A socket's detect switch, GPIO0, EN and power lines are mock pins; a module put in a
+socket is wired to them (or, for a fault test, to other pins) and gets a fresh pseudo
+terminal, as a new module on a USB adapter would look to the station.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gpiozero.pins.mock import MockFactory, MockPin
+
+from flashjig.config import Config, SocketConfig
+from flashjig.config.sizes import BYTES as SIZES
+from flashjig.emulator import EmulatedModule, Faults, FlashChip
+from flashjig.emulator.faults import named_fault
+from flashjig.emulator.module import PulledDownPin, StrapPin
+from flashjig.errors import HardwareError
+from flashjig.hardware.base import Hardware, Operator
+
+PRESS_S = 0.15  # a short press on the simulated button
+
+
+class SwitchPin(MockPin):
+    """An input wired to a switch to ground (detect switch, button): while the switch is
+    closed no pull-up lifts the line."""
+
+    def __init__(self, factory, info) -> None:
+        self.closed = False
+        super().__init__(factory, info)
+
+    def _set_pull(self, value) -> None:
+        super()._set_pull(value)
+        if self.closed:
+            self.drive_low()
+
+    def close_switch(self) -> None:
+        self.closed = True
+        if self.function == "input":
+            self.drive_low()
+
+    def open_switch(self) -> None:
+        self.closed = False
+        if self.function == "input" and self.pull == "up":
+            self.drive_high()
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """What goes into a simulated socket, and how it is wired."""
+
+    flash_size: str = "1MB"
+    claimed_size: str | None = None
+    gpio0: str | None = None  # None: the pin the config names
+    en: str | None = None
+    faults: Faults = field(default_factory=Faults)
+
+
+class SimulatedHardware(Hardware):
+    """Mock pins for a config's sockets; modules inserted now (``modules``) or later."""
+
+    pin_factory: MockFactory
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        modules: dict[str, ModuleSpec] | None = None,
+        insert_all: bool = True,
+        line_rate: bool = False,
+    ) -> None:
+        self.config = config
+        self.line_rate = line_rate
+        self.pin_factory = MockFactory()
+        self.modules: dict[str, EmulatedModule] = {}
+        self._serial = itertools.count(1)
+        self._lock = threading.Lock()
+        if config.station.button is not None:
+            self.pin_factory.pin(config.station.button, pin_class=SwitchPin)
+        for socket in config.sockets:
+            # Pins are made here first, with the module-side pull-ups and the switches, so
+            # the station's devices get these same pins.
+            self.pin_factory.pin(socket.gpio0, pin_class=StrapPin)
+            self.pin_factory.pin(socket.en, pin_class=StrapPin)
+            if socket.power is not None:
+                # P-MOSFET gate driven directly: pulled up (off); through an NPN: its base
+                # pulled down (off). Either way the socket is off at rest.
+                gate = StrapPin if socket.power_active_low else PulledDownPin
+                self.pin_factory.pin(socket.power, pin_class=gate)
+            if socket.detect is not None:
+                self.pin_factory.pin(socket.detect, pin_class=SwitchPin)
+            if socket.power is not None:
+                power = self.pin_factory.pin(socket.power)
+                power.listeners.append(self._power_listener(socket))
+        specs = modules or {}
+        if insert_all or specs:
+            for socket in config.sockets:
+                if insert_all or socket.name in specs:
+                    self.insert(socket.name, specs.get(socket.name))
+
+    def _socket(self, name: str) -> SocketConfig:
+        return self.config.socket(name)
+
+    def insert(self, name: str, spec: ModuleSpec | None = None) -> EmulatedModule:
+        """Seat a new module (fresh flash, its own MAC) and close the detect switch."""
+        socket = self._socket(name)
+        spec = spec or ModuleSpec()
+        with self._lock:
+            if name in self.modules:
+                raise HardwareError(f"{name} already holds a module")
+            gpio0 = self.pin_factory.pin(spec.gpio0 or socket.gpio0, pin_class=StrapPin)
+            en = self.pin_factory.pin(spec.en or socket.en, pin_class=StrapPin)
+            chip = FlashChip(
+                SIZES[spec.flash_size],
+                claimed_size=SIZES[spec.claimed_size] if spec.claimed_size else None,
+            )
+            module = EmulatedModule(
+                f"{self.config.station.id}-{name}-{next(self._serial)}",
+                chip,
+                gpio0=gpio0,
+                en=en,
+                line_rate=self.line_rate,
+                faults=spec.faults,
+                powered=self._powered(socket),
+            )
+            self.modules[name] = module
+        if socket.detect is not None:
+            self.pin_factory.pin(socket.detect).close_switch()
+        return module
+
+    def remove(self, name: str) -> None:
+        """Open the detect switch and take the module away: from now on it is silent."""
+        socket = self._socket(name)
+        with self._lock:
+            module = self.modules.pop(name, None)
+        if module is None:
+            raise HardwareError(f"{name} is empty")
+        if socket.detect is not None:
+            self.pin_factory.pin(socket.detect).open_switch()
+        module.pull()
+        module.close()
+        module.flash.close()
+
+    def press(self, hold: float = PRESS_S) -> None:
+        """Press the station button for ``hold`` seconds."""
+        if self.config.station.button is None:
+            raise HardwareError("this station has no button")
+        button = self.pin_factory.pin(self.config.station.button)
+        button.close_switch()
+        time.sleep(hold)
+        button.open_switch()
+
+    def port(self, socket: str) -> str:
+        module = self.modules.get(socket)
+        # An empty socket's adapter is still there: a path that answers nothing.
+        return module.device if module is not None else "/dev/null"
+
+    def _powered(self, socket: SocketConfig) -> bool:
+        if socket.power is None:
+            return True
+        state = bool(self.pin_factory.pin(socket.power).state)
+        return state != socket.power_active_low
+
+    @property
+    def operator(self) -> Operator:
+        return _Operator(self)
+
+    def _power_listener(self, socket: SocketConfig) -> Callable[[MockPin, bool], None]:
+        def changed(pin: MockPin, high: bool) -> None:
+            module = self.modules.get(socket.name)
+            if module is not None:
+                module.set_power(high != socket.power_active_low)
+
+        return changed
+
+    def close(self) -> None:
+        for name in list(self.modules):
+            module = self.modules.pop(name)
+            module.close()
+            module.flash.close()
+        self.pin_factory.close()
+
+    def __enter__(self) -> SimulatedHardware:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Operator:
+    """``flashjig ctl insert|remove|press`` on simulated hardware: a module with a named
+    fault (flashjig.emulator.faults) seated, taken out, the button pressed."""
+
+    def __init__(self, hardware: SimulatedHardware) -> None:
+        self.hardware = hardware
+
+    def insert(self, socket: str, fault: str) -> str:
+        module = self.hardware.insert(socket, ModuleSpec(faults=named_fault(fault)))
+        return module.mac_text
+
+    def remove(self, socket: str) -> None:
+        self.hardware.remove(socket)
+
+    def press(self, hold: float) -> None:
+        self.hardware.press(hold)

@@ -1,0 +1,260 @@
+"""``flashjig run``: the station as a long-running service.
+
+Order of start-up matters: config and images are checked before any pin is touched,
+then the journal, the pins and the control socket; only then READY=1. SIGHUP reloads
+the config (a bad one is refused and the old one keeps running), SIGTERM stops taking
+work, cancels running flashes cleanly and exits 0.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import signal
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from flashjig.config import Config, load_config
+from flashjig.errors import BackupError, ConfigError, ControlError, ExitCode, ImageError
+from flashjig.flashing import backups
+from flashjig.flashing.images import Image, load_images
+from flashjig.hardware.base import Hardware
+from flashjig.station import paths
+from flashjig.station.control import ControlServer
+from flashjig.station.journal import JOURNAL_FILE, Journal
+from flashjig.station.logs import setup_logging
+from flashjig.station.service import Notifier
+from flashjig.station.station import Station, local_midnight
+
+log = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """Something that reports the station elsewhere while it runs (flashjig.mqtt)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+# What the daemon is handed: the hardware it runs on, and a reporter for a config with an
+# ``mqtt`` section (config, station, state directory).
+HardwareFactory = Callable[[Config], Hardware]
+ReporterFactory = Callable[[Config, Station, Path], Reporter]
+
+
+def summary(station: Station) -> str:
+    """One line for systemd's STATUS=."""
+    states = Counter(s.status.state.value for s in station.sockets.values())
+    today = station.journal.counts(since=local_midnight())
+    parts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    return f"{parts}; today {today['ok']} ok, {today['failed']} failed"
+
+
+class Daemon:
+    def __init__(
+        self,
+        config_path: Path,
+        state_dir: Path | None,
+        *,
+        hardware: HardwareFactory,
+        reporter: ReporterFactory | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.state_dir = paths.state_dir(state_dir)
+        self.make_hardware = hardware
+        self.make_reporter = reporter
+        self.notifier = Notifier()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._reloading = threading.Lock()  # SIGHUP and `flashjig ctl reload` at once
+        self.hardware: Hardware | None = None
+        self.station: Station | None = None
+        self.reporter: Reporter | None = None
+
+    def load(self) -> tuple[Config, tuple[Image, ...]]:
+        config = load_config(self.config_path)
+        return config, load_images(config.profile)
+
+    def run(self) -> int:
+        try:
+            config, images = self.load()
+        except (ConfigError, ImageError) as e:
+            log.error("not starting: %s", e)
+            return ExitCode.BAD_INPUT
+        if any(p.backup == "before_write" for p in config.profiles.values()):
+            try:
+                backups.check_room(self.state_dir, backups.START_ROOM)
+            except BackupError as e:
+                log.error("not starting: %s", e)
+                return ExitCode.FAILED
+        journal = Journal(self.state_dir / JOURNAL_FILE, station=config.station.id)
+        if journal.recovered:
+            log.warning(
+                "%d attempt(s) were cut short by the last stop; marked interrupted",
+                journal.recovered,
+            )
+        control = None
+        try:
+            self.hardware = hardware = self.make_hardware(config)
+            for socket, port in hardware.absent_ports().items():
+                log.warning(
+                    "%s: serial device %s is missing (adapter unplugged?)",
+                    socket,
+                    port,
+                    extra={"SOCKET": socket},
+                )
+            self.station = station = Station(
+                config,
+                images,
+                journal,
+                port=hardware.port,
+                pin_factory=hardware.pin_factory,
+                state_dir=self.state_dir,
+            )
+            try:
+                control = ControlServer(paths.control_socket(self.state_dir), self.handle)
+            except ControlError as e:
+                log.error("not starting: %s", e)
+                return ExitCode.FAILED
+            # `kill -USR1` dumps every thread's stack to the log: for a station that hangs.
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
+            for sig, handler in (
+                (signal.SIGTERM, lambda *_: self._stop.set()),
+                (signal.SIGINT, lambda *_: self._stop.set()),
+                (signal.SIGHUP, lambda *_: self._reload.set()),
+            ):
+                signal.signal(sig, handler)
+            station.start()
+            control.start()
+            if config.mqtt is not None:
+                self.reporter = self._reporter(config, station)
+            self.notifier.ready(summary(station))
+            log.info("control socket at %s", control.path)
+            self._loop(station, control)
+            log.info("stopping: cancelling running flashes")
+            self.notifier.stopping()
+            return ExitCode.OK
+        finally:
+            if self.station is not None:
+                self.station.stop()
+            if self.reporter is not None:
+                self.reporter.stop()
+            if control is not None:
+                control.close()
+            if self.hardware is not None:
+                self.hardware.close()
+            journal.close()
+
+    def _reporter(self, config: Config, station: Station) -> Reporter | None:
+        if self.make_reporter is None:
+            log.warning("this daemon has no reporter: the mqtt section is ignored")
+            return None
+        reporter = self.make_reporter(config, station, self.state_dir)
+        reporter.start()
+        return reporter
+
+    def _loop(self, station: Station, control: ControlServer) -> None:
+        tick = min(1.0, self.notifier.watchdog_interval or 1.0)
+        while not self._stop.wait(tick):
+            if self._reload.is_set():
+                self._reload.clear()
+                self.reload()
+            healthy = control.alive
+            station.set_healthy(healthy)
+            if healthy:
+                self.notifier.watchdog()
+            self.notifier.status(summary(station))
+
+    def reload(self) -> bool:
+        """Apply a changed config or image; refuse a bad one and keep the old."""
+        with self._reloading:
+            return self._reload_config()
+
+    def _reload_config(self) -> bool:
+        station = self.station
+        if station is None:  # a reload before the station is up: nothing to reload yet
+            return False
+        self.notifier.reloading()
+        try:
+            config, images = self.load()
+        except (ConfigError, ImageError) as e:
+            log.error("reload refused, keeping the running config: %s", e)
+            self.notifier.ready(summary(station))
+            return False
+        for note in station.reload(config, images):
+            log.warning("reload: %s", note)
+        if self.reporter is not None or config.mqtt is not None:
+            # Broker settings, profiles or names may have changed: start over cleanly.
+            if self.reporter is not None:
+                self.reporter.stop()
+                self.reporter = None
+            if config.mqtt is not None:
+                self.reporter = self._reporter(station.config, station)
+        log.info("reloaded %s: profile %s", self.config_path, config.active_profile)
+        self.notifier.ready(summary(station))
+        return True
+
+    # -- control requests ----------------------------------------------------------------
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        station = self.station
+        if station is None:
+            raise ControlError("the station is starting")
+        cmd = request["cmd"]
+        if cmd == "status":
+            return {"ok": True, "status": station.status()}
+        if cmd == "flash":
+            name = request.get("socket")
+            if name is None:
+                return {"ok": True, "started": station.flash_all()}
+            self._known(station, name)
+            return {"ok": True, "started": [name] if station.flash_one(name) else []}
+        if cmd == "cancel":
+            return {"ok": True, "cancelled": station.cancel_all()}
+        if cmd == "reload":
+            return {"ok": self.reload()}
+        if cmd in ("insert", "remove", "press"):
+            return self._operate(station, cmd, request)
+        raise ControlError(f"unknown command {cmd!r}")
+
+    @staticmethod
+    def _known(station: Station, name: object) -> str:
+        if not isinstance(name, str) or name not in station.sockets:
+            known = ", ".join(station.sockets)
+            raise ControlError(f"unknown socket {name!r} (known: {known})")
+        return name
+
+    def _operate(self, station: Station, cmd: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Play the person at the jig, where the hardware has a stand-in for one."""
+        operator = self.hardware.operator if self.hardware is not None else None
+        if operator is None:
+            raise ControlError(f"'{cmd}' needs a simulated station (flashjig run --simulate)")
+        try:
+            if cmd == "press":
+                hold = float(request.get("hold") or 0.15)
+                if not 0 < hold <= 60:
+                    raise ControlError("hold must be between 0 and 60 seconds")
+                operator.press(hold)
+                return {"ok": True}
+            name = self._known(station, request.get("socket"))
+            if cmd == "insert":
+                return {"ok": True, "mac": operator.insert(name, request.get("fault") or "none")}
+            operator.remove(name)
+        except ValueError as e:
+            raise ControlError(str(e)) from None
+        return {"ok": True}
+
+
+def run(
+    config_path: Path,
+    state_dir: Path | None,
+    *,
+    hardware: HardwareFactory,
+    reporter: ReporterFactory | None = None,
+    verbose: bool = False,
+) -> int:
+    setup_logging(verbose=verbose)
+    return Daemon(config_path, state_dir, hardware=hardware, reporter=reporter).run()

@@ -1,0 +1,439 @@
+"""The station's journal: one SQLite row per flash attempt, written before the module is
+touched and finished when the attempt ends.
+
+A row is committed as 'started' first, so a crash or power loss leaves a row that the next
+start marks 'interrupted' rather than no trace of the attempt. WAL with synchronous=FULL
+makes every commit durable; WAL also lets ``flashjig history`` read while the daemon
+writes. Sockets finish from several threads: one connection, serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flashjig.errors import UnitsExhausted
+from flashjig.flashing.result import FAILED_OUTCOMES, FlashResult, Outcome, Reason
+
+JOURNAL_FILE = "journal.sqlite3"
+BUSY_TIMEOUT_MS = 5000
+INTERRUPTED_DETAIL = "the station stopped during the attempt"
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One attempt as the journal keeps it."""
+
+    id: int
+    station: str
+    socket: str
+    profile: str
+    started_at: str  # UTC, ISO 8601 with milliseconds and Z
+    finished_at: str | None
+    result: Outcome
+    reason: Reason | None
+    detail: str
+    retry: int
+    mac: str | None
+    chip: str | None
+    flash_id: str | None
+    flash_size: str | None
+    images: list[dict[str, Any]]
+    bytes: int
+    baud: int
+    duration_s: float | None
+    published: bool  # the MQTT broker acknowledged the result
+    serial: int | None  # the unit's serial, when the profile gives units an identity
+    client_id: str | None
+    boot_log: str  # the last lines the firmware printed, when the profile checks the boot
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> AttemptRow:
+        data = dict(row)
+        return cls(
+            **{
+                **data,
+                "result": Outcome(data["result"]),
+                "reason": Reason(data["reason"]) if data["reason"] else None,
+                "images": json.loads(data["images"] or "[]"),
+                "published": bool(data["published"]),
+            }
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as ``history --json`` and the MQTT result event carry it: columns as
+        stored (reason "" when there is none, published 0 or 1), images as a list."""
+        data = asdict(self)
+        data["reason"] = self.reason or ""
+        data["published"] = int(self.published)
+        return data
+
+
+ROW_KEYS = tuple(f.name for f in fields(AttemptRow))
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    """A unit's identity: its serial belongs to one MAC for ever."""
+
+    serial: int
+    mac: str
+    station: str
+    profile: str
+    client_id: str | None
+    image: str | None  # the per-unit image file it was given (folder mode)
+    allocated_at: str
+
+
+# MIGRATIONS[n] takes the schema from user_version n to n + 1. Append, never edit: a
+# station's journal may be at any earlier version. Result values are checked in Python,
+# not by a CHECK constraint, so adding one never means rebuilding the table.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            station TEXT NOT NULL,
+            socket TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            result TEXT NOT NULL DEFAULT 'started',
+            reason TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '',
+            retry INTEGER NOT NULL DEFAULT 0,
+            mac TEXT,
+            chip TEXT,
+            flash_id TEXT,
+            flash_size TEXT,
+            images TEXT NOT NULL DEFAULT '[]',
+            bytes INTEGER NOT NULL DEFAULT 0,
+            baud INTEGER NOT NULL DEFAULT 0,
+            duration_s REAL
+        )""",
+        "CREATE INDEX attempts_started_at ON attempts (started_at)",
+        "CREATE INDEX attempts_open ON attempts (result) WHERE result = 'started'",
+    ),
+    (
+        # MQTT outbox: a finished attempt is published once the broker acknowledged it.
+        "ALTER TABLE attempts ADD COLUMN published INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX attempts_unpublished ON attempts (id) WHERE published = 0",
+    ),
+    (
+        # Per-unit identity: a serial belongs to one MAC for ever (both unique), and a
+        # per-unit image file is used for one unit only.
+        """CREATE TABLE units (
+            serial INTEGER PRIMARY KEY,
+            mac TEXT NOT NULL UNIQUE,
+            station TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            client_id TEXT,
+            image TEXT UNIQUE,
+            allocated_at TEXT NOT NULL
+        )""",
+        "ALTER TABLE attempts ADD COLUMN serial INTEGER",
+        "ALTER TABLE attempts ADD COLUMN client_id TEXT",
+        "ALTER TABLE attempts ADD COLUMN boot_log TEXT NOT NULL DEFAULT ''",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """ISO 8601 UTC with milliseconds and 'Z'; a naive moment is local time."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Journal:
+    """The station's record of every flash attempt: SQLite in WAL mode, durable commits."""
+
+    def __init__(
+        self, path: str | os.PathLike, *, station: str = "flashjig", readonly: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.station = station
+        self.readonly = readonly
+        self.recovered = 0
+        self._lock = threading.Lock()
+        if readonly:
+            self._conn = _open_readonly(self.path)
+        else:
+            self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+            self._conn = _connect(str(self.path))
+            try:
+                self._prepare()
+            except BaseException:
+                self._conn.close()
+                raise
+        self._conn.row_factory = sqlite3.Row
+
+    def _prepare(self) -> None:
+        conn = self._conn
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise sqlite3.OperationalError(f"{self.path}: cannot use WAL mode (got {mode!r})")
+        conn.execute("PRAGMA synchronous=FULL")
+        self._migrate()
+        # The state a literal: the partial index attempts_open serves only that.
+        self.recovered = conn.execute(
+            "UPDATE attempts SET result = ?, reason = ?, detail = ?, finished_at = ?"
+            f" WHERE result = '{Outcome.STARTED}'",
+            (Outcome.INTERRUPTED, Reason.INTERRUPTED, INTERRUPTED_DETAIL, utc_timestamp()),
+        ).rowcount
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        # IMMEDIATE takes the write lock first, so two processes opening a new journal at
+        # once cannot both apply the same migration.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path}: journal schema {version} is newer than this flashjig "
+                    f"understands ({SCHEMA_VERSION}); upgrade flashjig"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def start_attempt(
+        self, *, socket: str, profile: str, images: list[dict], baud: int, retry: int = 0
+    ) -> int:
+        """Record an attempt as 'started', committed before this returns; its id."""
+        self._check_writable()
+        with self._lock:
+            cursor = self._conn.execute(
+                "INSERT INTO attempts (station, socket, profile, started_at, retry, images, baud)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.station,
+                    socket,
+                    profile,
+                    utc_timestamp(),
+                    retry,
+                    json.dumps(images, default=str),
+                    baud,
+                ),
+            )
+            attempt_id = cursor.lastrowid
+        if attempt_id is None:  # sqlite3 gives one for every INSERT
+            raise sqlite3.DatabaseError(f"{self.path}: no row id for the new attempt")
+        return attempt_id
+
+    def finish_attempt(self, attempt_id: int, result: FlashResult) -> AttemptRow:
+        """Copy an attempt's outcome into its row, commit, and return the row."""
+        self._check_writable()
+        outcome = _final_result(result)
+        columns: dict[str, object] = {
+            "result": outcome,
+            "reason": result.reason or "",
+            "detail": result.detail,
+            "mac": result.mac,
+            "chip": result.chip,
+            "flash_id": result.flash_id,
+            "flash_size": result.flash_size,
+            "bytes": result.bytes,
+            "duration_s": result.duration_s,
+            "finished_at": utc_timestamp(),
+        }
+        if result.baud:
+            columns["baud"] = result.baud
+        for extra in ("serial", "client_id", "boot_log"):
+            if getattr(result, extra, None) is not None:
+                columns[extra] = getattr(result, extra)
+        # A failure before writing has no images of its own: keep the planned ones.
+        if result.images:
+            columns["images"] = json.dumps(result.images, default=str)
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        with self._lock:
+            updated = self._conn.execute(
+                f"UPDATE attempts SET {assignments} WHERE id = ?", (*columns.values(), attempt_id)
+            ).rowcount
+            if not updated:
+                raise KeyError(f"no attempt {attempt_id} in {self.path}")
+            row = self._conn.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
+            return AttemptRow.from_row(row.fetchone())
+
+    def attempts(
+        self, *, since: datetime | None = None, limit: int | None = None
+    ) -> list[AttemptRow]:
+        """Attempts started at or after ``since``, oldest first; with ``limit``, the newest
+        ``limit`` of them. A naive ``since`` is local time."""
+        where, params = _since_clause(since)
+        # Ordered by id, not time: a Pi without a clock may start with the wrong time.
+        sql = f"SELECT * FROM attempts {where} ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._lock:
+            if not self._has_schema():
+                return []
+            rows = self._conn.execute(sql, params).fetchall()
+        return [AttemptRow.from_row(row) for row in reversed(rows)]
+
+    def counts(self, *, since: datetime | None = None) -> dict[str, int]:
+        """{"ok", "failed", "total"}: failed includes interrupted and cancelled; total also
+        counts attempts still in progress."""
+        where, params = _since_clause(since)
+        marks = ", ".join("?" for _ in FAILED_OUTCOMES)
+        sql = (
+            "SELECT COUNT(*), COALESCE(SUM(result = ?), 0),"
+            f" COALESCE(SUM(result IN ({marks})), 0) FROM attempts {where}"
+        )
+        with self._lock:
+            if not self._has_schema():
+                return {"ok": 0, "failed": 0, "total": 0}
+            total, ok, failed = self._conn.execute(
+                sql, [Outcome.OK, *FAILED_OUTCOMES, *params]
+            ).fetchone()
+        return {"ok": ok, "failed": failed, "total": total}
+
+    def allocate_unit(
+        self,
+        mac: str,
+        *,
+        profile: str,
+        serial_range: tuple[int, int],
+        client_id: Callable[[int], str],
+        images: list[str] | None = None,
+    ) -> UnitRecord:
+        """The unit record for ``mac``: the one it already has (a module flashed again
+        keeps its serial), or a new one with the next free serial in ``serial_range``
+        (and, with ``images``, the first per-unit image no unit has taken). Committed
+        before it returns, in one transaction, so a kill at any point never gives one
+        serial or one image to two MACs."""
+        self._check_writable()
+        first, last = serial_range
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT * FROM units WHERE mac = ?", (mac,)).fetchone()
+                if row is None:
+                    serial = conn.execute(
+                        "SELECT COALESCE(MAX(serial) + 1, ?) FROM units"
+                        " WHERE serial BETWEEN ? AND ?",
+                        (first, first, last),
+                    ).fetchone()[0]
+                    if serial > last:
+                        raise UnitsExhausted(f"serial range {first}-{last} is used up")
+                    image = None
+                    if images is not None:
+                        taken = {r[0] for r in conn.execute("SELECT image FROM units")}
+                        free = [name for name in images if name not in taken]
+                        if not free:
+                            raise UnitsExhausted("every per-unit image has been used")
+                        image = free[0]
+                    conn.execute(
+                        "INSERT INTO units (serial, mac, station, profile, client_id, image,"
+                        " allocated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            serial,
+                            mac,
+                            self.station,
+                            profile,
+                            client_id(serial),
+                            image,
+                            utc_timestamp(),
+                        ),
+                    )
+                    row = conn.execute("SELECT * FROM units WHERE mac = ?", (mac,)).fetchone()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return UnitRecord(**dict(row))
+
+    def units(self) -> list[UnitRecord]:
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM units ORDER BY serial").fetchall()
+        return [UnitRecord(**dict(r)) for r in rows]
+
+    def unpublished(self, *, limit: int = 50) -> list[AttemptRow]:
+        """Finished attempts the broker has not acknowledged yet, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM attempts WHERE published = 0 AND result != ? ORDER BY id LIMIT ?",
+                (Outcome.STARTED, limit),
+            ).fetchall()
+        return [AttemptRow.from_row(row) for row in rows]
+
+    def mark_published(self, attempt_id: int) -> None:
+        self._check_writable()
+        with self._lock:
+            self._conn.execute("UPDATE attempts SET published = 1 WHERE id = ?", (attempt_id,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise PermissionError(f"{self.path}: journal is open readonly")
+
+    def _has_schema(self) -> bool:
+        # A readonly reader may meet a journal whose writer has not created the table yet.
+        return self._conn.execute("PRAGMA user_version").fetchone()[0] > 0
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    # Autocommit: each statement is its own durable transaction unless BEGIN says otherwise.
+    conn = sqlite3.connect(target, uri=uri, check_same_thread=False, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise FileNotFoundError(f"no journal at {path}")
+    uri = path.resolve().as_uri()
+    conn = _connect(f"{uri}?mode=ro", uri=True)
+    try:
+        conn.execute("PRAGMA user_version").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        # A WAL reader needs the -wal and -shm files, or leave to create them. With the
+        # daemon stopped they are gone, and a member of the state directory's group may not
+        # create files there; with no -wal file nobody is writing, so read it as immutable.
+        if Path(f"{path}-wal").exists():
+            raise
+    conn = _connect(f"{uri}?mode=ro&immutable=1", uri=True)
+    conn.execute("PRAGMA user_version").fetchone()
+    return conn
+
+
+def _final_result(result: FlashResult) -> Outcome:
+    if result.result is Outcome.OK:
+        return Outcome.OK
+    # The pipeline reports a cancel as a failure with reason 'cancelled'.
+    if result.reason is Reason.CANCELLED:
+        return Outcome.CANCELLED
+    if result.result in FAILED_OUTCOMES:
+        return result.result
+    raise ValueError(f"not a finished attempt's result: {result.result!r}")
+
+
+def _since_clause(since: datetime | None) -> tuple[str, list[object]]:
+    if since is None:
+        return "", []
+    return "WHERE started_at >= ?", [utc_timestamp(since)]

@@ -1,0 +1,387 @@
+"""One socket of the station: an independent state machine over its detect switch, its
+optional power switch and the flash pipeline.
+
+empty -> inserted (detect switch closed and stable for the debounce time) -> flashing
+(retries included) -> ok / failed -> empty when the module is taken out. Each socket
+flashes in its own thread, so a slow or hung module holds up nobody else.
+"""
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from gpiozero.pins import Factory
+
+from flashjig.config import Profile, SocketConfig, StationConfig
+from flashjig.flashing import identity
+from flashjig.flashing.identity import Unit
+from flashjig.flashing.images import Image
+from flashjig.flashing.pipeline import FlashJob, flash
+from flashjig.flashing.result import FlashResult, Outcome, Progress, Reason, Stage
+from flashjig.hardware.leds import Look
+from flashjig.hardware.socket_lines import SocketLines
+from flashjig.station.journal import Journal
+
+log = logging.getLogger(__name__)
+
+POWER_OFF_S = 0.5  # long enough for the module's 3.3 V to collapse
+POWER_ON_S = 0.2  # supply and EN pull-up settle before strapping
+# Retrying these cannot help: the module or the image is wrong, or someone said stop.
+FINAL = {
+    Reason.WRONG_CHIP,
+    Reason.FLASH_TOO_SMALL,
+    Reason.CANCELLED,
+    Reason.REMOVED,
+    Reason.NO_IDENTITY,
+    Reason.IMAGE_LAYOUT,
+    Reason.BACKUP_FAILED,
+    Reason.DID_NOT_BOOT,
+    Reason.BURN_IN_FAILED,
+}
+
+
+class SocketState(enum.StrEnum):
+    EMPTY = "empty"
+    INSERTED = "inserted"
+    FLASHING = "flashing"
+    OK = "ok"
+    FAILED = "failed"
+
+    @property
+    def look(self) -> Look:
+        """What the socket's light shows in this state."""
+        return _LOOKS[self]
+
+
+_LOOKS = {
+    SocketState.EMPTY: Look.OFF,
+    SocketState.INSERTED: Look.WAITING,
+    SocketState.FLASHING: Look.BUSY,
+    SocketState.OK: Look.GOOD,
+    SocketState.FAILED: Look.BAD,
+}
+
+
+class Workshop(Protocol):
+    """What a socket needs from its station."""
+
+    settings: StationConfig
+    journal: Journal
+    accepting: bool
+    state_dir: Path | None
+
+    def job_inputs(self, recovery: bool = False) -> tuple[Profile, tuple[Image, ...]]: ...
+    def port(self, socket: str) -> str: ...
+    def socket_changed(self, socket: "Socket") -> None: ...
+
+
+@dataclass
+class SocketStatus:
+    """What status views, LEDs and MQTT show for a socket."""
+
+    name: str
+    state: SocketState = SocketState.EMPTY
+    stage: Stage | None = None
+    progress: float = 0.0
+    attempt: int = 0
+    profile: str | None = None
+    mac: str | None = None
+    result: Outcome | None = None  # of the last finished attempt
+    reason: Reason | None = None
+    detail: str = ""
+    duration_s: float | None = None
+    since: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        """What ``flashjig status --json`` and the MQTT state topic show."""
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "stage": self.stage or "",
+            "progress": round(self.progress, 1),
+            "attempt": self.attempt,
+            "profile": self.profile,
+            "mac": self.mac,
+            "last_result": self.result,
+            "reason": self.reason or "",
+            "detail": self.detail,
+            "duration_s": self.duration_s,
+            "since": self.since,
+        }
+
+
+class Socket:
+    def __init__(
+        self, config: SocketConfig, workshop: Workshop, *, pin_factory: Factory | None = None
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.workshop = workshop
+        self.status = SocketStatus(config.name)
+        self._lock = threading.RLock()
+        # Edges come on the pin callback thread (gpiozero has one for every pin on a Pi):
+        # restarting the debounce timer must not wait for the socket's lock.
+        self._timer_lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._removed = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._settle: threading.Timer | None = None
+        self._debounce: threading.Timer | None = None
+        self.lines = SocketLines.build(config, pin_factory=pin_factory)
+        self._power = self.lines.power
+        self._detect = self.lines.detect
+        if self._detect is not None:
+            self._detect.when_activated = self._edge
+            self._detect.when_deactivated = self._edge
+
+    def start(self) -> None:
+        """Take up the state the hardware is in: a socket without a switch is always full."""
+        if self._detect is None or self._detect.is_active:
+            self._inserted()
+
+    # -- detect switch -------------------------------------------------------------------
+
+    def _edge(self) -> None:
+        """Restart the debounce timer on every edge; act only on a level that holds."""
+        with self._timer_lock:
+            if self._debounce is not None:
+                self._debounce.cancel()
+            self._debounce = threading.Timer(self.workshop.settings.debounce, self._settled)
+            self._debounce.daemon = True
+            self._debounce.start()
+
+    def _settled(self) -> None:
+        with self._lock:
+            # A timer already waiting for the lock when a later edge replaced it would
+            # act on an old level: only the newest one acts, on the level as it is now.
+            if threading.current_thread() is not self._debounce:
+                return
+            present = self._detect.is_active
+            empty = self.status.state is SocketState.EMPTY
+            if present and empty:
+                self._inserted()
+            elif not present and not empty:
+                self._taken_out()
+
+    def _inserted(self) -> None:
+        log.info("%s: module inserted", self.name, extra={"SOCKET": self.name})
+        self._removed.clear()
+        self.lines.straps.hold_in_reset()  # before the power: it never starts its old firmware
+        if self._power is not None:
+            self._power.on()
+        self._set(
+            state=SocketState.INSERTED,
+            stage=None,
+            progress=0.0,
+            mac=None,
+            result=None,
+            reason=None,
+            detail="",
+            duration_s=None,
+            attempt=0,
+        )
+        if self.workshop.settings.trigger in ("insert", "both"):
+            self._settle = threading.Timer(self.workshop.settings.settle_time, self._settle_done)
+            self._settle.daemon = True
+            self._settle.start()
+
+    def _settle_done(self) -> None:
+        with self._lock:
+            # Cancelled (taken out, maybe re-seated) while waiting for the lock: that
+            # module's settle time is not this one's.
+            if threading.current_thread() is self._settle:
+                self.request_flash()
+
+    def _taken_out(self) -> None:
+        log.info("%s: module removed", self.name, extra={"SOCKET": self.name})
+        if self._settle is not None:
+            self._settle.cancel()
+        self._removed.set()
+        self._cancel.set()
+        if self._power is not None:
+            self._power.off()
+        if self.status.state is not SocketState.FLASHING:
+            self._set(state=SocketState.EMPTY, stage=None, progress=0.0)
+        # else the worker sets EMPTY when the attempt has wound down
+
+    # -- flashing ------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def request_flash(self, *, recovery: bool = False) -> bool:
+        """Flash the module if it is seated and not yet flashed (with ``recovery``: any
+        seated module, with the recovery profile); True if a flash started."""
+        with self._lock:
+            flashable = (SocketState.INSERTED, SocketState.FAILED)
+            if recovery:
+                flashable += (SocketState.OK,)
+            if self.status.state not in flashable or not self.workshop.accepting:
+                return False
+            if self.busy:
+                # The last attempt has set its outcome and is returning: let it go.
+                self._worker.join(timeout=1.0)
+                if self.busy:
+                    return False
+            self._cancel.clear()
+            self._set(state=SocketState.FLASHING, stage=Stage.CONNECTING, progress=0.0)
+            self._worker = threading.Thread(
+                target=self._work, args=(recovery,), name=f"flash-{self.name}"
+            )
+            self._worker.start()
+            return True
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def _work(self, recovery: bool) -> None:
+        profile, images = self.workshop.job_inputs(recovery)
+        settings = self.workshop.settings
+        result: FlashResult | None = None
+        try:
+            for attempt in range(settings.retries + 1):
+                if attempt and result.reason in (Reason.NO_SYNC, Reason.TIMEOUT):
+                    self._power_cycle()
+                baud = profile.baud if attempt == 0 else min(settings.fallback_baud, profile.baud)
+                self._set(attempt=attempt + 1, profile=profile.name)
+                result = self._attempt(profile, images, baud, attempt)
+                if result.ok or result.reason in FINAL or self._cancel.is_set():
+                    break
+        except Exception as e:  # never leave the socket stuck in 'flashing'
+            log.exception("%s: flashing failed", self.name, extra={"SOCKET": self.name})
+            result = FlashResult(
+                self.name, reason=Reason.INTERNAL_ERROR, detail=f"{type(e).__name__}: {e}"
+            )
+        with self._lock:
+            if self._removed.is_set():
+                state = SocketState.EMPTY
+            else:
+                state = SocketState.OK if result.ok else SocketState.FAILED
+            self._set(
+                state=state,
+                stage=None,
+                progress=100.0 if result.ok else self.status.progress,
+                result=result.result,
+                reason=result.reason,
+                detail=result.detail,
+                mac=result.mac,
+                duration_s=result.duration_s,
+            )
+            if state is SocketState.EMPTY and self._detect is not None and self._detect.is_active:
+                # Taken out and seated again while the attempt wound down: the edges came
+                # while the socket was still flashing, so take the new module up now.
+                self._inserted()
+
+    def _attempt(self, profile: Profile, images: tuple[Image, ...], baud: int, retry: int):
+        journal = self.workshop.journal
+        row = journal.start_attempt(
+            socket=self.name,
+            profile=profile.name,
+            images=[
+                {"offset": i.offset, "file": str(i.path), "sha256": i.sha256, "size": len(i.data)}
+                for i in images
+            ],
+            baud=baud,
+            retry=retry,
+        )
+        job = FlashJob(
+            socket=self.name,
+            port=self.workshop.port(self.name),
+            lines=self.lines.straps,
+            profile=profile,
+            images=images,
+            on_progress=self._progress,
+            cancel=self._cancel,
+            baud=baud,
+            station=self.workshop.settings.id,
+            state_dir=self.workshop.state_dir,
+            unit_for=self._unit_for(profile),
+        )
+        result = flash(job)
+        if self._removed.is_set() and not result.ok:
+            result.reason, result.detail = (
+                Reason.REMOVED,
+                f"taken out during the attempt ({result.detail})",
+            )
+        journal.finish_attempt(row, result)
+        level = logging.INFO if result.ok else logging.WARNING
+        words = "flashed and verified" if result.ok else f"failed: {result.reason}: {result.detail}"
+        log.log(
+            level,
+            "%s: module %s %s in %.1f s (attempt %d, %d baud)",
+            self.name,
+            result.mac or "(no MAC)",
+            words,
+            result.duration_s,
+            retry + 1,
+            baud,
+            extra={"SOCKET": self.name, "MAC": result.mac or "", "RESULT": result.result},
+        )
+        return result
+
+    def _unit_for(self, profile: Profile) -> Callable[[str], Unit] | None:
+        """Serials come from the journal, durably, before the module is written."""
+        ident = profile.identity
+        if ident is None:
+            return None
+
+        def unit_for(mac: str) -> Unit:
+            files = identity.unit_image_files(ident.folder) if ident.folder else None
+            unit = self.workshop.journal.allocate_unit(
+                mac,
+                profile=profile.name,
+                serial_range=self.workshop.settings.serial_range,
+                client_id=lambda serial: identity.client_id(ident, serial, mac),
+                images=files,
+            )
+            image = ident.folder / unit.image if ident.folder and unit.image else None
+            return Unit(unit.serial, unit.client_id or "", mac, image)
+
+        return unit_for
+
+    def _power_cycle(self) -> None:
+        if self._power is None or self._removed.is_set():
+            return
+        log.info("%s: power-cycling the module", self.name, extra={"SOCKET": self.name})
+        self._power.off()
+        time.sleep(POWER_OFF_S)
+        with self._lock:  # a module taken out meanwhile stays unpowered
+            if self._removed.is_set():
+                return
+            self._power.on()
+        time.sleep(POWER_ON_S)
+
+    def _progress(self, progress: Progress) -> None:
+        if progress.mac is not None:
+            self._set(stage=progress.stage, progress=progress.percent, mac=progress.mac)
+        else:
+            self._set(stage=progress.stage, progress=progress.percent)
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _set(self, **changes) -> None:
+        with self._lock:
+            if "state" in changes and changes["state"] is not self.status.state:
+                self.status.since = time.time()
+            for key, value in changes.items():
+                setattr(self.status, key, value)
+        self.workshop.socket_changed(self)
+
+    def join(self, timeout: float | None = None) -> None:
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    def close(self) -> None:
+        for timer in (self._settle, self._debounce):
+            if timer is not None:
+                timer.cancel()
+        self.cancel()
+        self.join(timeout=30)
+        self.lines.close()

@@ -1,0 +1,225 @@
+"""The station: its sockets, the push button, the lights, and the journal they share.
+
+The station owns what is common (active profile and its images, trigger settings, the
+journal) and hands each socket what it needs; sockets never know about each other.
+A short press flashes every socket holding a module not yet flashed; a long press
+cancels the flashes in progress.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gpiozero import Button
+from gpiozero.pins import Factory
+
+from flashjig.config import Config, Profile, StationConfig
+from flashjig.flashing.images import Image, load_images
+from flashjig.hardware.leds import AliveLight
+from flashjig.station.journal import Journal
+from flashjig.station.socket import Socket
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Socket], None]
+
+
+class Station:
+    def __init__(
+        self,
+        config: Config,
+        images: tuple[Image, ...],
+        journal: Journal,
+        *,
+        port: Callable[[str], str],
+        pin_factory: Factory | None = None,
+        state_dir: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.images = images
+        self.recovery_images = _recovery_images(config)
+        self.journal = journal
+        self.state_dir = state_dir
+        self.accepting = True
+        self.started_at = time.time()
+        self.listeners: list[Listener] = []
+        self._port = port
+        self._lock = threading.Lock()
+        self._held = False
+        self._press = threading.Lock()  # hold (gpiozero's hold thread) against release
+        self.sockets = {s.name: Socket(s, self, pin_factory=pin_factory) for s in config.sockets}
+        self.button: Button | None = None
+        if config.station.button is not None:
+            self.button = Button(
+                config.station.button,
+                pull_up=True,
+                hold_time=config.station.hold_time,
+                pin_factory=pin_factory,
+            )
+            self.button.when_held = self._long_press
+            self.button.when_released = self._released
+        self.alive: AliveLight | None = None
+        if config.station.status_led is not None:
+            self.alive = AliveLight(config.station.status_led, pin_factory=pin_factory)
+
+    # -- what sockets ask of the station (flashjig.station.socket.Workshop) --------------
+
+    @property
+    def settings(self) -> StationConfig:
+        return self.config.station
+
+    def job_inputs(self, recovery: bool = False) -> tuple[Profile, tuple[Image, ...]]:
+        with self._lock:
+            if recovery:
+                return self.config.profiles[self.config.station.recovery_profile], (
+                    self.recovery_images
+                )
+            return self.config.profile, self.images
+
+    def port(self, socket: str) -> str:
+        return self._port(socket)
+
+    def socket_changed(self, socket: Socket) -> None:
+        """Show a socket's change. Runs inside the socket's own transitions (on its worker,
+        its timers, the control or MQTT thread): a light or listener that fails must not
+        cut a transition short and leave the socket stuck, so the failure is logged."""
+        _shown(socket, socket.lines.light.follow, lambda: socket.status.state.look)
+        for listener in list(self.listeners):
+            _shown(socket, listener, socket)
+
+    # -- operation -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        for socket in self.sockets.values():
+            socket.lines.light.follow(lambda socket=socket: socket.status.state.look)
+            socket.start()
+        self.set_healthy(True)
+        log.info(
+            "station %s ready: %d sockets, profile %s, trigger %s",
+            self.config.station.id,
+            len(self.sockets),
+            self.config.active_profile,
+            self.config.station.trigger,
+        )
+
+    def set_healthy(self, healthy: bool) -> None:
+        if self.alive is not None:
+            self.alive.set_healthy(healthy)
+
+    def flash_all(self) -> list[str]:
+        """Flash every socket with a module not yet flashed; the names that started."""
+        started = [name for name, s in self.sockets.items() if s.request_flash()]
+        log.info("flash requested: %s", ", ".join(started) or "no socket ready")
+        return started
+
+    def flash_one(self, name: str) -> bool:
+        return self.sockets[name].request_flash()
+
+    def cancel_all(self) -> list[str]:
+        busy = [name for name, s in self.sockets.items() if s.busy]
+        for name in busy:
+            self.sockets[name].cancel()
+        log.info("cancel requested: %s", ", ".join(busy) or "nothing running")
+        return busy
+
+    def _long_press(self) -> None:
+        """Cancel what is running; with nothing running, recover the seated modules."""
+        with self._press:
+            if not self.button.is_pressed:  # let go just as the hold time came: short
+                return
+            self._held = True
+        if self.cancel_all() or self.config.station.recovery_profile is None:
+            return
+        started = [name for name, s in self.sockets.items() if s.request_flash(recovery=True)]
+        log.info(
+            "recovery (%s) requested: %s",
+            self.config.station.recovery_profile,
+            ", ".join(started) or "no module seated",
+        )
+
+    def _released(self) -> None:
+        with self._press:
+            held, self._held = self._held, False
+        if not held:
+            self.flash_all()
+
+    def reload(self, config: Config, images: tuple[Image, ...]) -> list[str]:
+        """Take a new profile, images and settings; running flashes finish with the old
+        ones. Wiring (sockets and pins) changes need a restart: say so, keep the old."""
+        notes = []
+        with self._lock:
+            wiring_changed = (
+                config.sockets != self.config.sockets
+                or config.station.button != self.config.station.button
+                or config.station.status_led != self.config.station.status_led
+            )
+            if wiring_changed:
+                notes.append("socket wiring changed: restart the service to apply it")
+                config = _keep_wiring(config, self.config)
+            self.config = config
+            self.images = images
+            self.recovery_images = _recovery_images(config)
+        return notes
+
+    def set_profile(self, name: str) -> None:
+        """Make another of the config's profiles active (its images checked first);
+        running flashes finish with the old one."""
+        images = load_images(self.config.profiles[name])
+        with self._lock:
+            self.config = replace(self.config, active_profile=name)
+            self.images = images
+
+    def status(self) -> dict[str, Any]:
+        counts_today = self.journal.counts(since=local_midnight())
+        counts_all = self.journal.counts()
+        return {
+            "station": self.config.station.id,
+            "profile": self.config.active_profile,
+            "trigger": self.config.station.trigger,
+            "accepting": self.accepting,
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "today": counts_today,
+            "total": counts_all,
+            "sockets": [s.status.as_dict() for s in self.sockets.values()],
+        }
+
+    def stop(self) -> None:
+        """Stop taking work, cancel running flashes (modules stay in their bootloader,
+        journal rows say cancelled), release every pin."""
+        self.accepting = False
+        self.cancel_all()
+        for socket in self.sockets.values():
+            socket.close()
+        if self.button is not None:
+            self.button.close()
+        if self.alive is not None:
+            self.alive.close()
+
+
+def _recovery_images(config: Config) -> tuple[Image, ...]:
+    name = config.station.recovery_profile
+    return load_images(config.profiles[name]) if name else ()
+
+
+def _keep_wiring(new: Config, old: Config) -> Config:
+    station = replace(new.station, button=old.station.button, status_led=old.station.status_led)
+    return replace(new, sockets=old.sockets, station=station)
+
+
+def local_midnight() -> datetime:
+    now = datetime.now().astimezone()
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _shown(socket: Socket, show: Callable[[Any], None], what: object) -> None:
+    try:
+        show(what)
+    except Exception:
+        log.exception(
+            "%s: showing its new state failed", socket.name, extra={"SOCKET": socket.name}
+        )
