@@ -1,14 +1,26 @@
-"""Shared fixtures: generated firmware, and station configs pointing at it."""
+"""Shared fixtures: generated firmware and station configs pointing at it, a station over
+simulated hardware, a journal, `flashjig run --simulate` processes, a mosquitto with a
+recording subscriber, `flashjig sim` modules and standalone emulated modules."""
 
+import contextlib
+import dataclasses
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import DaemonProcess, mqtt_config, start_sim
+from mqtt_broker import Broker, Recorder
 
-from flashjig.config import load_config
+from flashjig.config import LedPins, load_config
+from flashjig.emulator import EmulatedModule, Faults, FlashChip
 from flashjig.emulator.firmware import build_firmware
+from flashjig.mqtt.reporter import MqttReporter
+from flashjig.simulation.station import simulated_station
+from flashjig.station.journal import JOURNAL_FILE, Journal
 
 ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "config" / "flashjig.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +32,7 @@ def firmware_1m(tmp_path_factory) -> Path:
 
 def write_station_config(tmp_path: Path, images: list[tuple[int, Path]], **profile) -> Path:
     """The shipped 5-socket config with its profile's images (and any settings) replaced."""
-    data = yaml.safe_load((ROOT / "config" / "flashjig.yaml").read_text())
+    data = yaml.safe_load(SHIPPED.read_text())
     settings = data["profiles"][data["active_profile"]]
     settings["images"] = [{"offset": offset, "file": str(path)} for offset, path in images]
     settings.update(profile)
@@ -40,10 +52,139 @@ def station_config(make_config, firmware_1m):
     return make_config([(0, firmware_1m)])
 
 
+@pytest.fixture(scope="module")
+def shipped():
+    """The shipped config as it is (its image is built at run time, so not checked)."""
+    return load_config(SHIPPED, check_files=False)
+
+
+@pytest.fixture
+def shipped_copy(tmp_path, firmware_1m):
+    """The shipped config, comments and line numbers intact, next to an image that exists."""
+    (tmp_path / "firmware").mkdir()
+    shutil.copy(firmware_1m, tmp_path / "firmware" / "demo.bin")
+    path = tmp_path / "flashjig.yaml"
+    shutil.copy(SHIPPED, path)
+    return path
+
+
+# -- the station ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rig(station_config, tmp_path):
+    """Build a station over simulated hardware; settings may be overridden per test."""
+    running = contextlib.ExitStack()
+
+    def build(line_rate=False, bicolour=False, profiles=None, **station_settings):
+        config = station_config
+        if profiles:
+            config = dataclasses.replace(config, profiles={**config.profiles, **profiles})
+        if bicolour:  # hw/README.md's variant: red LEDs on the power pins, no power switches
+            sockets = tuple(
+                dataclasses.replace(s, led=LedPins(red=s.power, green=s.led.green), power=None)
+                for s in config.sockets
+            )
+            config = dataclasses.replace(config, sockets=sockets)
+        if station_settings:
+            station = dataclasses.replace(config.station, **station_settings)
+            config = dataclasses.replace(config, station=station)
+        return running.enter_context(simulated_station(config, tmp_path, line_rate=line_rate))
+
+    with running:
+        yield build
+
+
+@pytest.fixture
+def journal(tmp_path):
+    with Journal(tmp_path / "state" / JOURNAL_FILE, station="jig-1") as journal:
+        yield journal
+
+
+@pytest.fixture
+def start_daemon(station_config, tmp_path):
+    """Start `flashjig run --simulate` (helpers.DaemonProcess), by default on station_config
+    and tmp_path/state; whatever is still running after the test is killed."""
+    started = []
+
+    def start(*extra, config=None, state=None, env=None):
+        daemon = DaemonProcess(
+            config or station_config.path, state or tmp_path / "state", *extra, env=env
+        )
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.close()
+
+
+# -- MQTT -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path)
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def recorder(broker):
+    r = Recorder(broker.port)
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def mqtt_rig(station_config, broker, tmp_path):
+    """A station over simulated hardware reporting to ``broker``: (station, hardware,
+    journal, reporter); config, state directory and mqtt settings may be given."""
+    running = contextlib.ExitStack()
+
+    def build(config=None, state=None, **mqtt):
+        config = config or mqtt_config(station_config.path, broker.port, **mqtt)
+        state = state or tmp_path / "state"
+        station, hardware, journal = running.enter_context(simulated_station(config, state))
+        reporter = MqttReporter(config, station, journal, state)
+        reporter.start()
+        running.callback(reporter.stop, flush_s=0.5)
+        return station, hardware, journal, reporter
+
+    with running:
+        yield build
+
+
+# -- emulated modules -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sim():
+    """Three modules served by `flashjig sim`, shared by a test file's tests."""
+    yield from start_sim("--modules", "3")
+
+
+@pytest.fixture
+def standalone():
+    """Make emulated modules on their own (no pins: waiting in download mode)."""
+    modules = []
+
+    def make(faults: Faults | None = None):
+        flash = FlashChip(1 << 20)
+        module = EmulatedModule("standalone", flash, faults=faults)
+        modules.append((module, flash))
+        return module
+
+    yield make
+    for module, flash in modules:
+        module.close()
+        flash.close()
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--soak-cycles",
         type=int,
         default=6,
-        help="insert-flash-remove cycles for tests/test_soak.py (the long run: 1000)",
+        help="insert-flash-remove cycles for tests/test_station_soak.py (the long run: 1000)",
     )

@@ -6,10 +6,10 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from helpers import wait_for
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -51,15 +51,16 @@ class Broker:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def listening() -> bool:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
+                    return True
             if self.proc.poll() is not None:
                 raise RuntimeError(f"mosquitto failed: {self.proc.stderr.read().decode()}")
-            time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start listening")
+            return False
+
+        wait_for(listening, timeout=10, what="mosquitto listening")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -105,12 +106,8 @@ class Recorder:
         return payloads[-1] if payloads else None
 
     def wait(self, predicate, timeout: float = 20.0, what: str = "messages") -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
+        """wait_for with the recorder's default timeout (messages may take a reconnect)."""
+        wait_for(predicate, timeout=timeout, what=what)
 
     def publish(self, topic: str, payload, **kwargs) -> None:
         self.client.publish(topic, payload, qos=1, **kwargs).wait_for_publish(5)

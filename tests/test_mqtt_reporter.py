@@ -1,25 +1,24 @@
-"""The station on a real mosquitto (loopback, random port): availability, discovery,
-states, results through the journal outbox, commands, auth and TLS."""
+"""The station reporting to a real mosquitto (loopback, random port): availability, states,
+results through the journal outbox (across a broker away and a restart), the last will,
+commands, auth and TLS, and a station that keeps working without a broker."""
 
-import contextlib
 import dataclasses
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-import yaml
+from helpers import flash_sockets, mqtt_config, wait_for
 from mqtt_broker import Broker, Recorder
 
-from flashjig.config import load_config
 from flashjig.mqtt.discovery import Topics
 from flashjig.mqtt.reporter import DISCOVERY_FILE, MqttReporter
 from flashjig.simulation.station import simulated_station
-from flashjig.station.control import ControlError, request
 from flashjig.station.socket import SocketState
+
+pytestmark = pytest.mark.slow
 
 REQUIRED = {
     "sensor": {"state_topic"},
@@ -29,63 +28,8 @@ REQUIRED = {
 }
 
 
-@pytest.fixture
-def broker(tmp_path):
-    b = Broker(tmp_path)
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def recorder(broker):
-    r = Recorder(broker.port)
-    yield r
-    r.close()
-
-
-def mqtt_config(path, port, **mqtt):
-    """Write the config at ``path`` again with an mqtt section."""
-    data = yaml.safe_load(path.read_text())
-    data["mqtt"] = {"host": "127.0.0.1", "port": port, **mqtt}
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return load_config(path)
-
-
-@pytest.fixture
-def rig(station_config, broker, tmp_path):
-    running = contextlib.ExitStack()
-
-    def build(config=None, state=None, **mqtt):
-        config = config or mqtt_config(station_config.path, broker.port, **mqtt)
-        state = state or tmp_path / "state"
-        station, hardware, journal = running.enter_context(simulated_station(config, state))
-        reporter = MqttReporter(config, station, journal, state)
-        reporter.start()
-        running.callback(reporter.stop, flush_s=0.5)
-        return station, hardware, journal, reporter
-
-    with running:
-        yield build
-
-
-def flash_sockets(station, hardware, names):
-    for name in names:
-        hardware.insert(name)
-    deadline = time.monotonic() + 10
-    while any(station.sockets[n].status.state is not SocketState.INSERTED for n in names):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    hardware.press()
-    deadline = time.monotonic() + 60
-    while any(
-        station.sockets[n].status.state not in (SocketState.OK, SocketState.FAILED) for n in names
-    ):
-        assert time.monotonic() < deadline, "flashing did not finish"
-        time.sleep(0.05)
-
-
-def test_online_discovery_states_and_results_for_five_sockets(rig, recorder):
-    station, hw, journal, reporter = rig(commands=True)
+def test_online_discovery_states_and_results_for_five_sockets(mqtt_rig, recorder):
+    station, hw, journal, reporter = mqtt_rig(commands=True)
     topics = reporter.topics
     recorder.wait(lambda: recorder.last(topics.availability) == b"online", what="online")
     recorder.wait(lambda: recorder.on(topics.discovery), what="discovery")
@@ -123,12 +67,12 @@ def test_online_discovery_states_and_results_for_five_sockets(rig, recorder):
     assert len(flashing) <= 6
 
 
-def test_a_state_dir_it_cannot_write_does_not_stop_mqtt(rig, recorder, tmp_path, caplog):
+def test_a_state_dir_it_cannot_write_does_not_stop_mqtt(mqtt_rig, recorder, tmp_path, caplog):
     # The record of what discovery last announced cannot be written (as on a full disk):
     # logged, and states and results still go out.
     state = tmp_path / "state"
     (state / DISCOVERY_FILE).mkdir(parents=True)
-    station, hw, _, reporter = rig(state=state)
+    station, hw, _, reporter = mqtt_rig(state=state)
     topics = reporter.topics
     recorder.wait(lambda: recorder.on(topics.socket("socket2")), what="socket states")
     flash_sockets(station, hw, ["socket2"])
@@ -137,20 +81,17 @@ def test_a_state_dir_it_cannot_write_does_not_stop_mqtt(rig, recorder, tmp_path,
     assert "cannot keep what discovery announced" in caplog.text
 
 
-def test_clean_stop_says_offline(rig, recorder):
-    _, _, _, reporter = rig()
+def test_clean_stop_says_offline(mqtt_rig, recorder):
+    _, _, _, reporter = mqtt_rig()
     topic = reporter.topics.availability
     recorder.wait(lambda: recorder.last(topic) == b"online")
     reporter.stop()
     recorder.wait(lambda: recorder.last(topic) == b"offline", what="offline")
 
 
-def test_broker_away_mid_run_loses_no_result(rig, broker, tmp_path):
-    station, hw, journal, reporter = rig()
-    deadline = time.monotonic() + 10
-    while not reporter.connected:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+def test_broker_away_mid_run_loses_no_result(mqtt_rig, broker, tmp_path):
+    station, hw, journal, reporter = mqtt_rig()
+    wait_for(lambda: reporter.connected, timeout=10, what="the reporter connected")
     broker.stop()
     flash_sockets(station, hw, ["socket1", "socket2"])
     assert len(journal.unpublished()) == 2
@@ -170,7 +111,9 @@ def test_broker_away_mid_run_loses_no_result(rig, broker, tmp_path):
         recorder.close()
 
 
-def test_unpublished_rows_go_out_after_a_restart(station_config, broker, recorder, tmp_path):
+def test_unpublished_rows_go_out_after_a_restart(
+    station_config, broker, recorder, tmp_path, start_daemon
+):
     config = mqtt_config(station_config.path, broker.port)
     state = tmp_path / "state"
     broker.stop()
@@ -178,62 +121,28 @@ def test_unpublished_rows_go_out_after_a_restart(station_config, broker, recorde
         flash_sockets(station, hardware, ["socket4"])
     broker.start()
     recorder = Recorder(broker.port)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flashjig",
-            "run",
-            "--simulate",
-            "--config",
-            str(config.path),
-            "--state-dir",
-            str(state),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    daemon = start_daemon(config=config.path, state=state)
     try:
         topic = Topics(config).result
         recorder.wait(lambda: recorder.on(topic), timeout=20, what="result after restart")
         (row,) = recorder.json_on(topic)
         assert row["socket"] == "socket4" and row["result"] == "ok"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
-        proc.stderr.close()
+        daemon.stop()
         recorder.close()
 
 
-def test_killed_daemon_goes_offline_by_its_will(station_config, broker, recorder, tmp_path):
+def test_killed_daemon_goes_offline_by_its_will(station_config, broker, recorder, start_daemon):
     config = mqtt_config(station_config.path, broker.port, keepalive=5)
     topic = Topics(config).availability
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flashjig",
-            "run",
-            "--simulate",
-            "--config",
-            str(config.path),
-            "--state-dir",
-            str(tmp_path / "state"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        recorder.wait(lambda: recorder.last(topic) == b"online", what="online")
-        proc.kill()
-        recorder.wait(lambda: recorder.last(topic) == b"offline", timeout=20, what="the will")
-    finally:
-        proc.kill()
-        proc.wait()
+    daemon = start_daemon(config=config.path)
+    recorder.wait(lambda: recorder.last(topic) == b"online", what="online")
+    daemon.stop(signal.SIGKILL)
+    recorder.wait(lambda: recorder.last(topic) == b"offline", timeout=20, what="the will")
 
 
-def test_commands_accepted_and_refused(rig, recorder):
-    station, hw, journal, reporter = rig(commands=True)
+def test_commands_accepted_and_refused(mqtt_rig, recorder):
+    station, hw, journal, reporter = mqtt_rig(commands=True)
     topics = reporter.topics
     recorder.wait(lambda: reporter.connected)
     hw.insert("socket2")
@@ -262,8 +171,8 @@ def test_commands_accepted_and_refused(rig, recorder):
     assert reporter.connected
 
 
-def test_commands_are_off_unless_enabled(rig, recorder):
-    station, hw, journal, reporter = rig()
+def test_commands_are_off_unless_enabled(mqtt_rig, recorder):
+    station, hw, journal, reporter = mqtt_rig()
     recorder.wait(lambda: reporter.connected)
     hw.insert("socket1")
     recorder.wait(lambda: station.sockets["socket1"].status.state is SocketState.INSERTED)
@@ -272,47 +181,6 @@ def test_commands_are_off_unless_enabled(rig, recorder):
     assert station.sockets["socket1"].status.state is SocketState.INSERTED
     cmps = json.loads(recorder.last(reporter.topics.discovery))["cmps"]
     assert not any(c["p"] in ("button", "select") for c in cmps.values())
-
-
-def test_home_assistant_birth_resends_discovery(rig, recorder):
-    _, _, _, reporter = rig()
-    topic = reporter.topics.discovery
-    recorder.wait(lambda: len(recorder.on(topic)) == 1, what="first discovery")
-    recorder.publish(reporter.topics.birth, "online")
-    recorder.wait(lambda: len(recorder.on(topic)) == 2, timeout=10, what="discovery again")
-
-
-def test_sockets_taken_out_of_the_config_are_removed(
-    rig, recorder, station_config, broker, tmp_path
-):
-    config = mqtt_config(station_config.path, broker.port)
-    station, _, _, reporter = rig(config=config)
-    recorder.wait(lambda: recorder.on(reporter.topics.discovery))
-    reporter.stop()
-    station.stop()
-    fewer = dataclasses.replace(config, sockets=config.sockets[:3])
-    rig(config=fewer)
-    recorder.wait(lambda: len(recorder.on(reporter.topics.discovery)) == 2)
-    cmps = json.loads(recorder.last(reporter.topics.discovery))["cmps"]
-    gone = [cid for cid, c in cmps.items() if "socket5" in cid]
-    assert gone and all(cmps[cid] == {"p": cmps[cid]["p"]} for cid in gone)
-    assert all(len(c) > 1 for cid, c in cmps.items() if "socket1" in cid)
-
-
-def test_two_stations_on_one_broker_stay_apart(rig, recorder, station_config, broker, tmp_path):
-    first = mqtt_config(station_config.path, broker.port)
-    second_path = tmp_path / "second.yaml"
-    second_path.write_text(station_config.path.read_text().replace("id: bench-1", "id: bench-2"))
-    second = mqtt_config(second_path, broker.port)
-    s1, hw1, _, r1 = rig(config=first, state=tmp_path / "s1")
-    s2, hw2, _, r2 = rig(config=second, state=tmp_path / "s2")
-    assert r1.topics.base != r2.topics.base and r1.topics.discovery != r2.topics.discovery
-    flash_sockets(s2, hw2, ["socket1"])
-    recorder.wait(lambda: recorder.on(r2.topics.result), what="second station's result")
-    assert recorder.on(r1.topics.result) == []
-    ids1 = set(json.loads(recorder.last(r1.topics.discovery))["cmps"])
-    ids2 = set(json.loads(recorder.last(r2.topics.discovery))["cmps"])
-    assert not ids1 & ids2
 
 
 def _openssl(*args, cwd):
@@ -421,32 +289,8 @@ def test_username_password_and_tls(station_config, tmp_path):
         broker.stop()
 
 
-def test_control_and_status_keep_working_without_a_broker(station_config, tmp_path):
+def test_control_and_status_keep_working_without_a_broker(station_config, start_daemon):
     config = mqtt_config(station_config.path, 1)  # nothing listens on port 1
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flashjig",
-            "run",
-            "--simulate",
-            "--config",
-            str(config.path),
-            "--state-dir",
-            str(tmp_path / "state"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                request(tmp_path / "state" / "control.sock", {"cmd": "status"}, timeout=2)
-                break
-            except (ControlError, OSError):
-                assert time.monotonic() < deadline, "station did not start without a broker"
-                time.sleep(0.1)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15) == 0
+    daemon = start_daemon(config=config.path)  # started: its control socket answers status
+    assert daemon.answers()
+    assert daemon.stop() == 0

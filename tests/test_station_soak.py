@@ -1,108 +1,44 @@
 """Soak: many insert-flash-remove cycles over five simulated sockets with faults thrown
 in at random (modules pulled mid-write, noisy lines, modules that never sync, the broker
 stopped and restarted, the daemon killed and restarted). It stops by itself; CI runs a
-few cycles, `pytest tests/test_soak.py --soak-cycles 1000 -s` the long run, which prints
-its figures."""
+few cycles, `pytest tests/test_station_soak.py --soak-cycles 1000 -s` the long run, which
+prints its figures."""
 
 import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
+from helpers import wait_for
 from mqtt_broker import Broker, Recorder
 
 from flashjig.config import load_config
 from flashjig.mqtt.discovery import Topics
-from flashjig.station.control import ControlError, request
 from flashjig.station.journal import JOURNAL_FILE, Journal
+
+pytestmark = pytest.mark.slow
 
 FAULTS = ["none"] * 6 + ["silent", "pulled-mid-write", "noisy"]
 FINISHED = {"ok", "failed", "cancelled", "interrupted"}
 SETTLED = {"ok", "failed"}
 
 
-class Daemon:
-    def __init__(self, config: Path, state: Path) -> None:
-        self.config, self.state = config, state
-        self.sock = state / "control.sock"
-        self.proc: subprocess.Popen | None = None
-        self.log = state.parent / "daemon.log"
-        self.start()
-
-    def start(self) -> None:
-        log = open(self.log, "ab")  # noqa: SIM115 - the child keeps its own copy
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "flashjig",
-                "run",
-                "--simulate",
-                "--config",
-                str(self.config),
-                "--state-dir",
-                str(self.state),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        log.close()
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                request(self.sock, {"cmd": "status"}, timeout=10)
-                return
-            except (ControlError, OSError):
-                assert self.proc.poll() is None, "daemon died on start"
-                assert time.monotonic() < deadline, "daemon did not start"
-                time.sleep(0.05)
-
-    def ask(self, cmd: str, **kwargs) -> dict:
-        try:
-            return request(self.sock, {"cmd": cmd, **kwargs}, timeout=10)
-        except TimeoutError:
-            # A station that stops answering: keep every thread's stack for the record.
-            self.proc.send_signal(signal.SIGUSR1)
-            time.sleep(1)
-            raise AssertionError(f"no answer to {cmd}; thread stacks in {self.log}") from None
-
-    def sockets(self) -> dict[str, dict]:
-        return {s["name"]: s for s in self.ask("status")["status"]["sockets"]}
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
-
-    def usage(self) -> tuple[float, int]:
-        """Resident memory (MB) and open file descriptors of the daemon."""
-        pid = self.proc.pid
-        rss = next(
-            int(line.split()[1])
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-            if line.startswith("VmRSS:")
-        )
-        return rss / 1024, len(os.listdir(f"/proc/{pid}/fd"))
+def usage(daemon) -> tuple[float, int]:
+    """Resident memory (MB) and open file descriptors of the daemon's process."""
+    pid = daemon.proc.pid
+    rss = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmRSS:")
+    )
+    return rss / 1024, len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"stuck: {what}")
-
-
-def test_soak(station_config, tmp_path, pytestconfig):
+def test_soak(station_config, tmp_path, pytestconfig, start_daemon):
     cycles = pytestconfig.getoption("--soak-cycles")
     rng = random.Random(8266)
     broker = Broker(tmp_path, persistent=True)
@@ -132,7 +68,7 @@ def test_soak(station_config, tmp_path, pytestconfig):
         )
 
     state = tmp_path / "state"
-    daemon = Daemon(config, state)
+    daemon = start_daemon(config=config, state=state)
     names = list(daemon.sockets())
     samples: list[tuple[float, int]] = []
     events = {"kills": 0, "broker_restarts": 0, "pulled": 0, "inserted": 0}
@@ -150,10 +86,11 @@ def test_soak(station_config, tmp_path, pytestconfig):
             pull = cycle % 3 == 2
             pulled = None
             if pull or kill:
-                wait(
+                wait_for(
                     lambda: any(s["state"] == "flashing" for s in daemon.sockets().values()),
-                    30,
-                    "a socket flashing",
+                    timeout=30,
+                    what="a socket flashing",
+                    interval=0.1,
                 )
             if pull:  # take out a module the station is working on
                 busy = [n for n, s in daemon.sockets().items() if s["state"] == "flashing"]
@@ -161,33 +98,40 @@ def test_soak(station_config, tmp_path, pytestconfig):
                 daemon.ask("remove", socket=pulled)
                 events["pulled"] += 1
             if kill:
-                daemon.kill()
+                daemon.stop(signal.SIGKILL)
                 events["kills"] += 1
                 daemon.start()
                 samples.clear()  # a new process: memory is measured per process
             else:
-                wait(
+                wait_for(
                     lambda pulled=pulled: all(
                         s["state"] in SETTLED or (n == pulled and s["state"] == "empty")
                         for n, s in daemon.sockets().items()
                     ),
-                    60,
-                    f"cycle {cycle}: sockets settled",
+                    timeout=60,
+                    what=f"cycle {cycle}: sockets settled",
+                    interval=0.1,
                 )
                 for name, s in daemon.sockets().items():
                     if s["state"] != "empty":
                         daemon.ask("remove", socket=name)
-            wait(
+            wait_for(
                 lambda: all(s["state"] == "empty" for s in daemon.sockets().values()),
-                30,
-                f"cycle {cycle}: sockets empty",
+                timeout=30,
+                what=f"cycle {cycle}: sockets empty",
+                interval=0.1,
             )
             if not broker_away and not kill:
-                wait(dashboard_shows_empty, 30, f"cycle {cycle}: the dashboard shows them empty")
+                wait_for(
+                    dashboard_shows_empty,
+                    timeout=30,
+                    what=f"cycle {cycle}: the dashboard shows them empty",
+                    interval=0.1,
+                )
             if broker_away:
                 broker.start()
                 events["broker_restarts"] += 1
-            samples.append(daemon.usage())
+            samples.append(usage(daemon))
             if (cycle + 1) % 50 == 0:  # a long run reports as it goes
                 print(
                     f"soak: cycle {cycle + 1}/{cycles} after {time.monotonic() - started:.0f} s,"
@@ -197,19 +141,21 @@ def test_soak(station_config, tmp_path, pytestconfig):
         assert daemon.stop() == 0
         daemon.start()  # the last results go out from a fresh start too
         with Journal(state / JOURNAL_FILE, readonly=True) as journal:
-            wait(
+            wait_for(
                 lambda: all(r.published for r in journal.attempts()),
-                60,
-                "every result published",
+                timeout=60,
+                what="every result published",
+                interval=0.1,
             )
             rows = journal.attempts()
-        wait(
+        wait_for(
             lambda: {r["id"] for r in recorder.json_on(topics.result)} >= {r.id for r in rows},
-            60,
-            "every result received",
+            timeout=60,
+            what="every result received",
+            interval=0.1,
         )
     finally:
-        if daemon.proc.poll() is None:
+        if daemon.running:
             daemon.stop()
         recorder.close()
         dashboard.close()

@@ -1,20 +1,22 @@
-"""The attempt journal and ``flashjig history`` over it."""
+"""The station's journal: an attempt's row written before the module is touched and
+finished after, attempts a crash left open marked interrupted, readers beside the writer,
+counts, and the units (a serial per MAC) it hands out."""
 
-import csv
-import io
-import json
 import os
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from helpers import IMAGES, failed_result, ok_result, record
 
-from flashjig.cli.history import format_table, parse_since, run_history
-from flashjig.flashing.result import FlashResult, Outcome, Reason
+from flashjig.config import Identity
+from flashjig.errors import UnitsExhausted
+from flashjig.flashing.identity import client_id
+from flashjig.flashing.result import Reason
 from flashjig.station.journal import (
     INTERRUPTED_DETAIL,
     JOURNAL_FILE,
@@ -23,41 +25,7 @@ from flashjig.station.journal import (
     Journal,
 )
 
-IMAGES = [{"offset": 0, "file": "/srv/fw/app.bin", "sha256": "ab" * 32, "size": 4096}]
-
-
-def ok_result(socket: str = "s1", **fields) -> FlashResult:
-    values = dict(
-        mac="5c:cf:7f:01:02:03",
-        chip="ESP8266EX",
-        flash_id="1640ef",
-        flash_size="4MB",
-        images=IMAGES,
-        bytes=4096,
-        baud=460800,
-        duration_s=7.25,
-    )
-    values.update(fields)
-    return FlashResult(socket=socket, result=Outcome.OK, profile="demo", **values)
-
-
-def failed_result(socket: str = "s1", reason: Reason = Reason.NO_SYNC) -> FlashResult:
-    return FlashResult(
-        socket=socket, result=Outcome.FAILED, reason=reason, detail="no answer", duration_s=2.5
-    )
-
-
-def record(journal: Journal, result: FlashResult, **start) -> dict:
-    attempt = journal.start_attempt(
-        socket=result.socket, profile="demo", images=IMAGES, baud=460800, **start
-    )
-    return journal.finish_attempt(attempt, result)
-
-
-@pytest.fixture
-def journal(tmp_path):
-    with Journal(tmp_path / "state" / JOURNAL_FILE, station="jig-1") as journal:
-        yield journal
+# -- attempts -------------------------------------------------------------------------------
 
 
 def test_start_then_finish_records_every_field(journal):
@@ -219,107 +187,6 @@ def test_counts_and_attempts_since(journal):
     assert [row.result for row in journal.attempts(limit=2)] == ["cancelled", "started"]
 
 
-NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
-
-
-def local_midnight(year: int, month: int, day: int) -> datetime:
-    return datetime(year, month, day).astimezone()
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("90m", NOW - timedelta(minutes=90)),
-        ("12h", NOW - timedelta(hours=12)),
-        ("2d", NOW - timedelta(days=2)),
-        ("1w", NOW - timedelta(weeks=1)),
-        ("2026-11-20T08:00Z", datetime(2026, 11, 20, 8, tzinfo=UTC)),
-        (
-            "2026-11-20T08:00+02:00",
-            datetime(2026, 11, 20, 8, tzinfo=timezone(timedelta(hours=2))),
-        ),
-        ("2026-11-20T08:00", datetime(2026, 11, 20, 8).astimezone()),
-        ("2026-11-20", local_midnight(2026, 11, 20)),
-    ],
-)
-def test_parse_since_accepts(text, expected):
-    assert parse_since(text, now=NOW) == expected
-
-
-def test_parse_since_today_and_yesterday_are_local_midnights():
-    today = NOW.astimezone().date()
-    assert parse_since("today", now=NOW) == local_midnight(today.year, today.month, today.day)
-    yesterday = today - timedelta(days=1)
-    assert parse_since("Yesterday", now=NOW) == local_midnight(
-        yesterday.year, yesterday.month, yesterday.day
-    )
-    assert parse_since("today", now=NOW).tzinfo is not None
-
-
-@pytest.mark.parametrize("text", ["xyz", "12", "3y", "-2d", "2026-13-01", ""])
-def test_parse_since_rejects(text):
-    with pytest.raises(ValueError, match=r"^--since: cannot read .*; use "):
-        parse_since(text, now=NOW)
-
-
-@pytest.fixture
-def populated(tmp_path, journal):
-    record(journal, ok_result("s1"))
-    record(journal, failed_result("s2"))
-    return journal.path.parent
-
-
-def test_history_json(populated, capsys):
-    assert run_history(populated, since=None, fmt="json") == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert [(row["socket"], row["result"]) for row in rows] == [("s1", "ok"), ("s2", "failed")]
-    assert list(rows[0]) == list(ROW_KEYS) and rows[0]["images"] == IMAGES
-
-
-def test_history_csv(populated, capsys):
-    assert run_history(populated, since="1d", fmt="csv") == 0
-    out = capsys.readouterr().out
-    rows = list(csv.DictReader(io.StringIO(out)))
-    assert out.splitlines()[0].split(",") == list(ROW_KEYS)
-    assert [row["result"] for row in rows] == ["ok", "failed"]
-    assert json.loads(rows[0]["images"]) == IMAGES and rows[1]["mac"] == ""
-
-
-def test_history_table(populated, capsys):
-    assert run_history(populated, since="today", fmt="table") == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["TIME", "SOCKET", "RESULT", "REASON", "MAC", "SIZE", "DURATION"]
-    assert "s1" in lines[1] and "5c:cf:7f:01:02:03" in lines[1] and "7.2s" in lines[1]
-    assert "no sync" in lines[2]
-    assert lines[-1] == "2 attempts: 1 ok, 1 failed"
-
-
-def test_history_of_an_empty_journal(tmp_path, capsys):
-    Journal(tmp_path / JOURNAL_FILE).close()
-    assert run_history(tmp_path, since=None, fmt="json") == 0
-    assert json.loads(capsys.readouterr().out) == []
-    assert run_history(tmp_path, since=None, fmt="csv") == 0
-    assert capsys.readouterr().out == ",".join(ROW_KEYS) + "\n"
-    assert format_table([]).splitlines()[-1] == "0 attempts: 0 ok, 0 failed"
-
-
-def test_history_without_a_journal(tmp_path, capsys):
-    assert run_history(tmp_path, since=None, fmt="table") == 1
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err == (
-        f"flashjig history: no journal at {tmp_path / JOURNAL_FILE} (has the station run?)\n"
-    )
-
-
-def test_history_bad_since(populated, capsys):
-    assert run_history(populated, since="soon", fmt="json") == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err.startswith("flashjig history: --since: cannot read 'soon'")
-    assert captured.err.count("\n") == 1
-
-
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
 def test_readonly_reader_without_write_access_to_the_directory(tmp_path):
     state = tmp_path / "state"
@@ -331,3 +198,69 @@ def test_readonly_reader_without_write_access_to_the_directory(tmp_path):
             assert [row.result for row in reader.attempts()] == ["ok"]
     finally:
         state.chmod(0o750)
+
+
+# -- units: a serial per MAC ----------------------------------------------------------------
+
+
+IDENTITY = Identity(mode="record", template="node-{serial:03d}", offset=0xFB000)
+
+
+def allocate(journal, mac, **kwargs):
+    kwargs.setdefault("serial_range", (1, 999))
+    return journal.allocate_unit(
+        mac, profile="p", client_id=lambda n: client_id(IDENTITY, n, mac), **kwargs
+    )
+
+
+def test_serials_are_per_mac_and_stable(tmp_path):
+    with Journal(tmp_path / JOURNAL_FILE) as journal:
+        a = allocate(journal, "5c:cf:7f:00:00:01")
+        b = allocate(journal, "5c:cf:7f:00:00:02")
+        again = allocate(journal, "5c:cf:7f:00:00:01")
+    assert (a.serial, b.serial, again.serial) == (1, 2, 1)
+    assert a.client_id == "node-001" and b.client_id == "node-002"
+
+
+def test_serial_range_keeps_stations_apart_and_runs_out(tmp_path):
+    with Journal(tmp_path / JOURNAL_FILE) as journal:
+        assert allocate(journal, "aa", serial_range=(500, 501)).serial == 500
+        assert allocate(journal, "bb", serial_range=(500, 501)).serial == 501
+        with pytest.raises(UnitsExhausted, match="500-501 is used up"):
+            allocate(journal, "cc", serial_range=(500, 501))
+
+
+def test_per_unit_images_are_each_used_once(tmp_path):
+    images = ["node_001.bin", "node_002.bin"]
+    with Journal(tmp_path / JOURNAL_FILE) as journal:
+        assert allocate(journal, "aa", images=images).image == "node_001.bin"
+        assert allocate(journal, "bb", images=images).image == "node_002.bin"
+        assert allocate(journal, "aa", images=images).image == "node_001.bin"
+        with pytest.raises(UnitsExhausted, match="per-unit image"):
+            allocate(journal, "cc", images=images)
+
+
+KILLER = """
+import os, signal, sys
+from flashjig.station.journal import Journal
+journal = Journal(sys.argv[1])
+for n in range(int(sys.argv[2]), int(sys.argv[2]) + 40):
+    journal.allocate_unit(f"mac-{n % 25}", profile="p", serial_range=(1, 10_000),
+                          client_id=lambda s: f"node-{s}")
+    if n % 7 == 6:
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_serials_unique_under_kill_9(tmp_path):
+    path = tmp_path / JOURNAL_FILE
+    Journal(path).close()
+    for start in range(0, 200, 40):
+        run = subprocess.run([sys.executable, "-c", KILLER, str(path), str(start)], timeout=60)
+        assert run.returncode == -9
+    with Journal(path) as journal:
+        units = journal.units()
+    macs = [u.mac for u in units]
+    serials = [u.serial for u in units]
+    assert len(macs) == len(set(macs)) and len(serials) == len(set(serials))
+    assert serials == list(range(1, len(serials) + 1))

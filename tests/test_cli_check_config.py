@@ -1,0 +1,71 @@
+"""``flashjig check-config`` as a user runs it: the shipped config passes, and each problem
+is one located line (a missing image, a pin a bus needs, a pin used twice)."""
+
+from pathlib import Path
+
+from conftest import write_station_config
+from helpers import flashjig
+
+from flashjig.cli.check_config import check_config
+
+
+def edited(path: Path, old: str, new: str) -> Path:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def line_of(path: Path, snippet: str) -> int:
+    (line,) = [
+        i for i, text in enumerate(path.read_text().splitlines(), 1) if text.strip() == snippet
+    ]
+    return line
+
+
+def test_check_config_passes_on_the_shipped_config(tmp_path, firmware_1m):
+    path = write_station_config(tmp_path, [(0, firmware_1m)])
+    assert check_config(path) == []
+    run = flashjig("check-config", str(path))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout == f"{path}: ok (5 sockets, profile demo)\n"
+
+
+def test_check_config_file_argument_wins_over_config_option(shipped_copy, tmp_path):
+    run = flashjig("check-config", str(shipped_copy), "--config", str(tmp_path / "nope.yaml"))
+    assert run.returncode == 0, run.stdout
+    assert run.stdout.startswith(f"{shipped_copy}: ok")
+
+
+def test_check_config_reports_a_missing_image_and_still_checks_pins(shipped_copy):
+    (shipped_copy.parent / "firmware" / "demo.bin").unlink()
+    edited(shipped_copy, "  buses: []", "  buses: [i2c1]")
+    problems = check_config(shipped_copy)
+    image_line = line_of(shipped_copy, "file: firmware/demo.bin")
+    assert problems[0].startswith(f"line {image_line}: profiles.demo.images[0].file: ")
+    assert "image file not found" in problems[0]
+    assert len(problems) == 3  # and the two I2C pins
+
+
+def test_check_config_refuses_a_pin_a_bus_needs(shipped_copy):
+    edited(shipped_copy, "  buses: []", "  buses: [i2c1]")
+    run = flashjig("check-config", str(shipped_copy))
+    assert run.returncode == 2
+    assert run.stdout.splitlines() == [
+        f"{shipped_copy}: line {line_of(shipped_copy, 'button: GPIO3')}: station.button: "
+        "GPIO3 (header pin 5) is reserved for i2c1 SCL (station.buses)",
+        f"{shipped_copy}: line {line_of(shipped_copy, 'detect: GPIO2')}: sockets[0].detect: "
+        "GPIO2 (header pin 3) is reserved for i2c1 SDA (station.buses)",
+    ]
+
+
+def test_check_config_refuses_a_pin_used_twice(shipped_copy):
+    edited(shipped_copy, "    en: GPIO10\n", "    en: GPIO9\n")
+    run = flashjig("check-config", str(shipped_copy))
+    assert run.returncode == 2
+    lines = shipped_copy.read_text().splitlines()
+    line = [i for i, text in enumerate(lines, 1) if text == "    en: GPIO9"][1]  # socket2's
+    assert run.stdout.splitlines() == [
+        f"{shipped_copy}: line {line}: sockets[1].en: "
+        "GPIO9 is used twice: sockets[0].en and sockets[1].en"
+    ]

@@ -1,0 +1,90 @@
+"""A profile's images, read and checked before any module is touched; each module's header
+patched in, and the compressed stream made once per station, not per module."""
+
+import zlib
+
+import pytest
+from helpers import seated
+
+from flashjig.config import ImageSpec, Profile
+from flashjig.errors import ImageError
+from flashjig.flashing.images import load_images
+from flashjig.flashing.pipeline import FlashJob, flash
+from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
+
+
+def profile(*specs):
+    return Profile(name="p", images=tuple(specs))
+
+
+def test_pinned_sha256_mismatch_is_refused(firmware_1m):
+    with pytest.raises(ImageError, match=r"demo\.bin: sha256 is [0-9a-f]{64}, the profile pins"):
+        load_images(profile(ImageSpec(0, firmware_1m, "0" * 64)))
+
+
+def test_matching_sha256_loads(firmware_1m):
+    import hashlib
+
+    digest = hashlib.sha256(firmware_1m.read_bytes()).hexdigest()
+    (image,) = load_images(profile(ImageSpec(0, firmware_1m, digest)))
+    assert image.sha256 == digest and image.end == 0x100000
+
+
+def test_boot_image_must_be_a_valid_esp8266_image(tmp_path):
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x00" * 4096)
+    with pytest.raises(ImageError, match="junk.bin: not a valid ESP8266 boot image"):
+        load_images(profile(ImageSpec(0, junk, None)))
+
+
+def test_data_images_elsewhere_are_not_parsed(tmp_path):
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"\x00" * 4096)
+    (image,) = load_images(profile(ImageSpec(0x3FC000, data, None)))
+    assert image.offset == 0x3FC000
+
+
+def test_header_params_are_patched_and_compression_is_cached(firmware_1m):
+    (image,) = load_images(profile(ImageSpec(0, firmware_1m, None)))
+    data = image.for_module("dio", "80m", "4MB")
+    assert data[2] == 2 and data[3] == 0x4F
+    assert data[4:] == firmware_1m.read_bytes()[4:]
+    assert image.compressed(data) is image.compressed(data)
+
+
+@pytest.mark.slow
+def test_compression_is_done_once_per_station_not_per_module(station_config, monkeypatch):
+    # Two modules whose detected sizes give two different image headers.
+    modules = {"socket1": ModuleSpec("1MB"), "socket2": ModuleSpec("2MB")}
+    compressions = []
+    real = zlib.compressobj
+
+    def counting(*args, **kwargs):
+        compressions.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(zlib, "compressobj", counting)
+    with SimulatedHardware(station_config, modules=modules) as hw:
+        (image,) = load_images(station_config.profile)
+        for socket in ("socket1", "socket2"):
+            with seated(station_config, hw, socket) as lines:
+                job = FlashJob(socket, hw.port(socket), lines, station_config.profile, (image,))
+                assert flash(job).ok
+        headers = {hw.modules[s].flash.read(3, 1)[0] >> 4 for s in ("socket1", "socket2")}
+        assert headers == {2, 3}  # 1 MB and 2 MB headers
+    # The body once, and each header's first sector once.
+    assert len(compressions) == 3
+
+
+def test_split_stream_inflates_to_the_image(firmware_1m, make_config):
+    config = make_config([(0, firmware_1m)], flash_size="4MB", flash_mode="dio")
+    (image,) = load_images(config.profile)
+    data = image.for_module("dio", "40m", "4MB")
+    stream = image.compressed(data)
+    assert zlib.decompress(stream) == data  # checks the adler32 trailer too
+    inflater = zlib.decompressobj()  # block by block, as the stub receives it
+    out = b"".join(
+        inflater.decompress(stream[i : i + 0x4000]) for i in range(0, len(stream), 0x4000)
+    )
+    assert out == data and inflater.eof and not inflater.unused_data
+    assert len(stream) < len(zlib.compress(data, 9)) * 1.001

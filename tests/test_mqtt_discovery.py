@@ -1,0 +1,53 @@
+"""Home Assistant discovery on a real mosquitto: sent again on Home Assistant's birth,
+sockets taken out of the config removed, two stations on one broker kept apart."""
+
+import dataclasses
+import json
+
+import pytest
+from helpers import flash_sockets, mqtt_config
+
+pytestmark = pytest.mark.slow
+
+
+def test_home_assistant_birth_resends_discovery(mqtt_rig, recorder):
+    _, _, _, reporter = mqtt_rig()
+    topic = reporter.topics.discovery
+    recorder.wait(lambda: len(recorder.on(topic)) == 1, what="first discovery")
+    recorder.publish(reporter.topics.birth, "online")
+    recorder.wait(lambda: len(recorder.on(topic)) == 2, timeout=10, what="discovery again")
+
+
+def test_sockets_taken_out_of_the_config_are_removed(
+    mqtt_rig, recorder, station_config, broker, tmp_path
+):
+    config = mqtt_config(station_config.path, broker.port)
+    station, _, _, reporter = mqtt_rig(config=config)
+    recorder.wait(lambda: recorder.on(reporter.topics.discovery))
+    reporter.stop()
+    station.stop()
+    fewer = dataclasses.replace(config, sockets=config.sockets[:3])
+    mqtt_rig(config=fewer)
+    recorder.wait(lambda: len(recorder.on(reporter.topics.discovery)) == 2)
+    cmps = json.loads(recorder.last(reporter.topics.discovery))["cmps"]
+    gone = [cid for cid, c in cmps.items() if "socket5" in cid]
+    assert gone and all(cmps[cid] == {"p": cmps[cid]["p"]} for cid in gone)
+    assert all(len(c) > 1 for cid, c in cmps.items() if "socket1" in cid)
+
+
+def test_two_stations_on_one_broker_stay_apart(
+    mqtt_rig, recorder, station_config, broker, tmp_path
+):
+    first = mqtt_config(station_config.path, broker.port)
+    second_path = tmp_path / "second.yaml"
+    second_path.write_text(station_config.path.read_text().replace("id: bench-1", "id: bench-2"))
+    second = mqtt_config(second_path, broker.port)
+    s1, hw1, _, r1 = mqtt_rig(config=first, state=tmp_path / "s1")
+    s2, hw2, _, r2 = mqtt_rig(config=second, state=tmp_path / "s2")
+    assert r1.topics.base != r2.topics.base and r1.topics.discovery != r2.topics.discovery
+    flash_sockets(s2, hw2, ["socket1"])
+    recorder.wait(lambda: recorder.on(r2.topics.result), what="second station's result")
+    assert recorder.on(r1.topics.result) == []
+    ids1 = set(json.loads(recorder.last(r1.topics.discovery))["cmps"])
+    ids2 = set(json.loads(recorder.last(r2.topics.discovery))["cmps"])
+    assert not ids1 & ids2

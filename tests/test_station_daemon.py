@@ -1,0 +1,114 @@
+"""`flashjig run` as systemd runs it: a real process driven by `flashjig ctl`, `status` and
+`history`, signals (SIGTERM, SIGKILL, SIGHUP) and the journal across a kill; and a start
+that stops before any pin is touched."""
+
+import json
+import shutil
+import signal
+import time
+
+import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
+from helpers import flashjig, wait_for
+
+from flashjig.hardware.pi import PiHardware
+from flashjig.simulation.hardware import SimulatedHardware
+from flashjig.station.daemon import Daemon
+from flashjig.station.journal import JOURNAL_FILE, Journal
+
+
+@pytest.mark.slow
+def test_insert_press_status_and_history(start_daemon):
+    st = start_daemon()
+    assert st.socket_state("socket1")["state"] == "empty"
+    mac = json.loads(st.ctl("insert", "socket1").stdout)["mac"]
+    wait_for(lambda: st.socket_state("socket1")["state"] == "inserted", what="inserted")
+    st.ctl("press")
+    wait_for(lambda: st.socket_state("socket1")["state"] == "ok", what="ok")
+    s1 = st.socket_state("socket1")
+    assert s1["mac"] == mac and s1["last_result"] == "ok"
+    status = st.status()
+    assert status["today"]["ok"] == 1 and status["total"]["ok"] == 1
+    view = flashjig("status", *st.common)
+    assert view.returncode == 0 and "socket1" in view.stdout and mac in view.stdout
+    assert st.stop() == 0
+    history = flashjig("history", "--json", *st.common)
+    (row,) = json.loads(history.stdout)
+    assert row["mac"] == mac and row["result"] == "ok" and row["socket"] == "socket1"
+    csv = flashjig("history", "--csv", "--since", "today", *st.common)
+    assert csv.stdout.splitlines()[0].startswith("id,") and mac in csv.stdout
+
+
+@pytest.mark.slow
+def test_sigterm_mid_flash_cancels_cleanly_and_exits_0(start_daemon):
+    st = start_daemon("--line-rate")
+    st.ctl("insert", "socket1")
+    wait_for(lambda: st.socket_state("socket1")["state"] == "inserted")
+    st.ctl("press")
+    wait_for(lambda: st.socket_state("socket1")["stage"] == "writing", what="writing")
+    started = time.monotonic()
+    assert st.stop() == 0
+    assert time.monotonic() - started < 10
+    with Journal(st.state / JOURNAL_FILE, readonly=True) as journal:
+        (row,) = journal.attempts()
+    assert row.result == "cancelled"
+    assert not (st.state / "control.sock").exists()
+
+
+@pytest.mark.slow
+def test_kill_mid_flash_leaves_an_interrupted_row_after_restart(start_daemon):
+    st = start_daemon("--line-rate")
+    st.ctl("insert", "socket2")
+    wait_for(lambda: st.socket_state("socket2")["state"] == "inserted")
+    st.ctl("press")
+    wait_for(lambda: st.socket_state("socket2")["stage"] == "writing", what="writing")
+    st.stop(signal.SIGKILL)
+    with Journal(st.state / JOURNAL_FILE, readonly=True) as journal:
+        assert [r.result for r in journal.attempts()] == ["started"]
+    again = start_daemon()
+    history = json.loads(flashjig("history", "--json", *again.common).stdout)
+    assert [r["result"] for r in history] == ["interrupted"]
+    assert history[0]["socket"] == "socket2" and history[0]["finished_at"]
+
+
+@pytest.mark.slow
+def test_sighup_applies_a_good_config_and_refuses_a_bad_one(start_daemon, station_config):
+    st = start_daemon()
+    text = station_config.path.read_text()
+    station_config.path.write_text(text.replace("trigger: button", "trigger: both"))
+    st.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: st.status()["trigger"] == "both", what="reloaded")
+    station_config.path.write_text(text.replace("trigger: button", "trigger: sometimes"))
+    st.proc.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    assert st.status()["trigger"] == "both"
+    assert st.proc.poll() is None
+    st.stop()
+    assert "reload refused" in st.stderr
+
+
+def test_bad_config_stops_before_any_pin_is_touched(tmp_path, monkeypatch):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sockets: []\nprofiles: {}\n")
+    factory = MockFactory()
+    monkeypatch.setattr(Device, "pin_factory", factory)
+    daemon = Daemon(bad, tmp_path / "state", hardware=PiHardware)
+    assert daemon.run() == 2
+    assert factory.pins == {}
+    assert not (tmp_path / "state").exists()
+    run = flashjig("run", "--config", str(bad), "--state-dir", str(tmp_path / "s"))
+    assert run.returncode == 2
+    assert "bad.yaml" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_station_refuses_to_start_without_room_for_backups(station_config, tmp_path, monkeypatch):
+    text = station_config.path.read_text().replace(
+        "verify: true", "verify: true\n    backup: before_write"
+    )
+    station_config.path.write_text(text)
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=10 << 20))
+    daemon = Daemon(station_config.path, tmp_path / "state", hardware=SimulatedHardware)
+    assert daemon.run() == 1
+    assert daemon.hardware is None  # stopped before any pin was made

@@ -1,0 +1,42 @@
+"""The morning report over the journal (``flashjig report``): attempts, reasons, sockets
+and units, and the units as CSV."""
+
+import json
+
+from flashjig.cli.report import run_report
+from flashjig.station.journal import JOURNAL_FILE, Journal
+from flashjig.station.report import render
+
+
+def _result(socket, result, mac, reason=""):
+    from flashjig.flashing.result import FlashResult, Outcome, Reason
+
+    return FlashResult(
+        socket=socket,
+        result=Outcome(result),
+        reason=Reason(reason) if reason else None,
+        mac=mac,
+        profile="p",
+    )
+
+
+def test_report_counts_reasons_sockets_and_units(tmp_path, capsys):
+    with Journal(tmp_path / JOURNAL_FILE) as journal:
+        for socket, result, mac, reason in [
+            ("socket1", "ok", "aa", ""),
+            ("socket2", "failed", "bb", "no sync"),
+            ("socket2", "ok", "bb", ""),
+            ("socket3", "failed", "cc", "verify failed"),
+        ]:
+            row = journal.start_attempt(socket=socket, profile="p", images=[], baud=1)
+            journal.finish_attempt(row, _result(socket, result, mac, reason))
+        rows = journal.attempts()
+    text = render(rows)
+    assert text.splitlines()[0] == "4 attempts: 2 ok, 2 failed; 3 modules, 2 good"
+    assert "no sync" in text and "verify failed" in text
+    assert "socket2        1 / 1" in text
+    csv_path = tmp_path / "units.csv"
+    assert run_report(tmp_path, since=None, csv_path=csv_path) == 0
+    units = csv_path.read_text().splitlines()
+    assert units[0].startswith("serial,mac,client_id") and len(units) == 4
+    assert json.dumps("verify failed")[1:-1] in csv_path.read_text()

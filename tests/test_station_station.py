@@ -1,0 +1,116 @@
+"""The station over its sockets: five flashing at once, the button (a long press cancels
+what runs, or recovers seated modules when nothing does), listeners that fail, and serials
+handed out from the journal."""
+
+import dataclasses
+
+import pytest
+from helpers import state_of, wait_for
+
+from flashjig.station.socket import SocketState
+
+
+@pytest.mark.slow
+def test_five_sockets_flash_at_once(rig):
+    station, hw, journal = rig()
+    for name in station.sockets:
+        hw.insert(name)
+    wait_for(lambda: all(s.status.state is SocketState.INSERTED for s in station.sockets.values()))
+    hw.press()
+    wait_for(
+        lambda: (
+            all(s.busy for s in station.sockets.values())
+            or all(s.status.state is SocketState.OK for s in station.sockets.values())
+        ),
+        what="all running",
+    )
+    wait_for(
+        lambda: all(s.status.state is SocketState.OK for s in station.sockets.values()),
+        timeout=60,
+        what="all ok",
+    )
+    rows = journal.attempts()
+    assert sorted(r.socket for r in rows) == sorted(station.sockets)
+    assert len({r.mac for r in rows}) == 5
+    started = sorted(r.started_at for r in rows)
+    finished = sorted(r.finished_at for r in rows)
+    assert started[-1] < finished[0], "the five attempts overlapped in time"
+
+
+def test_a_failing_listener_does_not_leave_a_socket_stuck(rig, caplog):
+    station, hw, _ = rig()
+    failed = []
+
+    def dashboard(socket):
+        if socket.status.state is SocketState.FLASHING and not failed:
+            failed.append(socket.name)
+            raise RuntimeError("dashboard down")
+
+    station.listeners.append(dashboard)
+    hw.insert("socket1")
+    wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
+    hw.press()
+    wait_for(lambda: state_of(station, "socket1") is SocketState.OK, timeout=60, what="ok")
+    assert failed == ["socket1"]
+    assert "socket1: showing its new state failed" in caplog.text
+
+
+@pytest.mark.slow
+def test_long_press_cancels_running_flashes(rig):
+    station, hw, journal = rig(line_rate=True, hold_time=0.3)
+    hw.insert("socket1")
+    wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
+    hw.press()
+    wait_for(lambda: station.sockets["socket1"].status.stage == "writing", what="writing")
+    hw.press(hold=0.6)
+    wait_for(lambda: state_of(station, "socket1") is SocketState.FAILED, what="cancelled")
+    (row,) = journal.attempts()
+    assert row.result == "cancelled" and row.reason == "cancelled"
+
+
+@pytest.mark.slow
+def test_long_press_with_nothing_running_recovers_seated_modules(rig, station_config):
+    recovery = dataclasses.replace(station_config.profile, name="recovery", erase="all")
+    station, hw, journal = rig(
+        profiles={"recovery": recovery}, recovery_profile="recovery", hold_time=0.3
+    )
+    hw.insert("socket1")
+    wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
+    hw.press()
+    wait_for(lambda: state_of(station, "socket1") is SocketState.OK, what="first flash")
+    hw.press(hold=0.6)  # nothing running: recover
+    wait_for(lambda: len(journal.attempts()) == 2, what="recovery attempt")
+    wait_for(lambda: journal.attempts()[-1].result != "started", what="recovery done")
+    first, recovered = journal.attempts()
+    assert (first.profile, recovered.profile) == ("demo", "recovery")
+    assert recovered.result == "ok" and recovered.bytes == 0x100000  # erased: rewritten
+
+
+@pytest.mark.slow
+def test_units_get_serials_from_the_journal(rig, station_config, tmp_path):
+    from flashjig.config import Identity, ImageSpec
+    from flashjig.emulator.firmware import build_firmware
+
+    image = tmp_path / "half.bin"  # leaves room for the unit record at 0xFB000
+    image.write_bytes(build_firmware(0x80000))
+    units = dataclasses.replace(
+        station_config.profile,
+        name="units",
+        images=(ImageSpec(0, image),),
+        identity=Identity(mode="record", offset=0xFB000),
+    )
+    config_profiles = {"units": units}
+    station, hw, journal = rig(profiles=config_profiles, serial_range=(100, 199))
+    station.set_profile("units")
+    for name in ("socket1", "socket2"):
+        hw.insert(name)
+    wait_for(lambda: state_of(station, "socket2") is SocketState.INSERTED)
+    hw.press()
+    wait_for(
+        lambda: all(state_of(station, n) is SocketState.OK for n in ("socket1", "socket2")),
+        timeout=60,
+    )
+    rows = journal.attempts()
+    assert sorted(r.serial for r in rows) == [100, 101]
+    assert {r.client_id for r in rows} == {"node-100", "node-101"}
+    assert {u.mac for u in journal.units()} == {r.mac for r in rows}
