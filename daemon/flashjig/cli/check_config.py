@@ -45,7 +45,7 @@ def _field_lines(path: Path) -> dict[str, int]:
     """Field path ('sockets[2].led.green') -> line number, to point at what to fix."""
     lines: dict[str, int] = {}
 
-    def walk(node: yaml.Node, prefix: str) -> None:
+    def walk(node: yaml.Node | None, prefix: str) -> None:  # None: an empty file
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 field = f"{prefix}.{key.value}" if prefix else str(key.value)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from flashjig.config import Config, load_config
 from flashjig.errors import ConfigError, UsageError
@@ -25,8 +25,12 @@ SINCE_HELP = (
 _AGE = re.compile(r"(\d+)\s*([mhdw])")
 _AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
-# argparse's type for the object add_subparsers returns (private in typeshed's eyes).
-Subparsers = argparse._SubParsersAction  # type: ignore[type-arg]
+# argparse's type for the object add_subparsers returns (private in typeshed's eyes, and
+# generic only there: at run time the class takes no parameters).
+if TYPE_CHECKING:
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Subparsers = argparse._SubParsersAction
 
 
 def common_options() -> argparse.ArgumentParser:

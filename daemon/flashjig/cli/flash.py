@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import TYPE_CHECKING
 
 from flashjig.cli.common import Subparsers, load, progress_printer, state_dir
@@ -16,7 +15,6 @@ from flashjig.errors import ConfigError, ExitCode, ImageError, UsageError
 from flashjig.flashing.images import Image, load_images
 from flashjig.flashing.pipeline import FlashJob, flash
 from flashjig.hardware.socket_lines import SocketLines
-from flashjig.station.socket import POWER_ON_S
 
 if TYPE_CHECKING:
     from flashjig.hardware.base import Hardware
@@ -93,9 +91,7 @@ def flash_with(
     try:
         lines = SocketLines.build(socket, pin_factory=hardware.pin_factory)
         try:
-            if lines.power is not None:
-                lines.power.on()
-                time.sleep(POWER_ON_S)
+            lines.power_on()
             job = FlashJob(
                 socket=socket.name,
                 port=hardware.port(socket.name),

@@ -38,7 +38,6 @@ from flashjig.flashing.result import Failure
 from flashjig.hardware.header import header_pin, pin_problems
 from flashjig.hardware.leds import Look
 from flashjig.hardware.socket_lines import SocketLines
-from flashjig.station.socket import POWER_ON_S
 
 if TYPE_CHECKING:
     from flashjig.simulation.hardware import SimulatedHardware
@@ -213,14 +212,11 @@ def _ask_rom(socket: SocketConfig, port: str, rig: _Rig, report: Report) -> None
     """Power the socket, strap the module into its ROM bootloader and read its MAC."""
     power = rig.sockets[socket.name].power
     lines = rig.sockets[socket.name].straps
-    if power is not None:
-        power.on()
-        time.sleep(POWER_ON_S)
+    rig.sockets[socket.name].power_on()
     esplog.install()
     try:
         with esplog.socket_context(socket.name):
-            lines.enter_bootloader()
-            esp = connect_rom(port)
+            esp = connect_rom(port, lines)
             try:
                 report.mac = ":".join(f"{b:02x}" for b in esp.read_mac())
             finally:

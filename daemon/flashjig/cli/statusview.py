@@ -1,6 +1,8 @@
 """The human view of a station's status: one line per socket with its light, a progress
 bar and the last result."""
 
+from typing import Any
+
 BAR = 24
 # What each socket's light shows (flashjig.leds), for a terminal: ANSI colour, glyph.
 LIGHTS = {
@@ -22,7 +24,7 @@ def light(state: str, colour: bool) -> str:
     return f"\x1b[{code}m{glyph}\x1b[0m" if colour else glyph
 
 
-def render(status: dict, *, colour: bool = False) -> str:
+def render(status: dict[str, Any], *, colour: bool = False) -> str:
     today, total = status["today"], status["total"]
     lines = [
         f"station {status['station']}  profile {status['profile']}  "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Literal, Required, TypedDict
 
 import yaml
 from gpiozero.pins.pi import PiBoardInfo
@@ -48,6 +49,79 @@ _PIN_RE = re.compile(r"(GPIO|BCM|BOARD|J8:)?(\d+)", re.IGNORECASE)
 # BOARD<n> and J8:<n> are positions on the 40-pin header, the same on every model the
 # station runs on (3B+, 4, 5, Zero 2 W): gpiozero's board data says which GPIO each is.
 _J8 = PiBoardInfo.from_revision(0xC03111).headers["J8"].pins  # a Pi 4 B
+
+
+# The keyword arguments each section collects for its dataclass: only the keys the file
+# sets, the dataclass's defaults for the rest.
+class _MqttArgs(TypedDict, total=False):
+    host: Required[str]
+    port: int
+    client_id: str
+    username: str
+    password_file: Path
+    tls: TlsConfig
+    keepalive: int
+    base_topic: str
+    discovery_prefix: str
+    qos: int
+    commands: bool
+
+
+class _TlsArgs(TypedDict, total=False):
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    insecure: bool
+
+
+class _StationArgs(TypedDict, total=False):
+    id: str
+    button: str
+    hold_time: float
+    trigger: str
+    settle_time: float
+    debounce: float
+    retries: int
+    fallback_baud: int
+    status_led: str
+    pi_model: str
+    buses: tuple[str, ...]
+    serial_range: tuple[int, int]
+    recovery_profile: str
+
+
+class _ProfileArgs(TypedDict, total=False):
+    baud: int
+    flash_mode: str
+    flash_freq: str
+    flash_size: str
+    verify: bool
+    erase: str
+    rf_init: str
+    min_flash_size: str
+    backup: str
+    identity: Identity
+    boot_check: BootCheck
+    burn_in: BurnIn
+
+
+class _IdentityArgs(TypedDict, total=False):
+    mode: Required[str]
+    template: str
+    offset: int
+    placeholder: str
+    folder: Path
+
+
+class _BootCheckArgs(TypedDict, total=False):
+    pattern: Required[str]
+    timeout: float
+    baud: int
+
+
+class _BurnInArgs(TypedDict, total=False):
+    seconds: Required[float]
+    fail_patterns: tuple[str, ...]
 
 
 def load_config(path: str | os.PathLike[str], *, check_files: bool = True) -> Config:
@@ -170,6 +244,8 @@ class _Parser(NodeReader):
         if station.recovery_profile is not None and station.recovery_profile not in profiles:
             known = ", ".join(profiles)
             reason = f"no profile {station.recovery_profile!r} (profiles: {known})"
+            # station() set recovery_node along with recovery_profile
+            assert self.recovery_node is not None
             raise self.error(self.recovery_node, "station.recovery_profile", reason)
         sockets = self.sockets(m["sockets"])
         self.check_pin_reuse()
@@ -202,22 +278,27 @@ class _Parser(NodeReader):
                 "commands",
             ),
         )
-        kwargs: dict[str, object] = {"host": self.string(m["host"], "mqtt.host")}
-        for key, low, high in (("port", 1, 65535), ("keepalive", 5, 3600), ("qos", 0, 2)):
+        kwargs: _MqttArgs = {"host": self.string(m["host"], "mqtt.host")}
+        ranges: tuple[tuple[Literal["port", "keepalive", "qos"], int, int], ...] = (
+            ("port", 1, 65535),
+            ("keepalive", 5, 3600),
+            ("qos", 0, 2),
+        )
+        for key, low, high in ranges:
             if (n := self.present(m, key)) is not None:
                 value = self.integer(n, f"mqtt.{key}")
                 if not low <= value <= high:
                     raise self.error(n, f"mqtt.{key}", f"must be between {low} and {high}")
                 kwargs[key] = value
-        for key in ("client_id", "username", "base_topic", "discovery_prefix"):
-            if (n := self.present(m, key)) is not None:
-                value = self.string(n, f"mqtt.{key}")
-                if key in ("base_topic", "discovery_prefix") and (
-                    not value or any(c in value for c in "#+") or value.endswith("/")
+        for name in ("client_id", "username", "base_topic", "discovery_prefix"):
+            if (n := self.present(m, name)) is not None:
+                text = self.string(n, f"mqtt.{name}")
+                if name in ("base_topic", "discovery_prefix") and (
+                    not text or any(c in text for c in "#+") or text.endswith("/")
                 ):
                     reason = "a topic without wildcards (# +) or a trailing /"
-                    raise self.error(n, f"mqtt.{key}", f"expected {reason}, got {value!r}")
-                kwargs[key] = value
+                    raise self.error(n, f"mqtt.{name}", f"expected {reason}, got {text!r}")
+                kwargs[name] = text
         if (n := self.present(m, "password_file")) is not None:
             kwargs["password_file"] = self.runtime_file(n, "mqtt.password_file")
         if (n := self.present(m, "commands")) is not None:
@@ -226,13 +307,13 @@ class _Parser(NodeReader):
             kwargs["tls"] = self.tls(n)
         if "password_file" in kwargs and "username" not in kwargs:
             raise self.error(node, "mqtt.username", "password_file needs a username")
-        return MqttConfig(**kwargs)  # type: ignore[arg-type]
+        return MqttConfig(**kwargs)
 
     def tls(self, node: yaml.Node) -> TlsConfig:
         m = self.mapping(
             node, "mqtt.tls", optional=("ca_file", "cert_file", "key_file", "insecure")
         )
-        kwargs: dict[str, object] = {}
+        kwargs: _TlsArgs = {}
         for key in ("ca_file", "cert_file", "key_file"):
             if (n := self.present(m, key)) is not None:
                 kwargs[key] = self.runtime_file(n, f"mqtt.tls.{key}")
@@ -240,7 +321,7 @@ class _Parser(NodeReader):
             kwargs["insecure"] = self.boolean(n, "mqtt.tls.insecure")
         if ("cert_file" in kwargs) != ("key_file" in kwargs):
             raise self.error(node, "mqtt.tls", "cert_file and key_file go together")
-        return TlsConfig(**kwargs)  # type: ignore[arg-type]
+        return TlsConfig(**kwargs)
 
     def station(self, node: yaml.Node) -> StationConfig:
         m = self.mapping(
@@ -262,15 +343,15 @@ class _Parser(NodeReader):
                 "recovery_profile",
             ),
         )
-        kwargs: dict[str, object] = {}
+        kwargs: _StationArgs = {}
         if (n := self.present(m, "id")) is not None:
             kwargs["id"] = self.name(n, "station.id", "station id")
         for key in ("button", "status_led"):
             if (n := self.present(m, key)) is not None:
                 kwargs[key] = self.pin(n, f"station.{key}")
-        for key in ("hold_time", "settle_time", "debounce"):
-            if (n := self.present(m, key)) is not None:
-                kwargs[key] = self.seconds(n, f"station.{key}")
+        for setting in ("hold_time", "settle_time", "debounce"):
+            if (n := self.present(m, setting)) is not None:
+                kwargs[setting] = self.seconds(n, f"station.{setting}")
         if (n := self.present(m, "trigger")) is not None:
             kwargs["trigger"] = self.choice(n, "station.trigger", TRIGGERS)
         if (n := self.present(m, "recovery_profile")) is not None:
@@ -351,30 +432,36 @@ class _Parser(NodeReader):
                 "burn_in",
             ),
         )
-        kwargs: dict[str, object] = {}
+        kwargs: _ProfileArgs = {}
         if (n := self.present(m, "baud")) is not None:
             baud = self.integer(n, f"{path}.baud")
             if baud not in BAUD_RATES:
                 rates = ", ".join(str(b) for b in BAUD_RATES)
                 raise self.error(n, f"{path}.baud", f"unsupported baud {baud}; use one of {rates}")
             kwargs["baud"] = baud
-        for key, choices in (
+        flash_choices: tuple[
+            tuple[Literal["flash_mode", "flash_freq", "flash_size"], tuple[str, ...]], ...
+        ] = (
             ("flash_mode", FLASH_MODES),
             ("flash_freq", FLASH_FREQS),
             ("flash_size", FLASH_SIZES),
-        ):
+        )
+        for key, choices in flash_choices:
             if (n := self.present(m, key)) is not None:
                 kwargs[key] = self.choice(n, f"{path}.{key}", choices)
         if (n := self.present(m, "verify")) is not None:
             kwargs["verify"] = self.boolean(n, f"{path}.verify")
-        for key, choices in (
+        policy_choices: tuple[
+            tuple[Literal["erase", "rf_init", "backup", "min_flash_size"], tuple[str, ...]], ...
+        ] = (
             ("erase", ERASE_POLICIES),
             ("rf_init", ("none", "auto")),
             ("backup", ("none", "before_write")),
             ("min_flash_size", tuple(SIZE_BYTES)),
-        ):
-            if (n := self.present(m, key)) is not None:
-                kwargs[key] = self.choice(n, f"{path}.{key}", choices)
+        )
+        for policy, choices in policy_choices:
+            if (n := self.present(m, policy)) is not None:
+                kwargs[policy] = self.choice(n, f"{path}.{policy}", choices)
         if (n := self.present(m, "identity")) is not None:
             kwargs["identity"] = self.identity(n, f"{path}.identity")
         if (n := self.present(m, "boot_check")) is not None:
@@ -383,7 +470,7 @@ class _Parser(NodeReader):
             kwargs["burn_in"] = self.burn_in(n, f"{path}.burn_in")
         flash_size = str(kwargs.get("flash_size", "keep"))
         images = self.images(m["images"], f"{path}.images", flash_size)
-        return Profile(name=name, images=images, **kwargs)  # type: ignore[arg-type]
+        return Profile(name=name, images=images, **kwargs)
 
     def identity(self, node: yaml.Node, path: str) -> Identity:
         m = self.mapping(
@@ -393,7 +480,7 @@ class _Parser(NodeReader):
             optional=("template", "offset", "placeholder", "folder"),
         )
         mode = self.choice(m["mode"], f"{path}.mode", IDENTITY_MODES)
-        kwargs: dict[str, object] = {"mode": mode}
+        kwargs: _IdentityArgs = {"mode": mode}
         if (n := self.present(m, "template")) is not None:
             template = self.string(n, f"{path}.template")
             try:
@@ -414,21 +501,21 @@ class _Parser(NodeReader):
         needs = {"record": "offset", "placeholder": "placeholder", "folder": "folder"}[mode]
         if needs not in kwargs:
             raise self.error(node, f"{path}.{needs}", f"identity mode '{mode}' needs {needs}")
-        return Identity(**kwargs)  # type: ignore[arg-type]
+        return Identity(**kwargs)
 
     def boot_check(self, node: yaml.Node, path: str) -> BootCheck:
         m = self.mapping(node, path, required=("pattern",), optional=("timeout", "baud"))
         pattern = self.regex(m["pattern"], f"{path}.pattern")
-        kwargs: dict[str, object] = {"pattern": pattern}
+        kwargs: _BootCheckArgs = {"pattern": pattern}
         if (n := self.present(m, "timeout")) is not None:
             kwargs["timeout"] = self.seconds(n, f"{path}.timeout", maximum=300)
         if (n := self.present(m, "baud")) is not None:
             kwargs["baud"] = self.integer(n, f"{path}.baud")
-        return BootCheck(**kwargs)  # type: ignore[arg-type]
+        return BootCheck(**kwargs)
 
     def burn_in(self, node: yaml.Node, path: str) -> BurnIn:
         m = self.mapping(node, path, required=("seconds",), optional=("fail_patterns",))
-        kwargs: dict[str, object] = {
+        kwargs: _BurnInArgs = {
             "seconds": self.seconds(m["seconds"], f"{path}.seconds", maximum=24 * 3600)
         }
         if (n := self.present(m, "fail_patterns")) is not None:
@@ -437,7 +524,7 @@ class _Parser(NodeReader):
             kwargs["fail_patterns"] = tuple(
                 self.regex(item, f"{path}.fail_patterns[{i}]") for i, item in enumerate(n.value)
             )
-        return BurnIn(**kwargs)  # type: ignore[arg-type]
+        return BurnIn(**kwargs)
 
     def serial_range(self, node: yaml.Node, path: str) -> tuple[int, int]:
         if not isinstance(node, yaml.SequenceNode) or len(node.value) != 2:
@@ -534,6 +621,14 @@ class _Parser(NodeReader):
             power_node = self.present(m, "power")
             power = None if power_node is None else self.pin(power_node, f"{path}.power")
             active_low_node = self.present(m, "power_active_low")
+            if power_node is not None and active_low_node is None:
+                # No default: guessed wrong, a switch would power every empty socket.
+                reason = (
+                    "required with power: true when the pin drives a P-MOSFET gate "
+                    "directly (low = on), false when it drives a transistor or load switch "
+                    "(high = on)"
+                )
+                raise self.error(power_node, f"{path}.power_active_low", reason)
             active_low = (
                 True
                 if active_low_node is None

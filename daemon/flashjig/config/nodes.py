@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from typing import TypeGuard
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -36,7 +37,8 @@ def join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def is_kind(node: yaml.Node, kind: str) -> bool:
+def is_kind(node: yaml.Node, kind: str) -> TypeGuard[yaml.ScalarNode]:
+    """A scalar with the YAML tag of ``kind`` ("str", "int", ...)."""
     return isinstance(node, yaml.ScalarNode) and node.tag == _TAG + kind
 
 

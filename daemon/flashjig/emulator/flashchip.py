@@ -12,6 +12,7 @@ estimate for an 80 MHz ESP8266 reading flash and hashing in software (2 MiB/s); 
 datasheet gives it.
 """
 
+import io
 import mmap
 import os
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ class FlashChip:
         *,
         claimed_size: int | None = None,
         manufacturer: int = WINBOND,
-        backing_file: str | os.PathLike | None = None,
+        backing_file: str | os.PathLike[str] | None = None,
         bad_sectors: frozenset[int] = frozenset(),
         timings: FlashTimings = FlashTimings(),
     ) -> None:
@@ -70,7 +71,7 @@ class FlashChip:
         self.jedec_id = manufacturer | (0x40 << 8) | (size_code(self.claimed_size) << 16)
         self.bad_sectors = bad_sectors
         self.timings = timings
-        self._file = None
+        self._file: io.BufferedRandom | None = None
         if backing_file is None:
             self._mem: bytearray | mmap.mmap = bytearray(b"\xff" * size)
         else:

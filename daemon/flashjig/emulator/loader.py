@@ -260,7 +260,8 @@ class Loader:
             self._reply(op, STUB_NOT_IN_FLASH_MODE)
             return
         # The stub writes only the announced size: esptool pads the last block with 0xFF.
-        self._stub_write(payload[: self._write.size - self._write.written])
+        session = self._write
+        self._stub_write(session, payload[: session.size - session.written])
         self._reply(op, OK)
 
     def _flash_end(self, op: int, data: bytes, checksum: int) -> Next:
@@ -274,9 +275,8 @@ class Loader:
 
     # -- stub-only commands --------------------------------------------------------------
 
-    def _stub_write(self, chunk: bytes) -> None:
+    def _stub_write(self, session: _WriteSession, chunk: bytes) -> None:
         """Erase ahead as the stub does (64 KiB blocks where it can), then program."""
-        session = self._write
         pos = session.offset + session.written
         end = pos + len(chunk)
         session_end = session.offset + session.size
@@ -329,7 +329,7 @@ class Loader:
         if session.written + len(chunk) > session.size:
             self._reply(op, STUB_TOO_MUCH_DATA)
             return
-        self._stub_write(chunk)
+        self._stub_write(session, chunk)
         self._reply(op, OK)
 
     def _md5(self, op: int, data: bytes, checksum: int) -> None:

@@ -19,8 +19,10 @@ import select
 import threading
 import time
 import tty
+from collections.abc import Callable
 
-from gpiozero.pins.mock import MockPin
+from gpiozero.pins import PinInfo
+from gpiozero.pins.mock import MockFactory, MockPin
 
 from flashjig.emulator import slip
 from flashjig.emulator.bootrom import ROM_BAUD, AppBehaviour, app_behaviour, load_image, rom_banner
@@ -50,18 +52,18 @@ class StrapPin(MockPin):
 
     rest = True  # the level a resistor on the board holds the line at when nobody drives it
 
-    def __init__(self, factory, info) -> None:
-        self.listeners: list = []
+    def __init__(self, factory: MockFactory, info: PinInfo) -> None:
+        self.listeners: list[Callable[[StrapPin, bool], None]] = []
         super().__init__(factory, info)
         self._state = self.rest
         self.clear_states()
 
-    def _set_function(self, value) -> None:
+    def _set_function(self, value: str) -> None:
         super()._set_function(value)
         if value == "input":
             self._change_state(self.rest)
 
-    def _change_state(self, value) -> bool:
+    def _change_state(self, value: bool) -> bool:
         changed = super()._change_state(value)
         if changed:
             for listener in list(self.listeners):
@@ -127,8 +129,9 @@ class EmulatedModule:
         tty.setraw(self._slave)
         os.set_blocking(self._master, False)
         self.device = os.ttyname(self._slave)
-        self.registers = Registers(self.mac, flash, self.baud)
-        self.loader = Loader(flash, self.registers, self)
+        # Both None once the module is closed (see close).
+        self.registers: Registers | None = Registers(self.mac, flash, self.baud)
+        self.loader: Loader | None = Loader(flash, self.registers, self)
         self.state = State.RESET
         self.powered = powered
         self.output: list[bytes] = []  # what the module printed, for tests and boot checks
@@ -181,7 +184,8 @@ class EmulatedModule:
         with self._lock:
             self._epoch += 1
             self._interrupt.clear()
-            self.loader = Loader(self.flash, self.registers, self)
+            if self.registers is not None:  # None once closed: nothing would serve it
+                self.loader = Loader(self.flash, self.registers, self)
             self._decoder.reset()
             self._frames.clear()
             self._uart_baud = ROM_BAUD
@@ -337,8 +341,11 @@ class EmulatedModule:
                     self.sleep_until(self._rx_clock)
                 self.arrival = max(self._rx_clock, time.monotonic())
                 epoch = self._epoch
+                loader = self.loader
+                if loader is None:  # closed meanwhile: _stop is set, this loop is over
+                    return
                 try:
-                    outcome = self.loader.handle(packet)
+                    outcome = loader.handle(packet)
                 except Exception:  # a malformed packet must not kill the module
                     log.exception("%s: command failed", self.name)
                     continue
@@ -378,5 +385,5 @@ class EmulatedModule:
     def __enter__(self) -> "EmulatedModule":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

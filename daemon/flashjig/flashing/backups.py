@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from esptool.loader import ESPLoader
 
@@ -87,9 +88,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
-def list_backups(state_dir: Path) -> list[dict]:
+def list_backups(state_dir: Path) -> list[dict[str, Any]]:
     """Every kept backup, oldest first, from the sidecars."""
-    out = []
+    out: list[dict[str, Any]] = []
     for sidecar in sorted(backup_dir(state_dir).glob("*.json")):
         try:
             meta = json.loads(sidecar.read_text())

@@ -8,6 +8,7 @@ printed.
 """
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import serial
 
 from flashjig.config import BootCheck, BurnIn
+from flashjig.flashing.result import Cancelled
 
 KEEP_LINES = 20  # what the journal keeps of a module's output
 READ_CHUNK_S = 0.1
@@ -44,9 +46,12 @@ def check_boot(
     reboot: Callable[[], None],
     check: BootCheck,
     burn_in: BurnIn | None = None,
+    cancel: threading.Event | None = None,
 ) -> Listening:
     """Open the port first (opening flushes it), then reboot the module into its
-    firmware, wait for ``check.pattern``, and burn in if asked."""
+    firmware, wait for ``check.pattern``, and burn in if asked. ``cancel`` set while it
+    listens raises Cancelled (within a read, 0.1 s)."""
+    cancel = cancel or threading.Event()
     with serial.Serial(port, baud, timeout=READ_CHUNK_S) as link:
         reboot()
         text = ""
@@ -54,6 +59,7 @@ def check_boot(
         deadline = time.monotonic() + check.timeout
         match = None
         while match is None and time.monotonic() < deadline:
+            _check(cancel)
             text += link.read(4096).decode("utf-8", "replace")
             match = ready.search(text)
         if match is None:
@@ -62,13 +68,26 @@ def check_boot(
             return Listening(False, reason, _lines(text))
         if burn_in is None:
             return Listening(True, lines=_lines(text))
-        return _burn_in(link, text, match.end(), ready, burn_in)
+        return _burn_in(link, text, match.end(), ready, burn_in, cancel)
 
 
-def _burn_in(link, text: str, start: int, ready: re.Pattern, burn_in: BurnIn) -> Listening:
+def _check(cancel: threading.Event) -> None:
+    if cancel.is_set():
+        raise Cancelled("cancelled while listening to the firmware")
+
+
+def _burn_in(
+    link: serial.Serial,
+    text: str,
+    start: int,
+    ready: re.Pattern[str],
+    burn_in: BurnIn,
+    cancel: threading.Event,
+) -> Listening:
     failures = [re.compile(p) for p in burn_in.fail_patterns]
     deadline = time.monotonic() + burn_in.seconds
     while time.monotonic() < deadline:
+        _check(cancel)
         text += link.read(4096).decode("utf-8", "replace")
         after = text[start:]
         for regex in failures:

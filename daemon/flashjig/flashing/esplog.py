@@ -37,7 +37,7 @@ class RoutedLog(EspLogBase):
             socket = getattr(_context, "socket", None) or "-"
             logger.log(level, "%s: esptool: %s", socket, text, extra={"SOCKET": socket})
 
-    def print(self, *args, **kwargs) -> None:
+    def print(self, *args: Any, **kwargs: Any) -> None:
         self._emit(logging.DEBUG, args)
 
     def note(self, *args: Any) -> None:
@@ -58,7 +58,14 @@ class RoutedLog(EspLogBase):
     def set_verbosity(self, mode: int | str) -> None:
         pass
 
-    def progress_bar(self, cur_iter, total_iters, prefix="", suffix="", bar_length=30) -> None:
+    def progress_bar(
+        self,
+        cur_iter: int,
+        total_iters: int,
+        prefix: str = "",
+        suffix: str = "",
+        bar_length: int = 30,
+    ) -> None:
         pass
 
 

@@ -41,7 +41,9 @@ class _TraceSwitch:
     ``__init__``, read by ``trace``): the same per-loader value, kept where it was, and
     noting process-wide once any loader traces."""
 
-    def __get__(self, loader, owner=None):
+    def __get__(
+        self, loader: ESPLoader | None, owner: type[ESPLoader] | None = None
+    ) -> _TraceSwitch | bool:
         if loader is None:
             return self
         enabled = loader.__dict__.get("_trace_enabled", False)
@@ -49,7 +51,7 @@ class _TraceSwitch:
             _note_tracing()
         return enabled
 
-    def __set__(self, loader, enabled) -> None:
+    def __set__(self, loader: ESPLoader, enabled: bool) -> None:
         loader.__dict__["_trace_enabled"] = enabled
         if enabled:
             _note_tracing()
@@ -74,5 +76,5 @@ def quiet_hex_dumps() -> None:
     """Make esptool's unseen hex dumps cost nothing (idempotent)."""
     loader = esptool.loader.ESPLoader
     if not isinstance(loader.__dict__.get("_trace_enabled"), _TraceSwitch):
-        loader._trace_enabled = _TraceSwitch()  # type: ignore[assignment]
-        esptool.loader.HexFormatter = QuietHexFormatter  # type: ignore[misc]
+        loader._trace_enabled = _TraceSwitch()
+        esptool.loader.HexFormatter = QuietHexFormatter

@@ -21,6 +21,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from esptool.bin_image import LoadFirmwareImage
 
@@ -65,7 +66,7 @@ def unit_record(unit: Unit, *, profile: str, station: str) -> bytes:
     return record + b"\xff" * (SECTOR - len(record))
 
 
-def read_unit_record(data: bytes) -> dict:
+def read_unit_record(data: bytes) -> dict[str, Any]:
     """Parse a unit record as firmware would; ValueError if it is not one."""
     if data[:4] != RECORD_MAGIC:
         raise ValueError("no unit record here")
@@ -120,15 +121,23 @@ def images_for_unit(
 ) -> tuple[Image, ...]:
     """The profile's images made this unit's own."""
     ident = profile.identity
+    if ident is None:
+        raise IdentityError(f"profile {profile.name!r} gives its units no identity")
     if ident.mode == "record":
+        if ident.offset is None:
+            raise IdentityError("identity mode 'record' needs an offset")
         record = unit_record(unit, profile=profile.name, station=station)
         extra = Image(ident.offset, Path("unit-record"), record, hashlib.sha256(record).hexdigest())
         return (*images, extra)
     first, rest = images[0], images[1:]
     if ident.mode == "placeholder":
+        if ident.placeholder is None:
+            raise IdentityError("identity mode 'placeholder' needs a placeholder")
         data = patch_placeholder(first.data, ident.placeholder, unit.client_id)
         path = first.path
     else:  # folder
+        if unit.image is None:
+            raise IdentityError(f"unit {unit.serial} has no image of its own (folder mode)")
         path = unit.image
         data = path.read_bytes()
     # A fresh Image: the unit's bytes must not join the shared compression cache.

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import serial
 from esptool.cmds import attach_flash, detect_chip, detect_flash_size
@@ -39,24 +40,30 @@ from flashjig.flashing.bootcheck import check_boot
 from flashjig.flashing.esptool_internals import close_port
 from flashjig.flashing.identity import Unit
 from flashjig.flashing.images import Image
-from flashjig.flashing.result import Failure, FlashResult, Outcome, Progress, Reason, Stage
+from flashjig.flashing.result import (
+    Cancelled,
+    Failure,
+    FlashResult,
+    Outcome,
+    Progress,
+    Reason,
+    Stage,
+)
 from flashjig.hardware.strapping import ModuleLines
 
 log = logging.getLogger(__name__)
 
 ROM_BAUD = 115200
-CONNECT_ATTEMPTS = 3  # each is 5 syncs, ~0.75 s against a silent module
+CONNECT_ATTEMPTS = 3  # each a fresh strap and 5 syncs, ~0.9 s against a silent module
 MIN_BLOCK_TIMEOUT_S = 1.5
 # A module holding other firmware (or none) differs in the first sector, whose MD5 the
 # stub answers in a few ms; only a match there is worth the whole region's (0.5 s/MiB).
 PROBE = 0x1000
 
 
-class _Cancelled(Exception):
-    pass
-
-
 ProgressCallback = Callable[[Progress], None]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -88,7 +95,7 @@ def flash(job: FlashJob) -> FlashResult:
             result.result = Outcome.OK
         except Failure as e:
             result.reason, result.detail = e.reason, e.detail
-        except _Cancelled:
+        except Cancelled:
             result.reason, result.detail = Reason.CANCELLED, "cancelled by the operator"
         except (FatalError, serial.SerialException, OSError, struct.error, termios.error) as e:
             # A step without its own guard: still the module's fault, still a result.
@@ -106,8 +113,7 @@ def _run(job: FlashJob, result: FlashResult) -> None:
     emit = job.on_progress
     emit(Progress(job.socket, Stage.CONNECTING, 0, 0))
     _compress_ahead(job)
-    job.lines.enter_bootloader()
-    esp = connect(job.port)
+    esp = connect(job.port, job.lines)
     try:
         result.chip = _guard("reading the chip type", esp.get_chip_description)
         result.mac = ":".join(f"{b:02x}" for b in _guard("reading the MAC", esp.read_mac))
@@ -152,27 +158,32 @@ def _compress_ahead(job: FlashJob) -> None:
     threading.Thread(target=compress, name=f"compress-{job.socket}", daemon=True).start()
 
 
-def connect(port: str) -> ESPLoader:
-    """Sync with the ROM loader the station has just strapped the module into."""
-    try:
-        esp = detect_chip(
-            port, ROM_BAUD, connect_mode="no-reset", connect_attempts=CONNECT_ATTEMPTS
-        )
-    except serial.SerialException as e:
-        raise Failure(Reason.SERIAL_ERROR, f"cannot open {port}: {e}") from None
-    except FatalError as e:
-        raise Failure(
-            Reason.NO_SYNC,
-            f"no answer from the ROM bootloader on {port} "
-            f"(module seated? GPIO0/EN wired?): {_first_line(e)}",
-        ) from None
+def connect(port: str, lines: ModuleLines) -> ESPLoader:
+    """Strap the module into its ROM loader and sync with it, strapping it again before
+    each attempt: a module that missed one reset (a slow supply, a bouncing socket) gets a
+    fresh one, not three more syncs against a chip that is not listening. esptool's own
+    reset is off (``no-reset``): the station owns GPIO0 and EN."""
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        lines.enter_bootloader()
+        try:
+            esp = detect_chip(port, ROM_BAUD, connect_mode="no-reset", connect_attempts=1)
+            break
+        except serial.SerialException as e:
+            raise Failure(Reason.SERIAL_ERROR, f"cannot open {port}: {e}") from None
+        except FatalError as e:
+            if attempt == CONNECT_ATTEMPTS:
+                raise Failure(
+                    Reason.NO_SYNC,
+                    f"no answer from the ROM bootloader on {port} "
+                    f"(module seated? GPIO0/EN wired?): {_first_line(e)}",
+                ) from None
     if not isinstance(esp, ESP8266ROM):
         close_port(esp)
         raise Failure(Reason.WRONG_CHIP, f"found {esp.CHIP_NAME}, expected ESP8266")
     return esp
 
 
-def _guard(what: str, step: Callable, *args, **kwargs):
+def _guard(what: str, step: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     """Run one esptool step; a silent or garbled line becomes a Failure saying where."""
     try:
         return step(*args, **kwargs)
@@ -225,6 +236,7 @@ def _images_for(job: FlashJob, result: FlashResult, size: int) -> tuple[Image, .
     if profile.identity is not None:
         if job.unit_for is None:
             raise Failure(Reason.NO_IDENTITY, "this profile needs the station's journal")
+        assert result.mac is not None  # _run reads the MAC first
         try:
             unit = job.unit_for(result.mac)
             images = identity.images_for_unit(images, profile, unit, station=job.station)
@@ -264,6 +276,7 @@ def _backup(esp: ESPLoader, job: FlashJob, result: FlashResult, size: int) -> No
         job.on_progress(Progress(job.socket, Stage.BACKUP, done, total))
 
     progress(0, size, 0)
+    assert result.mac is not None  # _run reads the MAC first
     try:
         path = _guard(
             "reading the flash back",
@@ -298,6 +311,7 @@ def _boot(job: FlashJob, result: FlashResult) -> None:
             reboot=job.lines.run_firmware,
             check=check,
             burn_in=burn_in,
+            cancel=job.cancel,
         )
     except serial.SerialException as e:
         raise Failure(Reason.SERIAL_ERROR, f"cannot listen on {job.port}: {e}") from None
@@ -319,6 +333,7 @@ def _write_all(
     """Write what the module does not already hold; the job's size in bytes."""
     profile = job.profile
     header_size = result.flash_size if profile.flash_size == "detect" else profile.flash_size
+    assert header_size is not None  # _real_size has named the module's size
     datas = [
         image.for_module(profile.flash_mode, profile.flash_freq, header_size) for image in images
     ]
@@ -377,7 +392,7 @@ def _write_image(
     inflate = _Inflated(len(data), len(packed))
     for seq, start in enumerate(range(0, len(packed), block_size)):
         if job.cancel.is_set():
-            raise _Cancelled
+            raise Cancelled
         block = packed[start : start + block_size]
         written = inflate.after(start + len(block))
         # The stub erases and programs what this block inflates to before it answers.

@@ -122,3 +122,7 @@ class Failure(FlashjigError):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+
+
+class Cancelled(FlashjigError):
+    """The operator cancelled the attempt (a long press, ``ctl cancel``, a stop)."""

@@ -116,9 +116,9 @@ def pin_problems(config: Config, lines: dict[str, int] | None = None) -> list[st
         if shared:
             names = ", ".join(f"GPIO{pin}" for pin in shared)
             problems.append(at(field, f"{bus} and {bus_of[shared[0]]} both need {names}"))
-        for pin, role in table[bus].items():
-            bus_of.setdefault(pin, bus)
-            held[pin] = f"{bus} {role} (station.buses)"
+        for bcm, role in table[bus].items():
+            bus_of.setdefault(bcm, bus)
+            held[bcm] = f"{bus} {role} (station.buses)"
     for field, pin in config_pins(config):
         number = int(pin.removeprefix("GPIO"))
         if number in held:

@@ -39,12 +39,13 @@ def load_pinmap(path: str | os.PathLike[str]) -> PinMap:
     """Read hw/pinmap.yaml; ValueError names the field that is wrong."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
-    def pin(value: object, field: str) -> str | None:
-        if value is None:
-            return None
+    def pin(value: object, field: str) -> str:
         if not isinstance(value, str) or not _GPIO_RE.fullmatch(value):
             raise ValueError(f"{path}: {field}: expected GPIO0..GPIO27, got {value!r}")
         return value
+
+    def optional_pin(value: object, field: str) -> str | None:
+        return None if value is None else pin(value, field)
 
     models = tuple(data["pi_models"])
     if unknown := set(models) - set(PI_MODELS):
@@ -54,16 +55,16 @@ def load_pinmap(path: str | os.PathLike[str]) -> PinMap:
     for i, s in enumerate(data["sockets"]):
         field = f"sockets[{i}]"
         id_path = f"{usb['controller']}-usb-0:{usb['hub']}.{s['hub_port']}:1.0"
-        led = {c: pin(p, f"{field}.led.{c}") for c, p in (s.get("led") or {}).items()}
+        led = {c: optional_pin(p, f"{field}.led.{c}") for c, p in (s.get("led") or {}).items()}
         sockets.append(
             SocketConfig(
                 name=s["name"],
                 serial=f"{_BY_PATH}/{id_path}-port0",
                 gpio0=pin(s["gpio0"], f"{field}.gpio0"),
                 en=pin(s["en"], f"{field}.en"),
-                detect=pin(s.get("detect"), f"{field}.detect"),
+                detect=optional_pin(s.get("detect"), f"{field}.detect"),
                 led=LedPins(**led),
-                power=pin(s.get("power"), f"{field}.power"),
+                power=optional_pin(s.get("power"), f"{field}.power"),
                 power_active_low=s.get("power_active_low", True),
             )
         )
@@ -72,8 +73,8 @@ def load_pinmap(path: str | os.PathLike[str]) -> PinMap:
     return PinMap(
         pi_models=models,
         buses=tuple(data.get("buses") or ()),
-        button=pin(station.get("button"), "station.button"),
-        status_led=pin(station.get("status_led"), "station.status_led"),
+        button=optional_pin(station.get("button"), "station.button"),
+        status_led=optional_pin(station.get("status_led"), "station.status_led"),
         sockets=tuple(sockets),
         id_paths=id_paths,
     )

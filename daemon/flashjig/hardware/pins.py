@@ -6,12 +6,13 @@ no open-drain device, so this is one: output-low to assert, input to release.
 """
 
 from gpiozero import DigitalOutputDevice, GPIODevice
+from gpiozero.pins import Factory
 
 
 class StrapLine(GPIODevice):
     """A strapping line (GPIO0 or EN) driven open-drain style; released on creation."""
 
-    def __init__(self, pin, *, pin_factory=None) -> None:
+    def __init__(self, pin: str, *, pin_factory: Factory | None = None) -> None:
         super().__init__(pin, pin_factory=pin_factory)
         self.release()
 
@@ -23,7 +24,9 @@ class StrapLine(GPIODevice):
         self.pin.input_with_pull("up")
 
 
-def power_switch(pin: str | None, *, active_low: bool, pin_factory=None):
+def power_switch(
+    pin: str | None, *, active_low: bool, pin_factory: Factory | None = None
+) -> DigitalOutputDevice | None:
     """A socket's power switch (off at first), or None when the socket has none."""
     if pin is None:
         return None

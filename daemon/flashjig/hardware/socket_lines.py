@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice, GPIODevice
@@ -13,6 +14,9 @@ from flashjig.config import SocketConfig
 from flashjig.hardware.leds import SocketLight
 from flashjig.hardware.pins import StrapLine, power_switch
 from flashjig.hardware.strapping import ModuleLines
+
+POWER_OFF_S = 0.5  # long enough for the module's 3.3 V to collapse
+POWER_ON_S = 0.2  # supply and EN pull-up settle before strapping
 
 
 @dataclass
@@ -47,6 +51,16 @@ class SocketLines:
                 device.close()
             raise
         return cls(ModuleLines(gpio0, en), detect, power, light)
+
+    def power_on(self, *, settle: bool = True) -> None:
+        """Power the socket with its module held in reset, so that it runs none of the
+        firmware it came with; with ``settle``, wait for the supply to come up."""
+        if self.power is None:
+            return
+        self.straps.hold_in_reset()
+        self.power.on()
+        if settle:
+            time.sleep(POWER_ON_S)
 
     def close(self) -> None:
         self.straps.close()

@@ -20,7 +20,11 @@ class ModuleLines:
     _reset_since: float | None = field(default=None, init=False)
 
     def enter_bootloader(self) -> None:
-        """GPIO0 low while EN rises: the ROM starts its UART download mode."""
+        """GPIO0 low while EN rises: the ROM starts its UART download mode. EN goes low
+        first, as in esptool's reset: a running module is stopped before its GPIO0 (an
+        output in some firmware) is pulled."""
+        if self._reset_since is None:
+            self.hold_in_reset()
         self.gpio0.assert_low()
         self._reset()
         self.en.release()
@@ -44,7 +48,9 @@ class ModuleLines:
         """EN low for at least RESET_HOLD_S, counting a hold already under way."""
         if self._reset_since is None:
             self.hold_in_reset()
-        held = time.monotonic() - self._reset_since
+        since = self._reset_since
+        assert since is not None  # hold_in_reset() has just set it
+        held = time.monotonic() - since
         time.sleep(max(0.0, RESET_HOLD_S - held))
         self._reset_since = None
 

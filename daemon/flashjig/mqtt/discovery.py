@@ -8,6 +8,8 @@ deprecated ``object_id``. A component that left the config is sent as ``{"p": pl
 which is how device discovery removes one entity.
 """
 
+from typing import Any
+
 from flashjig import __version__
 from flashjig.config import Config
 from flashjig.station.socket import SocketState
@@ -39,13 +41,13 @@ class Topics:
         return f"{self.commands}/flash" + (f"/{socket}" if socket else "")
 
 
-def components(config: Config, topics: Topics) -> dict[str, dict]:
+def components(config: Config, topics: Topics) -> dict[str, dict[str, Any]]:
     """Component id -> component config, for the current config."""
     uid = topics.uid
     commands = bool(config.mqtt and config.mqtt.commands)
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
 
-    def add(key: str, platform: str, name: str, **fields) -> None:
+    def add(key: str, platform: str, name: str, **fields: Any) -> None:
         cid = f"{uid}_{key}"
         out[cid] = {
             "p": platform,
@@ -170,10 +172,14 @@ def components(config: Config, topics: Topics) -> dict[str, dict]:
     return out
 
 
-def device_config(config: Config, topics: Topics, previous: dict[str, str] | None = None) -> dict:
+def device_config(
+    config: Config, topics: Topics, previous: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The discovery payload; ``previous`` (component id -> platform, as last published)
     names components to remove."""
-    cmps: dict[str, dict] = {cid: {"p": platform} for cid, platform in (previous or {}).items()}
+    cmps: dict[str, dict[str, Any]] = {
+        cid: {"p": platform} for cid, platform in (previous or {}).items()
+    }
     cmps.update(components(config, topics))
     return {
         "dev": {

@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from flashjig.config import Config
 from flashjig.errors import CommandError
@@ -37,6 +40,8 @@ BIRTH_DELAY_S = (0.5, 2.0)  # spread discovery after a Home Assistant restart
 ACK_TIMEOUT_S = 5.0
 DISCOVERY_FILE = "mqtt-discovery.json"
 BUTTON_PAYLOADS = ("", "PRESS")
+# A socket entering one of these changes the station's counts.
+SETTLED = (SocketState.OK, SocketState.FAILED, SocketState.EMPTY)
 
 
 class MqttReporter:
@@ -52,7 +57,7 @@ class MqttReporter:
         self._connected = threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._last_progress: dict[str, tuple[str, float]] = {}
+        self._last_progress: dict[str, tuple[SocketState | None, float]] = {}
         # Socket threads change states concurrently; a state is read and published under
         # this lock, so the last one published (retained) is the socket's latest.
         self._state_lock = threading.RLock()
@@ -63,7 +68,7 @@ class MqttReporter:
     def _client(self) -> mqtt.Client:
         settings = self.settings
         client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
+            CallbackAPIVersion.VERSION2,
             client_id=settings.client_id or f"flashjig-{self.config.station.id}",
         )
         if settings.username:
@@ -120,7 +125,14 @@ class MqttReporter:
 
     # -- paho callbacks (paho's network thread) ------------------------------------------
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         if reason_code.is_failure:
             log.warning(
                 "MQTT broker %s refused the connection: %s", self.settings.host, reason_code
@@ -140,12 +152,19 @@ class MqttReporter:
             log.exception("publishing discovery and states to the broker failed")
         self._wake.set()
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         if self._connected.is_set():
             log.warning("lost the MQTT broker (%s); results wait in the journal", reason_code)
         self._connected.clear()
 
-    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         if message.topic == self.topics.birth:
             if message.payload == b"online":
                 delay = random.uniform(*BIRTH_DELAY_S)
@@ -168,7 +187,7 @@ class MqttReporter:
 
     # -- commands ------------------------------------------------------------------------
 
-    def _command(self, topic: str, payload: bytes) -> None:
+    def _command(self, topic: str, payload: bytes | bytearray) -> None:
         if len(payload) > MAX_COMMAND_BYTES:
             raise CommandError(f"payload of {len(payload)} bytes is too large")
         try:
@@ -204,7 +223,7 @@ class MqttReporter:
         if text not in BUTTON_PAYLOADS:
             raise CommandError(f"unexpected payload {text[:40]!r} (send PRESS or nothing)")
 
-    def _refuse(self, topic: str, payload: bytes, error: str) -> None:
+    def _refuse(self, topic: str, payload: bytes | bytearray, error: str) -> None:
         log.warning("MQTT command on %s refused: %s", topic, error)
         event = {"topic": topic, "payload": payload[:64].decode("utf-8", "replace"), "error": error}
         self.client.publish(self.topics.error, json.dumps(event), qos=1)
@@ -268,14 +287,15 @@ class MqttReporter:
         if not self._connected.is_set():
             return
         with self._state_lock:
-            state = socket.status.state.value
+            state = socket.status.state
             now = time.monotonic()
-            last_state, last_time = self._last_progress.get(socket.name, ("", 0.0))
-            if state == last_state == "flashing" and now - last_time < PROGRESS_INTERVAL_S:
+            last_state, last_time = self._last_progress.get(socket.name, (None, 0.0))
+            busy = state is last_state is SocketState.FLASHING
+            if busy and now - last_time < PROGRESS_INTERVAL_S:
                 return
             self._last_progress[socket.name] = (state, now)
             self.publish_socket(socket)
-        if state != last_state and state in ("ok", "failed", "empty"):
+        if state is not last_state and state in SETTLED:
             self.publish_station()
             self._wake.set()
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gpiozero.pins import PinInfo
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from flashjig.config import Config, SocketConfig
@@ -32,11 +33,11 @@ class SwitchPin(MockPin):
     """An input wired to a switch to ground (detect switch, button): while the switch is
     closed no pull-up lifts the line."""
 
-    def __init__(self, factory, info) -> None:
+    def __init__(self, factory: MockFactory, info: PinInfo) -> None:
         self.closed = False
         super().__init__(factory, info)
 
-    def _set_pull(self, value) -> None:
+    def _set_pull(self, value: str) -> None:
         super()._set_pull(value)
         if self.closed:
             self.drive_low()

@@ -45,7 +45,14 @@ def peer_allowed(conn: socket.socket) -> bool:
     return os.getegid() in _peer_groups(pid)
 
 
+class _Server(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    handler: Handler  # set by ControlServer once the socket is bound
+
+
 class _RequestHandler(socketserver.StreamRequestHandler):
+    server: _Server
+
     def handle(self) -> None:
         if not peer_allowed(self.connection):
             self._answer({"ok": False, "error": "permission denied"})
@@ -69,13 +76,9 @@ class _RequestHandler(socketserver.StreamRequestHandler):
             answer = {"ok": False, "error": "internal error (see the station's log)"}
         self._answer(answer)
 
-    def _answer(self, answer: dict) -> None:
+    def _answer(self, answer: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             self.wfile.write(json.dumps(answer).encode() + b"\n")
-
-
-class _Server(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
 
 
 class ControlServer:
@@ -119,7 +122,7 @@ def _answers(path: Path) -> bool:
     return True
 
 
-def request(path: Path, payload: dict, *, timeout: float = 30.0) -> dict:
+def request(path: Path, payload: dict[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
     """Send one request to the station at ``path``; ControlError with one line if it
     cannot be asked or refuses."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:

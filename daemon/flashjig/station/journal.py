@@ -155,7 +155,7 @@ class Journal:
     """The station's record of every flash attempt: SQLite in WAL mode, durable commits."""
 
     def __init__(
-        self, path: str | os.PathLike, *, station: str = "flashjig", readonly: bool = False
+        self, path: str | os.PathLike[str], *, station: str = "flashjig", readonly: bool = False
     ) -> None:
         self.path = Path(path)
         self.station = station
@@ -210,7 +210,7 @@ class Journal:
             raise
 
     def start_attempt(
-        self, *, socket: str, profile: str, images: list[dict], baud: int, retry: int = 0
+        self, *, socket: str, profile: str, images: list[dict[str, Any]], baud: int, retry: int = 0
     ) -> int:
         """Record an attempt as 'started', committed before this returns; its id."""
         self._check_writable()

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 
 try:
-    from systemd import journal
+    import systemd.journal as journal
 except ImportError:  # systemd-python is optional: stderr only
     journal = None
 JournalHandler = journal.JournalHandler if journal is not None else None
@@ -80,6 +80,8 @@ def setup_logging(*, verbose: bool = False) -> None:
             handler.setFormatter(logging.Formatter(fmt))
         else:
             handler.setFormatter(logging.Formatter("%(asctime)s " + fmt))
+    # A mark on the stdlib handler (typeshed rightly has no such attribute): the handler
+    # installed before is found by it and replaced.
     handler._flashjig = True  # type: ignore[attr-defined]
 
     root = logging.getLogger()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 
 try:
-    from systemd import daemon as _sd_daemon
+    import systemd.daemon as _sd_daemon
 except ImportError:  # systemd-python is optional: fall back to the plain datagram
     _sd_daemon = None
 

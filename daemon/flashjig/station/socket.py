@@ -24,13 +24,11 @@ from flashjig.flashing.images import Image
 from flashjig.flashing.pipeline import FlashJob, flash
 from flashjig.flashing.result import FlashResult, Outcome, Progress, Reason, Stage
 from flashjig.hardware.leds import Look
-from flashjig.hardware.socket_lines import SocketLines
+from flashjig.hardware.socket_lines import POWER_OFF_S, POWER_ON_S, SocketLines
 from flashjig.station.journal import Journal
 
 log = logging.getLogger(__name__)
 
-POWER_OFF_S = 0.5  # long enough for the module's 3.3 V to collapse
-POWER_ON_S = 0.2  # supply and EN pull-up settle before strapping
 # Retrying these cannot help: the module or the image is wrong, or someone said stop.
 FINAL = {
     Reason.WRONG_CHIP,
@@ -70,11 +68,12 @@ _LOOKS = {
 class Workshop(Protocol):
     """What a socket needs from its station."""
 
-    settings: StationConfig
     journal: Journal
     accepting: bool
     state_dir: Path | None
 
+    @property
+    def settings(self) -> StationConfig: ...
     def job_inputs(self, recovery: bool = False) -> tuple[Profile, tuple[Image, ...]]: ...
     def port(self, socket: str) -> str: ...
     def socket_changed(self, socket: "Socket") -> None: ...
@@ -161,7 +160,9 @@ class Socket:
             # act on an old level: only the newest one acts, on the level as it is now.
             if threading.current_thread() is not self._debounce:
                 return
-            present = self._detect.is_active
+            detect = self._detect
+            assert detect is not None  # only its edges start the debounce timer
+            present = detect.is_active
             empty = self.status.state is SocketState.EMPTY
             if present and empty:
                 self._inserted()
@@ -171,9 +172,8 @@ class Socket:
     def _inserted(self) -> None:
         log.info("%s: module inserted", self.name, extra={"SOCKET": self.name})
         self._removed.clear()
-        self.lines.straps.hold_in_reset()  # before the power: it never starts its old firmware
-        if self._power is not None:
-            self._power.on()
+        self.lines.straps.hold_in_reset()  # unpowered or not: it never starts its old firmware
+        self.lines.power_on(settle=False)
         self._set(
             state=SocketState.INSERTED,
             stage=None,
@@ -219,14 +219,15 @@ class Socket:
         """Flash the module if it is seated and not yet flashed (with ``recovery``: any
         seated module, with the recovery profile); True if a flash started."""
         with self._lock:
-            flashable = (SocketState.INSERTED, SocketState.FAILED)
+            flashable: tuple[SocketState, ...] = (SocketState.INSERTED, SocketState.FAILED)
             if recovery:
                 flashable += (SocketState.OK,)
             if self.status.state not in flashable or not self.workshop.accepting:
                 return False
-            if self.busy:
+            worker = self._worker
+            if worker is not None and worker.is_alive():
                 # The last attempt has set its outcome and is returning: let it go.
-                self._worker.join(timeout=1.0)
+                worker.join(timeout=1.0)
                 if self.busy:
                     return False
             self._cancel.clear()
@@ -241,12 +242,13 @@ class Socket:
         self._cancel.set()
 
     def _work(self, recovery: bool) -> None:
-        profile, images = self.workshop.job_inputs(recovery)
         settings = self.workshop.settings
         result: FlashResult | None = None
         try:
+            # Inside the guard: a reload may take the recovery profile away meanwhile.
+            profile, images = self.workshop.job_inputs(recovery)
             for attempt in range(settings.retries + 1):
-                if attempt and result.reason in (Reason.NO_SYNC, Reason.TIMEOUT):
+                if result is not None and result.reason in (Reason.NO_SYNC, Reason.TIMEOUT):
                     self._power_cycle()
                 baud = profile.baud if attempt == 0 else min(settings.fallback_baud, profile.baud)
                 self._set(attempt=attempt + 1, profile=profile.name)
@@ -258,6 +260,7 @@ class Socket:
             result = FlashResult(
                 self.name, reason=Reason.INTERNAL_ERROR, detail=f"{type(e).__name__}: {e}"
             )
+        assert result is not None  # retries >= 0 (the loader checks it): there was an attempt
         with self._lock:
             if self._removed.is_set():
                 state = SocketState.EMPTY
@@ -278,7 +281,9 @@ class Socket:
                 # while the socket was still flashing, so take the new module up now.
                 self._inserted()
 
-    def _attempt(self, profile: Profile, images: tuple[Image, ...], baud: int, retry: int):
+    def _attempt(
+        self, profile: Profile, images: tuple[Image, ...], baud: int, retry: int
+    ) -> FlashResult:
         journal = self.workshop.journal
         row = journal.start_attempt(
             socket=self.name,
@@ -354,7 +359,7 @@ class Socket:
         with self._lock:  # a module taken out meanwhile stays unpowered
             if self._removed.is_set():
                 return
-            self._power.on()
+            self.lines.power_on(settle=False)
         time.sleep(POWER_ON_S)
 
     def _progress(self, progress: Progress) -> None:
@@ -365,7 +370,7 @@ class Socket:
 
     # -- state ---------------------------------------------------------------------------
 
-    def _set(self, **changes) -> None:
+    def _set(self, **changes: object) -> None:
         with self._lock:
             if "state" in changes and changes["state"] is not self.status.state:
                 self.status.since = time.time()
@@ -378,10 +383,11 @@ class Socket:
         if worker is not None:
             worker.join(timeout)
 
-    def close(self) -> None:
+    def close(self, *, join_s: float = 30.0) -> None:
+        """Cancel what runs, wait up to ``join_s`` for it, and let the pins go."""
         for timer in (self._settle, self._debounce):
             if timer is not None:
                 timer.cancel()
         self.cancel()
-        self.join(timeout=30)
+        self.join(timeout=join_s)
         self.lines.close()

@@ -13,20 +13,23 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gpiozero import Button
 from gpiozero.pins import Factory
 
 from flashjig.config import Config, Profile, StationConfig
 from flashjig.flashing.images import Image, load_images
-from flashjig.hardware.leds import AliveLight
+from flashjig.hardware.leds import AliveLight, Look
 from flashjig.station.journal import Journal
 from flashjig.station.socket import Socket
 
 log = logging.getLogger(__name__)
 
+STOP_S = 20.0  # what a stop waits for cancelled flashes to wind down
+
 Listener = Callable[[Socket], None]
+_T = TypeVar("_T")
 
 
 class Station:
@@ -51,6 +54,7 @@ class Station:
         self._port = port
         self._lock = threading.Lock()
         self._held = False
+        self._pressed_at = 0.0
         self._press = threading.Lock()  # hold (gpiozero's hold thread) against release
         self.sockets = {s.name: Socket(s, self, pin_factory=pin_factory) for s in config.sockets}
         self.button: Button | None = None
@@ -61,6 +65,7 @@ class Station:
                 hold_time=config.station.hold_time,
                 pin_factory=pin_factory,
             )
+            self.button.when_pressed = self._pressed
             self.button.when_held = self._long_press
             self.button.when_released = self._released
         self.alive: AliveLight | None = None
@@ -76,9 +81,9 @@ class Station:
     def job_inputs(self, recovery: bool = False) -> tuple[Profile, tuple[Image, ...]]:
         with self._lock:
             if recovery:
-                return self.config.profiles[self.config.station.recovery_profile], (
-                    self.recovery_images
-                )
+                name = self.config.station.recovery_profile
+                assert name is not None  # only a station with one asks for a recovery flash
+                return self.config.profiles[name], self.recovery_images
             return self.config.profile, self.images
 
     def port(self, socket: str) -> str:
@@ -96,7 +101,11 @@ class Station:
 
     def start(self) -> None:
         for socket in self.sockets.values():
-            socket.lines.light.follow(lambda socket=socket: socket.status.state.look)
+
+            def look(socket: Socket = socket) -> Look:
+                return socket.status.state.look
+
+            socket.lines.light.follow(look)
             socket.start()
         self.set_healthy(True)
         log.info(
@@ -129,8 +138,10 @@ class Station:
 
     def _long_press(self) -> None:
         """Cancel what is running; with nothing running, recover the seated modules."""
+        button = self.button
+        assert button is not None  # only the button's hold calls this
         with self._press:
-            if not self.button.is_pressed:  # let go just as the hold time came: short
+            if not button.is_pressed:  # let go just as the hold time came: short
                 return
             self._held = True
         if self.cancel_all() or self.config.station.recovery_profile is None:
@@ -142,10 +153,19 @@ class Station:
             ", ".join(started) or "no module seated",
         )
 
+    def _pressed(self) -> None:
+        with self._press:
+            self._pressed_at = time.monotonic()
+
     def _released(self) -> None:
+        """A short press flashes. The end of a long press does not, nor does contact
+        bounce (a press shorter than the debounce time): a button let go after a hold to
+        cancel bounces, and those bounces must never start a flash. Our own timing, like
+        the detect switches', so it holds on every pin backend."""
         with self._press:
             held, self._held = self._held, False
-        if not held:
+            pressed_s = time.monotonic() - self._pressed_at
+        if not held and pressed_s >= self.config.station.debounce:
             self.flash_all()
 
     def reload(self, config: Config, images: tuple[Image, ...]) -> list[str]:
@@ -193,8 +213,13 @@ class Station:
         journal rows say cancelled), release every pin."""
         self.accepting = False
         self.cancel_all()
+        # Every socket was told at once; they wind down together, against one deadline
+        # well inside the unit's TimeoutStopSec (30 s), not one after another.
+        deadline = time.monotonic() + STOP_S
         for socket in self.sockets.values():
-            socket.close()
+            socket.join(max(0.0, deadline - time.monotonic()))
+        for socket in self.sockets.values():
+            socket.close(join_s=0.0)
         if self.button is not None:
             self.button.close()
         if self.alive is not None:
@@ -216,7 +241,7 @@ def local_midnight() -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _shown(socket: Socket, show: Callable[[Any], None], what: object) -> None:
+def _shown(socket: Socket, show: Callable[[_T], None], what: _T) -> None:
     try:
         show(what)
     except Exception:
