@@ -482,3 +482,15 @@ def test_unreadable_file_is_config_error(tmp_path: Path) -> None:
 def test_empty_file(station: Path) -> None:
     err = load_error(station, "# nothing here\n")
     assert str(err) == f"{station}:1: config is empty"
+
+
+def test_a_power_switch_without_power_active_low_is_refused(station: Path) -> None:
+    """No default for the switch's polarity: a wrong guess powers every empty socket."""
+    text = edit(BASE, "    en: GPIO6\n", "    en: GPIO6\n    power: GPIO20\n")
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, "power: GPIO20"), "sockets[1].power_active_low", "required"
+    )
+    fixed = edit(text, "    power: GPIO20\n", "    power: GPIO20\n    power_active_low: false\n")
+    station.write_text(fixed)
+    assert load_config(station).socket("s2").power_active_low is False

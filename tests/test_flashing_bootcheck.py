@@ -1,6 +1,9 @@
 """Did it boot? The boot check and the burn-in against emulated firmware on mock strapping
 pins, and through the pipeline."""
 
+import threading
+import time
+
 import pytest
 from gpiozero.pins.mock import MockFactory
 from helpers import build_path, flash_profile, with_profile
@@ -10,7 +13,7 @@ from flashjig.emulator import EmulatedModule, Faults, FlashChip
 from flashjig.emulator.firmware import build_firmware
 from flashjig.emulator.module import State, StrapPin
 from flashjig.flashing.bootcheck import check_boot
-from flashjig.flashing.result import Reason
+from flashjig.flashing.result import Reason, Stage
 from flashjig.hardware.pins import StrapLine
 from flashjig.hardware.strapping import ModuleLines
 from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
@@ -120,3 +123,21 @@ def test_burn_in_fails_a_module_that_resets(make_config, tmp_path):
         assert result.reason == Reason.BURN_IN_FAILED
         assert result.detail == "burn-in: the firmware restarted"
         assert result.boot_log.count("ready") >= 2
+
+
+@pytest.mark.slow
+def test_a_long_press_cancels_a_boot_check(make_config, tmp_path):
+    """Cancelled while it listens for a line that never comes: cancelled, not a 30 s wait."""
+    check = BootCheck(pattern="never printed", timeout=30)
+    config = with_profile(make_config([(0, build_path(tmp_path))]), boot_check=check)
+    cancel = threading.Event()
+
+    def progress(event):
+        if event.stage is Stage.BOOTING:
+            threading.Timer(0.3, cancel.set).start()
+
+    with SimulatedHardware(config) as hw:
+        started = time.monotonic()
+        result = flash_profile(config, hw, cancel=cancel, on_progress=progress)
+        assert result.reason == Reason.CANCELLED
+        assert time.monotonic() - started < 15

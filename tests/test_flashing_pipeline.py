@@ -221,3 +221,38 @@ def test_an_image_that_matches_only_in_its_first_sector_is_rewritten(station_con
         assert result.ok and result.bytes == 0x100000 and written.bytes == 0x100000
         expected = images[0].for_module("dout", "40m", "1MB")
         assert module.flash.read(0, len(expected)) == expected
+
+
+@pytest.mark.slow
+def test_each_sync_attempt_gets_a_fresh_strap(station_config):
+    """A module that missed one reset gets another, not three syncs against one strap."""
+    from flashjig.flashing.pipeline import CONNECT_ATTEMPTS
+
+    silent = {"socket1": ModuleSpec(faults=Faults(silent=True))}
+    with SimulatedHardware(station_config, modules=silent) as hw:
+        en = hw.pin_factory.pin(station_config.socket("socket1").en)
+        rises = []
+        en.listeners.append(lambda _, high: rises.append(high) if high else None)
+        result, _ = run_job(station_config, hw)
+        assert result.reason == Reason.NO_SYNC
+        assert len(rises) == CONNECT_ATTEMPTS
+
+
+@pytest.mark.slow
+def test_a_flaky_module_that_misses_its_first_strap_is_flashed(station_config):
+    """Silent for the first sync attempt only (say, its supply was still coming up)."""
+    silent = {"socket1": ModuleSpec(faults=Faults(silent=True))}
+    with SimulatedHardware(station_config, modules=silent) as hw:
+        module = hw.modules["socket1"]
+        en = hw.pin_factory.pin(station_config.socket("socket1").en)
+        rises = []
+
+        def wake_on_second_strap(_, high):
+            if high:
+                rises.append(high)
+                if len(rises) == 2:
+                    module.faults.silent = False
+
+        en.listeners.insert(0, wake_on_second_strap)
+        result, _ = run_job(station_config, hw)
+        assert result.ok, result.detail

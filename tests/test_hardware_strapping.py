@@ -5,6 +5,7 @@ import time
 
 from gpiozero.pins.mock import MockFactory
 
+from flashjig.emulator.module import StrapPin
 from flashjig.hardware.pins import StrapLine
 from flashjig.hardware.strapping import RESET_HOLD_S, ModuleLines
 
@@ -24,4 +25,21 @@ def test_the_reset_before_a_flash_counts_a_hold_under_way():
     lines.enter_bootloader()
     low = en.states[-1].timestamp
     assert 2 * RESET_HOLD_S <= low < 2.8 * RESET_HOLD_S  # released at once, no second hold
+    lines.close()
+
+
+def test_en_goes_low_before_gpio0_as_in_esptools_reset():
+    """A running module is stopped before its GPIO0 is pulled; GPIO0 is low when EN rises."""
+    factory = MockFactory(pin_class=StrapPin)  # the module's pull-ups, and listeners
+    order: list[tuple[str, bool]] = []
+    for name, pin in (("gpio0", "GPIO4"), ("en", "GPIO5")):
+        factory.pin(pin).listeners.append(lambda _, high, name=name: order.append((name, high)))
+    lines = ModuleLines(
+        StrapLine("GPIO4", pin_factory=factory), StrapLine("GPIO5", pin_factory=factory)
+    )
+    lines.enter_bootloader()
+    lows = [name for name, high in order if not high]
+    assert lows[:2] == ["en", "gpio0"], order
+    rise = order.index(("en", True))
+    assert ("gpio0", False) in order[:rise] and ("gpio0", True) in order[rise:], order
     lines.close()

@@ -138,6 +138,26 @@ def test_power_pin_powers_the_socket_only_while_seated(station_config, tmp_path)
 
 
 @pytest.mark.slow
+def test_a_power_cycled_module_comes_up_in_reset(station_config, tmp_path):
+    """Power comes on only with EN held low, so the module never starts its old firmware."""
+    config = dataclasses.replace(
+        station_config, station=dataclasses.replace(station_config.station, retries=1)
+    )
+    with simulated_station(config, tmp_path) as (station, hw, _):
+        socket = config.socket("socket1")  # its power switch: an NPN, high = on
+        gate = hw.pin_factory.pin(socket.power)
+        en = hw.pin_factory.pin(socket.en)
+        en_at_power_on = []
+        gate.listeners.append(lambda _, high: en_at_power_on.append(en.state) if high else None)
+        hw.insert("socket1", ModuleSpec(faults=Faults(silent=True)))
+        wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
+        hw.press()
+        wait_for(lambda: state_of(station, "socket1") is SocketState.FAILED, timeout=30)
+        assert len(en_at_power_on) == 2  # seated, then the power cycle before the retry
+        assert en_at_power_on == [False, False]
+
+
+@pytest.mark.slow
 def test_a_seated_module_waits_in_reset_until_it_is_flashed(rig):
     station, hw, _ = rig()
     module = hw.insert("socket1")

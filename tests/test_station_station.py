@@ -3,10 +3,13 @@ what runs, or recovers seated modules when nothing does), listeners that fail, a
 handed out from the journal."""
 
 import dataclasses
+import threading
+import time
 
 import pytest
 from helpers import state_of, wait_for
 
+from flashjig.flashing.result import FlashResult, Reason
 from flashjig.station.socket import SocketState
 
 
@@ -114,3 +117,51 @@ def test_units_get_serials_from_the_journal(rig, station_config, tmp_path):
     assert sorted(r.serial for r in rows) == [100, 101]
     assert {r.client_id for r in rows} == {"node-100", "node-101"}
     assert {u.mac for u in journal.units()} == {r.mac for r in rows}
+
+
+def test_the_bouncing_release_after_a_long_press_never_flashes(rig):
+    """Let go after a hold, the button's contacts bounce: those are no short press."""
+    station, hw, journal = rig(hold_time=0.3)
+    hw.insert("socket1")
+    wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
+    button = hw.pin_factory.pin(station.config.station.button)
+    button.close_switch()
+    time.sleep(0.5)  # past the hold time: nothing runs and no recovery profile, so nothing
+    for _ in range(3):  # contact bounce, a few milliseconds each
+        button.open_switch()
+        time.sleep(0.003)
+        button.close_switch()
+        time.sleep(0.003)
+    button.open_switch()
+    time.sleep(0.5)
+    assert state_of(station, "socket1") is SocketState.INSERTED
+    assert journal.attempts() == []
+    hw.press()  # a real short press still flashes
+    wait_for(lambda: state_of(station, "socket1") is not SocketState.INSERTED, what="flashing")
+
+
+def test_a_stop_waits_for_all_sockets_at_once_against_one_deadline(rig, monkeypatch):
+    """Sockets that do not wind down hold a stop up for STOP_S in all, not each."""
+    from flashjig.station import socket as socket_module
+    from flashjig.station import station as station_module
+
+    release = threading.Event()
+
+    def stuck(job):  # a flash that ignores its cancel (an esptool call that hangs)
+        release.wait(10)
+        return FlashResult(job.socket, reason=Reason.CANCELLED)
+
+    monkeypatch.setattr(socket_module, "flash", stuck)
+    monkeypatch.setattr(station_module, "STOP_S", 0.5, raising=False)
+    station, hw, _ = rig()
+    for name in ("socket1", "socket2", "socket3"):
+        hw.insert(name)
+    wait_for(lambda: state_of(station, "socket3") is SocketState.INSERTED)
+    hw.press()
+    wait_for(lambda: all(station.sockets[n].busy for n in ("socket1", "socket2", "socket3")))
+    started = time.monotonic()
+    try:
+        station.stop()
+        assert time.monotonic() - started < 1.5
+    finally:
+        release.set()
