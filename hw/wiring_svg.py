@@ -225,12 +225,10 @@ def draw_socket(svg: Svg) -> None:
         svg.line((700, y), (860, y), colour=colour)
         svg.resistor_h(860, 940, y, "1k", colour)
         svg.line((940, y), (1110, y), colour=colour)
-    # Detect switch to ground.
+    # Detect switch to ground, wired straight (GPIO2's board pull-up: see hw/README.md).
     colour = COLOURS["detect"]
     svg.text(706, 321, "detect", 11, colour=colour)
-    svg.line((700, 325), (860, 325), colour=colour)
-    svg.resistor_h(860, 940, 325, "1k", colour)
-    svg.line((940, 325), (965, 325), colour=colour)
+    svg.line((700, 325), (965, 325), colour=colour)
     svg.dot(965, 325)
     svg.line((965, 325), (992, 312), colour=colour, width=2)
     svg.dot(995, 325)

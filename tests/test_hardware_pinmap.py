@@ -93,3 +93,14 @@ def test_wiring_svg_is_well_formed_current_and_names_every_pin(pinmap):
     assert svg.read_text(encoding="utf-8") == module.render(pinmap), (
         "hw/wiring.svg is out of date: .venv/bin/python hw/wiring_svg.py"
     )
+
+
+def test_no_switch_input_has_a_series_resistor_against_a_board_pull_up(pinmap):
+    """GPIO2/3 carry the board's 1.8 kOhm pull-ups: a switch through 1 kOhm reads 1.2 V."""
+    assert pinmap.series_ohms["detect"] == 0 and pinmap.series_ohms["gpio0"] == 1000
+    assert pinmap.input_problems() == []
+    resistor = dataclasses.replace(pinmap, series_ohms={**pinmap.series_ohms, "detect": 1000})
+    (problem,) = resistor.input_problems()  # socket1's detect is GPIO2
+    assert problem.startswith("sockets[0].detect: GPIO2") and "1.18 V" in problem
+    small = dataclasses.replace(pinmap, series_ohms={**pinmap.series_ohms, "button": 330})
+    assert small.input_problems() == []  # 0.51 V still reads low

@@ -25,7 +25,18 @@ from gpiozero.pins.pi import PiBoardInfo
 
 from flashjig.config import Config, SocketConfig
 
-__all__ = ["BUS_PINS", "HAT_ID_PINS", "J8_HEADER", "config_pins", "header_pin", "pin_problems"]
+__all__ = [
+    "BOARD_PULL_UPS",
+    "BUS_PINS",
+    "HAT_ID_PINS",
+    "J8_HEADER",
+    "SUPPLY_V",
+    "VIL_MAX_V",
+    "config_pins",
+    "header_pin",
+    "pin_problems",
+    "socket_pins",
+]
 
 _I2C1 = {2: "SDA", 3: "SCL"}
 _SPI0 = {7: "CE1", 8: "CE0", 9: "MISO", 10: "MOSI", 11: "SCLK"}
@@ -45,6 +56,12 @@ BUS_PINS: dict[str, dict[str, dict[int, str]]] = {
     "5": {**_COMMON, "uart2": _uart(4), "uart3": _uart(8), "uart4": _uart(12)},
 }
 HAT_ID_PINS = {0: "ID_SD", 1: "ID_SC"}
+# The board's own pull-ups on header GPIOs: 1.8 kOhm to 3V3 on I2C1's SDA/SCL (the
+# Raspberry Pi schematics; every 40-pin model). The levels a 3.3 V GPIO reads: low at most
+# 0.8 V, high at least 2.0 V (the Raspberry Pi documentation's GPIO voltage table).
+BOARD_PULL_UPS = {2: 1800, 3: 1800}
+SUPPLY_V = 3.3
+VIL_MAX_V = 0.8
 
 
 def _j8() -> dict[int, int | str]:

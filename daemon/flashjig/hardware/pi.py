@@ -1,17 +1,33 @@
-"""The real thing: a Raspberry Pi's GPIO through gpiozero's default pin factory, and each
-socket's USB-serial adapter at the path its config names."""
+"""The real thing: a Raspberry Pi's GPIO through gpiozero's lgpio pin factory, on the GPIO
+chip that carries the 40-pin header, and each socket's USB-serial adapter at the path
+its config names.
+
+The header's chip is found by the label its kernel driver gives it, not by number: a Pi 5
+numbers its RP1 controller gpiochip4 on older kernels and gpiochip0 on newer ones (and
+gpiozero 2.0.1 hard-coded gpiochip4). Labels: ``pinctrl-rp1`` (Pi 5), ``pinctrl-bcm2711``
+(Pi 4), ``pinctrl-bcm2835`` (Pi 3 B+, Zero 2 W). Not testable here (no GPIO chip on this
+machine); from the Raspberry Pi kernel's drivers and gpiozero's issue tracker.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
+from gpiozero.pins import Factory
+
 from flashjig.config import Config
+from flashjig.errors import HardwareError
 from flashjig.hardware.base import Hardware
+
+HEADER_CHIP_LABELS = ("pinctrl-rp1", "pinctrl-bcm2711", "pinctrl-bcm2835")
 
 
 class PiHardware(Hardware):
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, pin_factory: Factory | None = None) -> None:
         self._ports = {s.name: s.serial for s in config.sockets}
+        self.pin_factory = pin_factory if pin_factory is not None else _header_factory()
 
     def port(self, socket: str) -> str:
         return self._ports[socket]
@@ -24,4 +40,39 @@ class PiHardware(Hardware):
         }
 
     def close(self) -> None:
-        """Nothing to let go: the station's devices close their own pins."""
+        if self.pin_factory is not None:
+            self.pin_factory.close()
+
+
+def header_chip(labels: Mapping[int, str]) -> int:
+    """The number of the GPIO chip that carries the 40-pin header, from each chip's label."""
+    for number, label in sorted(labels.items()):
+        if label in HEADER_CHIP_LABELS:
+            return number
+    found = ", ".join(f"gpiochip{n} {label!r}" for n, label in sorted(labels.items()))
+    raise HardwareError(
+        f"no GPIO chip labelled {' or '.join(HEADER_CHIP_LABELS)} (found: {found or 'none'}): "
+        "is this a Raspberry Pi 3 B+, 4, 5 or Zero 2 W?"
+    )
+
+
+def _header_factory() -> Factory | None:
+    """lgpio on the header's chip; None (gpiozero's own choice) where a factory was named
+    in GPIOZERO_PIN_FACTORY or lgpio is not installed (not a Pi)."""
+    if os.environ.get("GPIOZERO_PIN_FACTORY", "lgpio") != "lgpio":
+        return None
+    try:
+        import lgpio
+        from gpiozero.pins.lgpio import LGPIOFactory
+    except ImportError:
+        return None
+    labels = {}
+    for device in Path("/dev").glob("gpiochip*"):
+        number = int(device.name.removeprefix("gpiochip"))
+        handle = lgpio.gpiochip_open(number)
+        try:
+            labels[number] = lgpio.gpio_get_chip_info(handle)[3]  # status, lines, name, label
+        finally:
+            lgpio.gpiochip_close(handle)
+    factory: Factory = LGPIOFactory(chip=header_chip(labels))
+    return factory

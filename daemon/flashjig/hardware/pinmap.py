@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from flashjig.config import PI_MODELS, LedPins, SocketConfig
-from flashjig.hardware.header import socket_pins
+from flashjig.hardware.header import BOARD_PULL_UPS, SUPPLY_V, VIL_MAX_V, socket_pins
 
 _BY_PATH = "/dev/serial/by-path"
 
@@ -26,10 +26,31 @@ class PinMap:
     status_led: str | None
     sockets: tuple[SocketConfig, ...]  # serial: the /dev/serial/by-path name of its USB port
     id_paths: dict[str, str]  # socket name -> udev ID_PATH of its adapter
+    series_ohms: dict[str, int]  # line role (gpio0, en, detect, led, power, button) -> ohms
 
     def pins(self) -> list[tuple[str, str]]:
         """Like config_pins(): (field path, 'GPIOn') for every wire to the header."""
         return socket_pins(self.button, self.status_led, self.sockets)
+
+    def input_problems(self) -> list[str]:
+        """Switch inputs that cannot read low: a series resistor against a board pull-up
+        divides a closed switch's 0 V up past VIL."""
+        inputs = [("station.button", self.button, "button")] + [
+            (f"sockets[{i}].detect", s.detect, "detect") for i, s in enumerate(self.sockets)
+        ]
+        problems = []
+        for field, pin, role in inputs:
+            pull = None if pin is None else BOARD_PULL_UPS.get(int(pin.removeprefix("GPIO")))
+            if pull is None:
+                continue
+            series = self.series_ohms.get(role, 0)
+            low = SUPPLY_V * series / (series + pull)
+            if low > VIL_MAX_V:
+                problems.append(
+                    f"{field}: {pin} has the board's {pull} Ohm pull-up: through {series} Ohm "
+                    f"a closed switch reads {low:.2f} V, above the {VIL_MAX_V} V a low must be"
+                )
+        return problems
 
 
 _GPIO_RE = re.compile(r"GPIO(\d|1\d|2[0-7])")
@@ -70,6 +91,9 @@ def load_pinmap(path: str | os.PathLike[str]) -> PinMap:
         )
         id_paths[s["name"]] = id_path
     station = data.get("station") or {}
+    series = data.get("series_ohms") or {}
+    if not all(isinstance(v, int) and v >= 0 for v in series.values()):
+        raise ValueError(f"{path}: series_ohms: expected ohms (0 or more) per line, got {series}")
     return PinMap(
         pi_models=models,
         buses=tuple(data.get("buses") or ()),
@@ -77,4 +101,5 @@ def load_pinmap(path: str | os.PathLike[str]) -> PinMap:
         status_led=optional_pin(station.get("status_led"), "station.status_led"),
         sockets=tuple(sockets),
         id_paths=id_paths,
+        series_ohms=dict(series),
     )
