@@ -102,8 +102,13 @@ config=$prefix/etc/flashjig/flashjig.yaml
 if [ -e "$config" ]; then
   step "keeping the existing $config"
 else
-  step "installing the sample config as $config"
-  install -D -m 0644 "$checkout/config/flashjig.yaml" "$config"
+  sample=$checkout/config/flashjig.yaml
+  # A Pi 5 names its USB ports differently from a Pi 4 (config/flashjig-pi5.yaml).
+  if grep -qs "Raspberry Pi 5" /proc/device-tree/model; then
+    sample=$checkout/config/flashjig-pi5.yaml
+  fi
+  step "installing the sample config $(basename "$sample") as $config"
+  install -D -m 0644 "$sample" "$config"
 fi
 
 rules=$checkout/systemd/99-flashjig.rules

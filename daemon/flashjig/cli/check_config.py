@@ -13,6 +13,7 @@ from flashjig.cli.common import Subparsers, config_path
 from flashjig.config import Config, load_config
 from flashjig.errors import ConfigError, ExitCode
 from flashjig.hardware.header import pin_problems
+from flashjig.hardware.pi import usb_path_problems
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -66,9 +67,14 @@ def _located(error: ConfigError) -> str:
     return ": ".join(part for part in parts if part)
 
 
+def _board_problems(config: Config, path: Path) -> list[str]:
+    """What the Pi model says about the config: pins its buses take, its USB port names."""
+    return pin_problems(config, _field_lines(path)) + usb_path_problems(config)
+
+
 def _check(path: Path) -> tuple[Config | None, list[str]]:
     try:
-        return (config := load_config(path)), pin_problems(config, _field_lines(path))
+        return (config := load_config(path)), _board_problems(config, path)
     except ConfigError as e:
         first = e
     problems = [_located(first)]
@@ -79,7 +85,7 @@ def _check(path: Path) -> tuple[Config | None, list[str]]:
         if str(second) != str(first):
             problems.append(_located(second))
         return None, problems
-    return config, problems + pin_problems(config, _field_lines(path))
+    return config, problems + _board_problems(config, path)
 
 
 def check_config(path: str | os.PathLike[str]) -> list[str]:

@@ -22,6 +22,18 @@ from flashjig.errors import HardwareError
 from flashjig.hardware.base import Hardware
 
 HEADER_CHIP_LABELS = ("pinctrl-rp1", "pinctrl-bcm2711", "pinctrl-bcm2835")
+# The USB host controllers each model's ports hang off, as /dev/serial/by-path/ names them:
+# a Pi 4's VIA hub behind its PCIe controller, a Pi 5's two RP1 xHCI controllers (one per
+# pair of ports), the DWC OTG controller of a 3 B+ and a Zero 2 W. From udev's path_id on
+# each board; the Pi 5's checked on a Pi 5 (shared/platform-notes.md), the others from the
+# boards' device trees (fd500000.pcie, 3f980000.usb), not checked here.
+USB_CONTROLLERS = {
+    "4": ("platform-fd500000.pcie-pci-0000:01:00.0-usb-",),
+    "5": ("platform-xhci-hcd.0-usb-", "platform-xhci-hcd.1-usb-"),
+    "3B+": ("platform-3f980000.usb-usb-",),
+    "Zero2W": ("platform-3f980000.usb-usb-",),
+}
+BY_PATH = "/dev/serial/by-path/"
 
 
 class PiHardware(Hardware):
@@ -42,6 +54,26 @@ class PiHardware(Hardware):
     def close(self) -> None:
         if self.pin_factory is not None:
             self.pin_factory.close()
+
+
+def usb_path_problems(config: Config) -> list[str]:
+    """Sockets whose /dev/serial/by-path/ name is another model's: a config written for a
+    Pi 4 on a Pi 5 (or the reverse) names USB ports that are not there."""
+    model = config.station.pi_model
+    controllers = USB_CONTROLLERS[model]
+    problems = []
+    for i, socket in enumerate(config.sockets):
+        name = socket.serial.removeprefix(BY_PATH)
+        if name == socket.serial or name.startswith(controllers):
+            continue
+        others = [m for m, prefixes in USB_CONTROLLERS.items() if name.startswith(prefixes)]
+        whose = f"a Raspberry Pi {' or '.join(others)} USB port" if others else "no USB port"
+        problems.append(
+            f"sockets[{i}].serial: {socket.serial} names {whose}, but station.pi_model is "
+            f"{model!r} (its by-path names start {controllers[0]}...; flashjig usb-map "
+            "writes them)"
+        )
+    return problems
 
 
 def header_chip(labels: Mapping[int, str]) -> int:
