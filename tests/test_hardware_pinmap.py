@@ -76,6 +76,7 @@ def test_udev_rules_parse_and_name_each_socket_by_its_usb_port(pinmap):
             by_link[fields[("SYMLINK", "+=")]] = fields[("ENV{ID_PATH}", "==")]
     assert by_link == {f"flashjig-{name}": path for name, path in pinmap.id_paths.items()}
     assert 'KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"' in rules
+    assert 'DRIVER=="ftdi_sio", ATTR{latency_timer}="1"' in rules  # 1 ms, not 16
 
 
 def test_wiring_svg_is_well_formed_current_and_names_every_pin(pinmap):

@@ -23,6 +23,7 @@ from flashjig.cli import (
     run,
     sim,
     status,
+    usb_map,
 )
 from flashjig.cli.common import common_options
 
@@ -39,6 +40,7 @@ COMMANDS = (
     backups,
     report,
     check_config,
+    usb_map,
     probe,
     firmware,
 )

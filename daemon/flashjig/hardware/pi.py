@@ -20,6 +20,7 @@ from gpiozero.pins import Factory
 from flashjig.config import Config
 from flashjig.errors import HardwareError
 from flashjig.hardware.base import Hardware
+from flashjig.hardware.usb import BY_PATH
 
 HEADER_CHIP_LABELS = ("pinctrl-rp1", "pinctrl-bcm2711", "pinctrl-bcm2835")
 # The USB host controllers each model's ports hang off, as /dev/serial/by-path/ names them:
@@ -33,7 +34,6 @@ USB_CONTROLLERS = {
     "3B+": ("platform-3f980000.usb-usb-",),
     "Zero2W": ("platform-3f980000.usb-usb-",),
 }
-BY_PATH = "/dev/serial/by-path/"
 
 
 class PiHardware(Hardware):
@@ -63,7 +63,7 @@ def usb_path_problems(config: Config) -> list[str]:
     controllers = USB_CONTROLLERS[model]
     problems = []
     for i, socket in enumerate(config.sockets):
-        name = socket.serial.removeprefix(BY_PATH)
+        name = socket.serial.removeprefix(f"{BY_PATH}/")
         if name == socket.serial or name.startswith(controllers):
             continue
         others = [m for m, prefixes in USB_CONTROLLERS.items() if name.startswith(prefixes)]

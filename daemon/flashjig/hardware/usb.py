@@ -1,0 +1,83 @@
+"""USB-serial adapters as udev names them, by the USB port they are plugged into.
+
+udev links each USB tty as ``/dev/serial/by-path/<ID_PATH>-port<N>``: ID_PATH is the host
+controller and the chain of ports to the adapter (``platform-xhci-hcd.0-usb-0:1.3:1.0``),
+the same whichever adapter sits there and whatever ttyUSB number it got. A socket's
+adapter is named by that path in the config, and by a udev rule matching its ID_PATH
+(``/dev/flashjig-socketN``). ``flashjig usb-map`` finds the paths by watching which name
+appears when the operator plugs each socket's adapter in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from flashjig.errors import HardwareError
+
+BY_PATH = Path("/dev/serial/by-path")
+POLL_S = 0.2
+
+
+def adapters(directory: Path = BY_PATH) -> set[str]:
+    """The by-path names of the serial adapters plugged in now."""
+    try:
+        return {entry.name for entry in directory.iterdir()}
+    except FileNotFoundError:  # udev removes the directory with the last adapter
+        return set()
+
+
+def id_path(name: str) -> str:
+    """udev's ID_PATH of a by-path name (the name without its ``-portN``)."""
+    path, sep, port = name.rpartition("-port")
+    return path if sep and port.isdigit() else name
+
+
+def wait_for_new(before: set[str], timeout: float, directory: Path = BY_PATH) -> str | None:
+    """The one adapter that appears within ``timeout`` s; None when none does. Two at once
+    cannot be told apart: plug one at a time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        new = adapters(directory) - before
+        if len(new) > 1:
+            names = ", ".join(sorted(new))
+            raise HardwareError(f"{len(new)} adapters appeared at once ({names}): one at a time")
+        if new:
+            return new.pop()
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(POLL_S)
+
+
+UDEV_HEADER = """\
+# flashjig: stable names for the sockets' USB-serial adapters, and access to the GPIO chips.
+# systemd/install.sh installs this file as /etc/udev/rules.d/99-flashjig.rules; `flashjig
+# usb-map` writes it for the station at hand.
+#
+# /dev/ttyUSBn numbers follow the order in which adapters are found, which changes between
+# boots: they must never decide which module gets which image. These rules name each adapter
+# by the USB port it is plugged into (udev's ID_PATH: host controller, then the port chain),
+# so /dev/flashjig-socketN is always the adapter in that socket's port, whichever adapter
+# that is. After a change: sudo udevadm control --reload && sudo udevadm trigger
+"""
+UDEV_FOOTER = """
+# FTDI adapters (FT232R) hold what they receive for up to 16 ms before passing it on, and
+# esptool waits for an answer to every block it sends: 1 ms makes them as quick as a CP2102.
+ACTION=="add", SUBSYSTEM=="usb-serial", DRIVER=="ftdi_sio", ATTR{latency_timer}="1"
+
+# The GPIO character devices (/dev/gpiochipN, what lgpio opens) for group gpio. Raspberry Pi OS
+# ships a rule like this; Debian and Ubuntu images for the Pi leave them to root.
+SUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"
+"""
+
+
+def udev_rules(sockets: Iterable[tuple[str, str]], *, where: str) -> str:
+    """The rules file for (socket name, ID_PATH) pairs; ``where`` says whose ports they are."""
+    lines = [UDEV_HEADER + f"#\n# {where}\n"]
+    for name, path in sockets:
+        lines.append(
+            f'SUBSYSTEM=="tty", ENV{{ID_PATH}}=="{path}", SYMLINK+="flashjig-{name}", '
+            'GROUP="dialout", MODE="0660"\n'
+        )
+    return "".join(lines) + UDEV_FOOTER
