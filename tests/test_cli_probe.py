@@ -47,3 +47,42 @@ def test_probe_on_real_pins_asks_first(shipped_copy):
     run = flashjig("probe", "--config", str(shipped_copy), stdin=subprocess.DEVNULL)
     assert run.returncode == 2
     assert "--yes" in run.stderr
+
+
+@pytest.mark.slow
+def test_probe_fails_the_sockets_whose_wiring_does_not_work(shipped_copy, monkeypatch, capsys):
+    """A GPIO0 line stuck low, a power switch that does not switch, a detect switch stuck
+    closed: each socket answers its ROM bootloader, and each fails for what is wrong."""
+    from flashjig.emulator.module import StrapPin
+    from flashjig.simulation.hardware import ModuleSpec
+
+    class Saboteur(probe._SimulatedPerson):
+        def __init__(self, hardware) -> None:
+            super().__init__(hardware)
+            config = hardware.config
+            hardware.pin_factory.pin(config.socket("socket4").detect).close_switch()
+
+        def insert(self, socket) -> None:
+            hw = self.hardware
+            if socket.name == "socket2":  # its GPIO0 on a line held low
+                stuck = hw.pin_factory.pin("GPIO1", pin_class=StrapPin)
+                stuck.output_with_state(False)
+                hw.insert(socket.name, ModuleSpec(gpio0="GPIO1"))
+            elif socket.name == "socket3":  # its switch always on
+                module = hw.insert(socket.name)
+                hw.pin_factory.pin(socket.power).listeners.clear()
+                module.set_power(True)
+            else:
+                hw.insert(socket.name)
+
+    monkeypatch.setattr(probe, "_SimulatedPerson", Saboteur)
+    monkeypatch.setattr(probe, "SIM_STEP_S", 1.0)
+    args = argparse.Namespace(config=shipped_copy, state_dir=None, simulate=True, yes=False)
+    assert probe.run_probe(args) == 1
+    verdicts = dict(
+        line.split(": ", 1) for line in capsys.readouterr().out.strip().splitlines()[-5:]
+    )
+    assert verdicts["socket1"].startswith("pass") and verdicts["socket5"].startswith("pass")
+    assert "GPIO0 release FAILS" in verdicts["socket2"] and "stuck low" in verdicts["socket2"]
+    assert "power off FAILS" in verdicts["socket3"] and "power off" in verdicts["socket3"]
+    assert verdicts["socket4"].startswith("FAIL: detect switch not seen")

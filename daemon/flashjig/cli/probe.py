@@ -34,10 +34,11 @@ from flashjig.errors import ConfigError, ExitCode
 from flashjig.flashing import esplog
 from flashjig.flashing.esptool_internals import close_port
 from flashjig.flashing.pipeline import connect as connect_rom  # the pipeline's, on its own
-from flashjig.flashing.result import Failure
+from flashjig.flashing.result import Failure, Reason
 from flashjig.hardware.header import header_pin, pin_problems
 from flashjig.hardware.leds import Look
 from flashjig.hardware.socket_lines import SocketLines
+from flashjig.hardware.strapping import ModuleLines
 
 if TYPE_CHECKING:
     from flashjig.simulation.hardware import SimulatedHardware
@@ -74,21 +75,28 @@ class Report:
     button: bool | None = None
     serial: str | None = None  # the serial device, when it is there
     mac: str | None = None  # set when the ROM bootloader answered
+    silent_unpowered: bool | None = None  # power off: no answer (None: no power switch)
+    boots: bool | None = None  # GPIO0 released: no ROM answer, it runs its firmware
     problem: str = ""
 
     @property
     def passed(self) -> bool:
         seen = self.detect is not False and self.button is not False
-        return seen and self.serial is not None and self.mac is not None
+        wired = self.silent_unpowered is not False and self.boots is not False
+        return seen and wired and self.serial is not None and self.mac is not None
 
     def verdict(self) -> str:
         def seen(flag: bool | None) -> str:
             return "n/a" if flag is None else "ok" if flag else "not seen"
 
+        def works(flag: bool | None) -> str:
+            return "n/a" if flag is None else "ok" if flag else "FAILS"
+
         rom = f"answered (MAC {self.mac})" if self.mac else "no answer"
         checks = (
             f"detect switch {seen(self.detect)}, button {seen(self.button)}, "
-            f"serial {self.serial or 'missing'}, ROM bootloader {rom}"
+            f"serial {self.serial or 'missing'}, power off {works(self.silent_unpowered)}, "
+            f"GPIO0 release {works(self.boots)}, ROM bootloader {rom}"
         )
         if self.passed:
             return f"{self.socket}: pass: {checks}"
@@ -143,12 +151,15 @@ class _SimulatedPerson:
         print(f"  (simulated) seating a module in {socket.name}", flush=True)
 
         def act() -> None:
-            self.hardware.insert(socket.name)
+            self.insert(socket)
             if button:
                 time.sleep(SIM_PAUSE_S)
                 self.hardware.press()
 
         threading.Thread(target=act, name=f"probe-{socket.name}", daemon=True).start()
+
+    def insert(self, socket: SocketConfig) -> None:
+        self.hardware.insert(socket.name)
 
 
 def _pin(name: str) -> str:
@@ -209,27 +220,48 @@ def _show_pins(config: Config, rig: _Rig) -> None:
 
 
 def _ask_rom(socket: SocketConfig, port: str, rig: _Rig, report: Report) -> None:
-    """Power the socket, strap the module into its ROM bootloader and read its MAC."""
-    power = rig.sockets[socket.name].power
-    lines = rig.sockets[socket.name].straps
-    rig.sockets[socket.name].power_on()
+    """Talk to the module in the states the wiring puts it in: unpowered it must not answer;
+    powered and strapped, its ROM bootloader gives its MAC; with GPIO0 released it runs its
+    firmware and the ROM must not answer. Each answer that should not come is a wiring
+    fault: a power switch that does not switch (or TX back-powering the module), a GPIO0
+    line stuck low."""
+    lines = rig.sockets[socket.name]
     esplog.install()
     try:
         with esplog.socket_context(socket.name):
-            esp = connect_rom(port, lines)
+            if lines.power is not None:
+                report.silent_unpowered = _silent(port, lines.straps, strap=True)
+                if not report.silent_unpowered:
+                    report.problem = "the module answers with its power off"
+                    return
+            lines.power_on()
+            esp = connect_rom(port, lines.straps)
             try:
                 report.mac = ":".join(f"{b:02x}" for b in esp.read_mac())
             finally:
                 close_port(esp)
+            lines.straps.run_firmware()
+            report.boots = _silent(port, lines.straps, strap=False)
+            if not report.boots:
+                report.problem = "the ROM still answers with GPIO0 released: is GPIO0 stuck low?"
     except Failure as e:
         report.problem = e.detail
     except (FatalError, serial.SerialException, OSError) as e:
         report.problem = f"reading the MAC: {e}"
     finally:
-        if power is not None:
-            power.off()
+        if lines.power is not None:
+            lines.power.off()
         else:
-            lines.run_firmware()
+            lines.straps.run_firmware()
+
+
+def _silent(port: str, straps: ModuleLines, *, strap: bool) -> bool:
+    """No answer from a ROM bootloader on one sync attempt."""
+    try:
+        close_port(connect_rom(port, straps, attempts=1, strap=strap))
+    except Failure as e:
+        return e.reason is Reason.NO_SYNC
+    return False
 
 
 def _walk(
@@ -245,11 +277,18 @@ def _walk(
     has_led = any((socket.led.red, socket.led.green, socket.led.blue))
     print(f"{socket.name}: " + ("its LED is blinking" if has_led else "(no LED)"), flush=True)
     light.follow(lambda: Look.BUSY)
-    person.seat(socket, rig.button is not None)
     detect = rig.sockets[socket.name].detect
+    opened = True  # the switch must be seen open, then closed
+    if detect is not None and detect.is_active:
+        print(f"  {socket.name} reads seated: take its module out", flush=True)
+        opened = detect.wait_for_inactive(timeout)
+    person.seat(socket, rig.button is not None)
     if detect is not None and socket.detect is not None:
-        report.detect = detect.wait_for_active(timeout)
-        state = "closed" if report.detect else f"still open after {timeout:g} s"
+        report.detect = opened and detect.wait_for_active(timeout)
+        if not opened:
+            state = f"stuck closed (not open within {timeout:g} s)"
+        else:
+            state = "closed" if report.detect else f"still open after {timeout:g} s"
         print(f"  detect switch {_pin(socket.detect)}: {state}", flush=True)
     if rig.button is not None:
         report.button = rig.button.wait_for_press(timeout)

@@ -158,20 +158,24 @@ def _compress_ahead(job: FlashJob) -> None:
     threading.Thread(target=compress, name=f"compress-{job.socket}", daemon=True).start()
 
 
-def connect(port: str, lines: ModuleLines) -> ESPLoader:
+def connect(
+    port: str, lines: ModuleLines, *, attempts: int = CONNECT_ATTEMPTS, strap: bool = True
+) -> ESPLoader:
     """Strap the module into its ROM loader and sync with it, strapping it again before
     each attempt: a module that missed one reset (a slow supply, a bouncing socket) gets a
     fresh one, not three more syncs against a chip that is not listening. esptool's own
-    reset is off (``no-reset``): the station owns GPIO0 and EN."""
-    for attempt in range(1, CONNECT_ATTEMPTS + 1):
-        lines.enter_bootloader()
+    reset is off (``no-reset``): the station owns GPIO0 and EN. Without ``strap``, only
+    the sync (``flashjig probe``: a module running its firmware must not answer)."""
+    for attempt in range(1, attempts + 1):
+        if strap:
+            lines.enter_bootloader()
         try:
             esp = detect_chip(port, ROM_BAUD, connect_mode="no-reset", connect_attempts=1)
             break
         except serial.SerialException as e:
             raise Failure(Reason.SERIAL_ERROR, f"cannot open {port}: {e}") from None
         except FatalError as e:
-            if attempt == CONNECT_ATTEMPTS:
+            if attempt == attempts:
                 raise Failure(
                     Reason.NO_SYNC,
                     f"no answer from the ROM bootloader on {port} "
