@@ -209,7 +209,7 @@ def draw_socket(svg: Svg) -> None:
     svg.text(706, 166, "power", 11, colour=power)
     # Switched 3V3 to the module, with its capacitors and bleed resistor.
     svg.line((960, 158), (960, 178), (1110, 178), (1110, 170), colour=rail, width=2)
-    for x, value in ((995, "10µF"), (1035, "100n")):
+    for x, value in ((995, "100µF"), (1035, "100n")):
         svg.dot(x, 178)
         svg.capacitor_v(x, 178, 225, value)
         svg.ground(x, 225)

@@ -10,9 +10,12 @@ appears when the operator plugs each socket's adapter in.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+import serial
 
 from flashjig.errors import HardwareError
 
@@ -48,6 +51,28 @@ def wait_for_new(before: set[str], timeout: float, directory: Path = BY_PATH) ->
         if time.monotonic() >= deadline:
             return None
         time.sleep(POLL_S)
+
+
+@contextlib.contextmanager
+def tx_held_low(port: str) -> Iterator[None]:
+    """The adapter's TX held low (a serial break) while the block runs. Idle, TX is high, and
+    into an unpowered module it feeds the 3.3 V rail through the RX pin's protection diode
+    and 1 kOhm: about 0.9 V stays on an "off" socket, with its 470 Ohm bleed, and a power
+    cycle is then no clean power-on reset. (Measured by whoever filed issue 12; a pseudo
+    terminal takes the break and shows nothing, so it is not testable here.)"""
+    try:
+        link = serial.Serial(port)
+    except (serial.SerialException, OSError):  # no adapter there: nothing feeds the module
+        link = None
+    if link is None:
+        yield
+        return
+    with link:
+        link.break_condition = True
+        try:
+            yield
+        finally:
+            link.break_condition = False
 
 
 UDEV_HEADER = """\

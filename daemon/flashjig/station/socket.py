@@ -25,6 +25,7 @@ from flashjig.flashing.pipeline import FlashJob, flash
 from flashjig.flashing.result import FlashResult, Outcome, Progress, Reason, Stage
 from flashjig.hardware.leds import Look
 from flashjig.hardware.socket_lines import POWER_OFF_S, POWER_ON_S, SocketLines
+from flashjig.hardware.usb import tx_held_low
 from flashjig.station.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -354,12 +355,13 @@ class Socket:
         if self._power is None or self._removed.is_set():
             return
         log.info("%s: power-cycling the module", self.name, extra={"SOCKET": self.name})
-        self._power.off()
-        time.sleep(POWER_OFF_S)
-        with self._lock:  # a module taken out meanwhile stays unpowered
-            if self._removed.is_set():
-                return
-            self.lines.power_on(settle=False)
+        with tx_held_low(self.workshop.port(self.name)):  # or TX keeps it half powered
+            self._power.off()
+            time.sleep(POWER_OFF_S)
+            with self._lock:  # a module taken out meanwhile stays unpowered
+                if self._removed.is_set():
+                    return
+                self.lines.power_on(settle=False)
         time.sleep(POWER_ON_S)
 
     def _progress(self, progress: Progress) -> None:
