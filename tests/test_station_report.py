@@ -40,3 +40,15 @@ def test_report_counts_reasons_sockets_and_units(tmp_path, capsys):
     units = csv_path.read_text().splitlines()
     assert units[0].startswith("serial,mac,client_id") and len(units) == 4
     assert json.dumps("verify failed")[1:-1] in csv_path.read_text()
+
+
+def test_report_of_a_journal_that_is_not_one_is_one_line(tmp_path):
+    """A damaged journal file: exit 1 and a line naming it, never a traceback."""
+    from helpers import flashjig
+
+    (tmp_path / "journal.sqlite3").write_bytes(b"not a database, whatever it was" * 100)
+    for command in ("report", "history"):
+        run = flashjig(command, "--state-dir", str(tmp_path))
+        assert run.returncode == 1, run.stderr
+        (line,) = run.stderr.strip().splitlines()
+        assert line.startswith(f"flashjig {command}: cannot read the journal at {tmp_path}")

@@ -19,6 +19,7 @@ __all__ = [
     "HardwareError",
     "IdentityError",
     "ImageError",
+    "JournalError",
     "UnitsExhausted",
     "UsageError",
 ]
@@ -79,6 +80,10 @@ class UnitsExhausted(FlashjigError):
 
 class BackupError(FlashjigError):
     """A backup that cannot be made or trusted; the message says why."""
+
+
+class JournalError(FlashjigError):
+    """A journal that is not there, or cannot be read; the message names the file."""
 
 
 class ControlError(FlashjigError):

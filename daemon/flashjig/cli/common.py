@@ -7,15 +7,17 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from flashjig.config import Config, load_config
-from flashjig.errors import ConfigError, UsageError
+from flashjig.errors import ConfigError, JournalError, UsageError
 from flashjig.flashing.result import Progress
 from flashjig.station import paths
+from flashjig.station.journal import JOURNAL_FILE, AttemptRow, Journal
 
 DEFAULT_CONFIG = Path("/etc/flashjig/flashjig.yaml")
 SINCE_HELP = (
@@ -81,6 +83,21 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     except ValueError:
         raise UsageError(f"--since: cannot read {text!r}; use {SINCE_HELP}") from None
     return moment.astimezone()
+
+
+def journal_rows(state: Path, since: str | None) -> list[AttemptRow]:
+    """The journal's attempts since WHEN (all without), oldest first, read readonly: safe
+    while the daemon writes. UsageError for a WHEN it cannot read, JournalError for a
+    journal that is not there or not readable."""
+    start = parse_since(since) if since else None
+    path = state / JOURNAL_FILE
+    try:
+        with Journal(path, readonly=True) as journal:
+            return journal.attempts(since=start)
+    except FileNotFoundError:
+        raise JournalError(f"no journal at {path} (has the station run?)") from None
+    except sqlite3.Error as e:
+        raise JournalError(f"cannot read the journal at {path}: {e}") from None
 
 
 def progress_printer(stream: TextIO) -> Callable[[Progress], None]:

@@ -9,15 +9,14 @@ import argparse
 import csv
 import io
 import json
-import sqlite3
 import sys
 from datetime import datetime
 from pathlib import Path
 
-from flashjig.cli.common import Subparsers, parse_since, state_dir
-from flashjig.errors import ExitCode, UsageError
+from flashjig.cli.common import Subparsers, journal_rows, state_dir
+from flashjig.errors import ExitCode, JournalError, UsageError
 from flashjig.flashing.result import FAILED_OUTCOMES, Outcome
-from flashjig.station.journal import JOURNAL_FILE, ROW_KEYS, AttemptRow, Journal
+from flashjig.station.journal import ROW_KEYS, AttemptRow
 
 FORMATS = ("table", "json", "csv")
 
@@ -88,19 +87,12 @@ def run_history(state_dir: Path, *, since: str | None, fmt: str) -> int:
         print(f"flashjig history: unknown format {fmt!r}; use one of {FORMATS}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     try:
-        start = parse_since(since) if since is not None else None
+        rows = journal_rows(Path(state_dir), since)
     except UsageError as e:
         print(f"flashjig history: {e}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    path = Path(state_dir) / JOURNAL_FILE
-    try:
-        with Journal(path, readonly=True) as journal:
-            rows = journal.attempts(since=start)
-    except FileNotFoundError:
-        print(f"flashjig history: no journal at {path} (has the station run?)", file=sys.stderr)
-        return ExitCode.FAILED
-    except sqlite3.Error as e:
-        print(f"flashjig history: cannot read the journal at {path}: {e}", file=sys.stderr)
+    except JournalError as e:
+        print(f"flashjig history: {e}", file=sys.stderr)
         return ExitCode.FAILED
     if fmt == "json":
         sys.stdout.write(format_json(rows) + "\n")

@@ -7,9 +7,8 @@ import csv
 import sys
 from pathlib import Path
 
-from flashjig.cli.common import Subparsers, parse_since, state_dir
-from flashjig.errors import ExitCode, UsageError
-from flashjig.station.journal import JOURNAL_FILE, Journal
+from flashjig.cli.common import Subparsers, journal_rows, state_dir
+from flashjig.errors import ExitCode, JournalError, UsageError
 from flashjig.station.report import UNIT_FIELDS, render, units
 
 
@@ -32,16 +31,12 @@ def run(args: argparse.Namespace) -> int:
 
 def run_report(state_dir: Path, *, since: str | None, csv_path: Path | None) -> int:
     try:
-        when = parse_since(since) if since else None
+        rows = journal_rows(state_dir, since)
     except UsageError as e:
         print(f"flashjig report: {e}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    path = state_dir / JOURNAL_FILE
-    try:
-        with Journal(path, readonly=True) as journal:
-            rows = journal.attempts(since=when)
-    except FileNotFoundError:
-        print(f"flashjig report: no journal at {path} (has the station run?)", file=sys.stderr)
+    except JournalError as e:
+        print(f"flashjig report: {e}", file=sys.stderr)
         return ExitCode.FAILED
     print(render(rows))
     if csv_path is not None:
