@@ -52,6 +52,7 @@ def test_gpio0_wired_wrong_fails_cleanly_with_no_sync(station_config):
         assert not result.ok
         assert result.reason == Reason.NO_SYNC
         assert "no answer from the ROM bootloader" in result.detail
+        assert "no module's pull-up on GPIO0: is a module seated and powered" in result.detail
         assert elapsed < 5, elapsed
         assert hw.modules["socket1"].state is not State.DOWNLOAD
 
@@ -230,12 +231,15 @@ def test_each_sync_attempt_gets_a_fresh_strap(station_config):
 
     silent = {"socket1": ModuleSpec(faults=Faults(silent=True))}
     with SimulatedHardware(station_config, modules=silent) as hw:
-        en = hw.pin_factory.pin(station_config.socket("socket1").en)
-        rises = []
-        en.listeners.append(lambda _, high: rises.append(high) if high else None)
+        socket = station_config.socket("socket1")
+        en, gpio0 = (hw.pin_factory.pin(pin) for pin in (socket.en, socket.gpio0))
+        straps = []  # EN rising with GPIO0 low: a strap into the ROM loader
+        en.listeners.append(lambda _, high: straps.append(1) if high and not gpio0.state else 0)
         result, _ = run_job(station_config, hw)
         assert result.reason == Reason.NO_SYNC
-        assert len(rises) == CONNECT_ATTEMPTS
+        assert len(straps) == CONNECT_ATTEMPTS
+        # Seated and powered, but silent: GPIO0 shows the module is there.
+        assert "a module's pull-up is on GPIO0: is its serial line, or EN, wired?" in result.detail
 
 
 @pytest.mark.slow
@@ -247,8 +251,10 @@ def test_a_flaky_module_that_misses_its_first_strap_is_flashed(station_config):
         en = hw.pin_factory.pin(station_config.socket("socket1").en)
         rises = []
 
+        gpio0 = hw.pin_factory.pin(station_config.socket("socket1").gpio0)
+
         def wake_on_second_strap(_, high):
-            if high:
+            if high and not gpio0.state:
                 rises.append(high)
                 if len(rises) == 2:
                     module.faults.silent = False

@@ -37,9 +37,27 @@ def test_en_goes_low_before_gpio0_as_in_esptools_reset():
     lines = ModuleLines(
         StrapLine("GPIO4", pin_factory=factory), StrapLine("GPIO5", pin_factory=factory)
     )
+    order.clear()  # claiming the lines released them: not part of the reset
     lines.enter_bootloader()
     lows = [name for name, high in order if not high]
     assert lows[:2] == ["en", "gpio0"], order
     rise = order.index(("en", True))
     assert ("gpio0", False) in order[:rise] and ("gpio0", True) in order[rise:], order
     lines.close()
+
+
+def test_gpio0_read_back_sees_a_seated_powered_module(station_config):
+    """Against the Pi's pull-down, only a powered module's pull-up holds GPIO0 high."""
+    from flashjig.hardware.socket_lines import SocketLines
+    from flashjig.simulation.hardware import SimulatedHardware
+
+    with SimulatedHardware(station_config, insert_all=False) as hw:
+        lines = SocketLines.build(station_config.socket("socket1"), pin_factory=hw.pin_factory)
+        gpio0 = hw.pin_factory.pin(station_config.socket("socket1").gpio0)
+        assert not lines.straps.module_on_gpio0()  # empty socket
+        hw.insert("socket1")
+        assert not lines.straps.module_on_gpio0()  # seated, its power still off
+        lines.power_on(settle=False)
+        assert lines.straps.module_on_gpio0()
+        assert gpio0.state is True and gpio0.pull == "up"  # released as before
+        lines.close()

@@ -37,8 +37,9 @@ from flashjig.flashing.pipeline import connect as connect_rom  # the pipeline's,
 from flashjig.flashing.result import Failure, Reason
 from flashjig.hardware.header import header_pin, pin_problems
 from flashjig.hardware.leds import Look
-from flashjig.hardware.socket_lines import SocketLines
+from flashjig.hardware.socket_lines import POWER_OFF_S, SocketLines
 from flashjig.hardware.strapping import ModuleLines
+from flashjig.hardware.usb import tx_held_low
 
 if TYPE_CHECKING:
     from flashjig.simulation.hardware import SimulatedHardware
@@ -230,6 +231,8 @@ def _ask_rom(socket: SocketConfig, port: str, rig: _Rig, report: Report) -> None
     try:
         with esplog.socket_context(socket.name):
             if lines.power is not None:
+                with tx_held_low(port):  # as in a power cycle: TX must not feed it
+                    time.sleep(POWER_OFF_S)
                 report.silent_unpowered = _silent(port, lines.straps, strap=True)
                 if not report.silent_unpowered:
                     report.problem = "the module answers with its power off"

@@ -47,21 +47,39 @@ class State(enum.Enum):
 
 
 class StrapPin(MockPin):
-    """A mock pin on a module's strapping line: the module's pull-up lifts it when the
-    station lets go (switches its side to input), and the module hears every change."""
+    """A mock pin on a module's strapping line (GPIO0, EN). Released by the station (its
+    side an input), the line is high while a seated, powered module's pull-up (10 kOhm to
+    its 3.3 V) is on it, whatever the Pi's own weak pull; with no module, or an unpowered
+    one, the Pi's pull decides. The module hears every change."""
 
-    rest = True  # the level a resistor on the board holds the line at when nobody drives it
+    rest: bool | None = None  # a resistor on the board itself holding the line at this level
 
     def __init__(self, factory: MockFactory, info: PinInfo) -> None:
         self.listeners: list[Callable[[StrapPin, bool], None]] = []
+        self.module_pull_up = False
         super().__init__(factory, info)
-        self._state = self.rest
+        self._state = self._released()
         self.clear_states()
+
+    def _released(self) -> bool:
+        if self.rest is not None:
+            return self.rest
+        return self.module_pull_up or self._pull == "up"
+
+    def set_module_pull_up(self, present: bool) -> None:
+        """A module's pull-up comes (seated and powered) or goes."""
+        self.module_pull_up = present
+        if self._function == "input":
+            self._change_state(self._released())
 
     def _set_function(self, value: str) -> None:
         super()._set_function(value)
         if value == "input":
-            self._change_state(self.rest)
+            self._change_state(self._released())
+
+    def _set_pull(self, value: str) -> None:
+        super()._set_pull(value)
+        self._change_state(self._released())
 
     def _change_state(self, value: bool) -> bool:
         changed = super()._change_state(value)
@@ -69,6 +87,12 @@ class StrapPin(MockPin):
             for listener in list(self.listeners):
                 listener(self, bool(value))
         return changed
+
+
+class PulledUpPin(StrapPin):
+    """A line the board pulls high at rest (a P-MOSFET's gate with its gate-source pull-up)."""
+
+    rest = True
 
 
 class PulledDownPin(StrapPin):
@@ -135,6 +159,7 @@ class EmulatedModule:
         self.state = State.RESET
         self.powered = powered
         self.output: list[bytes] = []  # what the module printed, for tests and boot checks
+        self._pull_ups(powered)  # before it listens: its own pull-up is not a reset
         if en is not None:
             en.listeners.append(self._on_en)
         if powered:
@@ -174,10 +199,16 @@ class EmulatedModule:
         if on == self.powered:
             return
         self.powered = on
+        if not on:
+            self._hold_reset()
+        self._pull_ups(on)  # a pull-up to an unpowered module's 3.3 V pulls to 0 V
         if on:
             self._power_on()
-        else:
-            self._hold_reset()
+
+    def _pull_ups(self, present: bool) -> None:
+        for pin in (self._gpio0, self._en):
+            if pin is not None:
+                pin.set_module_pull_up(present)
 
     def _boot(self, *, download: bool, cause: int) -> None:
         """Come out of reset: GPIO0 sampled low means the UART loader, else flash boot."""
@@ -219,6 +250,7 @@ class EmulatedModule:
     def pull(self) -> None:
         """Take the module out of its socket: from now on it says nothing."""
         self.faults.silent = True
+        self._pull_ups(False)
 
     # -- the serial line -----------------------------------------------------------------
 

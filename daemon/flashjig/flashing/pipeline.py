@@ -178,13 +178,20 @@ def connect(
             if attempt == attempts:
                 raise Failure(
                     Reason.NO_SYNC,
-                    f"no answer from the ROM bootloader on {port} "
-                    f"(module seated? GPIO0/EN wired?): {_first_line(e)}",
+                    f"no answer from the ROM bootloader on {port} ({_why_silent(lines)}): "
+                    f"{_first_line(e)}",
                 ) from None
     if not isinstance(esp, ESP8266ROM):
         close_port(esp)
         raise Failure(Reason.WRONG_CHIP, f"found {esp.CHIP_NAME}, expected ESP8266")
     return esp
+
+
+def _why_silent(lines: ModuleLines) -> str:
+    """What GPIO0 says about a module that did not answer."""
+    if lines.module_on_gpio0():
+        return "a module's pull-up is on GPIO0: is its serial line, or EN, wired?"
+    return "no module's pull-up on GPIO0: is a module seated and powered, is GPIO0 wired?"
 
 
 def _guard(what: str, step: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:

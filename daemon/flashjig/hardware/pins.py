@@ -5,8 +5,14 @@ the pull-up takes it high; it never drives it high against another driver. gpioz
 no open-drain device, so this is one: output-low to assert, input to release.
 """
 
+import time
+
 from gpiozero import DigitalOutputDevice, GPIODevice
 from gpiozero.pins import Factory
+
+# The Pi's pull-down (about 50 kOhm) against the wire's few hundred pF: settled in
+# microseconds, read after a millisecond.
+READ_BACK_S = 0.001
 
 
 class StrapLine(GPIODevice):
@@ -22,6 +28,18 @@ class StrapLine(GPIODevice):
     def release(self) -> None:
         # The Pi's own pull-up (about 50 kOhm) sits in parallel with the module's.
         self.pin.input_with_pull("up")
+
+    def held_up_by_module(self) -> bool:
+        """Released against the Pi's pull-down instead: does the line still read high? A
+        seated, powered module's 10 kOhm pull-up holds it at about 2.7 V (through the
+        1 kOhm in series); with no module, an unpowered one or a broken wire, it reads
+        low. Released with the pull-up again afterwards."""
+        self.pin.input_with_pull("down")
+        try:
+            time.sleep(READ_BACK_S)
+            return bool(self.pin.state)
+        finally:
+            self.release()
 
 
 def power_switch(

@@ -54,6 +54,18 @@ class ModuleLines:
         time.sleep(max(0.0, RESET_HOLD_S - held))
         self._reset_since = None
 
+    def module_on_gpio0(self) -> bool:
+        """Is a powered module's pull-up on GPIO0 (a presence and wiring check)? Read with
+        EN held low, so the module, in reset, does nothing with the line meanwhile."""
+        held = self._reset_since is not None
+        if not held:
+            self.en.assert_low()
+        try:
+            return self.gpio0.held_up_by_module()
+        finally:
+            if not held:
+                self.en.release()
+
     def close(self) -> None:
         self.gpio0.close()
         self.en.close()

@@ -22,7 +22,7 @@ from flashjig.config import Config, SocketConfig
 from flashjig.config.sizes import BYTES as SIZES
 from flashjig.emulator import EmulatedModule, Faults, FlashChip
 from flashjig.emulator.faults import named_fault
-from flashjig.emulator.module import PulledDownPin, StrapPin
+from flashjig.emulator.module import PulledDownPin, PulledUpPin, StrapPin
 from flashjig.errors import HardwareError
 from flashjig.hardware.base import Hardware, Operator
 
@@ -93,7 +93,7 @@ class SimulatedHardware(Hardware):
             if socket.power is not None:
                 # P-MOSFET gate driven directly: pulled up (off); through an NPN: its base
                 # pulled down (off). Either way the socket is off at rest.
-                gate = StrapPin if socket.power_active_low else PulledDownPin
+                gate = PulledUpPin if socket.power_active_low else PulledDownPin
                 self.pin_factory.pin(socket.power, pin_class=gate)
             if socket.detect is not None:
                 self.pin_factory.pin(socket.detect, pin_class=SwitchPin)
