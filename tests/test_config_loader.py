@@ -494,3 +494,44 @@ def test_a_power_switch_without_power_active_low_is_refused(station: Path) -> No
     fixed = edit(text, "    power: GPIO20\n", "    power: GPIO20\n    power_active_low: false\n")
     station.write_text(fixed)
     assert load_config(station).socket("s2").power_active_low is False
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"), [("0x10", 16.0), ("1:30.5", 90.5), ("1_000", 1000.0), ("2.5", 2.5)]
+)
+def test_timings_are_read_as_yaml_reads_numbers(station: Path, written: str, seconds: float):
+    """YAML 1.1 numbers (hex, sexagesimal, underscores) are numbers, not a crash."""
+    text = edit(BASE, "  button: GPIO3\n", f"  button: GPIO3\n  hold_time: {written}\n")
+    station.write_text(text)
+    assert load_config(station).station.hold_time == seconds
+
+
+@pytest.mark.parametrize("written", [".inf", ".nan", "-.inf"])
+def test_a_timing_that_is_no_finite_number_is_refused(station: Path, written: str):
+    text = edit(BASE, "  button: GPIO3\n", f"  button: GPIO3\n  settle_time: {written}\n")
+    err = load_error(station, text)
+    assert_located(err, station, line_of(text, "settle_time"), "station.settle_time", "finite")
+
+
+def test_yaml_nested_thousands_deep_is_one_line(station: Path):
+    err = load_error(station, "station: " + "[" * 20000 + "]" * 20000 + "\n")
+    assert str(err) == f"{station}: YAML nested too deep to be a config"
+
+
+def test_a_serial_range_beyond_sqlites_integers_is_refused(station: Path):
+    text = edit(BASE, "  button: GPIO3\n", f"  button: GPIO3\n  serial_range: [1, {2**63}]\n")
+    err = load_error(station, text)
+    assert_located(err, station, line_of(text, "serial_range"), "station.serial_range[1]", "64-bit")
+
+
+@pytest.mark.parametrize("baud", [0, -115200, 10_000_000])
+def test_a_boot_check_baud_out_of_range_is_refused(station: Path, baud: int):
+    text = edit(
+        BASE,
+        "    verify: yes\n",
+        f"    verify: yes\n    boot_check: {{pattern: ready, baud: {baud}}}\n",
+    )
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, "boot_check"), "profiles.demo.boot_check.baud", "300 to"
+    )

@@ -88,3 +88,33 @@ def test_split_stream_inflates_to_the_image(firmware_1m, make_config):
     )
     assert out == data and inflater.eof and not inflater.unused_data
     assert len(stream) < len(zlib.compress(data, 9)) * 1.001
+
+
+def image_end(data: bytes) -> int:
+    """Where the ESP8266 image's segments end (its checksum's block follows)."""
+    import struct
+
+    position = 8
+    for _ in range(data[1]):  # the header's segment count
+        _, size = struct.unpack_from("<II", data, position)
+        position += 8 + size
+    return position
+
+
+def test_an_image_cut_right_after_its_last_segment_is_refused(tmp_path, firmware_1m):
+    data = firmware_1m.read_bytes()
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(data[: image_end(data)])
+    with pytest.raises(ImageError, match=r"cut.bin: not a valid ESP8266 boot image: .*ends early"):
+        load_images(profile(ImageSpec(0, cut, None)))
+
+
+def test_an_image_with_a_wrong_segment_checksum_is_refused_before_any_erase(tmp_path, firmware_1m):
+    """The ROM checks it before it jumps in: written and verified, it would never boot."""
+    data = bytearray(firmware_1m.read_bytes())
+    end = image_end(bytes(data))
+    data[end + 15 - end % 16] ^= 0x5A  # the checksum byte
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match="bad.bin: segment checksum is .* refuse to boot it"):
+        load_images(profile(ImageSpec(0, bad, None)))

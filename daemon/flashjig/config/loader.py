@@ -40,6 +40,10 @@ from flashjig.config.sizes import BYTES as SIZE_BYTES
 from flashjig.errors import ConfigError
 
 _MAX_BCM = 27
+# A firmware's console: the ESP8266 UART runs from 300 baud to about 4.5 Mbaud.
+MIN_BAUD, MAX_BAUD = 300, 4_500_000
+# Serials are SQLite INTEGERs: 64-bit signed.
+MAX_SERIAL = 2**63 - 1
 
 _NAME_RE = re.compile(r"[a-z0-9_-]{1,32}")
 # Profile names end up in field paths and CLI arguments: no dots or spaces.
@@ -156,6 +160,8 @@ def parse_config(text: str, path: Path, *, check_files: bool = True) -> Config:
         else:
             reason = problem or context or str(exc)
         raise located_error(file, line, None, f"YAML syntax error: {reason}") from exc
+    except RecursionError:  # a document nested thousands deep: no config is like that
+        raise located_error(file, None, None, "YAML nested too deep to be a config") from None
     except yaml.reader.ReaderError as exc:  # a control character; has a position, not a mark
         line = text.count("\n", 0, exc.position) + 1
         char = exc.character if isinstance(exc.character, int) else ord(exc.character)
@@ -510,7 +516,11 @@ class _Parser(NodeReader):
         if (n := self.present(m, "timeout")) is not None:
             kwargs["timeout"] = self.seconds(n, f"{path}.timeout", maximum=300)
         if (n := self.present(m, "baud")) is not None:
-            kwargs["baud"] = self.integer(n, f"{path}.baud")
+            baud = self.integer(n, f"{path}.baud")
+            if not MIN_BAUD <= baud <= MAX_BAUD:
+                reason = f"expected a baud from {MIN_BAUD} to {MAX_BAUD}, got {baud}"
+                raise self.error(n, f"{path}.baud", reason)
+            kwargs["baud"] = baud
         return BootCheck(**kwargs)
 
     def burn_in(self, node: yaml.Node, path: str) -> BurnIn:
@@ -533,6 +543,9 @@ class _Parser(NodeReader):
         last = self.integer(node.value[1], f"{path}[1]")
         if not 0 <= first <= last:
             raise self.error(node, path, f"expected 0 <= first <= last, got [{first}, {last}]")
+        if last > MAX_SERIAL:
+            reason = f"serials are stored as 64-bit integers: the last may be {MAX_SERIAL} at most"
+            raise self.error(node.value[1], f"{path}[1]", reason)
         return first, last
 
     def images(self, node: yaml.Node, path: str, flash_size: str) -> tuple[ImageSpec, ...]:

@@ -8,6 +8,7 @@ operator at the file, line and field to fix: the station is headless, and a mess
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from typing import TypeGuard
 
@@ -149,7 +150,16 @@ class NodeReader:
     def seconds(self, node: yaml.Node, path: str, maximum: float = 3600) -> float:
         if not (is_kind(node, "int") or is_kind(node, "float")):
             raise self.error(node, path, f"expected a number of seconds, got {describe(node)}")
-        value = float(node.value)
+        # YAML 1.1's own reading: 0x10 is 16, 1:30.5 is 90.5 (sexagesimal), .inf is inf.
+        try:
+            if is_kind(node, "int"):
+                value = float(_CONSTRUCTOR.construct_yaml_int(node))
+            else:
+                value = float(_CONSTRUCTOR.construct_yaml_float(node))
+        except ValueError:
+            raise self.error(node, path, f"invalid number {node.value!r}") from None
+        if not math.isfinite(value):
+            raise self.error(node, path, f"expected a finite number of seconds, got {node.value!r}")
         if not 0 <= value <= maximum:
             raise self.error(
                 node, path, f"must be between 0 and {maximum:g} seconds, got {value:g}"

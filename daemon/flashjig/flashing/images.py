@@ -83,6 +83,27 @@ class Image:
             return self._bodies[key]
 
 
+def _check_boot_image(path: Path, data: bytes) -> None:
+    """The image at 0x0 as the ROM will take it: esptool's parser (header, segments), and
+    the checksum the ROM verifies before it jumps in; a wrong one would be written,
+    verified and then never boot."""
+    try:
+        image = LoadFirmwareImage("esp8266", data)
+    except (FatalError, ValueError, struct.error, TypeError, IndexError) as e:
+        # esptool's parser says "cut short" in several ways: TypeError from ord() of an
+        # empty read after the last segment, struct.error from a short header.
+        reason = str(e) or type(e).__name__
+        if isinstance(e, TypeError | IndexError | struct.error):
+            reason = f"the file ends early ({len(data)} bytes)"
+        raise ImageError(f"{path}: not a valid ESP8266 boot image: {reason}") from None
+    expected = image.calculate_checksum()
+    if image.checksum != expected:
+        raise ImageError(
+            f"{path}: segment checksum is {image.checksum:#04x}, its segments give "
+            f"{expected:#04x}: the ROM would refuse to boot it"
+        )
+
+
 def load_images(profile: Profile) -> tuple[Image, ...]:
     images = []
     for spec in profile.images:
@@ -94,9 +115,6 @@ def load_images(profile: Profile) -> tuple[Image, ...]:
         if spec.sha256 and digest != spec.sha256:
             raise ImageError(f"{spec.path}: sha256 is {digest}, the profile pins {spec.sha256}")
         if spec.offset == 0:
-            try:
-                LoadFirmwareImage("esp8266", data)
-            except (FatalError, ValueError, struct.error) as e:
-                raise ImageError(f"{spec.path}: not a valid ESP8266 boot image: {e}") from None
+            _check_boot_image(spec.path, data)
         images.append(Image(spec.offset, spec.path, data, digest))
     return tuple(images)

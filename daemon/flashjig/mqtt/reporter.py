@@ -62,6 +62,8 @@ class MqttReporter:
         # this lock, so the last one published (retained) is the socket's latest.
         self._state_lock = threading.RLock()
         self._pending: dict[int, mqtt.MQTTMessageInfo] = {}
+        self._republish_lock = threading.Lock()
+        self._republish_timer: threading.Timer | None = None
         self._outbox = threading.Thread(target=self._drain_outbox, name="mqtt-outbox", daemon=True)
         self.client = self._client()
 
@@ -113,6 +115,9 @@ class MqttReporter:
             info = self.client.publish(self.topics.availability, "offline", qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout=flush_s)
+        with self._republish_lock:
+            if self._republish_timer is not None:
+                self._republish_timer.cancel()
         self._stop.set()
         self._wake.set()
         self.client.disconnect()
@@ -167,10 +172,7 @@ class MqttReporter:
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         if message.topic == self.topics.birth:
             if message.payload == b"online":
-                delay = random.uniform(*BIRTH_DELAY_S)
-                timer = threading.Timer(delay, self._republish)
-                timer.daemon = True
-                timer.start()
+                self._schedule_republish()
             return
         try:
             self._command(message.topic, message.payload)
@@ -180,7 +182,20 @@ class MqttReporter:
             log.exception("MQTT command on %s failed", message.topic)
             self._refuse(message.topic, message.payload, f"internal error: {e}")
 
+    def _schedule_republish(self) -> None:
+        """One republish for a burst of birth messages (Home Assistant restarting, or
+        several instances on one broker): a birth while one is pending joins it."""
+        with self._republish_lock:
+            if self._republish_timer is not None:
+                return
+            delay = random.uniform(*BIRTH_DELAY_S)
+            self._republish_timer = threading.Timer(delay, self._republish)
+            self._republish_timer.daemon = True
+            self._republish_timer.start()
+
     def _republish(self) -> None:
+        with self._republish_lock:
+            self._republish_timer = None
         log.info("Home Assistant came online: sending discovery and states again")
         self.publish_discovery()
         self.publish_states()

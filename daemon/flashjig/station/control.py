@@ -23,6 +23,7 @@ from flashjig.errors import ControlError
 log = logging.getLogger(__name__)
 
 MAX_REQUEST = 4096
+IDLE_S = 10.0
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -52,18 +53,27 @@ class _Server(socketserver.ThreadingUnixStreamServer):
 
 class _RequestHandler(socketserver.StreamRequestHandler):
     server: _Server
+    # A client that connects and says nothing gives its thread back after this long
+    # (socketserver sets it on the connection): idle connections cannot pile up threads.
+    timeout = IDLE_S
 
     def handle(self) -> None:
         if not peer_allowed(self.connection):
             self._answer({"ok": False, "error": "permission denied"})
             return
-        line = self.rfile.readline(MAX_REQUEST + 1)
+        try:
+            line = self.rfile.readline(MAX_REQUEST + 1)
+        except OSError:  # timed out, or the client went away: nobody to answer
+            return
         try:
             if len(line) > MAX_REQUEST:
                 raise ValueError("request too long")
             request = json.loads(line)
             if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
                 raise ValueError("expected a JSON object with a 'cmd'")
+        except RecursionError:
+            self._answer({"ok": False, "error": "bad request: JSON nested too deep"})
+            return
         except ValueError as e:
             self._answer({"ok": False, "error": f"bad request: {e}"})
             return

@@ -168,22 +168,24 @@ class Daemon:
                 self.notifier.watchdog()
             self.notifier.status(summary(station))
 
-    def reload(self) -> bool:
-        """Apply a changed config or image; refuse a bad one and keep the old."""
+    def reload(self) -> str | None:
+        """Apply a changed config or image; refuse a bad one and keep the old. None when
+        applied, else why not (one line)."""
         with self._reloading:
             return self._reload_config()
 
-    def _reload_config(self) -> bool:
+    def _reload_config(self) -> str | None:
         station = self.station
         if station is None:  # a reload before the station is up: nothing to reload yet
-            return False
+            return "the station is still starting"
         self.notifier.reloading()
         try:
             config, images = self.load()
-        except (ConfigError, ImageError) as e:
-            log.error("reload refused, keeping the running config: %s", e)
+        except Exception as e:  # any failure to load is a refused reload, never a stop
+            reason = str(e) if isinstance(e, ConfigError | ImageError) else _unexpected(e)
+            log.error("reload refused, keeping the running config: %s", reason)
             self.notifier.ready(summary(station))
-            return False
+            return reason
         for note in station.reload(config, images):
             log.warning("reload: %s", note)
         if self.reporter is not None or config.mqtt is not None:
@@ -195,7 +197,7 @@ class Daemon:
                 self.reporter = self._reporter(station.config, station)
         log.info("reloaded %s: profile %s", self.config_path, config.active_profile)
         self.notifier.ready(summary(station))
-        return True
+        return None
 
     # -- control requests ----------------------------------------------------------------
 
@@ -215,14 +217,19 @@ class Daemon:
         if cmd == "cancel":
             return {"ok": True, "cancelled": station.cancel_all()}
         if cmd == "reload":
-            return {"ok": self.reload()}
+            refused = self.reload()
+            if refused is not None:
+                raise ControlError(f"reload refused: {refused}")
+            return {"ok": True}
         if cmd in ("insert", "remove", "press"):
             return self._operate(station, cmd, request)
         raise ControlError(f"unknown command {cmd!r}")
 
     @staticmethod
     def _known(station: Station, name: object) -> str:
-        if not isinstance(name, str) or name not in station.sockets:
+        if not isinstance(name, str):
+            raise ControlError(f"bad request: socket must be a socket's name, got {name!r}")
+        if name not in station.sockets:
             known = ", ".join(station.sockets)
             raise ControlError(f"unknown socket {name!r} (known: {known})")
         return name
@@ -234,18 +241,29 @@ class Daemon:
             raise ControlError(f"'{cmd}' needs a simulated station (flashjig run --simulate)")
         try:
             if cmd == "press":
-                hold = float(request.get("hold") or 0.15)
+                hold = request.get("hold") or 0.15
+                if not isinstance(hold, int | float) or isinstance(hold, bool):
+                    raise ControlError(f"bad request: hold must be seconds, got {hold!r}")
                 if not 0 < hold <= 60:
                     raise ControlError("hold must be between 0 and 60 seconds")
                 operator.press(hold)
                 return {"ok": True}
             name = self._known(station, request.get("socket"))
             if cmd == "insert":
-                return {"ok": True, "mac": operator.insert(name, request.get("fault") or "none")}
+                fault = request.get("fault") or "none"
+                if not isinstance(fault, str):
+                    raise ControlError(f"bad request: fault must be a fault's name, got {fault!r}")
+                return {"ok": True, "mac": operator.insert(name, fault)}
             operator.remove(name)
         except ValueError as e:
             raise ControlError(str(e)) from None
         return {"ok": True}
+
+
+def _unexpected(error: Exception) -> str:
+    """A failure the loader did not foresee, in one line (a bug of ours: say what it was)."""
+    text = " ".join(str(error).split()) or "no details"
+    return f"{type(error).__name__}: {text}"
 
 
 def run(
