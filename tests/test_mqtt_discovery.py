@@ -18,6 +18,21 @@ def test_home_assistant_birth_resends_discovery(mqtt_rig, recorder):
     recorder.wait(lambda: len(recorder.on(topic)) == 2, timeout=10, what="discovery again")
 
 
+def test_a_burst_of_births_is_one_republish(mqtt_rig, recorder):
+    """Home Assistant restarting (or several on one broker) says online many times: one
+    discovery and one set of states go out, not one per birth."""
+    import time
+
+    _, _, _, reporter = mqtt_rig()
+    topic = reporter.topics.discovery
+    recorder.wait(lambda: len(recorder.on(topic)) == 1, what="first discovery")
+    for _ in range(20):
+        recorder.publish(reporter.topics.birth, "online")
+    recorder.wait(lambda: len(recorder.on(topic)) == 2, timeout=10, what="discovery again")
+    time.sleep(2.5)  # past the longest spread (BIRTH_DELAY_S): nothing more comes
+    assert len(recorder.on(topic)) == 2
+
+
 def test_sockets_taken_out_of_the_config_are_removed(
     mqtt_rig, recorder, station_config, broker, tmp_path
 ):

@@ -27,3 +27,33 @@ def test_control_socket_refuses_other_users(start_daemon):
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 1, "nobody must not reach the control socket"
+
+
+def test_an_idle_connection_gives_its_thread_back(tmp_path, monkeypatch, capfd):
+    """Connections that say nothing are closed after IDLE_S: they cannot pile up threads."""
+    import threading
+    import time
+
+    from flashjig.station import control
+
+    assert 0 < control._RequestHandler.timeout <= 30  # socketserver's default: wait for ever
+    monkeypatch.setattr(control._RequestHandler, "timeout", 0.3)
+    server = control.ControlServer(tmp_path / "control.sock", lambda request: {"ok": True})
+    server.start()
+    try:
+        before = threading.active_count()
+        idle = [socket.socket(socket.AF_UNIX) for _ in range(20)]
+        for s in idle:
+            s.connect(str(tmp_path / "control.sock"))
+        time.sleep(0.1)
+        assert threading.active_count() >= before + 20  # a thread each, while they wait
+        time.sleep(0.6)
+        for s in idle:
+            s.settimeout(2)
+            assert s.recv(1) == b""  # closed by the station
+            s.close()
+        assert threading.active_count() <= before + 1
+        assert control.request(tmp_path / "control.sock", {"cmd": "status"}) == {"ok": True}
+    finally:
+        server.close()
+    assert "Traceback" not in capfd.readouterr().err  # a timeout is no error

@@ -5,6 +5,7 @@ that stops before any pin is touched."""
 import json
 import shutil
 import signal
+import socket
 import time
 
 import pytest
@@ -12,8 +13,10 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 from helpers import flashjig, wait_for
 
+from flashjig.errors import ControlError
 from flashjig.hardware.pi import PiHardware
 from flashjig.simulation.hardware import SimulatedHardware
+from flashjig.station.control import request
 from flashjig.station.daemon import Daemon
 from flashjig.station.journal import JOURNAL_FILE, Journal
 
@@ -112,3 +115,49 @@ def test_station_refuses_to_start_without_room_for_backups(station_config, tmp_p
     daemon = Daemon(station_config.path, tmp_path / "state", hardware=SimulatedHardware)
     assert daemon.run() == 1
     assert daemon.hardware is None  # stopped before any pin was made
+
+
+@pytest.mark.slow
+def test_a_reload_the_loader_did_not_foresee_is_refused_during_a_flash(
+    start_daemon, station_config, firmware_1m
+):
+    """A timing the loader chokes on, or an image cut short, while a module is being
+    written: the reload is refused with its reason, the flash finishes, the daemon runs."""
+    st = start_daemon("--line-rate")
+    st.ctl("insert", "socket1")
+    wait_for(lambda: st.socket_state("socket1")["state"] == "inserted", what="inserted")
+    st.ctl("press")
+    wait_for(lambda: st.socket_state("socket1")["stage"] == "writing", what="writing")
+    text = station_config.path.read_text()
+    cut = station_config.path.parent / "cut.bin"
+    cut.write_bytes(firmware_1m.read_bytes()[:0x6000])  # inside its first segment
+    for bad, words in (
+        (text.replace("hold_time: 3.0", "hold_time: .inf"), "finite"),
+        (text.replace(str(firmware_1m), str(cut)), "not a valid ESP8266 boot image"),
+    ):
+        station_config.path.write_text(bad)
+        run = flashjig("ctl", "reload", *st.common)
+        assert run.returncode == 1
+        (line,) = run.stderr.strip().splitlines()
+        assert line.startswith("flashjig ctl reload: reload refused: ") and words in line
+        assert st.running
+    station_config.path.write_text(text)
+    wait_for(lambda: st.socket_state("socket1")["state"] == "ok", timeout=60, what="ok")
+
+
+def test_bad_requests_on_the_control_socket_are_told_so(start_daemon):
+    st = start_daemon()
+    for fields, words in (
+        ({"cmd": "press", "hold": "abc"}, "bad request: hold must be seconds"),
+        ({"cmd": "insert", "socket": ["socket1"]}, "bad request: socket must be"),
+        ({"cmd": "insert", "socket": "socket1", "fault": 7}, "bad request: fault must be"),
+    ):
+        with pytest.raises(ControlError, match=words):
+            request(st.sock, fields)
+    deep = b'{"cmd": "status", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(st.sock))
+        s.sendall(deep[:4000] + b"\n")  # a request line is 4 KiB at most
+        answer = s.recv(4096)
+    assert b"bad request" in answer and b"internal error" not in answer
+    assert st.running
