@@ -3,6 +3,8 @@ is one located line (a missing image, a pin a bus needs, a pin used twice)."""
 
 from pathlib import Path
 
+import pytest
+import yaml
 from conftest import write_station_config
 from helpers import flashjig
 
@@ -69,3 +71,24 @@ def test_check_config_refuses_a_pin_used_twice(shipped_copy):
         f"{shipped_copy}: line {line}: sockets[1].en: "
         "GPIO9 is used twice: sockets[0].en and sockets[1].en"
     ]
+
+
+@pytest.mark.parametrize("fault", ["wrong magic", "sha256 pin", "cut short"])
+def test_check_config_refuses_every_image_run_refuses(tmp_path, firmware_1m, fault):
+    """One code path: what `flashjig run` will not start with, check-config does not pass."""
+    data = firmware_1m.read_bytes()
+    image = tmp_path / "image.bin"
+    bad = {"wrong magic": b"\x00" + data[1:], "sha256 pin": data, "cut short": data[:24]}
+    image.write_bytes(bad[fault])
+    path = write_station_config(tmp_path, [(0, image)])
+    if fault == "sha256 pin":
+        config = yaml.safe_load(path.read_text())
+        config["profiles"][config["active_profile"]]["images"][0]["sha256"] = "0" * 64
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+    run = flashjig("check-config", str(path))
+    assert run.returncode == 2, run.stdout
+    (line,) = run.stdout.strip().splitlines()
+    assert line.startswith(f"{path}: {image}")
+    state = tmp_path / "state"
+    started = flashjig("run", "--simulate", "--config", str(path), "--state-dir", str(state))
+    assert started.returncode == 2 and str(image) in started.stderr

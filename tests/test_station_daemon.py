@@ -3,10 +3,12 @@
 that stops before any pin is touched."""
 
 import json
+import os
 import shutil
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from gpiozero import Device
@@ -161,3 +163,70 @@ def test_bad_requests_on_the_control_socket_are_told_so(start_daemon):
         answer = s.recv(4096)
     assert b"bad request" in answer and b"internal error" not in answer
     assert st.running
+
+
+@pytest.mark.parametrize("state_fault", ["corrupt journal", "state dir is a file"])
+def test_a_journal_it_cannot_open_stops_the_start_in_one_line(
+    station_config, tmp_path, state_fault
+):
+    state = tmp_path / "state"
+    if state_fault == "corrupt journal":
+        state.mkdir()
+        (state / JOURNAL_FILE).write_bytes(b"this is no SQLite database" * 200)
+    else:
+        state.write_text("a file where the state directory should be")
+    run = flashjig(
+        "run", "--simulate", "--config", str(station_config.path), "--state-dir", str(state)
+    )
+    assert run.returncode == 1, run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert "not starting: journal" in line and str(state) in line
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_a_password_file_the_service_user_cannot_read_is_refused_at_load(station_config):
+    """Checked when the config is loaded, as the user loading it (the service's)."""
+    import tempfile
+
+    from flashjig.config import load_config
+    from flashjig.errors import ConfigError
+
+    where = Path(tempfile.mkdtemp(prefix="flashjig-secret-"))
+    try:
+        os.chmod(where, 0o755)
+        secret = where / "mqtt-password"
+        secret.write_text("hunter2\n")
+        os.chmod(secret, 0o600)  # root's only
+        config = where / "flashjig.yaml"
+        text = station_config.path.read_text() + (
+            f"mqtt: {{host: 127.0.0.1, username: jig, password_file: {secret}}}\n"
+        )
+        config.write_text(text)
+        os.chmod(config, 0o644)
+        shutil.copy(station_config.profile.images[0].path, where / "demo.bin")
+        config.write_text(
+            text.replace(str(station_config.profile.images[0].path), str(where / "demo.bin"))
+        )
+        assert load_config(config).mqtt is not None  # root reads it
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            message = b"loaded"
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                load_config(config)
+            except ConfigError as e:
+                message = str(e).encode()
+            except BaseException as e:  # noqa: BLE001 - what the test looks for
+                message = f"escaped {type(e).__name__}: {e}".encode()
+            os.write(write, message)
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read, "rb") as stream:
+            message = stream.read().decode()
+        os.waitpid(pid, 0)
+        assert "mqtt.password_file: cannot read" in message and "service user" in message
+    finally:
+        shutil.rmtree(where)

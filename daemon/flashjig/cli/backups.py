@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from flashjig.cli.common import Subparsers, state_dir
+from flashjig.cli.common import WHO_MAY, Subparsers, state_dir
 from flashjig.errors import ExitCode
 from flashjig.flashing.backups import list_backups
 
@@ -22,7 +23,12 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    kept = list_backups(state_dir(args))
+    state = state_dir(args)
+    try:
+        kept = list_backups(state)
+    except PermissionError:
+        print(f"flashjig backups: not allowed to read {state}: {WHO_MAY}", file=sys.stderr)
+        return ExitCode.FAILED
     if args.json:
         print(json.dumps(kept, indent=2))
         return ExitCode.OK

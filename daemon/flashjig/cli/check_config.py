@@ -11,9 +11,10 @@ import yaml
 
 from flashjig.cli.common import Subparsers, config_path
 from flashjig.config import Config, load_config
-from flashjig.errors import ConfigError, ExitCode
+from flashjig.errors import ConfigError, ExitCode, ImageError
 from flashjig.hardware.header import pin_problems
 from flashjig.hardware.pi import usb_path_problems
+from flashjig.station.daemon import load_station
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -73,12 +74,15 @@ def _board_problems(config: Config, path: Path) -> list[str]:
 
 
 def _check(path: Path) -> tuple[Config | None, list[str]]:
+    """One code path with the daemon's (load_station): what it refuses, this refuses."""
+    first: ConfigError | ImageError
     try:
-        return (config := load_config(path)), _board_problems(config, path)
-    except ConfigError as e:
+        config, _ = load_station(path)
+        return config, _board_problems(config, path)
+    except (ConfigError, ImageError) as e:
         first = e
-    problems = [_located(first)]
-    # A missing image (built or copied in later) hides nothing else: check the pins too.
+    problems = [_located(first) if isinstance(first, ConfigError) else str(first)]
+    # A missing or bad image (built or copied in later) hides nothing else: check the pins.
     try:
         config = load_config(path, check_files=False)
     except ConfigError as second:

@@ -24,6 +24,8 @@ SINCE_HELP = (
     "a date (2026-11-25), a date and time (2026-11-25T08:00, local unless it ends in Z or "
     "an offset), today, yesterday, or an age such as 90m, 12h, 2d, 1w"
 )
+# Who may read what a station keeps (the state directory is 0750, the service's group).
+WHO_MAY = "run as root, or as a member of the station's group (sudo usermod -aG flashjig USER)"
 _AGE = re.compile(r"(\d+)\s*([mhdw])")
 _AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -96,6 +98,8 @@ def journal_rows(state: Path, since: str | None) -> list[AttemptRow]:
             return journal.attempts(since=start)
     except FileNotFoundError:
         raise JournalError(f"no journal at {path} (has the station run?)") from None
+    except PermissionError:
+        raise JournalError(f"not allowed to read {path}: {WHO_MAY}") from None
     except sqlite3.Error as e:
         raise JournalError(f"cannot read the journal at {path}: {e}") from None
 

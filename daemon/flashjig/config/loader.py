@@ -262,8 +262,15 @@ class _Parser(NodeReader):
     def runtime_file(self, node: yaml.Node, path: str) -> Path:
         """A file the station reads at run time (secrets, certificates): it must exist."""
         value = self.base / self.string(node, path)
-        if self.check_files and not value.is_file():
-            raise self.error(node, path, f"file not found: {value}")
+        if self.check_files:
+            if not value.is_file():
+                raise self.error(node, path, f"file not found: {value}")
+            try:  # as the user that loads it: the service's, under systemd
+                with value.open("rb"):
+                    pass
+            except OSError as e:
+                reason = f"cannot read {value}: {e.strerror} (the service user must be able to)"
+                raise self.error(node, path, reason) from None
         return value
 
     def mqtt(self, node: yaml.Node) -> MqttConfig:

@@ -89,9 +89,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def list_backups(state_dir: Path) -> list[dict[str, Any]]:
-    """Every kept backup, oldest first, from the sidecars."""
+    """Every kept backup, oldest first, from the sidecars; PermissionError where the
+    state directory is not ours to read."""
     out: list[dict[str, Any]] = []
-    for sidecar in sorted(backup_dir(state_dir).glob("*.json")):
+    directory = backup_dir(state_dir)
+    # glob says nothing of a directory it may not read: it would look like no backups.
+    if directory.exists() and not os.access(directory, os.R_OK | os.X_OK):
+        raise PermissionError(f"{directory}: not readable")
+    for sidecar in sorted(directory.glob("*.json")):
         try:
             meta = json.loads(sidecar.read_text())
         except (OSError, ValueError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import faulthandler
 import logging
 import signal
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -45,6 +46,16 @@ HardwareFactory = Callable[[Config], Hardware]
 ReporterFactory = Callable[[Config, Station, Path], Reporter]
 
 
+def load_station(path: Path) -> tuple[Config, tuple[Image, ...]]:
+    """The config and the active profile's images, every check done, as the daemon takes
+    them at start and on a reload (and ``flashjig check-config`` checks them): the recovery
+    profile's images are checked too. ConfigError or ImageError, nothing else."""
+    config = load_config(path)
+    if config.station.recovery_profile is not None:
+        load_images(config.profiles[config.station.recovery_profile])
+    return config, load_images(config.profile)
+
+
 def summary(station: Station) -> str:
     """One line for systemd's STATUS=."""
     states = Counter(s.status.state.value for s in station.sockets.values())
@@ -75,8 +86,7 @@ class Daemon:
         self.reporter: Reporter | None = None
 
     def load(self) -> tuple[Config, tuple[Image, ...]]:
-        config = load_config(self.config_path)
-        return config, load_images(config.profile)
+        return load_station(self.config_path)
 
     def run(self) -> int:
         try:
@@ -90,7 +100,11 @@ class Daemon:
             except BackupError as e:
                 log.error("not starting: %s", e)
                 return ExitCode.FAILED
-        journal = Journal(self.state_dir / JOURNAL_FILE, station=config.station.id)
+        try:
+            journal = Journal(self.state_dir / JOURNAL_FILE, station=config.station.id)
+        except (OSError, sqlite3.Error, RuntimeError) as e:  # RuntimeError: a newer schema
+            log.error("not starting: journal %s: %s", self.state_dir / JOURNAL_FILE, e)
+            return ExitCode.FAILED
         if journal.recovered:
             log.warning(
                 "%d attempt(s) were cut short by the last stop; marked interrupted",
