@@ -535,3 +535,71 @@ def test_a_boot_check_baud_out_of_range_is_refused(station: Path, baud: int):
     assert_located(
         err, station, line_of(text, "boot_check"), "profiles.demo.boot_check.baud", "300 to"
     )
+
+
+IDENTITY = "    verify: yes\n"
+
+
+def with_identity(identity: str) -> str:
+    return edit(BASE, IDENTITY, f"{IDENTITY}    identity: {identity}\n")
+
+
+@pytest.mark.parametrize(
+    "template", ["{serial.__class__}", "{serial[0]}", "{mac!r}", "{0}", "{serial:{mac}}"]
+)
+def test_a_template_with_more_than_plain_fields_is_refused(station: Path, template: str):
+    text = with_identity(f"{{mode: record, offset: 0xF0000, template: '{template}'}}")
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, "identity:"), "profiles.demo.identity.template", "not allowed"
+    )
+
+
+def test_a_template_with_format_specs_is_fine(station: Path):
+    station.write_text(
+        with_identity("{mode: record, offset: 0xF0000, template: 'n-{serial:05d}-{mac}'}")
+    )
+    assert load_config(station).profile.identity.template == "n-{serial:05d}-{mac}"
+
+
+def test_a_client_id_longer_than_its_placeholder_is_refused(station: Path):
+    text = with_identity(
+        "{mode: placeholder, placeholder: '@@ID@@', template: 'node-{serial:03d}'}"
+    )
+    err = load_error(station, text)
+    assert_located(
+        err,
+        station,
+        line_of(text, "identity:"),
+        "profiles.demo.identity.template",
+        "'node-999999' (11 bytes, serial 999999) does not fit its placeholder (6 bytes)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("offset", "words"),
+    [
+        ("0x1000", "overlaps images[0]"),
+        ("0x10000", "overlaps images[1]"),
+        ("0x100000", "beyond 1MB"),
+    ],
+)
+def test_a_unit_record_over_an_image_or_off_the_flash_is_refused(station: Path, offset, words):
+    text = with_identity(f"{{mode: record, offset: {offset}}}")
+    err = load_error(station, text)
+    assert_located(err, station, line_of(text, "identity:"), "profiles.demo.identity.offset", words)
+
+
+def test_one_serial_device_spelled_two_ways_is_refused(station: Path, tmp_path: Path):
+    text = edit(BASE, "serial: /dev/ttyUSB1", "serial: /dev//ttyUSB0")
+    err = load_error(station, text)
+    assert_located(err, station, line_of(text, "/dev//ttyUSB0"), "sockets[1].serial", "also used")
+    target = tmp_path / "ttyUSB7"
+    target.touch()
+    (tmp_path / "flashjig-socket1").symlink_to(target)
+    text = edit(BASE, "serial: /dev/ttyUSB0", f"serial: {tmp_path / 'flashjig-socket1'}")
+    text = edit(text, "serial: /dev/ttyUSB1", f"serial: {target}")
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, f"serial: {target}"), "sockets[1].serial", "also used"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from pathlib import Path
 from typing import Literal, Required, TypedDict
 
@@ -44,6 +45,8 @@ _MAX_BCM = 27
 MIN_BAUD, MAX_BAUD = 300, 4_500_000
 # Serials are SQLite INTEGERs: 64-bit signed.
 MAX_SERIAL = 2**63 - 1
+# A unit record is one 4 KiB sector: its JSON's other fields take a few hundred bytes.
+MAX_CLIENT_ID = 3072
 
 _NAME_RE = re.compile(r"[a-z0-9_-]{1,32}")
 # Profile names end up in field paths and CLI arguments: no dots or spaces.
@@ -182,6 +185,8 @@ class _Parser(NodeReader):
         self.check_files = check_files
         self.pins: list[tuple[int, int, str, str]] = []  # (line, index, pin, field path)
         self.recovery_node: yaml.Node | None = None
+        self.serial_last = StationConfig().serial_range[1]  # the largest serial given out
+        self.image_spans: list[tuple[int, int | None]] = []  # the last profile's images
 
     def name(self, node: yaml.Node, path: str, what: str) -> str:
         value = self.string(node, path)
@@ -245,6 +250,7 @@ class _Parser(NodeReader):
         )
         station_node = self.present(m, "station")
         station = StationConfig() if station_node is None else self.station(station_node)
+        self.serial_last = station.serial_range[1]
         profiles = self.profiles(m["profiles"])
         active = self.active_profile(root, self.present(m, "active_profile"), profiles)
         if station.recovery_profile is not None and station.recovery_profile not in profiles:
@@ -483,7 +489,26 @@ class _Parser(NodeReader):
             kwargs["burn_in"] = self.burn_in(n, f"{path}.burn_in")
         flash_size = str(kwargs.get("flash_size", "keep"))
         images = self.images(m["images"], f"{path}.images", flash_size)
+        identity = kwargs.get("identity")
+        if identity is not None and identity.offset is not None:
+            self.check_record_offset(
+                m["identity"], f"{path}.identity.offset", identity.offset, flash_size
+            )
         return Profile(name=name, images=images, **kwargs)
+
+    def check_record_offset(self, node: yaml.Node, path: str, offset: int, size: str) -> None:
+        """The unit record's sector must be its own, and on the flash."""
+        capacity = SIZE_BYTES.get(size)
+        if capacity is not None and offset + SECTOR_SIZE > capacity:
+            reason = f"unit record at {offset:#x} is beyond {size} of flash"
+            raise self.error(node, path, reason)
+        for i, (start, length) in enumerate(self.image_spans):
+            if _overlaps(start, length, offset, SECTOR_SIZE):
+                reason = (
+                    f"unit record at {offset:#x}-{offset + SECTOR_SIZE - 1:#x} overlaps "
+                    f"images[{i}] {_span(start, length)}"
+                )
+                raise self.error(node, path, reason)
 
     def identity(self, node: yaml.Node, path: str) -> Identity:
         m = self.mapping(
@@ -494,14 +519,9 @@ class _Parser(NodeReader):
         )
         mode = self.choice(m["mode"], f"{path}.mode", IDENTITY_MODES)
         kwargs: _IdentityArgs = {"mode": mode}
-        if (n := self.present(m, "template")) is not None:
-            template = self.string(n, f"{path}.template")
-            try:
-                template.format(serial=1, mac="5ccf7f000000")
-            except (KeyError, IndexError, ValueError) as e:
-                reason = f"template {template!r} does not format: {e}; use {{serial}} or {{mac}}"
-                raise self.error(n, f"{path}.template", reason) from None
-            kwargs["template"] = template
+        template_node = self.present(m, "template")
+        if template_node is not None:
+            kwargs["template"] = self.template(template_node, f"{path}.template")
         if (n := self.present(m, "offset")) is not None:
             kwargs["offset"] = self.offset(n, f"{path}.offset")
         if (n := self.present(m, "placeholder")) is not None:
@@ -514,7 +534,43 @@ class _Parser(NodeReader):
         needs = {"record": "offset", "placeholder": "placeholder", "folder": "folder"}[mode]
         if needs not in kwargs:
             raise self.error(node, f"{path}.{needs}", f"identity mode '{mode}' needs {needs}")
-        return Identity(**kwargs)
+        identity = Identity(**kwargs)
+        # The longest client id this station gives out must fit where it goes.
+        longest = identity.template.format(serial=self.serial_last, mac="5ccf7f000000")
+        room = len(identity.placeholder.encode()) if identity.placeholder else MAX_CLIENT_ID
+        if mode in ("record", "placeholder") and len(longest.encode()) > room:
+            where = "its placeholder" if mode == "placeholder" else "a unit record"
+            reason = (
+                f"client id {longest[:40]!r} ({len(longest.encode())} bytes, serial "
+                f"{self.serial_last}) does not fit {where} ({room} bytes)"
+            )
+            raise self.error(template_node or node, f"{path}.template", reason)
+        return identity
+
+    def template(self, node: yaml.Node, path: str) -> str:
+        """A client id template: {serial} and {mac} with format specs, nothing else (no
+        attribute or index access: a template is not code)."""
+        template = self.string(node, path)
+        hint = "use {serial} or {mac}, with a format spec such as {serial:05d}"
+        try:
+            fields = [
+                (field, spec, conversion)
+                for _, field, spec, conversion in string.Formatter().parse(template)
+                if field is not None
+            ]
+        except ValueError as e:
+            reason = f"template {template!r} does not format: {e}; {hint}"
+            raise self.error(node, path, reason) from None
+        for field, spec, conversion in fields:
+            if field not in ("serial", "mac") or conversion or "{" in (spec or ""):
+                reason = f"template field {{{field}}} is not allowed in {template!r}: {hint}"
+                raise self.error(node, path, reason)
+        try:
+            template.format(serial=1, mac="5ccf7f000000")
+        except (KeyError, IndexError, ValueError) as e:
+            reason = f"template {template!r} does not format: {e}; {hint}"
+            raise self.error(node, path, reason) from None
+        return template
 
     def boot_check(self, node: yaml.Node, path: str) -> BootCheck:
         m = self.mapping(node, path, required=("pattern",), optional=("timeout", "baud"))
@@ -561,6 +617,7 @@ class _Parser(NodeReader):
         if not node.value:
             raise self.error(node, path, "at least one image is required")
         parsed = [self.image(n, f"{path}[{i}]") for i, n in enumerate(node.value)]
+        self.image_spans = [(spec.offset, size) for spec, size in parsed]
         capacity = SIZE_BYTES.get(flash_size)
         for j, (spec, size) in enumerate(parsed):
             here = f"{path}[{j}]"
@@ -628,10 +685,12 @@ class _Parser(NodeReader):
                 raise self.error(m["name"], f"{path}.name", reason)
             names[name] = path
             serial = self.serial(m["serial"], f"{path}.serial")
-            if serial in serials:
-                reason = f"serial device {serial} is also used by {serials[serial]}"
+            # One device however it is spelled: /dev//x, a udev symlink and its target.
+            device = serial if "://" in serial else os.path.realpath(serial)
+            if device in serials:
+                reason = f"serial device {serial} is also used by {serials[device]}"
                 raise self.error(m["serial"], f"{path}.serial", reason)
-            serials[serial] = path
+            serials[device] = path
             gpio0 = self.pin(m["gpio0"], f"{path}.gpio0")
             en = self.pin(m["en"], f"{path}.en")
             detect_node = self.present(m, "detect")
