@@ -57,3 +57,50 @@ def test_an_idle_connection_gives_its_thread_back(tmp_path, monkeypatch, capfd):
     finally:
         server.close()
     assert "Traceback" not in capfd.readouterr().err  # a timeout is no error
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_a_member_of_the_group_gets_in_with_other_processes_hidden(monkeypatch):
+    """An operator added to the service's group (a supplementary group, their own user and
+    primary group another) is let in, with /proc of other users hidden as the unit's
+    ProtectProc=invisible hides it: membership comes from the kernel, not /proc."""
+    import pathlib
+    import shutil
+    import tempfile
+
+    from flashjig.station import control
+
+    real_read_text = pathlib.Path.read_text
+
+    def hidden(path, *args, **kwargs):
+        if str(path).startswith("/proc/") and str(path) != f"/proc/{os.getpid()}/status":
+            raise FileNotFoundError(path)  # what ProtectProc=invisible shows of other users
+        return real_read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "read_text", hidden)
+    where = pathlib.Path(tempfile.mkdtemp(prefix="flashjig-control-"))  # pytest's are 0700
+    os.chmod(where, 0o750)  # as RuntimeDirectoryMode: the group may enter
+    server = control.ControlServer(where / "control.sock", lambda request: {"ok": True})
+    server.start()
+    try:
+        results = {}
+        for who, groups in (("member", [os.getegid()]), ("outsider", [])):
+            pid = os.fork()
+            if pid == 0:
+                code = 3
+                try:
+                    os.setgroups(groups)
+                    os.setgid(65534)
+                    os.setuid(65534)
+                    answer = control.request(where / "control.sock", {"cmd": "status"})
+                    code = 0 if answer == {"ok": True} else 2
+                except (control.ControlError, PermissionError):
+                    code = 1
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            results[who] = os.waitstatus_to_exitcode(status)
+        assert results == {"member": 0, "outsider": 1}
+    finally:
+        server.close()
+        shutil.rmtree(where)

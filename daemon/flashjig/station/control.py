@@ -7,6 +7,7 @@ directory mode does not open it up.
 """
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -27,23 +28,33 @@ IDLE_S = 10.0
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def _peer_groups(pid: int) -> set[int]:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("Groups:"):
-                return {int(g) for g in line.split()[1:]}
-    except OSError:
-        pass
-    return set()
+# Linux's SO_PEERGROUPS (socket(7), since 4.13; not named by Python 3.11's socket module):
+# the peer's supplementary groups, from the kernel. /proc/PID/status would say the same,
+# but the unit's ProtectProc=invisible hides other users' processes from the daemon.
+SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)
+_GID = struct.Struct("I")
+
+
+def _peer_groups(conn: socket.socket) -> set[int]:
+    size = 64 * _GID.size
+    while True:
+        try:
+            raw = conn.getsockopt(socket.SOL_SOCKET, SO_PEERGROUPS, size)
+        except OSError as e:
+            if e.errno == errno.ERANGE and size < 65536 * _GID.size:  # more groups than room
+                size *= 16
+                continue
+            return set()
+        return {gid for (gid,) in _GID.iter_unpack(raw[: len(raw) - len(raw) % _GID.size])}
 
 
 def peer_allowed(conn: socket.socket) -> bool:
-    """Root, our own user, or anyone in our group."""
+    """Root, our own user, or anyone in our group (primary or supplementary)."""
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    pid, uid, gid = struct.unpack("3i", creds)
+    _, uid, gid = struct.unpack("3i", creds)
     if uid in (0, os.geteuid()) or gid == os.getegid():
         return True
-    return os.getegid() in _peer_groups(pid)
+    return os.getegid() in _peer_groups(conn)
 
 
 class _Server(socketserver.ThreadingUnixStreamServer):
