@@ -72,6 +72,8 @@ def test_removal_mid_flash_fails_that_socket_only(rig):
     assert rows["socket1"].result in ("failed", "cancelled")
     assert rows["socket1"].reason == "module removed"
     assert rows["socket2"].result == "ok"
+    # One row for the pull: the removal is its reason, and the empty socket is not retried.
+    assert [r.reason for r in journal.attempts() if r.socket == "socket1"] == ["module removed"]
 
 
 @pytest.mark.slow

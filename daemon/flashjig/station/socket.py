@@ -310,6 +310,11 @@ class Socket:
             unit_for=self._unit_for(profile),
         )
         result = flash(job)
+        if not result.ok and self._detect is not None and not self._removed.is_set():
+            # Pulled out mid-write, a module breaks its serial line at once, before its
+            # detect switch has held open for the debounce time: wait for that verdict,
+            # so that the removal is the reason, and nothing is retried on an empty socket.
+            self._removed.wait(timeout=2 * self.workshop.settings.debounce + 0.05)
         if self._removed.is_set() and not result.ok:
             result.reason, result.detail = (
                 Reason.REMOVED,
