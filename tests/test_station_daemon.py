@@ -64,13 +64,15 @@ def test_sigterm_mid_flash_cancels_cleanly_and_exits_0(start_daemon):
 @pytest.mark.slow
 def test_kill_mid_flash_leaves_an_interrupted_row_after_restart(start_daemon):
     st = start_daemon("--line-rate")
-    st.ctl("insert", "socket2")
+    mac = json.loads(st.ctl("insert", "socket2").stdout)["mac"]
     wait_for(lambda: st.socket_state("socket2")["state"] == "inserted")
     st.ctl("press")
     wait_for(lambda: st.socket_state("socket2")["stage"] == "writing", what="writing")
     st.stop(signal.SIGKILL)
     with Journal(st.state / JOURNAL_FILE, readonly=True) as journal:
         assert [r.result for r in journal.attempts()] == ["started"]
+        # Known before writing began, on the row before the kill: it traces to its module.
+        assert journal.attempts()[0].mac == mac
     again = start_daemon()
     history = json.loads(flashjig("history", "--json", *again.common).stdout)
     assert [r["result"] for r in history] == ["interrupted"]

@@ -264,3 +264,27 @@ def test_serials_unique_under_kill_9(tmp_path):
     serials = [u.serial for u in units]
     assert len(macs) == len(set(macs)) and len(serials) == len(set(serials))
     assert serials == list(range(1, len(serials) + 1))
+
+
+def test_a_started_row_carries_its_module_and_unit_before_it_ends(tmp_path):
+    """MAC and serial go on the row as soon as they are known: a kill before the end
+    leaves an interrupted row that still says which module, which unit."""
+    path = tmp_path / JOURNAL_FILE
+    with Journal(path, station="jig-1") as journal:
+        row = journal.start_attempt(socket="s1", profile="units", images=[], baud=921600)
+        journal.record_module(row, mac="5c:cf:7f:00:00:07")
+        unit = journal.allocate_unit(
+            "5c:cf:7f:00:00:07",
+            profile="units",
+            serial_range=(10, 20),
+            client_id=lambda serial: f"node-{serial}",
+        )
+        journal.record_module(row, mac=unit.mac, serial=unit.serial, client_id=unit.client_id)
+    with Journal(path, station="jig-1") as after:  # the next start
+        (interrupted,) = after.attempts()
+    assert interrupted.result == "interrupted"
+    assert (interrupted.mac, interrupted.serial, interrupted.client_id) == (
+        "5c:cf:7f:00:00:07",
+        10,
+        "node-10",
+    )

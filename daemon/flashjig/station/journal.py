@@ -233,6 +233,23 @@ class Journal:
             raise sqlite3.DatabaseError(f"{self.path}: no row id for the new attempt")
         return attempt_id
 
+    def record_module(
+        self,
+        attempt_id: int,
+        *,
+        mac: str,
+        serial: int | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        """Which module a started attempt is writing, committed as soon as it is known."""
+        self._check_writable()
+        with self._lock:
+            self._conn.execute(
+                "UPDATE attempts SET mac = ?, serial = COALESCE(?, serial),"
+                " client_id = COALESCE(?, client_id) WHERE id = ? AND result = ?",
+                (mac, serial, client_id, attempt_id, Outcome.STARTED),
+            )
+
     def finish_attempt(self, attempt_id: int, result: FlashResult) -> AttemptRow:
         """Copy an attempt's outcome into its row, commit, and return the row."""
         self._check_writable()

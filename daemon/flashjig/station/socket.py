@@ -302,12 +302,12 @@ class Socket:
             lines=self.lines.straps,
             profile=profile,
             images=images,
-            on_progress=self._progress,
+            on_progress=self._recording(row),
             cancel=self._cancel,
             baud=baud,
             station=self.workshop.settings.id,
             state_dir=self.workshop.state_dir,
-            unit_for=self._unit_for(profile),
+            unit_for=self._unit_for(profile, row),
         )
         result = flash(job)
         if not result.ok and self._detect is not None and not self._removed.is_set():
@@ -336,8 +336,22 @@ class Socket:
         )
         return result
 
-    def _unit_for(self, profile: Profile) -> Callable[[str], Unit] | None:
-        """Serials come from the journal, durably, before the module is written."""
+    def _recording(self, row: int) -> Callable[[Progress], None]:
+        """Progress as usual, and the module's MAC on its journal row the moment it is
+        known: an attempt cut short can still be traced to its module."""
+        recorded: list[str] = []
+
+        def progress(event: Progress) -> None:
+            if event.mac is not None and not recorded:
+                recorded.append(event.mac)
+                self.workshop.journal.record_module(row, mac=event.mac)
+            self._progress(event)
+
+        return progress
+
+    def _unit_for(self, profile: Profile, row: int) -> Callable[[str], Unit] | None:
+        """Serials come from the journal, durably, before the module is written, and go on
+        the attempt's row at once."""
         ident = profile.identity
         if ident is None:
             return None
@@ -350,6 +364,9 @@ class Socket:
                 serial_range=self.workshop.settings.serial_range,
                 client_id=lambda serial: identity.client_id(ident, serial, mac),
                 images=files,
+            )
+            self.workshop.journal.record_module(
+                row, mac=mac, serial=unit.serial, client_id=unit.client_id
             )
             image = ident.folder / unit.image if ident.folder and unit.image else None
             return Unit(unit.serial, unit.client_id or "", mac, image)
