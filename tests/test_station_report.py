@@ -52,3 +52,26 @@ def test_report_of_a_journal_that_is_not_one_is_one_line(tmp_path):
         assert run.returncode == 1, run.stderr
         (line,) = run.stderr.strip().splitlines()
         assert line.startswith(f"flashjig {command}: cannot read the journal at {tmp_path}")
+
+
+def test_report_lists_every_unit_handed_a_serial(tmp_path, capsys):
+    """A serial handed out to an attempt that never finished (a kill mid-write) is a unit
+    of the batch: the report lists it, with no result, beside the finished ones."""
+    with Journal(tmp_path / JOURNAL_FILE) as journal:
+        for mac, finish in (("aa", True), ("bb", False)):
+            row = journal.start_attempt(socket="socket1", profile="p", images=[], baud=1)
+            unit = journal.allocate_unit(
+                mac, profile="p", serial_range=(1, 9), client_id=lambda n: f"node-{n}"
+            )
+            journal.record_module(row, mac=mac, serial=unit.serial, client_id=unit.client_id)
+            if finish:
+                journal.finish_attempt(row, _result("socket1", "ok", mac))
+    with Journal(tmp_path / JOURNAL_FILE) as journal:  # the restart: bb's row interrupted
+        pass
+    csv_path = tmp_path / "units.csv"
+    assert run_report(tmp_path, since=None, csv_path=csv_path) == 0
+    out = capsys.readouterr().out
+    assert "2 modules" in out
+    units = csv_path.read_text().splitlines()[1:]
+    assert [line.split(",")[:2] for line in units] == [["1", "aa"], ["2", "bb"]]
+    assert units[1].split(",")[4] == "interrupted"

@@ -17,7 +17,7 @@ from flashjig.config import Config, load_config
 from flashjig.errors import ConfigError, JournalError, UsageError
 from flashjig.flashing.result import Progress
 from flashjig.station import paths
-from flashjig.station.journal import JOURNAL_FILE, AttemptRow, Journal
+from flashjig.station.journal import JOURNAL_FILE, AttemptRow, Journal, UnitRecord
 
 DEFAULT_CONFIG = Path("/etc/flashjig/flashjig.yaml")
 SINCE_HELP = (
@@ -91,11 +91,16 @@ def journal_rows(state: Path, since: str | None) -> list[AttemptRow]:
     """The journal's attempts since WHEN (all without), oldest first, read readonly: safe
     while the daemon writes. UsageError for a WHEN it cannot read, JournalError for a
     journal that is not there or not readable."""
+    return read_journal(state, since)[0]
+
+
+def read_journal(state: Path, since: str | None) -> tuple[list[AttemptRow], list[UnitRecord]]:
+    """As ``journal_rows``, with the units handed a serial since WHEN."""
     start = parse_since(since) if since else None
     path = state / JOURNAL_FILE
     try:
         with Journal(path, readonly=True) as journal:
-            return journal.attempts(since=start)
+            return journal.attempts(since=start), journal.units(since=start)
     except FileNotFoundError:
         raise JournalError(f"no journal at {path} (has the station run?)") from None
     except PermissionError:

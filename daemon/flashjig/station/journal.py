@@ -374,9 +374,17 @@ class Journal:
                 raise
         return UnitRecord(**dict(row))
 
-    def units(self) -> list[UnitRecord]:
+    def units(self, *, since: datetime | None = None) -> list[UnitRecord]:
+        """The units handed a serial (at or after ``since``), by serial."""
+        where, params = (
+            ("", []) if since is None else ("WHERE allocated_at >= ?", [utc_timestamp(since)])
+        )
         with self._lock:
-            rows = self._conn.execute("SELECT * FROM units ORDER BY serial").fetchall()
+            if not self._has_schema():
+                return []
+            rows = self._conn.execute(
+                f"SELECT * FROM units {where} ORDER BY serial", params
+            ).fetchall()
         return [UnitRecord(**dict(r)) for r in rows]
 
     def unpublished(self, *, limit: int = 50) -> list[AttemptRow]:

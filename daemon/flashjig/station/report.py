@@ -6,21 +6,67 @@ print labels from.
 """
 
 from collections import Counter
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from flashjig.flashing.result import FAILED_OUTCOMES, Outcome
-from flashjig.station.journal import AttemptRow
+from flashjig.flashing.result import FAILED_OUTCOMES, Outcome, Reason
+from flashjig.station.journal import AttemptRow, UnitRecord
 
 UNIT_FIELDS = ("serial", "mac", "client_id", "profile", "result", "reason", "socket", "finished_at")
 
 
-def units(rows: list[AttemptRow]) -> list[AttemptRow]:
-    """One line per module (by MAC): its last finished attempt."""
+@dataclass(frozen=True)
+class UnitLine:
+    """One module of the batch: its unit (where it was given one) and its last result
+    (None: a serial was handed out, and no attempt with it finished)."""
+
+    serial: int | None
+    mac: str
+    client_id: str | None
+    profile: str
+    result: Outcome | None
+    reason: Reason | None
+    socket: str | None
+    finished_at: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["reason"] = self.reason or ""
+        data["result"] = self.result or ""
+        return data
+
+
+def units(rows: list[AttemptRow], allocated: list[UnitRecord] | None = None) -> list[UnitLine]:
+    """One line per module: every unit the journal handed a serial, and every other module
+    (by MAC) an attempt finished on, each with its last finished attempt."""
     last: dict[str, AttemptRow] = {}
     for row in rows:
         if row.mac and row.result is not Outcome.STARTED:
             last[row.mac] = row
-    return sorted(last.values(), key=lambda r: (r.serial is None, r.serial or 0, r.id))
+    lines = []
+    for unit in allocated or []:
+        found = last.pop(unit.mac, None)
+        lines.append(
+            UnitLine(
+                unit.serial,
+                unit.mac,
+                unit.client_id,
+                unit.profile,
+                found.result if found else None,
+                found.reason if found else None,
+                found.socket if found else None,
+                found.finished_at if found else None,
+            )
+        )
+    for mac, row in last.items():
+        lines.append(
+            UnitLine(
+                row.serial, mac, row.client_id, row.profile, row.result, row.reason,
+                row.socket, row.finished_at,
+            )
+        )  # fmt: skip
+    return sorted(lines, key=lambda u: (u.serial is None, u.serial or 0, u.mac))
 
 
 def _hours(rows: list[AttemptRow]) -> float:
@@ -33,12 +79,13 @@ def _hours(rows: list[AttemptRow]) -> float:
     return max((max(ends) - min(stamps)).total_seconds() / 3600, 1 / 60)
 
 
-def render(rows: list[AttemptRow]) -> str:
-    """The report as text: counts, throughput, failures by reason, sockets, units."""
+def render(rows: list[AttemptRow], allocated: list[UnitRecord] | None = None) -> str:
+    """The report as text: counts, throughput, failures by reason, sockets, units (with
+    ``allocated``, every unit handed a serial, whether an attempt with it finished or not)."""
     finished = [r for r in rows if r.result is not Outcome.STARTED]
     ok = [r for r in finished if r.result is Outcome.OK]
     failed = [r for r in finished if r.result in FAILED_OUTCOMES]
-    unit_rows = units(rows)
+    unit_rows = units(rows, allocated)
     good_units = sum(1 for u in unit_rows if u.result is Outcome.OK)
     hours = _hours(finished)
     lines = [
@@ -61,9 +108,11 @@ def render(rows: list[AttemptRow]) -> str:
     lines.append(f"  {'SERIAL':>6}  {'MAC':<17}  {'CLIENT ID':<16}  {'PROFILE':<12}  RESULT")
     for u in unit_rows:
         serial = "-" if u.serial is None else str(u.serial)
-        result = u.result if u.result is Outcome.OK else f"{u.result}: {u.reason}"
+        if u.result is None:
+            result = "no finished attempt"
+        else:
+            result = u.result if u.result is Outcome.OK else f"{u.result}: {u.reason}"
         lines.append(
-            f"  {serial:>6}  {u.mac or '-':<17}  {u.client_id or '-':<16}  "
-            f"{u.profile:<12}  {result}"
+            f"  {serial:>6}  {u.mac:<17}  {u.client_id or '-':<16}  {u.profile:<12}  {result}"
         )
     return "\n".join(lines)
