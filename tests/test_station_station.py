@@ -3,6 +3,7 @@ what runs, or recovers seated modules when nothing does), listeners that fail, a
 handed out from the journal."""
 
 import dataclasses
+import os
 import threading
 import time
 
@@ -165,3 +166,59 @@ def test_a_stop_waits_for_all_sockets_at_once_against_one_deadline(rig, monkeypa
         assert time.monotonic() - started < 1.5
     finally:
         release.set()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs for the state directory, and a way to fill it to the last byte."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)])
+    if made.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+
+    def fill() -> None:
+        with open(mount / "filler", "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+            except OSError:  # ENOSPC: full
+                pass
+
+    try:
+        yield mount, fill
+    finally:
+        subprocess.run(["umount", str(mount)])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small disk needs root")
+def test_a_full_disk_keeps_the_outcome_and_takes_no_new_module(station_config, small_disk):
+    """Written and verified, then the journal cannot record it: the module still shows ok,
+    the outcome is held and recorded once the disk has room, and meanwhile the station
+    takes no new module and says why."""
+    from flashjig.simulation.station import simulated_station
+
+    disk, fill = small_disk
+    with simulated_station(station_config, disk) as (station, hw, journal):
+        hw.insert("socket1")
+        hw.insert("socket2")
+        wait_for(lambda: state_of(station, "socket2") is SocketState.INSERTED)
+        assert station.flash_one("socket1")
+        wait_for(lambda: station.sockets["socket1"].status.stage == "writing", what="writing")
+        fill()
+        wait_for(lambda: not station.sockets["socket1"].busy, timeout=60, what="done")
+        assert state_of(station, "socket1") is SocketState.OK
+        status = station.status()
+        assert "cannot be written" in status["journal"] and not status["accepting"]
+        assert not station.flash_one("socket2")  # nothing it could not record
+        assert [r.result for r in journal.attempts()] == ["started"]
+        station.record_unrecorded()  # still full: still held
+        assert len(station.unrecorded) == 1
+        (disk / "filler").unlink()
+        station.record_unrecorded()
+        (row,) = journal.attempts()
+        assert row.result == "ok" and row.socket == "socket1" and row.mac
+        assert station.status()["journal"] == "ok" and station.accepting
+        assert station.flash_one("socket2")

@@ -32,6 +32,8 @@ def render(status: dict[str, Any], *, colour: bool = False) -> str:
         f"(all time {total['ok']} ok / {total['failed']} failed)",
         f"  {'SOCKET':<10} {'STATE':<9} {'PROGRESS':<33} {'MAC':<17}  LAST",
     ]
+    if status.get("journal", "ok") != "ok":
+        lines.insert(1, f"  ! {status['journal']}")
     for s in status["sockets"]:
         if s["state"] == "flashing":
             stage = s["stage"] or "starting"

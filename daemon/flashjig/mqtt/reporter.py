@@ -292,6 +292,7 @@ class MqttReporter:
                 "failed_total": total["failed"],
                 # By state, not by worker thread: the worker that reports "ok" is still alive.
                 "flashing": sum(s.status.state is SocketState.FLASHING for s in sockets),
+                "journal": self.station.journal_problem or "ok",
             }
             self.client.publish(
                 self.topics.station, json.dumps(state), qos=self.settings.qos, retain=True

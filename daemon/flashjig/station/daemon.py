@@ -176,6 +176,7 @@ class Daemon:
             if self._reload.is_set():
                 self._reload.clear()
                 self.reload()
+            station.record_unrecorded()
             healthy = control.alive
             station.set_healthy(healthy)
             if healthy:

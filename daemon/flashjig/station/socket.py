@@ -8,6 +8,7 @@ flashes in its own thread, so a slow or hung module holds up nobody else.
 
 import enum
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -78,6 +79,7 @@ class Workshop(Protocol):
     def job_inputs(self, recovery: bool = False) -> tuple[Profile, tuple[Image, ...]]: ...
     def port(self, socket: str) -> str: ...
     def socket_changed(self, socket: "Socket") -> None: ...
+    def keep_unrecorded(self, row: int, result: FlashResult, error: Exception) -> None: ...
 
 
 @dataclass
@@ -320,7 +322,10 @@ class Socket:
                 Reason.REMOVED,
                 f"taken out during the attempt ({result.detail})",
             )
-        journal.finish_attempt(row, result)
+        try:
+            journal.finish_attempt(row, result)
+        except (sqlite3.Error, OSError) as e:  # a full disk: the outcome must not be lost
+            self.workshop.keep_unrecorded(row, result, e)
         level = logging.INFO if result.ok else logging.WARNING
         words = "flashed and verified" if result.ok else f"failed: {result.reason}: {result.detail}"
         log.log(
@@ -344,7 +349,10 @@ class Socket:
         def progress(event: Progress) -> None:
             if event.mac is not None and not recorded:
                 recorded.append(event.mac)
-                self.workshop.journal.record_module(row, mac=event.mac)
+                try:
+                    self.workshop.journal.record_module(row, mac=event.mac)
+                except (sqlite3.Error, OSError) as e:  # the end of the attempt records it
+                    log.warning("%s: journal: %s", self.name, e, extra={"SOCKET": self.name})
             self._progress(event)
 
         return progress

@@ -7,6 +7,7 @@ cancels the flashes in progress.
 """
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from gpiozero.pins import Factory
 
 from flashjig.config import Config, Profile, StationConfig
 from flashjig.flashing.images import Image, load_images
+from flashjig.flashing.result import FlashResult
 from flashjig.hardware.leds import AliveLight, Look
 from flashjig.station.journal import Journal
 from flashjig.station.socket import Socket
@@ -49,6 +51,10 @@ class Station:
         self.journal = journal
         self.state_dir = state_dir
         self.accepting = True
+        # Outcomes the journal could not take (a full disk), held until it can.
+        self.unrecorded: list[tuple[int, FlashResult]] = []
+        self.journal_problem: str | None = None
+        self._stopping = False
         self.started_at = time.time()
         self.listeners: list[Listener] = []
         self._port = port
@@ -88,6 +94,46 @@ class Station:
 
     def port(self, socket: str) -> str:
         return self._port(socket)
+
+    def keep_unrecorded(self, row: int, result: FlashResult, error: Exception) -> None:
+        """The journal would not take an outcome (a full disk): hold it in memory, and take
+        no new module until it can be recorded (``record_unrecorded``)."""
+        with self._lock:
+            self.unrecorded.append((row, result))
+            first = self.journal_problem is None
+            self.journal_problem = (
+                f"journal {self.journal.path} cannot be written ({error}): "
+                f"{len(self.unrecorded)} outcome(s) held in memory, no new modules taken"
+            )
+            self.accepting = False
+        log.log(
+            logging.ERROR if first else logging.WARNING,
+            "%s: %s; %s's %s held until it can be recorded",
+            result.socket,
+            self.journal_problem,
+            result.mac or "the module",
+            result.result,
+            extra={"SOCKET": result.socket, "MAC": result.mac or ""},
+        )
+
+    def record_unrecorded(self) -> None:
+        """Try the held outcomes again (the daemon's loop, every tick); once all are in,
+        take modules again."""
+        with self._lock:
+            pending = list(self.unrecorded)
+        if not pending:
+            return
+        for row, result in pending:
+            try:
+                self.journal.finish_attempt(row, result)
+            except (sqlite3.Error, OSError):
+                return
+            with self._lock:
+                self.unrecorded.remove((row, result))
+        with self._lock:
+            self.journal_problem = None
+            self.accepting = not self._stopping
+        log.warning("the journal takes writes again: %d held outcome(s) recorded", len(pending))
 
     def socket_changed(self, socket: Socket) -> None:
         """Show a socket's change. Runs inside the socket's own transitions (on its worker,
@@ -202,6 +248,7 @@ class Station:
             "profile": self.config.active_profile,
             "trigger": self.config.station.trigger,
             "accepting": self.accepting,
+            "journal": self.journal_problem or "ok",
             "uptime_s": round(time.time() - self.started_at, 1),
             "today": counts_today,
             "total": counts_all,
@@ -211,6 +258,7 @@ class Station:
     def stop(self) -> None:
         """Stop taking work, cancel running flashes (modules stay in their bootloader,
         journal rows say cancelled), release every pin."""
+        self._stopping = True
         self.accepting = False
         self.cancel_all()
         # Every socket was told at once; they wind down together, against one deadline
