@@ -44,7 +44,7 @@ def test_check_config_reports_a_missing_image_and_still_checks_pins(shipped_copy
     edited(shipped_copy, "  buses: []", "  buses: [i2c1]")
     problems = check_config(shipped_copy)
     image_line = line_of(shipped_copy, "file: firmware/demo.bin")
-    assert problems[0].startswith(f"line {image_line}: profiles.demo.images[0].file: ")
+    assert problems[0].startswith(f"{shipped_copy}:{image_line}: profiles.demo.images[0].file: ")
     assert "image file not found" in problems[0]
     assert len(problems) == 3  # and the two I2C pins
 
@@ -54,9 +54,9 @@ def test_check_config_refuses_a_pin_a_bus_needs(shipped_copy):
     run = flashjig("check-config", str(shipped_copy))
     assert run.returncode == 2
     assert run.stdout.splitlines() == [
-        f"{shipped_copy}: line {line_of(shipped_copy, 'button: GPIO3')}: station.button: "
+        f"{shipped_copy}:{line_of(shipped_copy, 'button: GPIO3')}: station.button: "
         "GPIO3 (header pin 5) is reserved for i2c1 SCL (station.buses)",
-        f"{shipped_copy}: line {line_of(shipped_copy, 'detect: GPIO2')}: sockets[0].detect: "
+        f"{shipped_copy}:{line_of(shipped_copy, 'detect: GPIO2')}: sockets[0].detect: "
         "GPIO2 (header pin 3) is reserved for i2c1 SDA (station.buses)",
     ]
 
@@ -68,7 +68,7 @@ def test_check_config_refuses_a_pin_used_twice(shipped_copy):
     lines = shipped_copy.read_text().splitlines()
     line = [i for i, text in enumerate(lines, 1) if text == "    en: GPIO9"][1]  # socket2's
     assert run.stdout.splitlines() == [
-        f"{shipped_copy}: line {line}: sockets[1].en: "
+        f"{shipped_copy}:{line}: sockets[1].en: "
         "GPIO9 is used twice: sockets[0].en and sockets[1].en"
     ]
 

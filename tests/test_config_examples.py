@@ -38,7 +38,11 @@ def test_an_example_on_the_other_model_names_every_socket_serial(examples, model
     path = examples[model]
     path.write_text(path.read_text().replace(f'pi_model: "{model}"', f'pi_model: "{other}"'))
     problems = check_config(path)
-    assert [p.split(":")[0] for p in problems] == [f"sockets[{i}].serial" for i in range(5)]
+    lines = path.read_text().splitlines()
+    serial_lines = [n for n, text in enumerate(lines, 1) if text.strip().startswith("serial:")]
+    assert [p.split(": ")[:2] for p in problems] == [
+        [f"{path}:{n}", f"sockets[{i}].serial"] for i, n in enumerate(serial_lines)
+    ]
     assert f"names a Raspberry Pi {model} USB port" in problems[0]
 
 

@@ -25,7 +25,7 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         description="Check FILE (default: --config, $FLASHJIG_CONFIG, /etc/flashjig/flashjig.yaml) "
         "as the daemon loads it, plus the pins that station.buses and the HAT ID EEPROM need on "
         "station.pi_model. Prints 'FILE: ok (N sockets, profile P)' and exits 0, or one "
-        "'FILE: problem' line per problem and exits 2.",
+        "'FILE:LINE: FIELD: reason' line per problem and exits 2.",
     )
     cc.add_argument("file", nargs="?", type=Path, metavar="FILE")
     cc.set_defaults(handler=run)
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     path = args.file or config_path(args)
     config, problems = _check(path)
     for problem in problems:
-        print(f"{path}: {problem}")
+        print(problem)
     if problems or config is None:
         return ExitCode.BAD_INPUT
     print(f"{path}: ok ({len(config.sockets)} sockets, profile {config.active_profile})")
@@ -62,15 +62,24 @@ def _field_lines(path: Path) -> dict[str, int]:
     return lines
 
 
-def _located(error: ConfigError) -> str:
-    """A loader error without its file name (check-config puts that in front)."""
-    parts = (f"line {error.line}" if error.line else None, error.field, error.reason)
-    return ": ".join(part for part in parts if part)
+def _located(path: Path, lines: dict[str, int], field: str, reason: str) -> str:
+    """'FILE:LINE: FIELD: reason', as the loader words its own errors (no LINE: unknown)."""
+    line = lines.get(field)
+    return f"{path}:{line}: {field}: {reason}" if line else f"{path}: {field}: {reason}"
 
 
 def _board_problems(config: Config, path: Path) -> list[str]:
     """What the Pi model says about the config: pins its buses take, its USB port names."""
-    return pin_problems(config, _field_lines(path)) + usb_path_problems(config)
+    lines = _field_lines(path)
+    problems = pin_problems(config) + usb_path_problems(config)
+    return [_located(path, lines, *problem.split(": ", 1)) for problem in problems]
+
+
+def _refusal(path: Path, error: ConfigError | ImageError) -> str:
+    if isinstance(error, ImageError):  # it names the image file
+        return f"{path}: {error}"
+    where = f"{path}:{error.line}" if error.line else f"{path}"
+    return f"{where}: {error.field}: {error.reason}" if error.field else f"{where}: {error.reason}"
 
 
 def _check(path: Path) -> tuple[Config | None, list[str]]:
@@ -81,19 +90,19 @@ def _check(path: Path) -> tuple[Config | None, list[str]]:
         return config, _board_problems(config, path)
     except (ConfigError, ImageError) as e:
         first = e
-    problems = [_located(first) if isinstance(first, ConfigError) else str(first)]
+    problems = [_refusal(path, first)]
     # A missing or bad image (built or copied in later) hides nothing else: check the pins.
     try:
         config = load_config(path, check_files=False)
     except ConfigError as second:
         if str(second) != str(first):
-            problems.append(_located(second))
+            problems.append(_refusal(path, second))
         return None, problems
     return config, problems + _board_problems(config, path)
 
 
 def check_config(path: str | os.PathLike[str]) -> list[str]:
-    """Everything wrong with a config file, one line each; empty when the daemon would take it
-    and no pin clashes with a bus or the HAT EEPROM. A missing image is a problem: the daemon
-    refuses to start without it."""
+    """Everything wrong with a config file, one 'FILE:LINE: FIELD: reason' line each; empty
+    when the daemon would take it and no pin clashes with a bus or the HAT EEPROM. A missing
+    image is a problem: the daemon refuses to start without it."""
     return _check(Path(path))[1]

@@ -107,13 +107,12 @@ def config_pins(config: Config) -> list[tuple[str, str]]:
     return socket_pins(config.station.button, config.station.status_led, config.sockets)
 
 
-def pin_problems(config: Config, lines: dict[str, int] | None = None) -> list[str]:
-    """Buses the Pi model lacks, buses sharing pins, and pins a bus or the HAT EEPROM holds."""
-    lines = lines or {}
+def pin_problems(config: Config) -> list[str]:
+    """Buses the Pi model lacks, buses sharing pins, and pins a bus or the HAT EEPROM holds;
+    each as 'FIELD: reason'."""
 
     def at(field: str, reason: str) -> str:
-        line = lines.get(field)
-        return f"line {line}: {field}: {reason}" if line else f"{field}: {reason}"
+        return f"{field}: {reason}"
 
     model = config.station.pi_model
     table = BUS_PINS[model]
