@@ -73,6 +73,7 @@ def test_check_config_refuses_a_pin_used_twice(shipped_copy):
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["wrong magic", "sha256 pin", "cut short"])
 def test_check_config_refuses_every_image_run_refuses(tmp_path, firmware_1m, fault):
     """One code path: what `flashjig run` will not start with, check-config does not pass."""

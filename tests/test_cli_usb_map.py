@@ -28,6 +28,7 @@ def unmapped(tmp_path, name, image):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["flashjig.yaml", "flashjig-pi5.yaml"])
 def test_plugging_each_adapter_writes_the_config_and_the_udev_rules(tmp_path, name, firmware_1m):
     config = unmapped(tmp_path, name, firmware_1m)

@@ -513,6 +513,7 @@ def test_a_timing_that_is_no_finite_number_is_refused(station: Path, written: st
     assert_located(err, station, line_of(text, "settle_time"), "station.settle_time", "finite")
 
 
+@pytest.mark.slow
 def test_yaml_nested_thousands_deep_is_one_line(station: Path):
     err = load_error(station, "station: " + "[" * 20000 + "]" * 20000 + "\n")
     assert str(err) == f"{station}: YAML nested too deep to be a config"

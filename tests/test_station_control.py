@@ -29,6 +29,7 @@ def test_control_socket_refuses_other_users(start_daemon):
     assert os.waitstatus_to_exitcode(status) == 1, "nobody must not reach the control socket"
 
 
+@pytest.mark.slow
 def test_an_idle_connection_gives_its_thread_back(tmp_path, monkeypatch, capfd):
     """Connections that say nothing are closed after IDLE_S: they cannot pile up threads."""
     import threading

@@ -3,6 +3,8 @@ and units, and the units as CSV."""
 
 import json
 
+import pytest
+
 from flashjig.cli.report import run_report
 from flashjig.station.journal import JOURNAL_FILE, Journal
 from flashjig.station.report import render
@@ -42,6 +44,7 @@ def test_report_counts_reasons_sockets_and_units(tmp_path, capsys):
     assert json.dumps("verify failed")[1:-1] in csv_path.read_text()
 
 
+@pytest.mark.slow
 def test_report_of_a_journal_that_is_not_one_is_one_line(tmp_path):
     """A damaged journal file: exit 1 and a line naming it, never a traceback."""
     from helpers import flashjig

@@ -120,6 +120,7 @@ def test_units_get_serials_from_the_journal(rig, station_config, tmp_path):
     assert {u.mac for u in journal.units()} == {r.mac for r in rows}
 
 
+@pytest.mark.slow
 def test_the_bouncing_release_after_a_long_press_never_flashes(rig):
     """Let go after a hold, the button's contacts bounce: those are no short press."""
     station, hw, journal = rig(hold_time=0.3)
@@ -193,6 +194,7 @@ def small_disk(tmp_path):
         subprocess.run(["umount", str(mount)])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small disk needs root")
 def test_a_full_disk_keeps_the_outcome_and_takes_no_new_module(station_config, small_disk):
     """Written and verified, then the journal cannot record it: the module still shows ok,
