@@ -72,6 +72,31 @@ def shipped_copy(tmp_path, firmware_1m):
 
 
 @pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs for the state directory, and a way to fill it to the last byte."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)])
+    if made.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+
+    def fill() -> None:
+        with open(mount / "filler", "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+            except OSError:  # ENOSPC: full
+                pass
+
+    try:
+        yield mount, fill
+    finally:
+        subprocess.run(["umount", str(mount)])
+
+
+@pytest.fixture
 def rig(station_config, tmp_path):
     """Build a station over simulated hardware; settings may be overridden per test."""
     running = contextlib.ExitStack()

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import pytest
-from helpers import flash_sockets, mqtt_config, wait_for
+from helpers import flash_sockets, mqtt_config, state_of, wait_for
 from mqtt_broker import Broker, Recorder
 
 from flashjig.mqtt.discovery import Topics
@@ -294,3 +294,41 @@ def test_control_and_status_keep_working_without_a_broker(station_config, start_
     daemon = start_daemon(config=config.path)  # started: its control socket answers status
     assert daemon.answers()
     assert daemon.stop() == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small disk needs root")
+def test_an_outcome_held_on_a_full_disk_is_published_once(mqtt_rig, recorder, small_disk):
+    """The journal cannot record a module's outcome: the result goes out from memory, the
+    station state says why, and once recorded it is marked published, not sent again."""
+    disk, fill = small_disk
+    station, hw, journal, reporter = mqtt_rig(state=disk)
+    topics = reporter.topics
+    recorder.wait(lambda: recorder.last(topics.availability) == b"online", what="online")
+    hw.insert("socket1")
+    wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
+    assert station.flash_one("socket1")
+    wait_for(lambda: station.sockets["socket1"].status.stage == "writing", what="writing")
+    fill()
+    recorder.wait(lambda: recorder.on(topics.result), timeout=60, what="the held result")
+    (held,) = recorder.json_on(topics.result)
+    assert held["result"] == "ok" and held["socket"] == "socket1" and held["mac"]
+    assert [r.result for r in journal.attempts()] == ["started"]
+    recorder.wait(
+        lambda: "cannot be written" in json.loads(recorder.last(topics.station))["journal"],
+        what="the station state saying the journal is full",
+    )
+    wait_for(lambda: station.unrecorded[0].published, what="acknowledged")
+
+    (disk / "filler").unlink()
+    station.record_unrecorded()
+    (row,) = journal.attempts()
+    assert row.id == held["id"] and row.result == "ok" and row.published
+    recorder.wait(
+        lambda: json.loads(recorder.last(topics.station))["journal"] == "ok",
+        what="the station state saying the journal is well again",
+    )
+    flash_sockets(station, hw, ["socket2"])
+    recorder.wait(lambda: len(recorder.on(topics.result)) >= 2, what="the next result")
+    time.sleep(1.5)  # the outbox wakes every second: anything sent twice is in by now
+    ids = [r["id"] for r in recorder.json_on(topics.result)]
+    assert ids == [held["id"], held["id"] + 1]

@@ -169,29 +169,11 @@ def test_a_stop_waits_for_all_sockets_at_once_against_one_deadline(rig, monkeypa
         release.set()
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 2 MiB tmpfs for the state directory, and a way to fill it to the last byte."""
-    import subprocess
-
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)])
-    if made.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-
-    def fill() -> None:
-        with open(mount / "filler", "wb", buffering=0) as f:
-            try:
-                while True:
-                    f.write(b"\0" * 4096)
-            except OSError:  # ENOSPC: full
-                pass
-
-    try:
-        yield mount, fill
-    finally:
-        subprocess.run(["umount", str(mount)])
+def changes_within(pin, seconds: float) -> int:
+    """How many times a mock pin changed in the last ``seconds``."""
+    pin.clear_states()
+    time.sleep(seconds)
+    return len(pin.states) - 1
 
 
 @pytest.mark.slow
@@ -199,11 +181,15 @@ def small_disk(tmp_path):
 def test_a_full_disk_keeps_the_outcome_and_takes_no_new_module(station_config, small_disk):
     """Written and verified, then the journal cannot record it: the module still shows ok,
     the outcome is held and recorded once the disk has room, and meanwhile the station
-    takes no new module and says why."""
+    takes no new module, says why, and its light strobes instead of beating."""
     from flashjig.simulation.station import simulated_station
 
     disk, fill = small_disk
-    with simulated_station(station_config, disk) as (station, hw, journal):
+    lit = dataclasses.replace(station_config.station, status_led="GPIO1")
+    config = dataclasses.replace(station_config, station=lit)
+    with simulated_station(config, disk) as (station, hw, journal):
+        light = hw.pin_factory.pin("GPIO1")
+        assert changes_within(light, 1.0) <= 2  # a heartbeat: 0.1 s on every second
         hw.insert("socket1")
         hw.insert("socket2")
         wait_for(lambda: state_of(station, "socket2") is SocketState.INSERTED)
@@ -214,6 +200,7 @@ def test_a_full_disk_keeps_the_outcome_and_takes_no_new_module(station_config, s
         assert state_of(station, "socket1") is SocketState.OK
         status = station.status()
         assert "cannot be written" in status["journal"] and not status["accepting"]
+        assert changes_within(light, 1.0) >= 8  # a strobe: 5 Hz
         assert not station.flash_one("socket2")  # nothing it could not record
         assert [r.result for r in journal.attempts()] == ["started"]
         station.record_unrecorded()  # still full: still held
@@ -222,5 +209,7 @@ def test_a_full_disk_keeps_the_outcome_and_takes_no_new_module(station_config, s
         station.record_unrecorded()
         (row,) = journal.attempts()
         assert row.result == "ok" and row.socket == "socket1" and row.mac
+        assert not row.published  # nobody published it: the outbox will
         assert station.status()["journal"] == "ok" and station.accepting
+        assert changes_within(light, 1.0) <= 2
         assert station.flash_one("socket2")

@@ -1,5 +1,6 @@
 """Status lights as gpiozero LEDs: a socket's light shows one of a few looks, and the
-station's "alive" light beats while the daemon is healthy.
+station's "alive" light beats while the daemon is healthy and strobes when it is in
+trouble.
 
 A socket's light has one, two (bi-colour red/green) or three (RGB) LEDs:
 
@@ -105,20 +106,25 @@ class SocketLight:
 
 
 class AliveLight:
-    """The station's heartbeat: beating while healthy, off otherwise."""
+    """The station's light: a heartbeat (GOOD), a strobe (BAD: the station is up but
+    cannot do its work, such as a journal it cannot write), or dark (OFF)."""
 
     def __init__(self, pin: str, *, pin_factory: Factory | None = None) -> None:
         self._led = LED(pin, pin_factory=pin_factory)
-        self._beating = False
+        self.look = Look.OFF
         self._lock = threading.Lock()
 
-    def set_healthy(self, healthy: bool) -> None:
+    def show(self, look: Look) -> None:
         with self._lock:
-            if healthy and not self._beating:
+            if look is self.look:
+                return
+            self.look = look
+            if look is Look.GOOD:
                 self._led.blink(*HEARTBEAT)
-            elif not healthy and self._beating:
+            elif look is Look.BAD:
+                self._led.blink(*FAILED_BLINK)
+            else:
                 self._led.off()
-            self._beating = healthy
 
     def close(self) -> None:
         with self._lock:

@@ -5,8 +5,10 @@ last will), a retained JSON state per socket (progress at most once a second) an
 station, and one QoS 1 result event per finished attempt carrying its journal row.
 Results go through the journal as an outbox: a row is marked published only once the
 broker has acknowledged it, so a broker that is away, or a daemon restart, loses nothing
-and, as far as the journal can tell, sends nothing twice. Flashing never waits for the
-broker: publishing happens on paho's thread and our outbox thread.
+and, as far as the journal can tell, sends nothing twice. An outcome the journal cannot
+take (a full disk) is published from the station's memory and recorded as published.
+Flashing never waits for the broker: publishing happens on paho's thread and our outbox
+thread.
 
 With ``mqtt.commands: true`` the station takes flash, cancel and profile commands; only
 names from the config are accepted, and anything else is answered on the error topic.
@@ -62,6 +64,7 @@ class MqttReporter:
         # this lock, so the last one published (retained) is the socket's latest.
         self._state_lock = threading.RLock()
         self._pending: dict[int, mqtt.MQTTMessageInfo] = {}
+        self._journal_shown = ""  # the station state's last "journal": follow its changes
         self._republish_lock = threading.Lock()
         self._republish_timer: threading.Timer | None = None
         self._outbox = threading.Thread(target=self._drain_outbox, name="mqtt-outbox", daemon=True)
@@ -281,6 +284,7 @@ class MqttReporter:
 
     def publish_station(self) -> None:
         with self._state_lock:
+            journal = self.station.journal_problem or "ok"
             today = self.journal.counts(since=local_midnight())
             total = self.journal.counts()
             sockets = self.station.sockets.values()
@@ -292,8 +296,9 @@ class MqttReporter:
                 "failed_total": total["failed"],
                 # By state, not by worker thread: the worker that reports "ok" is still alive.
                 "flashing": sum(s.status.state is SocketState.FLASHING for s in sockets),
-                "journal": self.station.journal_problem or "ok",
+                "journal": journal,
             }
+            self._journal_shown = journal
             self.client.publish(
                 self.topics.station, json.dumps(state), qos=self.settings.qos, retain=True
             )
@@ -321,6 +326,11 @@ class MqttReporter:
         while not self._stop.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
+            # A journal that fills or takes writes again changes no socket: say so here.
+            if self._connected.is_set() and self._journal_shown != (
+                self.station.journal_problem or "ok"
+            ):
+                self.publish_station()
             while self._connected.is_set() and not self._stop.is_set():
                 try:
                     moved = self._publish_batch()
@@ -331,14 +341,14 @@ class MqttReporter:
                     break
 
     def _publish_batch(self) -> bool:
-        """Publish unacknowledged results in journal order; False when nothing moved."""
+        """Publish unacknowledged results in journal order, then the outcomes the station
+        holds because the journal cannot be written; False when nothing moved."""
         moved = False
         for attempt_id, info in list(self._pending.items()):
             if info.is_published():
-                self.journal.mark_published(attempt_id)
-                del self._pending[attempt_id]
+                self._acknowledged(attempt_id)
                 moved = True
-        for row in self.journal.unpublished(limit=50):
+        for row in [*self.journal.unpublished(limit=50), *self.station.held_results()]:
             if row.id in self._pending:
                 continue
             info = self.client.publish(self.topics.result, json.dumps(row.as_dict()), qos=1)
@@ -351,7 +361,14 @@ class MqttReporter:
                 return moved
             if not info.is_published():
                 return moved  # left pending: paho resends it after a reconnect
-            self.journal.mark_published(row.id)
-            del self._pending[row.id]
+            self._acknowledged(row.id)
             moved = True
         return moved
+
+    def _acknowledged(self, attempt_id: int) -> None:
+        """The broker has a result: a held outcome is recorded as published when the
+        journal takes it; a recorded one is marked now (a journal error leaves it pending,
+        so it is not sent again)."""
+        if not self.station.held_published(attempt_id):
+            self.journal.mark_published(attempt_id)
+        del self._pending[attempt_id]

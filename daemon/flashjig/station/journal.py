@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +55,7 @@ class AttemptRow:
     boot_log: str  # the last lines the firmware printed, when the profile checks the boot
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> AttemptRow:
+    def from_row(cls, row: sqlite3.Row | Mapping[str, Any]) -> AttemptRow:
         data = dict(row)
         return cls(
             **{
@@ -250,30 +250,15 @@ class Journal:
                 (mac, serial, client_id, attempt_id, Outcome.STARTED),
             )
 
-    def finish_attempt(self, attempt_id: int, result: FlashResult) -> AttemptRow:
-        """Copy an attempt's outcome into its row, commit, and return the row."""
+    def finish_attempt(
+        self, attempt_id: int, result: FlashResult, *, published: bool = False
+    ) -> AttemptRow:
+        """Copy an attempt's outcome into its row, commit, and return the row. ``published``
+        when the broker already acknowledged it (an outcome held while the disk was full)."""
         self._check_writable()
-        outcome = _final_result(result)
-        columns: dict[str, object] = {
-            "result": outcome,
-            "reason": result.reason or "",
-            "detail": result.detail,
-            "mac": result.mac,
-            "chip": result.chip,
-            "flash_id": result.flash_id,
-            "flash_size": result.flash_size,
-            "bytes": result.bytes,
-            "duration_s": result.duration_s,
-            "finished_at": utc_timestamp(),
-        }
-        if result.baud:
-            columns["baud"] = result.baud
-        for extra in ("serial", "client_id", "boot_log"):
-            if getattr(result, extra, None) is not None:
-                columns[extra] = getattr(result, extra)
-        # A failure before writing has no images of its own: keep the planned ones.
-        if result.images:
-            columns["images"] = json.dumps(result.images, default=str)
+        columns = _outcome_columns(result)
+        if published:
+            columns["published"] = 1
         assignments = ", ".join(f"{name} = ?" for name in columns)
         with self._lock:
             updated = self._conn.execute(
@@ -283,6 +268,17 @@ class Journal:
                 raise KeyError(f"no attempt {attempt_id} in {self.path}")
             row = self._conn.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
             return AttemptRow.from_row(row.fetchone())
+
+    def finished_row(self, attempt_id: int, result: FlashResult) -> AttemptRow:
+        """The row ``finish_attempt`` would make, without writing it: what an outcome held
+        in memory (the journal cannot be written) is published as. Reading still works on
+        a full disk."""
+        with self._lock:
+            found = self._conn.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
+            started = found.fetchone()
+        if started is None:
+            raise KeyError(f"no attempt {attempt_id} in {self.path}")
+        return AttemptRow.from_row({**dict(started), **_outcome_columns(result)})
 
     def attempts(
         self, *, since: datetime | None = None, limit: int | None = None
@@ -456,6 +452,31 @@ def _final_result(result: FlashResult) -> Outcome:
     if result.result in FAILED_OUTCOMES:
         return result.result
     raise ValueError(f"not a finished attempt's result: {result.result!r}")
+
+
+def _outcome_columns(result: FlashResult) -> dict[str, object]:
+    """The columns a finished attempt's outcome sets, as stored."""
+    columns: dict[str, object] = {
+        "result": _final_result(result),
+        "reason": result.reason or "",
+        "detail": result.detail,
+        "mac": result.mac,
+        "chip": result.chip,
+        "flash_id": result.flash_id,
+        "flash_size": result.flash_size,
+        "bytes": result.bytes,
+        "duration_s": result.duration_s,
+        "finished_at": utc_timestamp(),
+    }
+    if result.baud:
+        columns["baud"] = result.baud
+    for extra in ("serial", "client_id", "boot_log"):
+        if getattr(result, extra, None) is not None:
+            columns[extra] = getattr(result, extra)
+    # A failure before writing has no images of its own: keep the planned ones.
+    if result.images:
+        columns["images"] = json.dumps(result.images, default=str)
+    return columns
 
 
 def _since_clause(since: datetime | None) -> tuple[str, list[object]]:

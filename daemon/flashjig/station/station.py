@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +23,7 @@ from flashjig.config import Config, Profile, StationConfig
 from flashjig.flashing.images import Image, load_images
 from flashjig.flashing.result import FlashResult
 from flashjig.hardware.leds import AliveLight, Look
-from flashjig.station.journal import Journal
+from flashjig.station.journal import AttemptRow, Journal
 from flashjig.station.socket import Socket
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,15 @@ STOP_S = 20.0  # what a stop waits for cancelled flashes to wind down
 
 Listener = Callable[[Socket], None]
 _T = TypeVar("_T")
+
+
+@dataclass
+class HeldOutcome:
+    """A finished attempt the journal could not take, and whether the broker has it."""
+
+    row: int
+    result: FlashResult
+    published: bool = False
 
 
 class Station:
@@ -51,10 +60,13 @@ class Station:
         self.journal = journal
         self.state_dir = state_dir
         self.accepting = True
-        # Outcomes the journal could not take (a full disk), held until it can.
-        self.unrecorded: list[tuple[int, FlashResult]] = []
+        # Outcomes the journal could not take (a full disk), held until it can; the lock
+        # keeps recording one and marking it published (by the MQTT outbox) apart.
+        self.unrecorded: list[HeldOutcome] = []
+        self._held_lock = threading.Lock()
         self.journal_problem: str | None = None
         self._stopping = False
+        self._healthy = False
         self.started_at = time.time()
         self.listeners: list[Listener] = []
         self._port = port
@@ -98,14 +110,15 @@ class Station:
     def keep_unrecorded(self, row: int, result: FlashResult, error: Exception) -> None:
         """The journal would not take an outcome (a full disk): hold it in memory, and take
         no new module until it can be recorded (``record_unrecorded``)."""
-        with self._lock:
-            self.unrecorded.append((row, result))
+        with self._held_lock, self._lock:
+            self.unrecorded.append(HeldOutcome(row, result))
             first = self.journal_problem is None
             self.journal_problem = (
                 f"journal {self.journal.path} cannot be written ({error}): "
                 f"{len(self.unrecorded)} outcome(s) held in memory, no new modules taken"
             )
             self.accepting = False
+        self._show_health()
         log.log(
             logging.ERROR if first else logging.WARNING,
             "%s: %s; %s's %s held until it can be recorded",
@@ -116,24 +129,41 @@ class Station:
             extra={"SOCKET": result.socket, "MAC": result.mac or ""},
         )
 
+    def held_results(self) -> list[AttemptRow]:
+        """The held outcomes not yet published, as the rows they will be once recorded."""
+        with self._held_lock:
+            held = [h for h in self.unrecorded if not h.published]
+        return [self.journal.finished_row(h.row, h.result) for h in held]
+
+    def held_published(self, row: int) -> bool:
+        """The broker acknowledged a held outcome: it is recorded as published. False when
+        it was recorded before the acknowledgement came (mark the journal's row instead)."""
+        with self._held_lock:
+            for held in self.unrecorded:
+                if held.row == row:
+                    held.published = True
+                    return True
+        return False
+
     def record_unrecorded(self) -> None:
         """Try the held outcomes again (the daemon's loop, every tick); once all are in,
         take modules again."""
-        with self._lock:
-            pending = list(self.unrecorded)
-        if not pending:
-            return
-        for row, result in pending:
-            try:
-                self.journal.finish_attempt(row, result)
-            except (sqlite3.Error, OSError):
+        with self._held_lock:
+            count = len(self.unrecorded)
+            if not count:
                 return
+            while self.unrecorded:
+                held = self.unrecorded[0]
+                try:
+                    self.journal.finish_attempt(held.row, held.result, published=held.published)
+                except (sqlite3.Error, OSError):
+                    return
+                self.unrecorded.pop(0)
             with self._lock:
-                self.unrecorded.remove((row, result))
-        with self._lock:
-            self.journal_problem = None
-            self.accepting = not self._stopping
-        log.warning("the journal takes writes again: %d held outcome(s) recorded", len(pending))
+                self.journal_problem = None
+                self.accepting = not self._stopping
+        self._show_health()
+        log.warning("the journal takes writes again: %d held outcome(s) recorded", count)
 
     def socket_changed(self, socket: Socket) -> None:
         """Show a socket's change. Runs inside the socket's own transitions (on its worker,
@@ -163,8 +193,21 @@ class Station:
         )
 
     def set_healthy(self, healthy: bool) -> None:
-        if self.alive is not None:
-            self.alive.set_healthy(healthy)
+        """The daemon's verdict on itself (its control socket answers), every tick."""
+        self._healthy = healthy
+        self._show_health()
+
+    def _show_health(self) -> None:
+        """The station light beats while healthy, strobes while the journal cannot be
+        written (modules are not taken), and is dark when the daemon is not well."""
+        if self.alive is None:
+            return
+        if not self._healthy:
+            self.alive.show(Look.OFF)
+        elif self.journal_problem is not None:
+            self.alive.show(Look.BAD)
+        else:
+            self.alive.show(Look.GOOD)
 
     def flash_all(self) -> list[str]:
         """Flash every socket with a module not yet flashed; the names that started."""
