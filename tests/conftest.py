@@ -93,7 +93,7 @@ def small_disk(tmp_path):
     try:
         yield mount, fill
     finally:
-        subprocess.run(["umount", str(mount)])
+        subprocess.run(["umount", str(mount)], check=True)  # busy: a test left it open
 
 
 @pytest.fixture

@@ -297,7 +297,7 @@ def test_control_and_status_keep_working_without_a_broker(station_config, start_
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small disk needs root")
-def test_an_outcome_held_on_a_full_disk_is_published_once(mqtt_rig, recorder, small_disk):
+def test_an_outcome_held_on_a_full_disk_is_published_once(small_disk, mqtt_rig, recorder):
     """The journal cannot record a module's outcome: the result goes out from memory, the
     station state says why, and once recorded it is marked published, not sent again."""
     disk, fill = small_disk
