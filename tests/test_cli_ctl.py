@@ -1,5 +1,9 @@
 """``flashjig ctl``: the request each action sends, and a running simulated station driven
-by it (insert with a fault, press, an unknown socket refused in one line)."""
+by it (insert with a fault, press, an unknown socket refused in one line, drain before an
+upgrade)."""
+
+import subprocess
+import sys
 
 import pytest
 from helpers import flashjig, wait_for
@@ -59,3 +63,47 @@ def test_insert_with_a_fault_seats_a_module_with_that_fault(start_daemon):
     silent = [r for r in rows if r.socket == "socket1"]
     assert silent and all(r.result == "failed" and r.reason == "no sync" for r in silent)
     assert [r.result for r in rows if r.socket == "socket2"] == ["ok"]
+
+
+@pytest.mark.slow
+def test_drain_waits_for_the_flash_in_progress_and_takes_no_new_module(start_daemon):
+    """What an upgrade asks before it stops the service: the flash running goes on to its
+    end, no other starts meanwhile, and `ctl drain` returns once none is running."""
+    daemon = start_daemon("--line-rate")
+    daemon.ctl("insert", "socket1")
+    daemon.ctl("insert", "socket2")
+    wait_for(lambda: daemon.sockets()["socket2"]["state"] == "inserted", what="seated")
+    daemon.ctl("flash", "socket1")
+    wait_for(lambda: daemon.sockets()["socket1"]["state"] == "flashing", what="flashing")
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "flashjig", "ctl", "drain", "--why", "an upgrade", *daemon.common],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: daemon.ask("status")["status"]["paused"] == "an upgrade", what="paused")
+    assert daemon.ask("flash", socket="socket2")["started"] == []
+    assert waiting.wait(timeout=120) == 0, waiting.stderr.read()
+    assert "waiting for socket1" in waiting.stderr.read()
+    sockets = daemon.sockets()
+    assert sockets["socket1"]["state"] == "ok" and sockets["socket2"]["state"] == "inserted"
+    assert not daemon.ask("status")["status"]["accepting"]
+    daemon.ctl("resume")
+    assert daemon.ask("flash", socket="socket2")["started"] == ["socket2"]
+
+
+@pytest.mark.slow
+def test_drain_gives_up_at_its_timeout_and_the_station_goes_on(start_daemon):
+    daemon = start_daemon("--line-rate")
+    daemon.ctl("insert", "socket1")
+    daemon.ctl("insert", "socket2")
+    wait_for(lambda: daemon.sockets()["socket2"]["state"] == "inserted", what="seated")
+    daemon.ctl("flash", "socket1")
+    wait_for(lambda: daemon.sockets()["socket1"]["state"] == "flashing", what="flashing")
+    run = flashjig("ctl", "drain", "--timeout", "0.5", *daemon.common)
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1] == (
+        "flashjig ctl drain: socket1 still flashing after 0.5 s; the station takes modules again"
+    )
+    status = daemon.ask("status")["status"]
+    assert status["accepting"] and status["paused"] == ""
+    assert daemon.ask("flash", socket="socket2")["started"] == ["socket2"]

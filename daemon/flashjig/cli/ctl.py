@@ -6,12 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 from flashjig.cli.common import Subparsers, station_socket
 from flashjig.emulator.faults import FAULT_NAMES
 from flashjig.errors import ControlError, ExitCode
 from flashjig.station.control import request
+
+DRAIN_TIMEOUT_S = 600.0  # a 4 MB module at a low fallback baud, retried, with time to spare
+DRAIN_POLL_S = 0.5
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -63,6 +67,28 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         help="cancel running flashes",
         description="Cancel running flashes (like a long press).",
     )
+    p = actions.add_parser(
+        "drain",
+        parents=[common],
+        help="take no new module and wait for the flashes in progress (before an upgrade)",
+        description="The station takes no new module; wait until no socket is flashing. "
+        "Exit 0 when none is; 1 when one still is after --timeout (the station then takes "
+        "modules again). The daemon's next start takes modules as usual.",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DRAIN_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"give up after this long (default {DRAIN_TIMEOUT_S:.0f})",
+    )
+    p.add_argument("--why", default="asked to drain", metavar="TEXT", help="said in the log")
+    actions.add_parser(
+        "resume",
+        parents=[common],
+        help="take modules again after a drain",
+        description="Undo 'ctl drain': the station takes new modules again.",
+    )
     actions.add_parser(
         "reload",
         parents=[common],
@@ -80,10 +106,14 @@ def payload(args: argparse.Namespace) -> dict[str, Any]:
         message["fault"] = args.fault
     elif args.action == "press":
         message["hold"] = args.hold
+    elif args.action == "drain":
+        message["why"] = args.why
     return message
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "drain":
+        return drain(args)
     try:
         answer = request(
             station_socket(args), payload(args), timeout=max(30.0, getattr(args, "hold", 0) + 10)
@@ -95,3 +125,30 @@ def run(args: argparse.Namespace) -> int:
     if answer:
         print(json.dumps(answer))
     return ExitCode.OK
+
+
+def drain(args: argparse.Namespace) -> int:
+    """Ask for a drain until no socket is busy; at the timeout, undo it and fail."""
+    path = station_socket(args)
+    deadline = time.monotonic() + args.timeout
+    said: list[str] | None = None
+    try:
+        while True:
+            busy = request(path, payload(args))["busy"]
+            if not busy:
+                return ExitCode.OK
+            if busy != said:
+                print(f"flashjig ctl drain: waiting for {', '.join(busy)}", file=sys.stderr)
+                said = busy
+            if time.monotonic() >= deadline:
+                request(path, {"cmd": "resume"})
+                print(
+                    f"flashjig ctl drain: {', '.join(busy)} still flashing after "
+                    f"{args.timeout:g} s; the station takes modules again",
+                    file=sys.stderr,
+                )
+                return ExitCode.FAILED
+            time.sleep(DRAIN_POLL_S)
+    except ControlError as e:
+        print(f"flashjig ctl drain: {e}", file=sys.stderr)
+        return ExitCode.FAILED

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.resources
 import sys
 import tempfile
 import threading
@@ -23,7 +24,8 @@ from flashjig.simulation.station import simulated_station
 from flashjig.station.socket import SocketState
 from flashjig.station.station import Station
 
-SHIPPED_CONFIG = Path(__file__).resolve().parents[3] / "config" / "flashjig.yaml"
+# The sample config (config/flashjig.yaml), package data so that a wheel has it too.
+SHIPPED_CONFIG = importlib.resources.files("flashjig") / "examples" / "flashjig.yaml"
 INSERT_GAP_S = 0.4
 DONE = (SocketState.OK, SocketState.FAILED)
 TITLE = (
@@ -57,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
 def demo_config(config_path: Path | None, firmware: Path) -> Config:
     """The given (or shipped) config, its active profile pointed at demo firmware."""
-    path = config_path or SHIPPED_CONFIG
-    config = load_config(path, check_files=False)
+    with importlib.resources.as_file(SHIPPED_CONFIG) as shipped:
+        config = load_config(config_path or shipped, check_files=False)
     profile = dataclasses.replace(config.profile, images=(ImageSpec(0, firmware),))
     return dataclasses.replace(config, profiles={**config.profiles, profile.name: profile})
 

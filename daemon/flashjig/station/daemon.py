@@ -231,6 +231,14 @@ class Daemon:
             return {"ok": True, "started": [name] if station.flash_one(name) else []}
         if cmd == "cancel":
             return {"ok": True, "cancelled": station.cancel_all()}
+        if cmd == "drain":
+            why = request.get("why") or "asked to drain"
+            if not isinstance(why, str):
+                raise ControlError(f"bad request: why must be text, got {why!r}")
+            return {"ok": True, "busy": station.drain(why[:200])}
+        if cmd == "resume":
+            station.resume()
+            return {"ok": True}
         if cmd == "reload":
             refused = self.reload()
             if refused is not None:

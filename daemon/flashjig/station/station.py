@@ -59,7 +59,8 @@ class Station:
         self.recovery_images = _recovery_images(config)
         self.journal = journal
         self.state_dir = state_dir
-        self.accepting = True
+        # Why no new module is taken, besides a stop or a journal that cannot be written.
+        self.paused: str | None = None
         # Outcomes the journal could not take (a full disk), held until it can; the lock
         # keeps recording one and marking it published (by the MQTT outbox) apart.
         self.unrecorded: list[HeldOutcome] = []
@@ -96,6 +97,12 @@ class Station:
     def settings(self) -> StationConfig:
         return self.config.station
 
+    @property
+    def accepting(self) -> bool:
+        """Whether a new module may be flashed: not while stopping, paused, or unable to
+        record the outcome."""
+        return not self._stopping and self.paused is None and self.journal_problem is None
+
     def job_inputs(self, recovery: bool = False) -> tuple[Profile, tuple[Image, ...]]:
         with self._lock:
             if recovery:
@@ -117,7 +124,6 @@ class Station:
                 f"journal {self.journal.path} cannot be written ({error}): "
                 f"{len(self.unrecorded)} outcome(s) held in memory, no new modules taken"
             )
-            self.accepting = False
         self._show_health()
         log.log(
             logging.ERROR if first else logging.WARNING,
@@ -161,7 +167,6 @@ class Station:
                 self.unrecorded.pop(0)
             with self._lock:
                 self.journal_problem = None
-                self.accepting = not self._stopping
         self._show_health()
         log.warning("the journal takes writes again: %d held outcome(s) recorded", count)
 
@@ -208,6 +213,24 @@ class Station:
             self.alive.show(Look.BAD)
         else:
             self.alive.show(Look.GOOD)
+
+    def drain(self, why: str) -> list[str]:
+        """Take no new module (an upgrade waits for the flashes in progress); the sockets
+        still busy. Asked again, only says which are busy."""
+        with self._lock:
+            first = self.paused is None
+            self.paused = why
+        busy = [name for name, s in self.sockets.items() if s.busy]
+        if first:
+            flashing = ", ".join(busy) or "none"
+            log.warning("no new modules taken: %s; still flashing: %s", why, flashing)
+        return busy
+
+    def resume(self) -> None:
+        with self._lock:
+            was, self.paused = self.paused, None
+        if was is not None:
+            log.warning("taking modules again (was: %s)", was)
 
     def flash_all(self) -> list[str]:
         """Flash every socket with a module not yet flashed; the names that started."""
@@ -291,6 +314,7 @@ class Station:
             "profile": self.config.active_profile,
             "trigger": self.config.station.trigger,
             "accepting": self.accepting,
+            "paused": self.paused or "",
             "journal": self.journal_problem or "ok",
             "uptime_s": round(time.time() - self.started_at, 1),
             "today": counts_today,
@@ -302,7 +326,6 @@ class Station:
         """Stop taking work, cancel running flashes (modules stay in their bootloader,
         journal rows say cancelled), release every pin."""
         self._stopping = True
-        self.accepting = False
         self.cancel_all()
         # Every socket was told at once; they wind down together, against one deadline
         # well inside the unit's TimeoutStopSec (30 s), not one after another.
