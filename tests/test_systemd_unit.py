@@ -57,6 +57,7 @@ def test_unit_has_the_required_settings():
         "User": "flashjig",
         "SupplementaryGroups": "gpio dialout",
         "StateDirectory": "flashjig",
+        "StateDirectoryMode": "0750",
         "RuntimeDirectory": "flashjig",
         "RuntimeDirectoryMode": "0750",
         "ConfigurationDirectory": "flashjig",

@@ -77,8 +77,9 @@ def tx_held_low(port: str) -> Iterator[None]:
 
 UDEV_HEADER = """\
 # flashjig: stable names for the sockets' USB-serial adapters, and access to the GPIO chips.
-# systemd/install.sh installs this file as /etc/udev/rules.d/99-flashjig.rules; `flashjig
-# usb-map` writes it for the station at hand.
+# The package installs this file as /usr/lib/udev/rules.d/99-flashjig.rules; `flashjig
+# usb-map` writes /etc/udev/rules.d/99-flashjig.rules for the station at hand, which takes
+# its place (udev reads the one in /etc): change that one, never the packaged file.
 #
 # /dev/ttyUSBn numbers follow the order in which adapters are found, which changes between
 # boots: they must never decide which module gets which image. These rules name each adapter
