@@ -1,0 +1,312 @@
+"""The Debian package (`./jig deb`), built once per run and installed with dpkg into a fresh
+Debian Bookworm root (mmdebstrap, holding only what the package depends on): its files, its
+conffile, its unit, its maintainer scripts (install, upgrade over an edited config, remove,
+purge) and the installed `flashjig demo --fast`, with no network; and the preinst's wait
+for a flash in progress, on a simulated station. Root is needed to build the root, to
+chroot into it and to mount."""
+
+import contextlib
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+# What a Bookworm machine has that the package depends on (debian/control).
+BASE_PACKAGES = "python3,python3-systemd,systemd,init-system-helpers,procps"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="building and installing a package needs root"),
+]
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory) -> Path:
+    """The package built from the tree; $FLASHJIG_TEST_DEB names one built already (by
+    ./jig deb from this tree), to test the scripts again without building again."""
+    given = os.environ.get("FLASHJIG_TEST_DEB")
+    if given:
+        return Path(given)
+    built = subprocess.run(
+        [str(ROOT / "jig"), "deb"], capture_output=True, text=True, timeout=1800, cwd=ROOT
+    )
+    assert built.returncode == 0, built.stderr[-4000:]
+    deb = ROOT / built.stdout.strip().splitlines()[-1]
+    kept = tmp_path_factory.mktemp("deb") / deb.name
+    shutil.copy(deb, kept)
+    return kept
+
+
+@pytest.fixture(scope="module")
+def bookworm(tmp_path_factory) -> Path:
+    """A minimal Bookworm root, made once per module and copied for each test."""
+    root = tmp_path_factory.mktemp("bookworm") / "root"
+    made = subprocess.run(
+        ["mmdebstrap", "--variant=apt", f"--include={BASE_PACKAGES}", "bookworm", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert made.returncode == 0, made.stderr[-4000:]
+    return root
+
+
+@contextlib.contextmanager
+def mounted(root: Path) -> Iterator[None]:
+    """/proc (systemd-tmpfiles), /dev and /dev/pts (the demo's emulated modules) inside."""
+    done: list[Path] = []
+    try:
+        for source, target, how in (
+            ("proc", root / "proc", ["-t", "proc"]),
+            ("/dev", root / "dev", ["--bind"]),
+            ("/dev/pts", root / "dev" / "pts", ["--bind"]),
+        ):
+            subprocess.run(["mount", *how, source, str(target)], check=True)
+            done.append(target)
+        yield
+    finally:
+        for target in reversed(done):
+            subprocess.run(["umount", str(target)], check=True)
+
+
+class Machine:
+    """A copy of the Bookworm root with the package at hand, and a way to run in it
+    (in a network namespace of its own: loopback only, so nothing can be fetched)."""
+
+    def __init__(self, root: Path, deb: Path) -> None:
+        self.root = root
+        self.host_deb = deb
+        self.deb = Path("/tmp") / deb.name
+        shutil.copy(deb, root / self.deb.relative_to("/"))
+
+    def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+        with mounted(self.root):
+            done = subprocess.run(
+                ["unshare", "--net", "chroot", str(self.root), *command],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+            )
+        if check:
+            assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+        return done
+
+    def path(self, inside: str) -> Path:
+        return self.root / inside.lstrip("/")
+
+    def version(self) -> str:
+        return self.run("dpkg-query", "-W", "-f", "${Version}", "flashjig").stdout
+
+
+@pytest.fixture
+def machine(bookworm, package, tmp_path) -> Machine:
+    root = tmp_path / "root"
+    subprocess.run(["cp", "-a", str(bookworm), str(root)], check=True)
+    return Machine(root, package)
+
+
+def rebuilt(deb: Path, version: str, conffile_line: str, into: Path) -> Path:
+    """The same package as a later version whose sample config changed: what an upgrade
+    brings, for the maintainer scripts and dpkg's conffile handling."""
+    tree = into / "tree"
+    subprocess.run(["dpkg-deb", "-R", str(deb), str(tree)], check=True)
+    control = tree / "DEBIAN" / "control"
+    control.write_text(control.read_text().replace("Version: 0.1.0", f"Version: {version}"))
+    config = tree / "etc" / "flashjig" / "flashjig.yaml"
+    config.write_text(config.read_text() + conffile_line)
+    # md5sums must match the changed config, or dpkg --verify (and debsums) would complain.
+    md5sums = tree / "DEBIAN" / "md5sums"
+    digest = subprocess.run(
+        ["md5sum", "etc/flashjig/flashjig.yaml"], cwd=tree, capture_output=True, text=True
+    ).stdout
+    lines = [line for line in md5sums.read_text().splitlines() if "etc/flashjig/" not in line]
+    md5sums.write_text("\n".join([*lines, digest.strip()]) + "\n")
+    later = into / f"flashjig_{version}_amd64.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(tree), str(later)], check=True)
+    return later
+
+
+def test_install_puts_everything_in_place_and_needs_no_network(machine):
+    machine.run("apt-get", "install", "-y", str(machine.deb))
+    assert machine.version() == "0.1.0"
+    command = machine.path("/usr/bin/flashjig")
+    assert os.readlink(command) == "/opt/flashjig/venv/bin/flashjig"
+    unit = machine.path("/lib/systemd/system/flashjig.service")
+    assert unit.read_text() == (ROOT / "systemd" / "flashjig.service").read_text()
+    wanted = machine.path("/etc/systemd/system/multi-user.target.wants/flashjig.service")
+    assert os.readlink(wanted) == "/lib/systemd/system/flashjig.service"  # enabled
+    rules = machine.path("/usr/lib/udev/rules.d/99-flashjig.rules")
+    assert rules.read_text() == (ROOT / "systemd" / "99-flashjig.rules").read_text()
+    assert machine.path("/usr/lib/sysusers.d/flashjig.conf").exists()
+    conffiles = machine.path("/var/lib/dpkg/info/flashjig.conffiles").read_text().split()
+    assert conffiles == ["/etc/flashjig/flashjig.yaml"]
+    assert (
+        machine.path("/etc/flashjig/flashjig.yaml").read_text()
+        == (ROOT / "config" / "flashjig.yaml").read_text()
+    )
+    # The service user, in the groups of the GPIO chips and the USB-serial adapters.
+    passwd = machine.path("/etc/passwd").read_text()
+    assert any(line.startswith("flashjig:") for line in passwd.splitlines())
+    groups = {
+        line.split(":")[0]: line.split(":")[3]
+        for line in machine.path("/etc/group").read_text().splitlines()
+    }
+    assert "flashjig" in groups["gpio"].split(",") and "flashjig" in groups["dialout"].split(",")
+    state = machine.run("stat", "-c", "%a %U %G", "/var/lib/flashjig").stdout.split()
+    assert state == ["750", "flashjig", "flashjig"]
+    # Byte-compiled by the postinst: the service starts without compiling as it goes.
+    assert list(machine.path("/opt/flashjig/venv/lib").rglob("flashjig/__pycache__/*.pyc"))
+    manual = gzip.decompress(machine.path("/usr/share/man/man1/flashjig.1.gz").read_bytes())
+    assert b"flashjig \\- headless flashing station" in manual
+    for command_name in (b"demo", b"run", b"check-config", b"ctl"):
+        assert b"flashjig " + command_name in manual
+
+
+def test_installed_demo_runs_with_no_network(machine):
+    machine.run("dpkg", "-i", str(machine.deb))
+    demo = machine.run("flashjig", "demo", "--fast")
+    assert demo.stdout.count(": ok ") == 5, demo.stdout
+    # The sample config is not ready for a real station (no images yet): check-config says so.
+    checked = machine.run("flashjig", "check-config", check=False)
+    assert checked.returncode == 2 and "image file not found" in checked.stdout
+
+
+def test_installed_unit_verifies(machine):
+    machine.run("dpkg", "-i", str(machine.deb))
+    verified = subprocess.run(
+        ["systemd-analyze", f"--root={machine.root}", "verify", "flashjig.service"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SYSTEMD_COLORS": "0", "SYSTEMD_PAGER": ""},
+    )
+    assert verified.returncode == 0, verified.stderr
+
+
+def test_upgrade_keeps_the_edited_config_and_the_state(machine, tmp_path):
+    """An upgrade whose sample config changed: dpkg keeps the station's edited one (and
+    puts the new sample beside it), and the journal is untouched."""
+    machine.run("dpkg", "-i", str(machine.deb))
+    config = machine.path("/etc/flashjig/flashjig.yaml")
+    edited = config.read_text() + "# this station's own edit\n"
+    config.write_text(edited)
+    journal = machine.path("/var/lib/flashjig/journal.sqlite3")
+    journal.write_bytes(b"the journal, backups and serial counters live here")
+    later = rebuilt(machine.host_deb, "0.1.1", "# a newer sample\n", tmp_path)
+    shutil.copy(later, machine.path("/tmp"))
+    upgrade = machine.run("dpkg", "--force-confdef", "--force-confold", "-i", f"/tmp/{later.name}")
+    assert machine.version() == "0.1.1"
+    assert config.read_text() == edited
+    assert "# a newer sample" in machine.path("/etc/flashjig/flashjig.yaml.dpkg-dist").read_text()
+    assert "Keeping old config file" in upgrade.stderr  # dpkg said so, as it does
+    assert journal.read_bytes() == b"the journal, backups and serial counters live here"
+    assert list(machine.path("/opt/flashjig/venv/lib").rglob("flashjig/__pycache__/*.pyc"))
+
+
+def test_remove_keeps_config_and_state_and_purge_removes_them(machine):
+    machine.run("dpkg", "-i", str(machine.deb))
+    machine.path("/var/lib/flashjig/journal.sqlite3").write_bytes(b"journal")
+    machine.path("/etc/flashjig/firmware").mkdir()
+    machine.run("dpkg", "-r", "flashjig")
+    assert not machine.path("/opt/flashjig").exists()  # byte-code included
+    assert not machine.path("/usr/bin/flashjig").exists()
+    assert machine.path("/etc/flashjig/flashjig.yaml").exists()
+    assert machine.path("/var/lib/flashjig/journal.sqlite3").read_bytes() == b"journal"
+    machine.run("dpkg", "-P", "flashjig")
+    assert not machine.path("/etc/flashjig").exists()
+    assert not machine.path("/var/lib/flashjig").exists()
+    wanted = machine.path("/etc/systemd/system/multi-user.target.wants/flashjig.service")
+    assert not wanted.is_symlink()
+
+
+# -- the upgrade and a flash in progress (debian/flashjig.preinst, on a simulated station) --
+
+
+def run_preinst(daemon, tmp_path, *args: str, drain_timeout: str = "60"):
+    """debian/flashjig.preinst as dpkg runs it, in a mount namespace where systemd seems to
+    run (/run/systemd/system), with `flashjig` pointing at the simulated station and
+    systemctl and deb-systemd-invoke recording what they were asked."""
+    tools = tmp_path / "tools"
+    tools.mkdir(exist_ok=True)
+    calls = tmp_path / "calls"
+    for name in ("systemctl", "deb-systemd-invoke"):
+        script = tools / name
+        script.write_text(f'#!/bin/sh\necho "{name} $*" >>{calls}\n')
+        script.chmod(0o755)
+    wrapper = tools / "flashjig"
+    wrapper.write_text(
+        f'#!/bin/sh\nexec {sys.executable} -m flashjig "$@" {" ".join(daemon.common)}\n'
+    )
+    wrapper.chmod(0o755)
+    seem_systemd = 'mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && exec sh "$0" "$@"'
+    done = subprocess.run(
+        [
+            "unshare",
+            "--mount",
+            "sh",
+            "-c",
+            seem_systemd,
+            str(ROOT / "debian" / "flashjig.preinst"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={
+            **os.environ,
+            "PATH": f"{tools}:{os.environ['PATH']}",
+            "FLASHJIG_DRAIN_TIMEOUT_S": drain_timeout,
+        },
+    )
+    return done, calls.read_text().splitlines() if calls.exists() else []
+
+
+def flashing(start_daemon):
+    daemon = start_daemon("--line-rate")
+    daemon.ctl("insert", "socket1")
+    daemon.ctl("insert", "socket2")
+    wait_for(lambda: daemon.sockets()["socket2"]["state"] == "inserted", what="seated")
+    daemon.ctl("flash", "socket1")
+    wait_for(lambda: daemon.sockets()["socket1"]["state"] == "flashing", what="flashing")
+    return daemon
+
+
+def test_the_built_preinst_drains_before_debhelper_stops_the_service(package, tmp_path):
+    subprocess.run(["dpkg-deb", "-e", str(package), str(tmp_path / "control")], check=True)
+    preinst = (tmp_path / "control" / "preinst").read_text()
+    assert 0 < preinst.index("ctl drain") < preinst.index("deb-systemd-invoke stop")
+    prerm = (tmp_path / "control" / "prerm").read_text()
+    assert "deb-systemd-invoke stop flashjig.service" in prerm  # on remove
+
+
+def test_an_upgrade_waits_for_the_flash_in_progress(start_daemon, tmp_path):
+    daemon = flashing(start_daemon)
+    done, calls = run_preinst(daemon, tmp_path, "upgrade", "0.1.0")
+    assert done.returncode == 0, done.stderr
+    assert daemon.sockets()["socket1"]["state"] == "ok"  # finished, not cut short
+    assert daemon.sockets()["socket2"]["state"] == "inserted"  # and nothing new started
+    assert calls == ["systemctl is-active --quiet flashjig.service"]
+    assert "letting the flashes in progress finish" in done.stderr
+
+
+def test_an_upgrade_is_refused_while_a_flash_outlasts_the_wait(start_daemon, tmp_path):
+    daemon = flashing(start_daemon)
+    done, _ = run_preinst(daemon, tmp_path, "upgrade", "0.1.0", drain_timeout="0.5")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1].startswith(
+        "flashjig: a module is still being flashed; not upgrading now."
+    )
+    assert daemon.ask("status")["status"]["accepting"]  # the station goes on
+
+
+def test_a_first_install_asks_nothing_of_a_station(tmp_path, start_daemon):
+    daemon = start_daemon()
+    done, calls = run_preinst(daemon, tmp_path, "install")
+    assert done.returncode == 0 and calls == []
