@@ -162,6 +162,15 @@ def test_install_puts_everything_in_place_and_needs_no_network(machine):
     assert "flashjig" in groups["gpio"].split(",") and "flashjig" in groups["dialout"].split(",")
     state = machine.run("stat", "-c", "%a %U %G", "/var/lib/flashjig").stdout.split()
     assert state == ["750", "flashjig", "flashjig"]
+    # The venv's own packages first, Debian's (systemd's bindings) through the system's.
+    found = machine.run(
+        "/opt/flashjig/venv/bin/python3",
+        "-I",
+        "-c",
+        "import gpiozero, systemd.journal; print(gpiozero.__file__, systemd.journal.__file__)",
+    ).stdout.split()
+    assert found[0].startswith("/opt/flashjig/venv/lib/python3.11/site-packages/gpiozero/")
+    assert found[1].startswith("/usr/lib/python3/dist-packages/systemd/")
     # Byte-compiled by the postinst: the service starts without compiling as it goes.
     assert list(machine.path("/opt/flashjig/venv/lib").rglob("flashjig/__pycache__/*.pyc"))
     manual = gzip.decompress(machine.path("/usr/share/man/man1/flashjig.1.gz").read_bytes())
