@@ -34,14 +34,19 @@ def package(tmp_path_factory) -> Path:
     given = os.environ.get("FLASHJIG_TEST_DEB")
     if given:
         return Path(given)
+    deb = build()
+    kept = tmp_path_factory.mktemp("deb") / deb.name
+    shutil.copy(deb, kept)
+    return kept
+
+
+def build() -> Path:
+    """./jig deb, as a developer runs it: the package's path."""
     built = subprocess.run(
         [str(ROOT / "jig"), "deb"], capture_output=True, text=True, timeout=1800, cwd=ROOT
     )
     assert built.returncode == 0, built.stderr[-4000:]
-    deb = ROOT / built.stdout.strip().splitlines()[-1]
-    kept = tmp_path_factory.mktemp("deb") / deb.name
-    shutil.copy(deb, kept)
-    return kept
+    return ROOT / built.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="module")
@@ -285,6 +290,12 @@ def flashing(start_daemon):
     daemon.ctl("flash", "socket1")
     wait_for(lambda: daemon.sockets()["socket1"]["state"] == "flashing", what="flashing")
     return daemon
+
+
+def test_two_builds_of_one_version_are_the_same(package):
+    """Every wheel pinned, mtimes clamped to the changelog's date, no build path inside:
+    the same tree builds the same bytes."""
+    assert build().read_bytes() == package.read_bytes()
 
 
 def test_the_built_preinst_drains_before_debhelper_stops_the_service(package, tmp_path):
