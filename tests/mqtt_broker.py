@@ -1,5 +1,6 @@
 """A real mosquitto on loopback for the MQTT tests, and a subscriber that records."""
 
+import contextlib
 import getpass
 import json
 import shutil
@@ -115,3 +116,75 @@ class Recorder:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class Proxy:
+    """A TCP proxy on loopback between a client and the broker, to play a bad network:
+    ``blackhole()`` keeps the connections open but drops what the client sends (a link
+    gone quiet), ``cut()`` closes them and refuses new ones, ``restore()`` lets them in."""
+
+    def __init__(self, broker_port: int) -> None:
+        self.broker_port = broker_port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._dropping = False
+        self._open = True
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            with self._lock:
+                if not self._open:
+                    client.close()
+                    continue
+                upstream = socket.create_connection(("127.0.0.1", self.broker_port))
+                self._pairs.append((client, upstream))
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, target: socket.socket, from_client: bool) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            if from_client and self._dropping:
+                continue
+            try:
+                target.sendall(data)
+            except OSError:
+                break
+        for s in (source, target):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def blackhole(self) -> None:
+        self._dropping = True
+
+    def cut(self) -> None:
+        with self._lock:
+            self._open = False
+            pairs, self._pairs = self._pairs, []
+        for pair in pairs:
+            for s in pair:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+    def restore(self) -> None:
+        with self._lock:
+            self._dropping = False
+            self._open = True
+
+    def close(self) -> None:
+        self.cut()
+        self._listener.close()

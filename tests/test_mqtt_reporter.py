@@ -11,7 +11,7 @@ import time
 
 import pytest
 from helpers import flash_sockets, mqtt_config, state_of, wait_for
-from mqtt_broker import Broker, Recorder
+from mqtt_broker import Broker, Proxy, Recorder
 
 from flashjig.mqtt.discovery import Topics
 from flashjig.mqtt.reporter import DISCOVERY_FILE, MqttReporter
@@ -332,3 +332,84 @@ def test_an_outcome_held_on_a_full_disk_is_published_once(small_disk, mqtt_rig, 
     time.sleep(1.5)  # the outbox wakes every second: anything sent twice is in by now
     ids = [r["id"] for r in recorder.json_on(topics.result)]
     assert ids == [held["id"], held["id"] + 1]
+
+
+def test_retained_states_after_a_reconnect_are_the_stations(station_config, broker, tmp_path):
+    """The link goes quiet mid-flash (states sent into the void, never acknowledged), then
+    drops; the flash ends while it is down. After the reconnect, the retained state of the
+    socket is the station's own: "ok", not a "flashing" that paho resent late."""
+    proxy = Proxy(broker.port)
+    config = mqtt_config(station_config.path, proxy.port)
+    state = tmp_path / "state"
+    with simulated_station(config, state, line_rate=True) as (station, hw, journal):
+        reporter = MqttReporter(config, station, journal, state)
+        reporter.start()
+        viewer = None
+        try:
+            wait_for(lambda: reporter.connected, timeout=10, what="connected")
+            hw.insert("socket1")
+            wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
+            assert station.flash_one("socket1")
+            writing = station.sockets["socket1"].status
+            wait_for(lambda: writing.stage == "writing", timeout=20, what="writing")
+            proxy.blackhole()
+            time.sleep(2.5)  # two or three progress states, unacknowledged
+            proxy.cut()
+            wait_for(lambda: not reporter.connected, what="the cut seen")
+            wait_for(lambda: not station.sockets["socket1"].busy, timeout=90, what="done")
+            proxy.restore()
+            wait_for(lambda: reporter.connected, timeout=60, what="reconnected")
+            time.sleep(1.0)  # whatever paho resends after the reconnect lands by now
+            viewer = Recorder(broker.port)  # a dashboard opened now: the retained states
+            topic = reporter.topics.socket("socket1")
+            viewer.wait(lambda: viewer.on(topic), what="the retained state")
+            retained = json.loads(viewer.last(topic))
+            status = station.sockets["socket1"].status.as_dict()
+            assert (retained["state"], retained["progress"]) == ("ok", status["progress"])
+            assert status["state"] == "ok"
+        finally:
+            if viewer is not None:
+                viewer.close()
+            reporter.stop(flush_s=0.5)
+            proxy.close()
+
+
+def test_every_stage_goes_out(mqtt_rig, recorder):
+    """Stages follow each other within milliseconds on a fast module: each one still
+    reaches the dashboard, not only the first of each second."""
+    station, hw, journal, reporter = mqtt_rig()
+    seen: list[str] = []
+    station.listeners.append(
+        lambda socket: socket.name == "socket1"
+        and socket.status.stage
+        and (not seen or seen[-1] != socket.status.stage)
+        and seen.append(socket.status.stage)
+    )
+    recorder.wait(lambda: reporter.connected, what="connected")
+    flash_sockets(station, hw, ["socket1"])
+    topic = reporter.topics.socket("socket1")
+    recorder.wait(lambda: json.loads(recorder.last(topic))["state"] == "ok", what="ok")
+    published = [s["stage"] for s in recorder.json_on(topic) if s["stage"]]
+    changes = [stage for i, stage in enumerate(published) if i == 0 or published[i - 1] != stage]
+    assert len(seen) >= 4 and changes == seen
+
+
+def test_a_result_sent_as_the_connection_drops_goes_out_once(mqtt_rig, broker):
+    """The outbox publishes in the instant the connection is gone (paho answers
+    MQTT_ERR_NO_CONN, yet keeps the message and sends it on reconnecting): that result
+    must not be published a second time once the broker is back."""
+    station, hw, journal, reporter = mqtt_rig()
+    wait_for(lambda: reporter.connected, timeout=10, what="connected")
+    broker.stop()
+    wait_for(lambda: not reporter.connected, what="the broker gone")
+    flash_sockets(station, hw, ["socket1"])
+    (row,) = journal.unpublished()
+    reporter._publish_batch()  # the outbox's step, as it ran when the connection dropped
+    broker.start()
+    recorder = Recorder(broker.port)
+    try:
+        recorder.wait(lambda: journal.unpublished() == [], timeout=40, what="acknowledged")
+        time.sleep(1.5)  # a second copy, if any, arrives by now
+        assert [r["id"] for r in recorder.json_on(reporter.topics.result)] == [row.id]
+    finally:
+        recorder.close()

@@ -20,6 +20,7 @@ import logging
 import random
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -42,6 +43,9 @@ BIRTH_DELAY_S = (0.5, 2.0)  # spread discovery after a Home Assistant restart
 ACK_TIMEOUT_S = 5.0
 DISCOVERY_FILE = "mqtt-discovery.json"
 BUTTON_PAYLOADS = ("", "PRESS")
+# Retained states go out at QoS 0 and again on every connect: paho would resend a QoS 1
+# state queued during a cut after the fresh ones, and the stale one would stay retained.
+STATE_QOS = 0
 # A socket entering one of these changes the station's counts.
 SETTLED = (SocketState.OK, SocketState.FAILED, SocketState.EMPTY)
 
@@ -59,11 +63,17 @@ class MqttReporter:
         self._connected = threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._last_progress: dict[str, tuple[SocketState | None, float]] = {}
+        # Per socket: the state and stage last published, and when.
+        self._last_progress: dict[str, tuple[SocketState | None, str, float]] = {}
         # Socket threads change states concurrently; a state is read and published under
         # this lock, so the last one published (retained) is the socket's latest.
         self._state_lock = threading.RLock()
-        self._pending: dict[int, mqtt.MQTTMessageInfo] = {}
+        # Results sent and not yet acknowledged: journal id -> (mid, when sent). paho's
+        # MQTTMessageInfo cannot say so for a message sent while the connection was down
+        # (it raises), so acknowledgements are taken from on_publish.
+        self._pending: dict[int, tuple[int, float]] = {}
+        self._acks = threading.Condition()
+        self._acked_at: dict[int, float] = {}
         self._journal_shown = ""  # the station state's last "journal": follow its changes
         self._republish_lock = threading.Lock()
         self._republish_timer: threading.Timer | None = None
@@ -94,6 +104,7 @@ class MqttReporter:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         return client
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -276,10 +287,7 @@ class MqttReporter:
             state = socket.status.as_dict()
             state["inserted"] = socket.status.state is not SocketState.EMPTY
             self.client.publish(
-                self.topics.socket(socket.name),
-                json.dumps(state),
-                qos=self.settings.qos,
-                retain=True,
+                self.topics.socket(socket.name), json.dumps(state), qos=STATE_QOS, retain=True
             )
 
     def publish_station(self) -> None:
@@ -299,22 +307,24 @@ class MqttReporter:
                 "journal": journal,
             }
             self._journal_shown = journal
-            self.client.publish(
-                self.topics.station, json.dumps(state), qos=self.settings.qos, retain=True
-            )
+            self.client.publish(self.topics.station, json.dumps(state), qos=STATE_QOS, retain=True)
 
     def socket_changed(self, socket: Socket) -> None:
-        """Station listener: every state change goes out; progress at most once a second."""
+        """Station listener: every state and stage change goes out; progress within a stage
+        at most once a second."""
         if not self._connected.is_set():
             return
         with self._state_lock:
-            state = socket.status.state
+            state, stage = socket.status.state, socket.status.stage or ""
             now = time.monotonic()
-            last_state, last_time = self._last_progress.get(socket.name, (None, 0.0))
-            busy = state is last_state is SocketState.FLASHING
+            last_state, last_stage, last_time = self._last_progress.get(
+                socket.name, (None, "", 0.0)
+            )
+            # Only progress within one stage is thinned out: a new stage always goes out.
+            busy = state is last_state is SocketState.FLASHING and stage == last_stage
             if busy and now - last_time < PROGRESS_INTERVAL_S:
                 return
-            self._last_progress[socket.name] = (state, now)
+            self._last_progress[socket.name] = (state, stage, now)
             self.publish_socket(socket)
         if state is not last_state and state in SETTLED:
             self.publish_station()
@@ -344,26 +354,49 @@ class MqttReporter:
         """Publish unacknowledged results in journal order, then the outcomes the station
         holds because the journal cannot be written; False when nothing moved."""
         moved = False
-        for attempt_id, info in list(self._pending.items()):
-            if info.is_published():
+        for attempt_id, sent in list(self._pending.items()):
+            if self._acked(sent):
                 self._acknowledged(attempt_id)
                 moved = True
         for row in [*self.journal.unpublished(limit=50), *self.station.held_results()]:
             if row.id in self._pending:
                 continue
+            sent_at = time.monotonic()
             info = self.client.publish(self.topics.result, json.dumps(row.as_dict()), qos=1)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            # NO_CONN: the connection went just now; paho keeps the message all the same
+            # and sends it on reconnecting, so it is pending like any other.
+            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 return moved
-            self._pending[row.id] = info
-            try:
-                info.wait_for_publish(timeout=ACK_TIMEOUT_S)
-            except (RuntimeError, ValueError):
+            sent = self._pending[row.id] = (info.mid, sent_at)
+            if info.rc == mqtt.MQTT_ERR_NO_CONN:
                 return moved
-            if not info.is_published():
-                return moved  # left pending: paho resends it after a reconnect
+            with self._acks:
+                if not self._acks.wait_for(partial(self._acked, sent), ACK_TIMEOUT_S):
+                    return moved  # left pending: paho resends it after a reconnect
             self._acknowledged(row.id)
             moved = True
         return moved
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        """paho's network thread: the broker acknowledged message ``mid``. Called with
+        paho's queue locked, so it takes only its own small lock."""
+        with self._acks:
+            self._acked_at[mid] = time.monotonic()
+            self._acks.notify_all()
+
+    def _acked(self, sent: tuple[int, float]) -> bool:
+        """Whether the message sent as (mid, when) is acknowledged: an acknowledgement of
+        its mid from before it was sent was for an earlier message (mids wrap at 65535)."""
+        mid, sent_at = sent
+        with self._acks:
+            return self._acked_at.get(mid, -1.0) >= sent_at
 
     def _acknowledged(self, attempt_id: int) -> None:
         """The broker has a result: a held outcome is recorded as published when the
