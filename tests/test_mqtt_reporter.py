@@ -4,15 +4,18 @@ commands, auth and TLS, and a station that keeps working without a broker."""
 
 import dataclasses
 import json
+import logging
 import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from helpers import flash_sockets, mqtt_config, state_of, wait_for
 from mqtt_broker import Broker, Proxy, Recorder
 
+from flashjig.cli.statusview import render
 from flashjig.mqtt.discovery import Topics
 from flashjig.mqtt.reporter import DISCOVERY_FILE, MqttReporter
 from flashjig.simulation.station import simulated_station
@@ -187,57 +190,47 @@ def _openssl(*args, cwd):
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def test_username_password_and_tls(station_config, tmp_path):
-    certs = tmp_path / "certs"
+def make_ca(certs: Path, name: str) -> Path:
+    _openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", f"/CN=flashjig test CA {name}",
+        "-keyout", f"{name}.key", "-out", f"{name}.crt",
+        cwd=certs,
+    )  # fmt: skip
+    return certs / f"{name}.crt"
+
+
+def make_certs(certs: Path) -> None:
+    """A test CA (ca.crt) and a server certificate it signed for 127.0.0.1 (server.crt)."""
     certs.mkdir()
+    make_ca(certs, "ca")
     _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=flashjig test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
+        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", "server.key", "-out", "server.csr",
         cwd=certs,
-    )
-    _openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        cwd=certs,
-    )
+    )  # fmt: skip
     (certs / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     _openssl(
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "server.crt",
+        "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt",
         cwd=certs,
+    )  # fmt: skip
+
+
+def tls_broker(directory: Path, certs: Path, extra: str = "", **kwargs) -> Broker:
+    return Broker(
+        directory,
+        extra=(
+            f"cafile {certs / 'ca.crt'}\ncertfile {certs / 'server.crt'}\n"
+            f"keyfile {certs / 'server.key'}\n{extra}"
+        ),
+        **kwargs,
     )
+
+
+def test_username_password_and_tls(station_config, tmp_path):
+    certs = tmp_path / "certs"
+    make_certs(certs)
     passwords = tmp_path / "passwd"
     subprocess.run(
         ["mosquitto_passwd", "-b", "-c", str(passwords), "jig", "s3cret"],
@@ -245,15 +238,7 @@ def test_username_password_and_tls(station_config, tmp_path):
         capture_output=True,
     )
     os.chmod(passwords, 0o600)
-    broker = Broker(
-        tmp_path,
-        anonymous=False,
-        extra=(
-            f"password_file {passwords}\n"
-            f"cafile {certs / 'ca.crt'}\ncertfile {certs / 'server.crt'}\n"
-            f"keyfile {certs / 'server.key'}\n"
-        ),
-    )
+    broker = tls_broker(tmp_path, certs, f"password_file {passwords}\n", anonymous=False)
     secret = tmp_path / "mqtt-password"
     secret.write_text("s3cret\n")
     try:
@@ -380,10 +365,12 @@ def test_every_stage_goes_out(mqtt_rig, recorder):
     station, hw, journal, reporter = mqtt_rig()
     seen: list[str] = []
     station.listeners.append(
-        lambda socket: socket.name == "socket1"
-        and socket.status.stage
-        and (not seen or seen[-1] != socket.status.stage)
-        and seen.append(socket.status.stage)
+        lambda socket: (
+            socket.name == "socket1"
+            and socket.status.stage
+            and (not seen or seen[-1] != socket.status.stage)
+            and seen.append(socket.status.stage)
+        )
     )
     recorder.wait(lambda: reporter.connected, what="connected")
     flash_sockets(station, hw, ["socket1"])
@@ -413,3 +400,55 @@ def test_a_result_sent_as_the_connection_drops_goes_out_once(mqtt_rig, broker):
         assert [r["id"] for r in recorder.json_on(reporter.topics.result)] == [row.id]
     finally:
         recorder.close()
+
+
+def connection_warnings(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "flashjig.mqtt.reporter" and "MQTT broker" in r.getMessage()
+    ]
+
+
+def test_a_broker_that_is_not_there_is_said_once_and_shown_in_status(mqtt_rig, broker, caplog):
+    """Refused, again and again while it retries: one warning, the status says it, and
+    the reconnect says what it was."""
+    caplog.set_level(logging.INFO, logger="flashjig.mqtt.reporter")
+    broker.stop()
+    station, hw, journal, reporter = mqtt_rig()
+    where = f"127.0.0.1:{broker.port}"
+    refused = f"cannot connect to the MQTT broker {where}: connection refused"
+    wait_for(lambda: refused in station.status()["broker"], what="the status saying so")
+    assert f"  MQTT: {refused}" in render(station.status())  # flashjig status
+    time.sleep(3.5)  # retries at 1, 2 (and more) seconds
+    assert [w for w in connection_warnings(caplog) if "connect" in w] == [
+        f"{refused} (is the broker running, on this port?) (retrying)"
+    ]
+    broker.start()
+    wait_for(lambda: reporter.connected, timeout=40, what="connected")
+    assert station.status()["broker"] == f"connected to {where}"
+    assert connection_warnings(caplog)[-1].startswith(
+        f"connected to MQTT broker {where} (it was: {refused}"
+    )
+
+
+def test_a_certificate_that_does_not_verify_is_said(station_config, tmp_path, caplog):
+    certs = tmp_path / "certs"
+    make_certs(certs)
+    other_ca = make_ca(certs, "other")  # not the CA that signed the broker's certificate
+    broker = tls_broker(tmp_path, certs)
+    config = mqtt_config(station_config.path, broker.port, tls={"ca_file": str(other_ca)})
+    try:
+        with simulated_station(config, tmp_path / "state") as (station, _, journal):
+            reporter = MqttReporter(config, station, journal, tmp_path / "state")
+            reporter.start()
+            try:
+                wait_for(lambda: "does not verify" in station.status()["broker"], what="the reason")
+                time.sleep(2.5)
+                (warning,) = connection_warnings(caplog)
+                assert "its TLS certificate does not verify" in warning
+                assert not reporter.connected
+            finally:
+                reporter.stop(flush_s=0.1)
+    finally:
+        broker.stop()

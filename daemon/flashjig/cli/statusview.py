@@ -34,6 +34,8 @@ def render(status: dict[str, Any], *, colour: bool = False) -> str:
     ]
     if status.get("journal", "ok") != "ok":
         lines.insert(1, f"  ! {status['journal']}")
+    if "broker" in status:
+        lines.insert(1, f"  MQTT: {status['broker']}")
     for s in status["sockets"]:
         if s["state"] == "flashing":
             stage = s["stage"] or "starting"

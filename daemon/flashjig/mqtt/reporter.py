@@ -18,10 +18,13 @@ import contextlib
 import json
 import logging
 import random
+import ssl
+import sys
 import threading
 import time
 from functools import partial
 from pathlib import Path
+from socket import gaierror
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -61,6 +64,10 @@ class MqttReporter:
         self.topics = Topics(config)
         self._discovery_file = state_dir / DISCOVERY_FILE
         self._connected = threading.Event()
+        # How the broker connection is, in words ("connected to ..." or what is wrong),
+        # and the last problem logged: each is logged once, and again when it changes.
+        self.connection = f"connecting to {config.mqtt.host}:{config.mqtt.port}"
+        self._logged_problem: str | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         # Per socket: the state and stage last published, and when.
@@ -105,12 +112,14 @@ class MqttReporter:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
+        client.on_connect_fail = self._on_connect_fail
         return client
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
         self.station.listeners.append(self.socket_changed)
+        self.station.status_fields["broker"] = lambda: self.connection
         self.client.connect_async(
             self.settings.host, self.settings.port, keepalive=self.settings.keepalive
         )
@@ -121,6 +130,7 @@ class MqttReporter:
         """Send what is left (briefly), say offline, disconnect."""
         if self.socket_changed in self.station.listeners:
             self.station.listeners.remove(self.socket_changed)
+        self.station.status_fields.pop("broker", None)
         if self._connected.is_set():
             self._wake.set()
             deadline = time.monotonic() + flush_s
@@ -153,11 +163,14 @@ class MqttReporter:
         properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
-            log.warning(
-                "MQTT broker %s refused the connection: %s", self.settings.host, reason_code
-            )
+            self._problem(f"the MQTT broker {self._broker} refused the connection: {reason_code}")
             return
-        log.info("connected to MQTT broker %s:%d", self.settings.host, self.settings.port)
+        self.connection = f"connected to {self._broker}"
+        if self._logged_problem is not None:
+            log.info("connected to MQTT broker %s (it was: %s)", self._broker, self._logged_problem)
+            self._logged_problem = None
+        else:
+            log.info("connected to MQTT broker %s", self._broker)
         client.publish(self.topics.availability, "online", qos=1, retain=True)
         client.subscribe(self.topics.birth, qos=1)
         if self.settings.commands:
@@ -181,7 +194,26 @@ class MqttReporter:
     ) -> None:
         if self._connected.is_set():
             log.warning("lost the MQTT broker (%s); results wait in the journal", reason_code)
+            self.connection = f"lost {self._broker} ({reason_code}), reconnecting"
         self._connected.clear()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        """paho's network thread, inside its ``except OSError`` around a connection attempt:
+        the exception being handled says why (refused, unreachable, a name that does not
+        resolve, a certificate that does not verify), which paho itself keeps quiet."""
+        error = sys.exception()
+        self._problem(f"cannot connect to the MQTT broker {self._broker}: {_why(error)}")
+
+    def _problem(self, text: str) -> None:
+        """A connection problem: shown in status at once, logged once until it changes."""
+        self.connection = text
+        if text != self._logged_problem:
+            log.warning("%s (retrying)", text)
+            self._logged_problem = text
+
+    @property
+    def _broker(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         if message.topic == self.topics.birth:
@@ -305,6 +337,7 @@ class MqttReporter:
                 # By state, not by worker thread: the worker that reports "ok" is still alive.
                 "flashing": sum(s.status.state is SocketState.FLASHING for s in sockets),
                 "journal": journal,
+                "broker": self.connection,
             }
             self._journal_shown = journal
             self.client.publish(self.topics.station, json.dumps(state), qos=STATE_QOS, retain=True)
@@ -405,3 +438,20 @@ class MqttReporter:
         if not self.station.held_published(attempt_id):
             self.journal.mark_published(attempt_id)
         del self._pending[attempt_id]
+
+
+def _why(error: BaseException | None) -> str:
+    """An exception from connecting, in a person's words."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"its TLS certificate does not verify ({error.verify_message})"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS failed ({error.reason or error})"
+    if isinstance(error, gaierror):
+        return f"the name does not resolve ({error.strerror})"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (is the broker running, on this port?)"
+    if isinstance(error, TimeoutError):
+        return "no answer (timed out)"
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error) if error is not None else "unknown error"

@@ -70,6 +70,8 @@ class Station:
         self._healthy = False
         self.started_at = time.time()
         self.listeners: list[Listener] = []
+        # More of what status shows, from those reporting the station (MQTT: "broker").
+        self.status_fields: dict[str, Callable[[], str]] = {}
         self._port = port
         self._lock = threading.Lock()
         self._held = False
@@ -320,6 +322,7 @@ class Station:
             "today": counts_today,
             "total": counts_all,
             "sockets": [s.status.as_dict() for s in self.sockets.values()],
+            **{name: field() for name, field in list(self.status_fields.items())},
         }
 
     def stop(self) -> None:
