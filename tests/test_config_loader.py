@@ -604,3 +604,42 @@ def test_one_serial_device_spelled_two_ways_is_refused(station: Path, tmp_path: 
     assert_located(
         err, station, line_of(text, f"serial: {target}"), "sockets[1].serial", "also used"
     )
+
+
+# -- MQTT over TLS: files that are not what they should be ---------------------------------
+
+
+def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    import subprocess
+
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.crt"],
+        cwd=directory, check=True, capture_output=True,
+    )  # fmt: skip
+    return directory / f"{name}.crt", directory / f"{name}.key"
+
+
+def test_tls_files_are_loaded_as_the_client_will(station: Path) -> None:
+    """A CA file that is no certificate, a client certificate with another's key: refused
+    when the config is loaded (the daemon refuses the reload), naming the field."""
+    directory = station.parent
+    cert, key = _self_signed(directory, "client")
+    _, other_key = _self_signed(directory, "other")
+    (directory / "ca.crt").write_text("this is not a certificate\n")
+    mqtt = "mqtt:\n  host: broker.local\n  tls:\n    ca_file: ca.crt\n"
+    text = BASE + mqtt
+    err = load_error(station, text)
+    assert_located(err, station, line_of(text, "ca_file"), "mqtt.tls.ca_file", "not a PEM")
+
+    good_ca = "    ca_file: client.crt\n"
+    text = BASE + mqtt.replace("    ca_file: ca.crt\n", good_ca)
+    assert load_config(write(station, text)).mqtt is not None  # a real certificate loads
+    pair = f"    cert_file: {cert.name}\n    key_file: {other_key.name}\n"
+    text = BASE + mqtt.replace("    ca_file: ca.crt\n", good_ca + pair)
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, "cert_file"), "mqtt.tls.cert_file", "do not load together"
+    )
+    right = f"    cert_file: {cert.name}\n    key_file: {key.name}\n"
+    assert load_config(write(station, BASE + mqtt.replace("    ca_file: ca.crt\n", right)))

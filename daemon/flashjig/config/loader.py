@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import string
 from pathlib import Path
 from typing import Literal, Required, TypedDict
@@ -340,7 +341,33 @@ class _Parser(NodeReader):
             kwargs["insecure"] = self.boolean(n, "mqtt.tls.insecure")
         if ("cert_file" in kwargs) != ("key_file" in kwargs):
             raise self.error(node, "mqtt.tls", "cert_file and key_file go together")
+        if self.check_files:
+            self.check_tls(m, kwargs)
         return TlsConfig(**kwargs)
+
+    def check_tls(self, m: dict[str, yaml.Node], files: _TlsArgs) -> None:
+        """Load the certificates as the MQTT client will (an ssl context, as paho-mqtt's
+        tls_set builds it), so a file that is not what it should be is refused here, not
+        found out by the daemon's connection thread."""
+        context = ssl.create_default_context()
+        if "ca_file" in files:
+            try:
+                context.load_verify_locations(cafile=str(files["ca_file"]))
+            except ssl.SSLError as e:
+                reason = f"not a PEM certificate ({e.reason or e})"
+                raise self.error(m["ca_file"], "mqtt.tls.ca_file", reason) from None
+        if "cert_file" in files:
+            try:
+                # A callable password: an encrypted key is refused, never prompted for.
+                context.load_cert_chain(
+                    str(files["cert_file"]), str(files["key_file"]), password=lambda: b""
+                )
+            except ssl.SSLError as e:
+                reason = (
+                    "the certificate and key_file do not load together (a PEM certificate, "
+                    f"its unencrypted private key): {e.reason or e}"
+                )
+                raise self.error(m["cert_file"], "mqtt.tls.cert_file", reason) from None
 
     def station(self, node: yaml.Node) -> StationConfig:
         m = self.mapping(
