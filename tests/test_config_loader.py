@@ -643,3 +643,12 @@ def test_tls_files_are_loaded_as_the_client_will(station: Path) -> None:
     )
     right = f"    cert_file: {cert.name}\n    key_file: {key.name}\n"
     assert load_config(write(station, BASE + mqtt.replace("    ca_file: ca.crt\n", right)))
+
+
+def test_a_station_id_with_an_underscore_is_refused(station: Path) -> None:
+    """bench_1 and bench-1 would be one device in Home Assistant (its ids take '_' for
+    '-'): the id that could be another's is refused."""
+    text = edit(BASE, "id: test-bench", "id: test_bench")
+    err = load_error(station, text)
+    assert_located(err, station, line_of(text, "id: test_bench"), "station.id", "no '_'")
+    assert load_config(write(station, BASE)).station.id == "test-bench"

@@ -66,3 +66,39 @@ def test_two_stations_on_one_broker_stay_apart(
     ids1 = set(json.loads(recorder.last(r1.topics.discovery))["cmps"])
     ids2 = set(json.loads(recorder.last(r2.topics.discovery))["cmps"])
     assert not ids1 & ids2
+
+
+def test_the_profile_turning_from_select_to_sensor_removes_the_select(station_config, tmp_path):
+    """commands off: the profile select becomes a sensor. The select must be removed by
+    name and platform, and the sensor come under an id of its own; one id carrying both
+    left the select in Home Assistant."""
+    from flashjig.mqtt.discovery import Topics, device_config
+
+    commanding = mqtt_config(station_config.path, 1883, commands=True)
+    topics = Topics(commanding)
+    before = device_config(commanding, topics)["cmps"]
+    (select,) = [cid for cid, c in before.items() if c["p"] == "select"]
+    announced = {cid: c["p"] for cid, c in before.items()}
+    watching = dataclasses.replace(
+        commanding, mqtt=dataclasses.replace(commanding.mqtt, commands=False)
+    )
+    after = device_config(watching, topics, announced)["cmps"]
+    assert after[select] == {"p": "select"}  # removed, as the select it was
+    (sensor,) = [cid for cid, c in after.items() if "profile" in cid and c["p"] == "sensor"]
+    assert sensor != select and after[sensor]["name"] == "Active profile"
+
+
+def test_the_example_card_names_entities_that_discovery_makes(station_config):
+    """config/home-assistant-card.yaml, for the sample station with commands on: every
+    entity it shows is one that discovery announces (the ids Home Assistant gives them)."""
+    import re
+    from pathlib import Path
+
+    from flashjig.mqtt.discovery import Topics, device_config
+
+    config = mqtt_config(station_config.path, 1883, commands=True)
+    cmps = device_config(config, Topics(config))["cmps"].values()
+    announced = {c["default_entity_id"] for c in cmps}
+    card = (Path(__file__).parents[1] / "config" / "home-assistant-card.yaml").read_text()
+    shown = set(re.findall(r"entity: ([a-z_]+\.[a-z0-9_]+)", card))
+    assert shown and shown <= announced, shown - announced

@@ -50,6 +50,9 @@ MAX_SERIAL = 2**63 - 1
 MAX_CLIENT_ID = 3072
 
 _NAME_RE = re.compile(r"[a-z0-9_-]{1,32}")
+# A station id names its Home Assistant device and entities, where "-" becomes "_" (their
+# ids take no "-"): an id with "_" could be another station's (bench_1 and bench-1).
+_STATION_ID_RE = re.compile(r"[a-z0-9-]{1,32}")
 # Profile names end up in field paths and CLI arguments: no dots or spaces.
 _PROFILE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -391,7 +394,14 @@ class _Parser(NodeReader):
         )
         kwargs: _StationArgs = {}
         if (n := self.present(m, "id")) is not None:
-            kwargs["id"] = self.name(n, "station.id", "station id")
+            value = self.string(n, "station.id")
+            if not _STATION_ID_RE.fullmatch(value):
+                reason = (
+                    f"invalid station id {value!r}: use 1-32 of [a-z0-9-] (no '_': Home "
+                    "Assistant's ids turn '-' into '_', and two stations would be one)"
+                )
+                raise self.error(n, "station.id", reason)
+            kwargs["id"] = value
         for key in ("button", "status_led"):
             if (n := self.present(m, key)) is not None:
                 kwargs[key] = self.pin(n, f"station.{key}")

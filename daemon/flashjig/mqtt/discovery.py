@@ -136,7 +136,9 @@ def components(config: Config, topics: Topics) -> dict[str, dict[str, Any]]:
         )
     if commands:
         add(
-            "profile",
+            # Its own id, not the sensor's: Home Assistant keeps an entity per platform, so
+            # a component that changed platform under one id would leave the old behind.
+            "profile_select",
             "select",
             "Active profile",
             state_topic=topics.station,
@@ -176,7 +178,8 @@ def device_config(
     config: Config, topics: Topics, previous: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """The discovery payload; ``previous`` (component id -> platform, as last published)
-    names components to remove."""
+    names components to remove, each with the platform it had. A component id never
+    changes platform (components() gives each platform its own ids)."""
     cmps: dict[str, dict[str, Any]] = {
         cid: {"p": platform} for cid, platform in (previous or {}).items()
     }
