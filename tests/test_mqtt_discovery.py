@@ -102,3 +102,22 @@ def test_the_example_card_names_entities_that_discovery_makes(station_config):
     card = (Path(__file__).parents[1] / "config" / "home-assistant-card.yaml").read_text()
     shown = set(re.findall(r"entity: ([a-z_]+\.[a-z0-9_]+)", card))
     assert shown and shown <= announced, shown - announced
+
+
+def test_discovery_announced_at_the_old_topic_is_taken_back(mqtt_rig, recorder, tmp_path):
+    """flashjig 0.1.0 announced at <prefix>/device/<uid>/config; the topic is now
+    flashjig-<station id> (one ACL pattern serves every station). A station whose record
+    says it announced there before clears the old retained config, or Home Assistant would
+    see two devices with the same entities."""
+    from flashjig.mqtt.reporter import DISCOVERY_FILE
+
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / DISCOVERY_FILE).write_text(json.dumps({"flashjig_bench_1_socket1_state": "sensor"}))
+    recorder.publish("homeassistant/device/flashjig_bench_1/config", "{}", retain=True)
+    _, _, _, reporter = mqtt_rig(state=state)
+    assert reporter.topics.discovery == "homeassistant/device/flashjig-bench-1/config"
+    recorder.wait(lambda: recorder.on(reporter.topics.discovery), what="discovery")
+    assert recorder.last("homeassistant/device/flashjig_bench_1/config") == b""
+    record = json.loads((state / DISCOVERY_FILE).read_text())
+    assert record["topic"] == reporter.topics.discovery and record["components"]

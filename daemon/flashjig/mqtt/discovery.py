@@ -31,7 +31,9 @@ class Topics:
         self.result = f"{self.base}/result"
         self.error = f"{self.base}/error"
         self.commands = f"{self.base}/cmd"
-        self.discovery = f"{self.prefix}/device/{self.uid}/config"
+        # The station id as it is ("-" is allowed in a discovery topic, not in an entity id),
+        # so that one broker ACL pattern (flashjig-%u) gives each station its own.
+        self.discovery = f"{self.prefix}/device/flashjig-{station}/config"
         self.birth = f"{self.prefix}/status"
 
     def socket(self, name: str) -> str:

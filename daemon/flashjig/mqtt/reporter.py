@@ -25,6 +25,7 @@ import time
 from functools import partial
 from pathlib import Path
 from socket import gaierror
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -292,22 +293,40 @@ class MqttReporter:
     # -- what we publish -----------------------------------------------------------------
 
     def publish_discovery(self) -> None:
-        try:
-            previous = json.loads(self._discovery_file.read_text())
-        except (OSError, ValueError):
-            previous = {}
-        payload = device_config(self.config, self.topics, previous)
+        announced = self._announced()
+        previous_topic = announced.get("topic", self.topics.discovery)
+        payload = device_config(self.config, self.topics, announced.get("components", {}))
         current = {cid: c["p"] for cid, c in payload["cmps"].items() if len(c) > 1}
+        if previous_topic != self.topics.discovery:  # announced elsewhere before: take it back
+            self.client.publish(previous_topic, b"", qos=1, retain=True)
         self.client.publish(self.topics.discovery, json.dumps(payload), qos=1, retain=True)
         try:
             self._discovery_file.parent.mkdir(parents=True, exist_ok=True)
-            self._discovery_file.write_text(json.dumps(current))
+            record = {"topic": self.topics.discovery, "components": current}
+            self._discovery_file.write_text(json.dumps(record))
         except OSError as e:
             log.warning(
                 "cannot keep what discovery announced (%s): sockets taken out of the config "
                 "later may stay in Home Assistant",
                 e,
             )
+
+    def _announced(self) -> dict[str, Any]:
+        """What discovery last announced, and where: {"topic", "components": {id: platform}}.
+        A record from before the topic was kept (components only) was announced at
+        flashjig 0.1.0's topic, <prefix>/device/<uid>/config."""
+        try:
+            record = json.loads(self._discovery_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(record, dict):
+            return {}
+        if "components" not in record:
+            return {
+                "topic": f"{self.topics.prefix}/device/{self.topics.uid}/config",
+                "components": record,
+            }
+        return record
 
     def publish_states(self) -> None:
         for socket in self.station.sockets.values():
