@@ -81,7 +81,8 @@ def test_drain_waits_for_the_flash_in_progress_and_takes_no_new_module(start_dae
         text=True,
     )
     wait_for(lambda: daemon.ask("status")["status"]["paused"] == "an upgrade", what="paused")
-    assert daemon.ask("flash", socket="socket2")["started"] == []
+    refused = daemon.ask("flash", socket="socket2")
+    assert refused["started"] == [] and refused["why"] == "no new modules are taken: an upgrade"
     assert waiting.wait(timeout=120) == 0, waiting.stderr.read()
     assert "waiting for socket1" in waiting.stderr.read()
     sockets = daemon.sockets()

@@ -161,6 +161,10 @@ def test_commands_accepted_and_refused(mqtt_rig, recorder):
         (f"{topics.commands}/flash", "x" * 5000, "too large"),
         (f"{topics.commands}/reboot", "PRESS", "unknown command topic"),
         (f"{topics.commands}/profile", b"\xff\xfe", "not UTF-8"),
+        # Commands that would do nothing say why, rather than nothing at all.
+        (topics.flash("socket2"), "PRESS", "not flashed: socket2 holds a module flashed already"),
+        (topics.flash("socket3"), "PRESS", "not flashed: socket3 is empty"),
+        (topics.flash(), "PRESS", "nothing to flash: socket1 is empty; socket2 holds"),
     ]:
         recorder.publish(topic, payload)
         recorder.wait(

@@ -260,13 +260,16 @@ class MqttReporter:
         if parts == ["flash"]:
             self._button(text)
             log.info("MQTT: flash all requested")
-            self.station.flash_all()
+            if not self.station.flash_all():
+                reasons = "; ".join(self.station.why_not_flashed(n) for n in self.station.sockets)
+                raise CommandError(f"nothing to flash: {reasons}")
         elif len(parts) == 2 and parts[0] == "flash":
             if parts[1] not in self.station.sockets:
                 raise CommandError(f"unknown socket {parts[1]!r}")
             self._button(text)
             log.info("MQTT: flash %s requested", parts[1], extra={"SOCKET": parts[1]})
-            self.station.flash_one(parts[1])
+            if not self.station.flash_one(parts[1]):
+                raise CommandError(f"not flashed: {self.station.why_not_flashed(parts[1])}")
         elif parts == ["cancel"]:
             self._button(text)
             log.info("MQTT: cancel requested")

@@ -228,7 +228,9 @@ class Daemon:
             if name is None:
                 return {"ok": True, "started": station.flash_all()}
             self._known(station, name)
-            return {"ok": True, "started": [name] if station.flash_one(name) else []}
+            if station.flash_one(name):
+                return {"ok": True, "started": [name]}
+            return {"ok": True, "started": [], "why": station.why_not_flashed(name)}
         if cmd == "cancel":
             return {"ok": True, "cancelled": station.cancel_all()}
         if cmd == "drain":

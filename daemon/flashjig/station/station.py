@@ -24,7 +24,7 @@ from flashjig.flashing.images import Image, load_images
 from flashjig.flashing.result import FlashResult
 from flashjig.hardware.leds import AliveLight, Look
 from flashjig.station.journal import AttemptRow, Journal
-from flashjig.station.socket import Socket
+from flashjig.station.socket import Socket, SocketState
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,21 @@ class Station:
 
     def flash_one(self, name: str) -> bool:
         return self.sockets[name].request_flash()
+
+    def why_not_flashed(self, name: str) -> str:
+        """Why asking to flash socket ``name`` started nothing, in words."""
+        if self.paused is not None:
+            return f"no new modules are taken: {self.paused}"
+        if self.journal_problem is not None:
+            return self.journal_problem
+        state = self.sockets[name].status.state
+        if state is SocketState.EMPTY:
+            return f"{name} is empty"
+        if state is SocketState.FLASHING:
+            return f"{name} is flashing already"
+        if state is SocketState.OK:
+            return f"{name} holds a module flashed already (seat the next one)"
+        return f"{name} is {state.value}"
 
     def cancel_all(self) -> list[str]:
         busy = [name for name, s in self.sockets.items() if s.busy]
