@@ -431,8 +431,11 @@ def test_a_broker_that_is_not_there_is_said_once_and_shown_in_status(mqtt_rig, b
     broker.start()
     wait_for(lambda: reporter.connected, timeout=40, what="connected")
     assert station.status()["broker"] == f"connected to {where}"
-    assert connection_warnings(caplog)[-1].startswith(
-        f"connected to MQTT broker {where} (it was: {refused}"
+    wait_for(
+        lambda: connection_warnings(caplog)[-1].startswith(
+            f"connected to MQTT broker {where} (it was: {refused}"
+        ),
+        what="the end of the problem said, once the connection has lasted",
     )
 
 
@@ -456,3 +459,17 @@ def test_a_certificate_that_does_not_verify_is_said(station_config, tmp_path, ca
                 reporter.stop(flush_s=0.1)
     finally:
         broker.stop()
+
+
+def test_two_stations_with_one_station_id_are_told(mqtt_rig, station_config, tmp_path, caplog):
+    """Two daemons with the same station id (so the same client id): the broker closes each
+    connection as the other one opens. Said, not a silent tug of war."""
+    first, _, _, one = mqtt_rig(state=tmp_path / "one")
+    second, _, _, other = mqtt_rig(config=one.config, state=tmp_path / "two")
+    told = "another client uses client id 'flashjig-bench-1'"
+    wait_for(
+        lambda: any(told in s.status()["broker"] for s in (first, second)),
+        timeout=30,
+        what="the duplicate client id said",
+    )
+    assert any(told in w and "station id bench-1" in w for w in connection_warnings(caplog))

@@ -45,6 +45,10 @@ PROGRESS_INTERVAL_S = 1.0
 MAX_COMMAND_BYTES = 256
 BIRTH_DELAY_S = (0.5, 2.0)  # spread discovery after a Home Assistant restart
 ACK_TIMEOUT_S = 5.0
+# Connections the broker closes this soon after it accepted them, this many times in a
+# row: another client has our client id (a second station with the same station id).
+SHORT_CONNECTION_S = 5.0
+SHORT_CONNECTIONS = 3
 DISCOVERY_FILE = "mqtt-discovery.json"
 BUTTON_PAYLOADS = ("", "PRESS")
 # Retained states go out at QoS 0 and again on every connect: paho would resend a QoS 1
@@ -64,11 +68,14 @@ class MqttReporter:
         self.journal = journal
         self.topics = Topics(config)
         self._discovery_file = state_dir / DISCOVERY_FILE
+        self.client_id = self.settings.client_id or f"flashjig-{config.station.id}"
         self._connected = threading.Event()
         # How the broker connection is, in words ("connected to ..." or what is wrong),
         # and the last problem logged: each is logged once, and again when it changes.
         self.connection = f"connecting to {config.mqtt.host}:{config.mqtt.port}"
         self._logged_problem: str | None = None
+        self._connected_at = 0.0
+        self._short_connections = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         # Per socket: the state and stage last published, and when.
@@ -90,10 +97,7 @@ class MqttReporter:
 
     def _client(self) -> mqtt.Client:
         settings = self.settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=settings.client_id or f"flashjig-{self.config.station.id}",
-        )
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id)
         if settings.username:
             password = None
             if settings.password_file:
@@ -167,10 +171,8 @@ class MqttReporter:
             self._problem(f"the MQTT broker {self._broker} refused the connection: {reason_code}")
             return
         self.connection = f"connected to {self._broker}"
-        if self._logged_problem is not None:
-            log.info("connected to MQTT broker %s (it was: %s)", self._broker, self._logged_problem)
-            self._logged_problem = None
-        else:
+        self._connected_at = time.monotonic()
+        if self._logged_problem is None:
             log.info("connected to MQTT broker %s", self._broker)
         client.publish(self.topics.availability, "online", qos=1, retain=True)
         client.subscribe(self.topics.birth, qos=1)
@@ -194,6 +196,19 @@ class MqttReporter:
         properties: Properties | None,
     ) -> None:
         if self._connected.is_set():
+            self._connected.clear()
+            if time.monotonic() - self._connected_at < SHORT_CONNECTION_S:
+                self._short_connections += 1
+            else:
+                self._short_connections = 0
+            if self._short_connections >= SHORT_CONNECTIONS:
+                self._problem(
+                    f"the MQTT broker {self._broker} closes the connection right after it "
+                    f"opens ({self._short_connections} times in a row): another client uses "
+                    f"client id {self.client_id!r}; is a second station running "
+                    f"with station id {self.config.station.id}?"
+                )
+                return
             log.warning("lost the MQTT broker (%s); results wait in the journal", reason_code)
             self.connection = f"lost {self._broker} ({reason_code}), reconnecting"
         self._connected.clear()
@@ -204,6 +219,17 @@ class MqttReporter:
         resolve, a certificate that does not verify), which paho itself keeps quiet."""
         error = sys.exception()
         self._problem(f"cannot connect to the MQTT broker {self._broker}: {_why(error)}")
+
+    def _note_stable_connection(self) -> None:
+        """A connection that has lasted is the end of a problem: say so, once. (A broker
+        that closes each connection at once, for a client id used twice, is no end.)"""
+        stable = time.monotonic() - self._connected_at >= SHORT_CONNECTION_S
+        if not (self._connected.is_set() and stable):
+            return
+        self._short_connections = 0
+        if self._logged_problem is not None:
+            log.info("connected to MQTT broker %s (it was: %s)", self._broker, self._logged_problem)
+            self._logged_problem = None
 
     def _problem(self, text: str) -> None:
         """A connection problem: shown in status at once, logged once until it changes."""
@@ -391,6 +417,7 @@ class MqttReporter:
         while not self._stop.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
+            self._note_stable_connection()
             # A journal that fills or takes writes again changes no socket: say so here.
             if self._connected.is_set() and self._journal_shown != (
                 self.station.journal_problem or "ok"
