@@ -330,3 +330,22 @@ def test_a_first_install_asks_nothing_of_a_station(tmp_path, start_daemon):
     daemon = start_daemon()
     done, calls = run_preinst(daemon, tmp_path, "install")
     assert done.returncode == 0 and calls == []
+
+
+def test_the_service_starts_only_once_its_config_checks_out(machine):
+    """Under systemd (here: its /run/systemd/system, and deb-systemd-invoke recording what
+    it is asked), the install enables the service but starts it only when check-config
+    passes: not with the sample's missing image, which it names; then after the image is
+    there, on the next configure."""
+    (machine.path("/run/systemd/system")).mkdir(parents=True)
+    invoked = machine.path("/tmp/invoked")
+    stub = machine.path("/usr/bin/deb-systemd-invoke")
+    stub.write_text('#!/bin/sh\necho "$*" >>/tmp/invoked\n')
+    first = machine.run("dpkg", "-i", str(machine.deb))
+    assert "installed and enabled, not started" in first.stderr
+    assert "image file not found: /etc/flashjig/firmware/demo.bin" in first.stderr
+    assert not invoked.exists() or "restart" not in invoked.read_text()
+    machine.run("flashjig", "firmware", "/etc/flashjig/firmware/demo.bin")
+    machine.run("flashjig", "check-config")
+    machine.run("dpkg", "-i", str(machine.deb))  # configured again, as an upgrade would be
+    assert "restart flashjig.service" in invoked.read_text().splitlines()
