@@ -473,3 +473,26 @@ def test_two_stations_with_one_station_id_are_told(mqtt_rig, station_config, tmp
         what="the duplicate client id said",
     )
     assert any(told in w and "station id bench-1" in w for w in connection_warnings(caplog))
+
+
+def test_result_events_carry_the_documented_schema(mqtt_rig, recorder):
+    """Exactly the fields README.md's table names, in its words; no journal bookkeeping,
+    no path on the Pi."""
+    import re
+
+    from flashjig.mqtt.result import FIELDS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    documented = dict(re.findall(r"^\| `(\w+)` \| (.+) \|$", readme, re.MULTILINE))
+    assert {k: documented.get(k) for k in FIELDS} == FIELDS
+    station, hw, journal, reporter = mqtt_rig()
+    recorder.wait(lambda: reporter.connected, what="connected")
+    flash_sockets(station, hw, ["socket1"])
+    recorder.wait(lambda: recorder.on(reporter.topics.result), what="the result")
+    (event,) = recorder.json_on(reporter.topics.result)
+    assert set(event) == set(FIELDS)
+    (row,) = journal.attempts()
+    assert event["schema"] == 1 and event["id"] == row.id and event["reason"] is None
+    assert event["result"] == "ok" and event["mac"] == row.mac and event["attempt"] == 1
+    (image,) = event["images"]
+    assert image["name"] == "demo.bin" and "/" not in json.dumps(event["images"])

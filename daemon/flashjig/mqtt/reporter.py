@@ -2,7 +2,7 @@
 
 What goes out: a retained ``online``/``offline`` availability (``offline`` is also the
 last will), a retained JSON state per socket (progress at most once a second) and per
-station, and one QoS 1 result event per finished attempt carrying its journal row.
+station, and one QoS 1 result event per finished attempt (its schema: flashjig.mqtt.result).
 Results go through the journal as an outbox: a row is marked published only once the
 broker has acknowledged it, so a broker that is away, or a daemon restart, loses nothing
 and, as far as the journal can tell, sends nothing twice. An outcome the journal cannot
@@ -35,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from flashjig.config import Config
 from flashjig.errors import CommandError
 from flashjig.mqtt.discovery import Topics, device_config
+from flashjig.mqtt.result import result_event
 from flashjig.station.journal import Journal
 from flashjig.station.socket import Socket, SocketState
 from flashjig.station.station import Station, local_midnight
@@ -444,7 +445,8 @@ class MqttReporter:
             if row.id in self._pending:
                 continue
             sent_at = time.monotonic()
-            info = self.client.publish(self.topics.result, json.dumps(row.as_dict()), qos=1)
+            event = json.dumps(result_event(row))
+            info = self.client.publish(self.topics.result, event, qos=1)
             # NO_CONN: the connection went just now; paho keeps the message all the same
             # and sends it on reconnecting, so it is pending like any other.
             if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
