@@ -121,3 +121,75 @@ def test_discovery_announced_at_the_old_topic_is_taken_back(mqtt_rig, recorder, 
     assert recorder.last("homeassistant/device/flashjig_bench_1/config") == b""
     record = json.loads((state / DISCOVERY_FILE).read_text())
     assert record["topic"] == reporter.topics.discovery and record["components"]
+
+
+def test_every_template_reads_a_field_its_topic_carries(mqtt_rig, recorder):
+    """Each component's templates read value_json fields: every one of them is in what the
+    station really publishes on that component's topic (socket state, station state, or
+    the result event), so no entity shows 'unknown' for a misspelt or missing field."""
+    import re
+
+    from flashjig.mqtt.result import FIELDS
+
+    station, hw, _, reporter = mqtt_rig(commands=True)
+    topics = reporter.topics
+    recorder.wait(lambda: recorder.on(topics.discovery), what="discovery")
+    recorder.wait(lambda: recorder.on(topics.station), what="station state")
+    cmps = json.loads(recorder.last(topics.discovery))["cmps"]
+    carried = {
+        topics.station: set(json.loads(recorder.last(topics.station))),
+        topics.result: set(FIELDS),
+        **{
+            topics.socket(n): set(json.loads(recorder.last(topics.socket(n))))
+            for n in station.sockets
+        },
+    }
+    checked = 0
+    for cid, c in cmps.items():
+        for template in ("value_template", "json_attributes_template"):
+            for field in re.findall(r"value_json\.(\w+)", c.get(template, "")):
+                topic = c.get("json_attributes_topic", c["state_topic"])
+                assert field in carried[topic], (cid, field)
+                checked += 1
+        for availability in c.get("availability", []):
+            for field in re.findall(r"value_json\.(\w+)", availability.get("val_tpl", "")):
+                assert field in carried[availability["t"]], (cid, field)
+    assert checked > 30
+
+
+def test_home_assistant_gets_categories_classes_and_events(station_config):
+    from flashjig.mqtt.discovery import Topics, device_config
+
+    config = mqtt_config(station_config.path, 1883, commands=True, area="Workshop")
+    topics = Topics(config)
+    payload = device_config(config, topics)
+    cmps = payload["cmps"]
+
+    def of(key):
+        return cmps[f"{topics.uid}_{key}"]
+
+    assert "state_class" not in of("socket1_progress")  # no long-term statistics
+    assert of("socket1_last_result")["device_class"] == "enum"
+    assert "ok" in of("socket1_last_result")["options"]
+    assert of("socket1_last_duration")["device_class"] == "duration"
+    assert of("socket1_inserted")["device_class"] == "plug"
+    assert of("socket1_last_mac")["entity_category"] == "diagnostic"
+    assert of("profile_select")["entity_category"] == "config"
+    for key in ("broker", "journal", "backlog", "version", "cpu_temperature", "disk_free"):
+        assert of(key)["entity_category"] == "diagnostic", key
+    assert of("healthy")["device_class"] == "problem"
+    events = {cid: c for cid, c in cmps.items() if c["p"] == "event"}
+    assert len(events) == len(config.sockets) + 1  # one per socket, one for the station
+    assert all(c["state_topic"] == topics.result for c in events.values())
+    assert all(
+        c["event_types"] == ["ok", "failed", "cancelled", "interrupted"] for c in events.values()
+    )
+    assert "value_json.socket == 'socket2'" in of("socket2_result")["value_template"]
+    # A socket's flash button is there only when pressing it would flash something.
+    button = of("socket1_flash")
+    assert button["availability_mode"] == "all"
+    assert [a["t"] for a in button["availability"]] == [
+        topics.availability,
+        topics.socket("socket1"),
+    ]
+    assert payload["dev"]["sa"] == "Workshop"

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.slow
 REQUIRED = {
     "sensor": {"state_topic"},
     "binary_sensor": {"state_topic"},
+    "event": {"state_topic", "event_types"},
     "button": {"command_topic"},
     "select": {"command_topic", "options"},
 }
@@ -45,7 +46,7 @@ def test_online_discovery_states_and_results_for_five_sockets(mqtt_rig, recorder
         assert REQUIRED[c["p"]] <= set(c), cid
         assert "object_id" not in c and c["default_entity_id"].startswith(c["p"] + ".")
     platforms = {c["p"] for c in cmps.values()}
-    assert platforms == {"sensor", "binary_sensor", "button", "select"}
+    assert platforms == {"sensor", "binary_sensor", "button", "select", "event"}
 
     flash_sockets(station, hw, list(station.sockets))
     recorder.wait(lambda: len(recorder.on(topics.result)) == 5, what="five results")

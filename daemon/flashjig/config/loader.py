@@ -76,6 +76,7 @@ class _MqttArgs(TypedDict, total=False):
     discovery_prefix: str
     qos: int
     commands: bool
+    area: str
 
 
 class _TlsArgs(TypedDict, total=False):
@@ -299,6 +300,7 @@ class _Parser(NodeReader):
                 "discovery_prefix",
                 "qos",
                 "commands",
+                "area",
             ),
         )
         kwargs: _MqttArgs = {"host": self.string(m["host"], "mqtt.host")}
@@ -313,7 +315,7 @@ class _Parser(NodeReader):
                 if not low <= value <= high:
                     raise self.error(n, f"mqtt.{key}", f"must be between {low} and {high}")
                 kwargs[key] = value
-        for name in ("client_id", "username", "base_topic", "discovery_prefix"):
+        for name in ("client_id", "username", "base_topic", "discovery_prefix", "area"):
             if (n := self.present(m, name)) is not None:
                 text = self.string(n, f"mqtt.{name}")
                 if name in ("base_topic", "discovery_prefix") and (

@@ -154,6 +154,7 @@ class MqttConfig:
     discovery_prefix: str = "homeassistant"
     qos: int = 1
     commands: bool = False  # accept flash/cancel/profile commands from the broker
+    area: str | None = None  # the area Home Assistant suggests for the station's device
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,46 @@ from typing import Any
 
 from flashjig import __version__
 from flashjig.config import Config
+from flashjig.hardware import host
 from flashjig.station.socket import SocketState
 
 ORIGIN = {"name": "flashjig", "sw": __version__, "url": "https://github.com/flashjig/flashjig"}
+# What a finished attempt's result can be: the event types, and the last result's options.
+RESULTS = ("ok", "failed", "cancelled", "interrupted")
+# The station's diagnostic sensors: key, name, fields (from the station state).
+DIAGNOSTICS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    (
+        "broker",
+        "Broker connection",
+        {"value_template": "{{ value_json.broker }}", "icon": "mdi:lan-connect"},
+    ),
+    ("journal", "Journal", {"value_template": "{{ value_json.journal }}", "icon": "mdi:database"}),
+    (
+        "backlog",
+        "Results waiting for the broker",
+        {"value_template": "{{ value_json.backlog }}", "unit_of_measurement": "results"},
+    ),
+    ("version", "Version", {"value_template": "{{ value_json.version }}"}),
+    (
+        "cpu_temperature",
+        "CPU temperature",
+        {
+            "value_template": "{{ value_json.cpu_temp_c }}",
+            "device_class": "temperature",
+            "unit_of_measurement": "°C",
+            "state_class": "measurement",
+        },
+    ),
+    (
+        "disk_free",
+        "Free disk",
+        {
+            "value_template": "{{ value_json.disk_free_mb }}",
+            "device_class": "data_size",
+            "unit_of_measurement": "MB",
+        },
+    ),
+)
 
 
 class Topics:
@@ -41,6 +78,17 @@ class Topics:
 
     def flash(self, socket: str | None = None) -> str:
         return f"{self.commands}/flash" + (f"/{socket}" if socket else "")
+
+
+def _event_template(*, socket_too: bool = False) -> str:
+    """A result, as Home Assistant's event entities take it: event_type, then attributes
+    (the station's event says which socket; a socket's own knows)."""
+    socket = "'socket': value_json.socket, " if socket_too else ""
+    return (
+        f"{{{{ {{{socket}'event_type': value_json.result, 'reason': value_json.reason,"
+        " 'mac': value_json.mac, 'serial': value_json.serial,"
+        " 'duration_s': value_json.duration_s, 'attempt': value_json.attempt} | tojson }}"
+    )
 
 
 def components(config: Config, topics: Topics) -> dict[str, dict[str, Any]]:
@@ -79,15 +127,16 @@ def components(config: Config, topics: Topics) -> dict[str, dict[str, Any]]:
             state_topic=topic,
             value_template="{{ value_json.progress }}",
             unit_of_measurement="%",
-            state_class="measurement",
             icon="mdi:progress-upload",
-        )
+        )  # no state_class: a progress bar is no long-term statistic
         add(
             f"{s}_last_result",
             "sensor",
             f"{s} last result",
             state_topic=topic,
             value_template="{{ value_json.last_result or 'none' }}",
+            device_class="enum",
+            options=["none", *RESULTS],
             json_attributes_topic=topic,
             json_attributes_template=(
                 "{{ {'reason': value_json.reason, 'mac': value_json.mac,"
@@ -96,12 +145,22 @@ def components(config: Config, topics: Topics) -> dict[str, dict[str, Any]]:
             ),
         )
         add(
+            f"{s}_last_duration",
+            "sensor",
+            f"{s} last duration",
+            state_topic=topic,
+            value_template="{{ value_json.duration_s }}",
+            device_class="duration",
+            unit_of_measurement="s",
+        )
+        add(
             f"{s}_last_mac",
             "sensor",
             f"{s} last MAC",
             state_topic=topic,
             value_template="{{ value_json.mac or 'none' }}",
             icon="mdi:identifier",
+            entity_category="diagnostic",
         )
         add(
             f"{s}_inserted",
@@ -109,7 +168,17 @@ def components(config: Config, topics: Topics) -> dict[str, dict[str, Any]]:
             f"{s} module inserted",
             state_topic=topic,
             value_template="{{ 'OFF' if value_json.state == 'empty' else 'ON' }}",
-            device_class="occupancy",
+            device_class="plug",
+        )
+        add(
+            f"{s}_result",
+            "event",
+            f"{s} result",
+            state_topic=topics.result,
+            event_types=list(RESULTS),
+            # Every socket's event hears the station's results; an empty rendering (another
+            # socket's) is ignored by Home Assistant.
+            value_template=f"{{% if value_json.socket == '{s}' %}}{_event_template()}{{% endif %}}",
         )
         if commands:
             add(
@@ -119,6 +188,17 @@ def components(config: Config, topics: Topics) -> dict[str, dict[str, Any]]:
                 command_topic=topics.flash(s),
                 payload_press="PRESS",
                 icon="mdi:flash",
+                # Greyed out unless a press would flash something: a seated module, not
+                # yet flashed (or failed), on a station that is online.
+                availability=[
+                    {"t": topics.availability},
+                    {
+                        "t": topic,
+                        "val_tpl": "{{ 'online' if value_json.state in ['inserted', 'failed']"
+                        " else 'offline' }}",
+                    },
+                ],
+                availability_mode="all",
             )
 
     for key, name in (
@@ -136,6 +216,25 @@ def components(config: Config, topics: Topics) -> dict[str, dict[str, Any]]:
             state_class="total_increasing",
             unit_of_measurement="modules",
         )
+    add(
+        "result",
+        "event",
+        "Result",
+        state_topic=topics.result,
+        event_types=list(RESULTS),
+        value_template=_event_template(socket_too=True),
+    )
+    for key, name, fields in DIAGNOSTICS:
+        add(key, "sensor", name, state_topic=topics.station, entity_category="diagnostic", **fields)
+    add(
+        "healthy",
+        "binary_sensor",
+        "Daemon problem",
+        state_topic=topics.station,
+        value_template="{{ 'OFF' if value_json.healthy else 'ON' }}",
+        device_class="problem",
+        entity_category="diagnostic",
+    )
     if commands:
         add(
             # Its own id, not the sensor's: Home Assistant keeps an entity per platform, so
@@ -147,6 +246,7 @@ def components(config: Config, topics: Topics) -> dict[str, dict[str, Any]]:
             value_template="{{ value_json.profile }}",
             command_topic=f"{topics.commands}/profile",
             options=sorted(config.profiles),
+            entity_category="config",
         )
         add(
             "flash_all",
@@ -193,9 +293,25 @@ def device_config(
             "mf": "flashjig",
             "mdl": f"ESP8266 flashing station ({len(config.sockets)} sockets)",
             "sw": __version__,
+            **_host_info(config),
         },
         "o": ORIGIN,
         "avty": [{"t": topics.availability}],
         "qos": config.mqtt.qos if config.mqtt else 1,
         "cmps": cmps,
     }
+
+
+def _host_info(config: Config) -> dict[str, Any]:
+    """The Pi as Home Assistant's device page shows it: hardware, serial number, its MAC
+    (connections), and the area suggested for it; what this machine lacks is left out."""
+    info: dict[str, Any] = {}
+    if (hardware := host.model()) is not None:
+        info["hw"] = hardware
+    if (serial := host.serial_number()) is not None:
+        info["sn"] = serial
+    if (mac := host.mac_address()) is not None:
+        info["cns"] = [["mac", mac]]
+    if config.mqtt is not None and config.mqtt.area:
+        info["sa"] = config.mqtt.area
+    return info

@@ -32,8 +32,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from flashjig import __version__
 from flashjig.config import Config
 from flashjig.errors import CommandError
+from flashjig.hardware import host
 from flashjig.mqtt.discovery import Topics, device_config
 from flashjig.mqtt.result import result_event
 from flashjig.station.journal import Journal
@@ -49,6 +51,7 @@ ACK_TIMEOUT_S = 5.0
 # Connections the broker closes this soon after it accepted them, this many times in a
 # row: another client has our client id (a second station with the same station id).
 SHORT_CONNECTION_S = 5.0
+STATION_REFRESH_S = 60.0
 SHORT_CONNECTIONS = 3
 DISCOVERY_FILE = "mqtt-discovery.json"
 BUTTON_PAYLOADS = ("", "PRESS")
@@ -68,6 +71,7 @@ class MqttReporter:
         self.station = station
         self.journal = journal
         self.topics = Topics(config)
+        self.state_dir = state_dir
         self._discovery_file = state_dir / DISCOVERY_FILE
         self.client_id = self.settings.client_id or f"flashjig-{config.station.id}"
         self._connected = threading.Event()
@@ -90,6 +94,7 @@ class MqttReporter:
         self._pending: dict[int, tuple[int, float]] = {}
         self._acks = threading.Condition()
         self._acked_at: dict[int, float] = {}
+        self._refresh_at = 0.0  # when the station state goes out again, changed or not
         self._journal_shown = ""  # the station state's last "journal": follow its changes
         self._republish_lock = threading.Lock()
         self._republish_timer: threading.Timer | None = None
@@ -387,8 +392,15 @@ class MqttReporter:
                 "flashing": sum(s.status.state is SocketState.FLASHING for s in sockets),
                 "journal": journal,
                 "broker": self.connection,
+                # Diagnostics: the outbox, the daemon, the Pi.
+                "backlog": self.journal.unpublished_count(),
+                "healthy": self.station.healthy,
+                "version": __version__,
+                "cpu_temp_c": host.cpu_temperature_c(),
+                "disk_free_mb": host.free_megabytes(self.state_dir),
             }
             self._journal_shown = journal
+            self._refresh_at = time.monotonic() + STATION_REFRESH_S
             self.client.publish(self.topics.station, json.dumps(state), qos=STATE_QOS, retain=True)
 
     def socket_changed(self, socket: Socket) -> None:
@@ -419,6 +431,8 @@ class MqttReporter:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
             self._note_stable_connection()
+            if self._connected.is_set() and time.monotonic() >= self._refresh_at:
+                self.publish_station()  # the Pi's temperature and free disk move on their own
             # A journal that fills or takes writes again changes no socket: say so here.
             if self._connected.is_set() and self._journal_shown != (
                 self.station.journal_problem or "ok"

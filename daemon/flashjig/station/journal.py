@@ -392,6 +392,15 @@ class Journal:
             ).fetchall()
         return [AttemptRow.from_row(row) for row in rows]
 
+    def unpublished_count(self) -> int:
+        """How many finished attempts wait for the broker (the dashboard's backlog)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM attempts WHERE published = 0 AND result != ?",
+                (Outcome.STARTED,),
+            ).fetchone()
+        return int(row[0])
+
     def mark_published(self, attempt_id: int) -> None:
         self._check_writable()
         with self._lock:

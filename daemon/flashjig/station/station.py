@@ -67,7 +67,7 @@ class Station:
         self._held_lock = threading.Lock()
         self.journal_problem: str | None = None
         self._stopping = False
-        self._healthy = False
+        self.healthy = False  # the daemon's verdict on itself (set_healthy)
         self.started_at = time.time()
         self.listeners: list[Listener] = []
         # More of what status shows, from those reporting the station (MQTT: "broker").
@@ -201,7 +201,7 @@ class Station:
 
     def set_healthy(self, healthy: bool) -> None:
         """The daemon's verdict on itself (its control socket answers), every tick."""
-        self._healthy = healthy
+        self.healthy = healthy
         self._show_health()
 
     def _show_health(self) -> None:
@@ -209,7 +209,7 @@ class Station:
         written (modules are not taken), and is dark when the daemon is not well."""
         if self.alive is None:
             return
-        if not self._healthy:
+        if not self.healthy:
             self.alive.show(Look.OFF)
         elif self.journal_problem is not None:
             self.alive.show(Look.BAD)
