@@ -399,6 +399,8 @@ class MqttReporter:
                 "cpu_temp_c": host.cpu_temperature_c(),
                 "disk_free_mb": host.free_megabytes(self.state_dir),
             }
+            if self.station.config.profile.identity is not None:  # it hands out serials
+                state["serial_range"] = list(self.station.config.station.serial_range)
             self._journal_shown = journal
             self._refresh_at = time.monotonic() + STATION_REFRESH_S
             self.client.publish(self.topics.station, json.dumps(state), qos=STATE_QOS, retain=True)
