@@ -88,20 +88,51 @@ def test_the_profile_turning_from_select_to_sensor_removes_the_select(station_co
     assert sensor != select and after[sensor]["name"] == "Active profile"
 
 
-def test_the_example_card_names_entities_that_discovery_makes(station_config):
-    """config/home-assistant-card.yaml, for the sample station with commands on: every
-    entity it shows is one that discovery announces (the ids Home Assistant gives them)."""
+def test_the_example_card_shows_every_station_whatever_its_id(station_config, tmp_path):
+    """config/home-assistant-card.yaml, rendered as Home Assistant renders a Markdown card
+    (Jinja, with its `states` and its `match` test), over the entities discovery makes
+    for two stations with ids the card has never seen: a row for every socket of each."""
     import re
     from pathlib import Path
 
+    import jinja2
+    import yaml
+
     from flashjig.mqtt.discovery import Topics, device_config
 
-    config = mqtt_config(station_config.path, 1883, commands=True)
-    cmps = device_config(config, Topics(config))["cmps"].values()
-    announced = {c["default_entity_id"] for c in cmps}
-    card = (Path(__file__).parents[1] / "config" / "home-assistant-card.yaml").read_text()
-    shown = set(re.findall(r"entity: ([a-z_]+\.[a-z0-9_]+)", card))
-    assert shown and shown <= announced, shown - announced
+    entities: dict[str, str] = {}
+    for station in ("bench-1", "line-7"):
+        path = tmp_path / f"{station}.yaml"
+        path.write_text(station_config.path.read_text().replace("id: bench-1", f"id: {station}"))
+        config = mqtt_config(path, 1883)
+        for c in device_config(config, Topics(config))["cmps"].values():
+            entities[c["default_entity_id"]] = f"{c['name']} of {station}"
+
+    class Entity:
+        def __init__(self, entity_id: str) -> None:
+            self.entity_id = entity_id
+
+    class States:  # Home Assistant's `states`: called for a state, .sensor for the sensors
+        sensor = [Entity(e) for e in entities if e.startswith("sensor.")]
+
+        def __call__(self, entity_id: str) -> str:
+            return entities.get(entity_id, "unknown")
+
+    env = jinja2.Environment()
+    env.tests["match"] = lambda value, pattern: re.match(pattern, value) is not None
+    card = yaml.safe_load(
+        (Path(__file__).parents[1] / "config" / "home-assistant-card.yaml").read_text()
+    )
+    shown = env.from_string(card["content"]).render(states=States())
+    for station in ("bench_1", "line_7"):
+        assert f"**{station}**: Flashed today of {station.replace('_', '-')} ok" in shown
+        for socket in ("socket1", "socket5"):
+            row = (
+                f"| {socket} | {socket} state of {station.replace('_', '-')} | "
+                f"{socket} progress of {station.replace('_', '-')} % |"
+            )
+            assert row in shown, shown
+    assert "unknown" not in shown
 
 
 def test_discovery_announced_at_the_old_topic_is_taken_back(mqtt_rig, recorder, tmp_path):
