@@ -64,3 +64,27 @@ def test_overlapping_serial_ranges_are_warned_about():
     (warning,) = overlapping_ranges([station("a", 1, 500), station("b", 500, 999)])
     assert warning.startswith("stations a (1-500) and b (500-999) give out serials")
     assert overlapping_ranges([station("a", 1, 9), StationView("c", True, {}, {})]) == []
+
+
+def test_a_station_that_hands_out_serials_announces_its_range(
+    mqtt_rig, recorder, station_config, broker, tmp_path
+):
+    """What the fleet view's warning reads: a station whose profile gives units serials
+    publishes its serial range with its state; one that does not, none."""
+    import dataclasses
+
+    from flashjig.config import Identity
+
+    plain = mqtt_config(station_config.path, broker.port)
+    units = dataclasses.replace(plain.profile, identity=Identity(mode="record", offset=0xFB000))
+    serials = dataclasses.replace(
+        plain,
+        profiles={**plain.profiles, units.name: units},
+        station=dataclasses.replace(plain.station, id="bench-2", serial_range=(100, 199)),
+    )
+    _, _, _, without = mqtt_rig(config=plain, state=tmp_path / "one")
+    _, _, _, with_range = mqtt_rig(config=serials, state=tmp_path / "two")
+    for reporter in (without, with_range):
+        recorder.wait(lambda r=reporter: recorder.on(r.topics.station), what="station state")
+    assert "serial_range" not in json.loads(recorder.last(without.topics.station))
+    assert json.loads(recorder.last(with_range.topics.station))["serial_range"] == [100, 199]
