@@ -12,6 +12,7 @@ estimate for an 80 MHz ESP8266 reading flash and hashing in software (2 MiB/s); 
 datasheet gives it.
 """
 
+import collections
 import io
 import mmap
 import os
@@ -71,6 +72,8 @@ class FlashChip:
         self.jedec_id = manufacturer | (0x40 << 8) | (size_code(self.claimed_size) << 16)
         self.bad_sectors = bad_sectors
         self.timings = timings
+        # Erase cycles per physical sector (the wear a station puts on a module).
+        self.erases: collections.Counter[int] = collections.Counter()
         self._file: io.BufferedRandom | None = None
         if backing_file is None:
             self._mem: bytearray | mmap.mmap = bytearray(b"\xff" * size)
@@ -113,6 +116,7 @@ class FlashChip:
     def erase_sector(self, addr: int) -> None:
         phys = self._physical(addr - addr % SECTOR)
         self._mem[phys : phys + SECTOR] = b"\xff" * SECTOR
+        self.erases[phys // SECTOR] += 1
 
     def erase_range(self, addr: int, length: int) -> None:
         """Erase every sector that the range touches."""
@@ -122,6 +126,7 @@ class FlashChip:
 
     def erase_chip(self) -> None:
         self._mem[:] = b"\xff" * self.size
+        self.erases.update(range(self.size // SECTOR))
 
     def program(self, addr: int, data: bytes) -> None:
         """NOR program: each bit can only go from 1 to 0."""

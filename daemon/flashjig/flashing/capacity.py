@@ -1,17 +1,26 @@
 """The real-capacity check, over esptool's API on a connected stub.
 
-A counterfeit chip answers to a larger JEDEC size than it holds and wraps
-addresses, so offset ``s`` reads back what is at 0. For each smaller size ``s`` the
-station compares the module's MD5 of the first sector with that of the sector at ``s``;
-different contents prove the chip holds more than ``s``. Equal contents (a blank chip,
-say) are settled by writing a marker at ``s`` and looking at 0's MD5; what both sectors
-held (read first, unless their MD5 says blank) is put back afterwards, so no data the
-profile keeps is lost.
+A counterfeit chip answers to a larger JEDEC size than it holds and wraps addresses: the
+sector at each multiple of its real size reads back sector 0. So for each smaller size
+``s`` the check compares the module's MD5 of the sector at 0 with that of the sector at
+``s``, and what it must write to settle a question is as little as the flash allows:
+
+- Sector 0 holds data (other firmware, or this image): different MD5s prove the chip holds
+  more than ``s``. That is the genuine module's case: MD5s alone, nothing written. Equal
+  ones are compared again over 64 KiB; equal still (a mirror, or the same data twice), a
+  marker written at ``s`` and looked for at 0 decides, and both sectors are put back.
+- Sector 0 is blank (a new module): every blank sector at ``s`` is a question, and one
+  marker page written at 0 answers them all (it shows at the smallest ``s`` the chip wraps
+  at). When the image is about to be written over sector 0 anyway, the marker is left for
+  it (one sector programmed on a genuine module); otherwise sector 0 is erased again.
+
+Whatever it found, a module the check refuses keeps every byte it had.
 """
 
 import hashlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from esptool.cmds import write_flash
 from esptool.loader import ESPLoader
@@ -22,37 +31,77 @@ from flashjig.flashing.sdklayout import SECTOR
 SIZES = tuple(BYTES.values())
 BLANK_SECTOR = b"\xff" * SECTOR
 _BLANK_MD5 = hashlib.md5(BLANK_SECTOR).hexdigest()
+PAGE = 256  # a marker page: one page program, the rest of the sector stays blank
+REGION = 0x10000  # equal sectors are compared again over this much
 
 
-def _write_sector(esp: ESPLoader, offset: int, data: bytes) -> None:
+@dataclass(frozen=True)
+class Capacity:
+    """What the check found: the real size, and whether it left its marker in sector 0
+    (for the image write to replace; the module's MD5s of sector 0 are then stale)."""
+
+    size: int
+    marked: bool = False
+
+
+def _write(esp: ESPLoader, offset: int, data: bytes) -> None:
     write_flash(esp, [(offset, data)], no_progress=True)
 
 
 def real_capacity(
-    esp: ESPLoader, claimed: int, md5: Callable[[int, int], str] | None = None
-) -> int:
+    esp: ESPLoader,
+    claimed: int,
+    md5: Callable[[int, int], str] | None = None,
+    *,
+    rewritten: bool = False,
+) -> Capacity:
     """The flash the chip really holds (``claimed`` unless addresses wrap earlier).
 
     ``md5(offset, length)`` is the module's digest of a region; the pipeline passes one that
-    remembers its answers, so the sector at 0 is hashed once here and again nowhere."""
+    remembers its answers, so each is asked once. ``rewritten``: sector 0 is written next
+    (the image starts there), so a marker may be left in it."""
     md5 = md5 or esp.flash_md5sum
-    for size in SIZES:
-        if size >= claimed:
-            break
-        if md5(0, SECTOR) != md5(size, SECTOR):
+    smaller = [size for size in SIZES if size < claimed]
+    first = md5(0, SECTOR)
+    if first == _BLANK_MD5:
+        return _blank_check(
+            esp, claimed, [s for s in smaller if md5(s, SECTOR) == first], rewritten
+        )
+    for size in smaller:
+        if md5(size, SECTOR) != first or md5(0, REGION) != md5(size, REGION):
             continue  # different data at 0 and at ``size``: no wrap there
-        if _wraps_at(esp, size, blank=md5(0, SECTOR) == _BLANK_MD5):
-            return size
-    return claimed
+        if _wraps_at(esp, size):
+            return Capacity(size)
+    return Capacity(claimed)
 
 
-def _wraps_at(esp: ESPLoader, size: int, *, blank: bool) -> bool:
+def _blank_check(esp: ESPLoader, claimed: int, questions: list[int], rewritten: bool) -> Capacity:
+    """Sector 0 is blank, and so is the sector at each of ``questions``: one marker page at
+    0 shows at the smallest size the chip wraps at, if any."""
+    if not questions:
+        return Capacity(claimed)  # a wrap would mirror the blank sector 0: none here
+    marker = os.urandom(16) * (PAGE // 16)
+    _write(esp, 0, marker)  # flash params "keep": esptool leaves the bytes as they are
+    shown = hashlib.md5(marker).hexdigest()
+    real = next((s for s in questions if esp.flash_md5sum(s, PAGE) == shown), claimed)
+    if real == claimed and rewritten:
+        return Capacity(claimed, marked=True)
+    unmark(esp)  # erased again: the module as it came
+    return Capacity(real)
+
+
+def unmark(esp: ESPLoader) -> None:
+    """Take back the marker the check left in sector 0 (the attempt was refused after it)."""
+    _write(esp, 0, BLANK_SECTOR)
+
+
+def _wraps_at(esp: ESPLoader, size: int) -> bool:
     """Does a marker written at ``size`` show at 0? The sectors at 0 and ``size`` hold
-    the same bytes (their MD5s are equal), ``blank`` or read here."""
-    held = BLANK_SECTOR if blank else esp.read_flash(0, SECTOR)
+    the same data; both are put back as they were."""
+    held = esp.read_flash(0, SECTOR)
     marker = os.urandom(16) * (SECTOR // 16)
-    _write_sector(esp, size, marker)
+    _write(esp, size, marker)
     wrapped = esp.flash_md5sum(0, SECTOR) == hashlib.md5(marker).hexdigest()
     # Put back what was there: one physical sector if it wraps, both if it does not.
-    _write_sector(esp, 0 if wrapped else size, held)
+    _write(esp, 0 if wrapped else size, held)
     return wrapped

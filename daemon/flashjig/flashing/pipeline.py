@@ -126,14 +126,21 @@ def _run(job: FlashJob, result: FlashResult) -> None:
         result.flash_id = f"{flash_id:06x}"
         result.flash_size = _guard("reading the flash size", detect_flash_size, esp)
         # The module's digests of its flash as found, asked once each: the capacity check
-        # and the skip probe both want sector 0. Valid until something is erased (the
-        # capacity test puts back what it writes).
+        # and the skip probe both want sector 0. Valid until something is written.
         found = functools.cache(esp.flash_md5sum)
-        size = _real_size(esp, result, found)
-        images = _images_for(job, result, size)
-        _check_fits(job.profile, images, size, result.flash_size)
-        # Nothing the module held is lost yet (the capacity test puts back what it wrote):
-        # everything above may still refuse it.
+        checked = _real_size(esp, result, found, rewritten=_rewrites_sector_0(job))
+        size = checked.size
+        if checked.marked:  # the check's marker is in sector 0, for the image to replace
+            found.cache_clear()
+        try:
+            images = _images_for(job, result, size)
+            _check_fits(job.profile, images, size, result.flash_size)
+        except Failure:
+            if checked.marked:  # refused after all: the module as it came, blank sector 0
+                _guard("erasing the capacity check's marker", capacity.unmark, esp)
+            raise
+        # Nothing the module held is lost yet (the capacity check puts back what it wrote,
+        # or leaves its marker only where the image goes): everything above may refuse it.
         if job.profile.backup == "before_write":
             _backup(esp, job, result, size)
         if job.profile.erase == "all":
@@ -219,13 +226,29 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _real_size(esp: ESPLoader, result: FlashResult, md5: Callable[[int, int], str]) -> int:
+def _rewrites_sector_0(job: FlashJob) -> bool:
+    """Is sector 0 written next, so the capacity check may leave its marker there? Not
+    when a backup of the module as found is taken first."""
+    return job.profile.backup != "before_write" and any(i.offset == 0 for i in job.images)
+
+
+def _real_size(
+    esp: ESPLoader, result: FlashResult, md5: Callable[[int, int], str], *, rewritten: bool
+) -> capacity.Capacity:
     """The flash the module really holds: its JEDEC size unless addresses wrap earlier."""
     detected = result.flash_size
     if detected is None:
         raise Failure(Reason.FLASH_TOO_SMALL, "flash size not recognised from its JEDEC id")
     claimed = flash_size_bytes(detected)
-    real = _guard("checking the flash's real size", capacity.real_capacity, esp, claimed, md5)
+    checked = _guard(
+        "checking the flash's real size",
+        capacity.real_capacity,
+        esp,
+        claimed,
+        md5,
+        rewritten=rewritten,
+    )
+    real = checked.size
     if real != claimed:
         result.claimed_flash_size = detected
         result.flash_size = size_name(real)
@@ -237,7 +260,7 @@ def _real_size(esp: ESPLoader, result: FlashResult, md5: Callable[[int, int], st
             result.flash_size,
             extra={"SOCKET": result.socket, "MAC": result.mac or ""},
         )
-    return real
+    return checked
 
 
 def _images_for(job: FlashJob, result: FlashResult, size: int) -> tuple[Image, ...]:
