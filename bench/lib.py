@@ -100,7 +100,13 @@ class Sim:
     flash lives in files under ``state_dir`` (so it can be preloaded and checked)."""
 
     def __init__(
-        self, state_dir: Path, *, modules: int = 1, flash_size: str = "1MB", preload=None
+        self,
+        state_dir: Path,
+        *,
+        modules: int = 1,
+        flash_size: str = "1MB",
+        claimed_size: str | None = None,
+        preload=None,
     ) -> None:
         self.state_dir = state_dir
         self.size = SIZES[flash_size]
@@ -110,6 +116,8 @@ class Sim:
                 self.flash_file(index).write_bytes(_filled(preload, self.size))
         args = [PYTHON, "-m", "flashjig", "sim", "--modules", str(modules), "--line-rate"]
         args += ["--flash-size", flash_size, "--state-dir", str(state_dir)]
+        if claimed_size is not None:  # a counterfeit: its id claims more than it holds
+            args += ["--claimed-size", claimed_size]
         self.process = spawn(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.devices = []
         try:

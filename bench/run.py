@@ -23,9 +23,19 @@ from flashjig.emulator.firmware import build_firmware
 from flashjig.station.control import ControlError, request
 from flashjig.station.paths import control_socket
 
-GROUPS = ("overhead", "reflash", "parallel", "cpu", "idle", "scale", "changes")
+GROUPS = ("overhead", "reflash", "parallel", "cpu", "idle", "scale", "changes", "modules")
 ALIASES = {"limit": "overhead"}
 SHIPPED_CONFIG = lib.ROOT / "config" / "flashjig.yaml"
+# The modules people buy (issue 16): ESP-01S sold as 4 MB. kind -> (what the flash holds,
+# what its id claims, what it holds before the run).
+MODULES = {
+    "blank": ("4MB", None, None),
+    "other": ("4MB", None, "other"),
+    "same": ("4MB", None, "image"),
+    "counterfeit": ("1MB", "4MB", None),
+    "counterfeit_same": ("1MB", "4MB", "image"),
+}
+MICROPYTHON_BYTES = 0xA0000  # 640 KiB: an ESP8266 MicroPython firmware's size
 
 
 class Bench:
@@ -96,7 +106,50 @@ class Bench:
         _check_flash(sims, data)
         return run, sim_cpu
 
+    def on_module(self, kind: str, tool: str, *extra: str) -> float:
+        """One run on a fresh module of ``kind`` (MODULES): the station's press-to-verified
+        or the esptool CLI's process start to exit, in seconds."""
+        flash_size, claimed, holds = MODULES[kind]
+        image = self.tmp / "micropython-sized.bin"
+        if not image.exists():
+            image.write_bytes(build_firmware(MICROPYTHON_BYTES))
+        data = image.read_bytes()
+        preload = {None: None, "image": data, "other": build_firmware(0x100000, seed=77)}[holds]
+        with lib.sims(
+            self.fresh_dir(f"{tool}-{kind}"),
+            1,
+            flash_size=flash_size,
+            claimed_size=claimed,
+            preload=preload,
+        ) as sims:
+            devices = [sim.devices[0] for sim in sims]
+            if tool == "flashjig":
+                seconds = _slowest(lib.station(devices, image), "verified_s")
+            else:
+                seconds = lib.esptool(devices, image, *extra).seconds
+        _check_flash(sims, data)
+        return seconds
+
     # -- groups ----------------------------------------------------------------------------
+
+    def modules(self) -> None:
+        """The 4 MB modules people flash: first flash and re-flash, the station against the
+        esptool CLI on the same kind of module in the same run, and the line-rate limit."""
+        for kind, (_, _, holds) in MODULES.items():
+            station = lib.median([self.on_module(kind, "flashjig") for _ in range(self.repeat)])
+            cli = lib.median([self.on_module(kind, "esptool") for _ in range(self.repeat)])
+            self.emit(f"m4_{kind}_flashjig_s", station)
+            self.emit(f"m4_{kind}_esptool_s", cli)
+            self.emit(f"m4_{kind}_ratio", station / cli)
+            if holds == "image":
+                skip = lib.median(
+                    [self.on_module(kind, "esptool", "--skip-flashed") for _ in range(self.repeat)]
+                )
+                self.emit(f"m4_{kind}_esptool_skip_s", skip)
+                self.emit(f"m4_{kind}_vs_skip_ratio", station / skip)
+            else:
+                image = (self.tmp / "micropython-sized.bin").read_bytes()
+                self.emit(f"m4_{kind}_limit_ratio", station / lib.limit(image).seconds)
 
     def overhead(self) -> None:
         runs = self.flashjig_runs(1)

@@ -13,16 +13,17 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flashjig.cli.common import Subparsers
 from flashjig.cli.statusview import render
 from flashjig.config import Config, ImageSpec, load_config
-from flashjig.emulator.firmware import build_firmware
 from flashjig.errors import ConfigError, ExitCode
-from flashjig.simulation.hardware import SimulatedHardware
-from flashjig.simulation.station import simulated_station
 from flashjig.station.socket import SocketState
 from flashjig.station.station import Station
+
+if TYPE_CHECKING:  # the emulator is loaded by the demo only, not by every command
+    from flashjig.simulation.hardware import SimulatedHardware
 
 # The sample config (config/flashjig.yaml), package data so that a wheel has it too.
 SHIPPED_CONFIG = importlib.resources.files("flashjig") / "examples" / "flashjig.yaml"
@@ -66,6 +67,9 @@ def demo_config(config_path: Path | None, firmware: Path) -> Config:
 
 
 def run_demo(config_path: Path | None, state_dir: Path | None, *, line_rate: bool = True) -> int:
+    from flashjig.emulator.firmware import build_firmware
+    from flashjig.simulation.station import simulated_station
+
     with tempfile.TemporaryDirectory(prefix="flashjig-demo-") as tmp:
         state = state_dir or Path(tmp)
         firmware = Path(tmp) / "demo-firmware.bin"

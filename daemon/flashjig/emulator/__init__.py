@@ -4,10 +4,28 @@ Layered like esptool itself: ``slip`` frames bytes, ``flashchip`` models the SPI
 flash, ``loader`` answers the ROM and stub commands, ``bootrom`` decides what the chip
 does when EN rises, and ``module`` ties them to a pseudo terminal and two strapping
 pins. The real esptool, unchanged, is the client that proves it faithful.
+
+The package's names are imported when first used (PEP 562): the command line takes the
+fault names from ``faults`` for its options without loading an emulator it does not run.
 """
 
-from flashjig.emulator.faults import Faults
-from flashjig.emulator.flashchip import FlashChip
-from flashjig.emulator.module import EmulatedModule
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flashjig.emulator.faults import Faults
+    from flashjig.emulator.flashchip import FlashChip
+    from flashjig.emulator.module import EmulatedModule
 
 __all__ = ["EmulatedModule", "Faults", "FlashChip"]
+_HOMES = {
+    "EmulatedModule": "flashjig.emulator.module",
+    "Faults": "flashjig.emulator.faults",
+    "FlashChip": "flashjig.emulator.flashchip",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)
