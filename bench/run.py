@@ -150,6 +150,26 @@ class Bench:
             else:
                 image = (self.tmp / "micropython-sized.bin").read_bytes()
                 self.emit(f"m4_{kind}_limit_ratio", station / lib.limit(image).seconds)
+            if kind == "blank":
+                oneshot = lib.median([self.oneshot() for _ in range(self.repeat)])
+                self.emit("m4_oneshot_s", oneshot)
+                self.emit("m4_oneshot_ratio", oneshot / cli)
+
+    def oneshot(self) -> float:
+        """``flashjig flash --simulate --line-rate`` on a blank 4 MB module, process start
+        to exit (its module is emulated in its own process: the one-shot's whole cost)."""
+        state = self.fresh_dir("oneshot")
+        config = _write_config(state, self.tmp / "micropython-sized.bin", {})
+        started = time.monotonic()
+        subprocess.run(
+            [lib.PYTHON, "-m", "flashjig", "flash", "--simulate", "--line-rate"]
+            + ["--sim-flash-size", "4MB", "--socket", "socket1"]
+            + ["--config", str(config), "--state-dir", str(state)],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        return time.monotonic() - started
 
     def overhead(self) -> None:
         runs = self.flashjig_runs(1)

@@ -14,7 +14,6 @@ from flashjig.config import Config, load_config
 from flashjig.errors import ConfigError, ExitCode, ImageError
 from flashjig.hardware.header import pin_problems
 from flashjig.hardware.pi import usb_path_problems
-from flashjig.station.daemon import load_station
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -84,6 +83,8 @@ def _refusal(path: Path, error: ConfigError | ImageError) -> str:
 
 def _check(path: Path) -> tuple[Config | None, list[str]]:
     """One code path with the daemon's (load_station): what it refuses, this refuses."""
+    from flashjig.station.daemon import load_station  # the daemon's, loaded only to check
+
     first: ConfigError | ImageError
     try:
         config, _ = load_station(path)
