@@ -7,8 +7,10 @@ sector at each multiple of its real size reads back sector 0. So for each smalle
 
 - Sector 0 holds data (other firmware, or this image): different MD5s prove the chip holds
   more than ``s``. That is the genuine module's case: MD5s alone, nothing written. Equal
-  ones are compared again over 64 KiB; equal still (a mirror, or the same data twice), a
-  marker written at ``s`` and looked for at 0 decides, and both sectors are put back.
+  ones are compared again over 64 KiB: the same 64 KiB of firmware at 0 and at ``s`` is a
+  mirror (MD5s alone again). Only where that 64 KiB is one sector of data and then blank
+  (too little to tell a mirror from the same sector written twice) does a marker written at
+  ``s`` and looked for at 0 decide, and both sectors are put back.
 - Sector 0 is blank (a new module): every blank sector at ``s`` is a question, and one
   marker page written at 0 answers them all (it shows at the smallest ``s`` the chip wraps
   at). When the image is about to be written over sector 0 anyway, the marker is left for
@@ -33,6 +35,7 @@ BLANK_SECTOR = b"\xff" * SECTOR
 _BLANK_MD5 = hashlib.md5(BLANK_SECTOR).hexdigest()
 PAGE = 256  # a marker page: one page program, the rest of the sector stays blank
 REGION = 0x10000  # equal sectors are compared again over this much
+_BLANK_REST = hashlib.md5(b"\xff" * (REGION - SECTOR)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,8 @@ def real_capacity(
     for size in smaller:
         if md5(size, SECTOR) != first or md5(0, REGION) != md5(size, REGION):
             continue  # different data at 0 and at ``size``: no wrap there
-        if _wraps_at(esp, size):
-            return Capacity(size)
+        if md5(SECTOR, REGION - SECTOR) != _BLANK_REST or _wraps_at(esp, size):
+            return Capacity(size)  # the same 64 KiB of data: a mirror, or the marker says so
     return Capacity(claimed)
 
 
