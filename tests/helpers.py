@@ -399,3 +399,14 @@ def write_file(tmp_path, name: str, data: bytes):
     path = tmp_path / name
     path.write_bytes(data)
     return path
+
+
+def flashing_socket1(daemon):
+    """A simulated daemon (line rate) with modules in socket1 and socket2, socket1 flashing:
+    what a drain or an upgrade meets."""
+    daemon.ctl("insert", "socket1")
+    daemon.ctl("insert", "socket2")
+    wait_for(lambda: daemon.sockets()["socket2"]["state"] == "inserted", what="seated")
+    daemon.ctl("flash", "socket1")
+    wait_for(lambda: daemon.sockets()["socket1"]["state"] == "flashing", what="flashing")
+    return daemon

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import flashjig, wait_for
+from helpers import flashing_socket1, flashjig, wait_for
 
 from flashjig.cli import build_parser
 from flashjig.cli.ctl import payload
@@ -69,12 +69,7 @@ def test_insert_with_a_fault_seats_a_module_with_that_fault(start_daemon):
 def test_drain_waits_for_the_flash_in_progress_and_takes_no_new_module(start_daemon):
     """What an upgrade asks before it stops the service: the flash running goes on to its
     end, no other starts meanwhile, and `ctl drain` returns once none is running."""
-    daemon = start_daemon("--line-rate")
-    daemon.ctl("insert", "socket1")
-    daemon.ctl("insert", "socket2")
-    wait_for(lambda: daemon.sockets()["socket2"]["state"] == "inserted", what="seated")
-    daemon.ctl("flash", "socket1")
-    wait_for(lambda: daemon.sockets()["socket1"]["state"] == "flashing", what="flashing")
+    daemon = flashing_socket1(start_daemon("--line-rate"))
     waiting = subprocess.Popen(
         [sys.executable, "-m", "flashjig", "ctl", "drain", "--why", "an upgrade", *daemon.common],
         stderr=subprocess.PIPE,
@@ -94,12 +89,7 @@ def test_drain_waits_for_the_flash_in_progress_and_takes_no_new_module(start_dae
 
 @pytest.mark.slow
 def test_drain_gives_up_at_its_timeout_and_the_station_goes_on(start_daemon):
-    daemon = start_daemon("--line-rate")
-    daemon.ctl("insert", "socket1")
-    daemon.ctl("insert", "socket2")
-    wait_for(lambda: daemon.sockets()["socket2"]["state"] == "inserted", what="seated")
-    daemon.ctl("flash", "socket1")
-    wait_for(lambda: daemon.sockets()["socket1"]["state"] == "flashing", what="flashing")
+    daemon = flashing_socket1(start_daemon("--line-rate"))
     run = flashjig("ctl", "drain", "--timeout", "0.5", *daemon.common)
     assert run.returncode == 1
     assert run.stderr.splitlines()[-1] == (

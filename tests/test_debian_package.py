@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import flashing_socket1
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a Bookworm machine has that the package depends on (debian/control).
@@ -282,16 +282,6 @@ def run_preinst(daemon, tmp_path, *args: str, drain_timeout: str = "60"):
     return done, calls.read_text().splitlines() if calls.exists() else []
 
 
-def flashing(start_daemon):
-    daemon = start_daemon("--line-rate")
-    daemon.ctl("insert", "socket1")
-    daemon.ctl("insert", "socket2")
-    wait_for(lambda: daemon.sockets()["socket2"]["state"] == "inserted", what="seated")
-    daemon.ctl("flash", "socket1")
-    wait_for(lambda: daemon.sockets()["socket1"]["state"] == "flashing", what="flashing")
-    return daemon
-
-
 def test_two_builds_of_one_version_are_the_same(package):
     """Every wheel pinned, mtimes clamped to the changelog's date, no build path inside:
     the same tree builds the same bytes."""
@@ -307,7 +297,7 @@ def test_the_built_preinst_drains_before_debhelper_stops_the_service(package, tm
 
 
 def test_an_upgrade_waits_for_the_flash_in_progress(start_daemon, tmp_path):
-    daemon = flashing(start_daemon)
+    daemon = flashing_socket1(start_daemon("--line-rate"))
     done, calls = run_preinst(daemon, tmp_path, "upgrade", "0.1.0")
     assert done.returncode == 0, done.stderr
     assert daemon.sockets()["socket1"]["state"] == "ok"  # finished, not cut short
@@ -317,7 +307,7 @@ def test_an_upgrade_waits_for_the_flash_in_progress(start_daemon, tmp_path):
 
 
 def test_an_upgrade_is_refused_while_a_flash_outlasts_the_wait(start_daemon, tmp_path):
-    daemon = flashing(start_daemon)
+    daemon = flashing_socket1(start_daemon("--line-rate"))
     done, _ = run_preinst(daemon, tmp_path, "upgrade", "0.1.0", drain_timeout="0.5")
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1].startswith(

@@ -46,6 +46,7 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        # A viewer has no images; the broker's files are read as it connects (FleetError).
         config = load(args, check_files=False)
         since = parse_since(args.since).timestamp() if getattr(args, "since", None) else None
     except UsageError as e:
@@ -54,15 +55,9 @@ def run(args: argparse.Namespace) -> int:
     if config.mqtt is None:
         print(f"flashjig fleet: {config.path}: no mqtt section (the broker)", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    settings = config.mqtt
-    try:
-        password = settings.password_file.read_text().strip() if settings.password_file else None
-    except OSError as e:
-        print(f"flashjig fleet: {settings.password_file}: {e.strerror}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
     fleet = Fleet(state_dir(args) / FLEET_FILE)
     try:
-        fleet.gather(settings, password)
+        fleet.gather(config.mqtt)
         if args.action == "status":
             return _status(fleet, as_json=args.json)
         return _report(fleet, since, as_json=args.json)

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from flashjig.config import MqttConfig
 from flashjig.errors import FlashjigError
+from flashjig.mqtt.client import client_for
 
 FLEET_FILE = "fleet.sqlite3"
 QUIET_S = 1.0  # a gathering ends once the broker has sent nothing for this long
@@ -68,7 +68,7 @@ class Fleet:
 
     # -- gathering -----------------------------------------------------------------------
 
-    def gather(self, settings: MqttConfig, password: str | None = None) -> int:
+    def gather(self, settings: MqttConfig) -> int:
         """Connect, take what the broker holds for us (retained states, queued results),
         return how many messages came once it has gone quiet."""
         count = [0]
@@ -90,20 +90,12 @@ class Fleet:
             count[0] += 1
             last[0] = time.monotonic()
 
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"flashjig-fleet-{socket.gethostname()}",
-            clean_session=False,  # the broker queues results for us while we are away
-        )
-        if settings.username:
-            client.username_pw_set(settings.username, password)
-        if settings.tls is not None:
-            tls = settings.tls
-            client.tls_set(
-                ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-            )
+        try:  # persistent: the broker queues results for us while we are away
+            client = client_for(settings, f"flashjig-fleet-{socket.gethostname()}", persistent=True)
+        except OSError as e:  # its password file, its certificates
+            raise FleetError(
+                f"cannot read {e.filename or 'a file the mqtt section names'}: {e.strerror or e}"
+            ) from None
         client.on_connect = on_connect
         client.on_message = on_message
         try:

@@ -28,7 +28,6 @@ from socket import gaierror
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -36,6 +35,7 @@ from flashjig import __version__
 from flashjig.config import Config
 from flashjig.errors import CommandError
 from flashjig.hardware import host
+from flashjig.mqtt.client import client_for
 from flashjig.mqtt.discovery import Topics, device_config
 from flashjig.mqtt.result import result_event
 from flashjig.station.journal import Journal
@@ -102,21 +102,7 @@ class MqttReporter:
         self.client = self._client()
 
     def _client(self) -> mqtt.Client:
-        settings = self.settings
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id)
-        if settings.username:
-            password = None
-            if settings.password_file:
-                password = settings.password_file.read_text().strip()
-            client.username_pw_set(settings.username, password)
-        if settings.tls is not None:
-            tls = settings.tls
-            client.tls_set(
-                ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-            )
-            client.tls_insecure_set(tls.insecure)
+        client = client_for(self.settings, self.client_id)
         client.will_set(self.topics.availability, "offline", qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
