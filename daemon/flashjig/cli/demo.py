@@ -19,16 +19,14 @@ from flashjig.cli.common import Subparsers
 from flashjig.cli.statusview import render
 from flashjig.config import Config, ImageSpec, load_config
 from flashjig.errors import ConfigError, ExitCode
-from flashjig.station.socket import SocketState
-from flashjig.station.station import Station
 
-if TYPE_CHECKING:  # the emulator is loaded by the demo only, not by every command
+if TYPE_CHECKING:  # the station and the emulator are loaded by the demo, not every command
     from flashjig.simulation.hardware import SimulatedHardware
+    from flashjig.station.station import Station
 
 # The sample config (config/flashjig.yaml), package data so that a wheel has it too.
 SHIPPED_CONFIG = importlib.resources.files("flashjig") / "examples" / "flashjig.yaml"
 INSERT_GAP_S = 0.4
-DONE = (SocketState.OK, SocketState.FAILED)
 TITLE = (
     "flashjig demo: a simulated 5-socket ESP-01S station (emulated modules, mock GPIO,\n"
     "the real esptool; wire and flash times modelled as on real hardware)"
@@ -106,6 +104,8 @@ def _script(
 
 
 def _show(station: Station, hardware: SimulatedHardware) -> int:
+    from flashjig.station.socket import SocketState
+
     tty = sys.stdout.isatty()
     scripted = threading.Event()
     say = _Narrator()
@@ -124,7 +124,9 @@ def _show(station: Station, hardware: SimulatedHardware) -> int:
                     print(
                         f"{time.monotonic() - started:6.1f}s  {s['name']}: {s['state']}", flush=True
                     )
-        finished = all(s.status.state in DONE for s in station.sockets.values())
+        finished = all(
+            s.status.state in (SocketState.OK, SocketState.FAILED) for s in station.sockets.values()
+        )
         if scripted.is_set() and finished:
             break
         time.sleep(0.25)

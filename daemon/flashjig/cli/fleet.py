@@ -9,11 +9,13 @@ import argparse
 import json
 import sys
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flashjig.cli.common import Subparsers, load, parse_since, state_dir
 from flashjig.errors import ExitCode, UsageError
-from flashjig.mqtt.fleet import FLEET_FILE, Fleet, FleetError, StationView, overlapping_ranges
+
+if TYPE_CHECKING:  # MQTT is loaded by the fleet commands only, not by every command
+    from flashjig.mqtt.fleet import Fleet, StationView
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -55,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if config.mqtt is None:
         print(f"flashjig fleet: {config.path}: no mqtt section (the broker)", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    from flashjig.mqtt.fleet import FLEET_FILE, Fleet, FleetError
+
     fleet = Fleet(state_dir(args) / FLEET_FILE)
     try:
         fleet.gather(config.mqtt)
@@ -69,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _status(fleet: Fleet, *, as_json: bool) -> int:
+    from flashjig.mqtt.fleet import overlapping_ranges
+
     stations = fleet.stations()
     warnings = overlapping_ranges(stations)
     if as_json:
