@@ -151,3 +151,16 @@ def test_a_counterfeit_holding_firmware_is_caught_with_its_data(stub_on):
     chip.program(0, build_firmware(0x80000, seed=3))
     found, erased, _, before, after = check(stub_on, chip)
     assert found.size == MIB and after == before and erased == {}  # MD5s alone
+
+
+@pytest.mark.slow
+def test_a_blank_module_refused_after_the_check_keeps_its_blank_sector_0(make_config, tmp_path):
+    """The check leaves its marker in sector 0 for the image, but the profile then refuses
+    the module (it needs 4 MB, the module holds 2): the marker goes, the module is blank."""
+    config = make_config([(0, build_path(tmp_path))], min_flash_size="4MB")
+    with SimulatedHardware(config, modules={"socket1": ModuleSpec("2MB")}) as hw:
+        chip = hw.modules["socket1"].flash
+        result = flash_profile(config, hw)
+        assert result.reason == Reason.FLASH_TOO_SMALL, result.detail
+        assert chip.read(0, chip.size) == b"\xff" * chip.size
+        assert dict(chip.erases) == {0: 2}  # the marker, then erased again
