@@ -51,8 +51,8 @@ ACK_TIMEOUT_S = 5.0
 # Connections the broker closes this soon after it accepted them, this many times in a
 # row: another client has our client id (a second station with the same station id).
 SHORT_CONNECTION_S = 5.0
-STATION_REFRESH_S = 60.0
 SHORT_CONNECTIONS = 3
+STATION_REFRESH_S = 60.0  # the station state again, for the Pi's temperature and free disk
 DISCOVERY_FILE = "mqtt-discovery.json"
 BUTTON_PAYLOADS = ("", "PRESS")
 # Retained states go out at QoS 0 and again on every connect: paho would resend a QoS 1
