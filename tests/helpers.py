@@ -177,6 +177,14 @@ def flash_sockets(station, hardware, names):
     )
 
 
+def other_station(config, station_id, port, directory, **mqtt):
+    """``config``'s station under another id, its copy in ``directory``, reporting to the
+    broker on ``port``: a second station for the same broker."""
+    path = directory / f"{station_id}.yaml"
+    path.write_text(config.path.read_text().replace("id: bench-1", f"id: {station_id}"))
+    return mqtt_config(path, port, **mqtt)
+
+
 def mqtt_config(path, port, **mqtt):
     """Write the config at ``path`` again with an mqtt section."""
     data = yaml.safe_load(path.read_text())

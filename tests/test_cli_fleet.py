@@ -6,7 +6,7 @@ warned about."""
 import json
 
 import pytest
-from helpers import flash_sockets, flashjig, mqtt_config, wait_for
+from helpers import flash_sockets, flashjig, mqtt_config, other_station, wait_for
 
 from flashjig.mqtt.fleet import StationView, overlapping_ranges
 
@@ -21,9 +21,7 @@ def fleet(*args, config, state):
 
 def test_two_stations_seen_as_one(mqtt_rig, station_config, broker, tmp_path):
     first = mqtt_config(station_config.path, broker.port)
-    second_path = tmp_path / "second.yaml"
-    second_path.write_text(station_config.path.read_text().replace("id: bench-1", "id: bench-2"))
-    second = mqtt_config(second_path, broker.port)
+    second = other_station(station_config, "bench-2", broker.port, tmp_path)
     s1, hw1, j1, r1 = mqtt_rig(config=first, state=tmp_path / "s1")
     s2, hw2, j2, r2 = mqtt_rig(config=second, state=tmp_path / "s2")
     wait_for(lambda: r1.connected and r2.connected, what="both stations connected")

@@ -5,7 +5,7 @@ import dataclasses
 import json
 
 import pytest
-from helpers import flash_sockets, mqtt_config
+from helpers import flash_sockets, mqtt_config, other_station
 
 pytestmark = pytest.mark.slow
 
@@ -54,9 +54,7 @@ def test_two_stations_on_one_broker_stay_apart(
     mqtt_rig, recorder, station_config, broker, tmp_path
 ):
     first = mqtt_config(station_config.path, broker.port)
-    second_path = tmp_path / "second.yaml"
-    second_path.write_text(station_config.path.read_text().replace("id: bench-1", "id: bench-2"))
-    second = mqtt_config(second_path, broker.port)
+    second = other_station(station_config, "bench-2", broker.port, tmp_path)
     s1, hw1, _, r1 = mqtt_rig(config=first, state=tmp_path / "s1")
     s2, hw2, _, r2 = mqtt_rig(config=second, state=tmp_path / "s2")
     assert r1.topics.base != r2.topics.base and r1.topics.discovery != r2.topics.discovery
@@ -102,9 +100,7 @@ def test_the_example_card_shows_every_station_whatever_its_id(station_config, tm
 
     entities: dict[str, str] = {}
     for station in ("bench-1", "line-7"):
-        path = tmp_path / f"{station}.yaml"
-        path.write_text(station_config.path.read_text().replace("id: bench-1", f"id: {station}"))
-        config = mqtt_config(path, 1883)
+        config = other_station(station_config, station, 1883, tmp_path)
         for c in device_config(config, Topics(config))["cmps"].values():
             entities[c["default_entity_id"]] = f"{c['name']} of {station}"
 
