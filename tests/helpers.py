@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from flashjig.config import load_config
+from flashjig.emulator.chips import CHIPS
 from flashjig.emulator.firmware import build_firmware
 from flashjig.errors import ControlError
 from flashjig.flashing.images import load_images
@@ -317,8 +318,8 @@ ESPTOOL_TIMEOUT = 60
 MIB = 1 << 20
 
 
-def expected_mac(name: str) -> str:
-    mac = bytes([0x5C, 0xCF, 0x7F]) + hashlib.sha256(name.encode()).digest()[:3]
+def expected_mac(name: str, chip: str = "esp8266") -> str:
+    mac = CHIPS[chip].oui + hashlib.sha256(name.encode()).digest()[:3]
     return ":".join(f"{b:02x}" for b in mac)
 
 
@@ -366,14 +367,14 @@ def start_sim(*args: str):
         proc.stderr.close()
 
 
-def run_esptool(device: str, *args: str) -> subprocess.CompletedProcess:
+def run_esptool(device: str, *args: str, chip: str = "esp8266") -> subprocess.CompletedProcess:
     """The unchanged esptool CLI against a module already in download mode."""
     command = [
         sys.executable,
         "-m",
         "esptool",
         "--chip",
-        "esp8266",
+        chip,
         "--port",
         device,
         "--before",
@@ -395,9 +396,11 @@ def ok(result: subprocess.CompletedProcess) -> str:
     return text
 
 
-def read_flash(device: str, tmp_path, address: int, size: int, *options: str) -> bytes:
+def read_flash(
+    device: str, tmp_path, address: int, size: int, *options: str, chip: str = "esp8266"
+) -> bytes:
     out = tmp_path / f"read-{address:x}-{size:x}.bin"
-    ok(run_esptool(device, *options, "read-flash", hex(address), hex(size), str(out)))
+    ok(run_esptool(device, *options, "read-flash", hex(address), hex(size), str(out), chip=chip))
     data = out.read_bytes()
     assert len(data) == size
     return data

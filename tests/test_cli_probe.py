@@ -67,7 +67,7 @@ def test_probe_fails_the_sockets_whose_wiring_does_not_work(shipped_copy, monkey
             if socket.name == "socket2":  # its GPIO0 on a line held low
                 stuck = hw.pin_factory.pin("GPIO1", pin_class=StrapPin)
                 stuck.output_with_state(False)
-                hw.insert(socket.name, ModuleSpec(gpio0="GPIO1"))
+                hw.insert(socket.name, ModuleSpec(boot="GPIO1"))
             elif socket.name == "socket3":  # its switch always on
                 module = hw.insert(socket.name)
                 hw.pin_factory.pin(socket.power).listeners.clear()

@@ -37,7 +37,7 @@ def strapped(factory):
     gpio0.output_with_state(False)
     en.output_with_state(False)
     flash = FlashChip(1 << 20)
-    module = EmulatedModule("strapped", flash, gpio0=gpio0, en=en)
+    module = EmulatedModule("strapped", flash, boot=gpio0, en=en)
     yield module, flash, gpio0, en
     module.close()
     flash.close()

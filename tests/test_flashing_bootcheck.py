@@ -31,7 +31,7 @@ def wired():
         chip = FlashChip(1 << 20)
         if firmware:
             chip.program(0, firmware)
-        module = EmulatedModule("m", chip, gpio0=gpio0, en=en, faults=faults)
+        module = EmulatedModule("m", chip, boot=gpio0, en=en, faults=faults)
         lines = ModuleLines(
             StrapLine("GPIO4", pin_factory=factory), StrapLine("GPIO17", pin_factory=factory)
         )

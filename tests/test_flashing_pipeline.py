@@ -44,7 +44,7 @@ def test_flashes_and_boots_the_new_firmware(station_config, firmware_1m):
 @pytest.mark.slow
 def test_gpio0_wired_wrong_fails_cleanly_with_no_sync(station_config):
     # The module's GPIO0 is on another pin than the config says: it boots its firmware.
-    wiring = {"socket1": ModuleSpec(gpio0="GPIO1")}
+    wiring = {"socket1": ModuleSpec(boot="GPIO1")}
     with SimulatedHardware(station_config, modules=wiring) as hw:
         started = time.monotonic()
         result, _ = run_job(station_config, hw)

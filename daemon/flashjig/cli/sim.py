@@ -9,16 +9,25 @@ from flashjig.cli.common import Subparsers
 from flashjig.config.sizes import NAMES as SIZES
 from flashjig.errors import ExitCode
 
+# The chips flashjig.emulator.chips models; named here so --help does not load esptool.
+EMULATED_CHIPS = ("esp8266", "esp32", "esp32c3")
+
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     sim = sub.add_parser(
         "sim",
         parents=[common],
-        help="serve emulated ESP8266 modules on pseudo terminals",
-        description="Start N emulated ESP8266 modules waiting in download mode. Prints "
+        help="serve emulated modules (ESP8266, ESP32, ESP32-C3) on pseudo terminals",
+        description="Start N emulated modules waiting in download mode. Prints "
         "'NAME DEVICE' per module, then 'ready'; serves until SIGINT or SIGTERM.",
     )
     sim.add_argument("--modules", type=int, default=1, metavar="N")
+    sim.add_argument(
+        "--chip",
+        choices=EMULATED_CHIPS,
+        default="esp8266",
+        help="the chip every module carries (default esp8266)",
+    )
     sim.add_argument("--flash-size", choices=SIZES, default="1MB")
     sim.add_argument(
         "--claimed-size",
@@ -41,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     return serve_modules(
         args.modules,
+        chip=args.chip,
         flash_size=args.flash_size,
         claimed_size=args.claimed_size,
         line_rate=args.line_rate,

@@ -1,21 +1,22 @@
-"""What the ESP8266 ROM prints and runs when the chip comes out of reset.
+"""What the ROM prints and runs when the chip comes out of reset.
 
-The ROM prints its boot log at 74880 baud (26 MHz crystal), ``boot mode:(1,x)`` for UART
-download and ``(3,x)`` for flash boot, then loads the image at flash offset 0 if its
-magic, segments and checksum hold. What the firmware then prints cannot be emulated by
-running it, so the firmware tells us: images built by ``flashjig.firmware`` carry an
-app descriptor (``FJAPP``, JSON with ``baud``, a NUL, then the banner as a NUL-terminated
-C string, so a per-unit value patched into it reads as firmware would read it); other
-images get the module's configured default.
+The ROM prints its boot log (at 74880 baud on an ESP8266's 26 MHz crystal, 115200 on the
+ESP32s), ``boot mode:(1,x)`` / ``boot:0x3``, ``0x5`` for UART download, then loads the
+image at the chip's bootloader offset (0x0, 0x1000 on an ESP32) if its magic, chip id
+(ESP32s: the extended header), segments and checksum hold. What the firmware then prints
+cannot be emulated by running it, so the firmware tells us: images built by
+``flashjig.firmware`` carry an app descriptor (``FJAPP``, JSON with ``baud``, a NUL, then
+the banner as a NUL-terminated C string, so a per-unit value patched into it reads as
+firmware would read it); other images get the module's configured default.
 """
 
 import json
 import struct
 from dataclasses import dataclass
 
+from flashjig.emulator.chips import Chip
 from flashjig.emulator.flashchip import FlashChip
 
-ROM_BAUD = 74880
 IMAGE_MAGIC = 0xE9
 CHECKSUM_SEED = 0xEF
 APP_MARKER = b"FJAPP"
@@ -30,37 +31,38 @@ class AppBehaviour:
     banner: str = "\r\nready\r\n"
 
 
-def rom_banner(download: bool, cause: int = 2) -> bytes:
-    """``rst cause`` 1 is power-on, 2 an external reset on EN."""
-    mode = 1 if download else 3
-    text = f"\r\n ets Jan  8 2013,rst cause:{cause}, boot mode:({mode},6)\r\n\r\n"
-    if download:
-        text += "waiting for host\r\n"
-    return text.encode()
+def rom_banner(chip: Chip, download: bool, cause: int = 2) -> bytes:
+    """Cause 1 is power-on, 2 an external reset on EN, 4 the watchdog."""
+    return chip.boot_log(download, cause).encode()
 
 
-def load_image(flash: FlashChip) -> tuple[bytes, bool]:
-    """Walk the image at offset 0 as the ROM does: its log, and whether it may run."""
-    magic, count = struct.unpack("<BB", flash.read(0, 2))
+def load_image(flash: FlashChip, chip: Chip) -> tuple[bytes, bool]:
+    """Walk the boot image as the ROM does: its log, and whether it may run."""
+    start = chip.bootloader_offset
+    magic, count = struct.unpack("<BB", flash.read(start, 2))
     if magic != IMAGE_MAGIC or count == 0 or count > MAX_SEGMENTS:
-        return b"ets_main.c \r\n", False
+        return chip.no_image_log.encode(), False
+    pos = start + 8
+    if chip.extended_header:
+        (chip_id,) = struct.unpack("<H", flash.read(pos + 4, 2))
+        if chip_id != chip.chip_id:
+            return chip.no_image_log.encode(), False
+        pos += 16
     log = []
-    pos = 8
     checksum = CHECKSUM_SEED
     for _ in range(count):
         addr, size = struct.unpack("<II", flash.read(pos, 8))
+        log.append(chip.load_line.format(addr=addr, size=size))
         if size > flash.size - pos - 8:
-            log.append(f"load 0x{addr:08x}, len {size}, room 16 \r\n")
-            return ("".join(log) + "ets_main.c \r\n").encode(), False
-        data = flash.read(pos + 8, size)
-        for b in data:
+            return ("".join(log) + chip.no_image_log).encode(), False
+        for b in flash.read(pos + 8, size):
             checksum ^= b
-        log.append(f"load 0x{addr:08x}, len {size}, room 16 \r\n")
         pos += 8 + size
     stored = flash.read(pos + 15 - pos % 16, 1)[0]
-    log.append(f"tail {size % 16}\r\nchksum 0x{stored:02x}\r\ncsum 0x{checksum:02x}\r\n")
+    if not chip.extended_header:
+        log.append(f"tail {size % 16}\r\nchksum 0x{stored:02x}\r\ncsum 0x{checksum:02x}\r\n")
     if stored != checksum:
-        log.append("csum err\r\nets_main.c \r\n")
+        log.append(chip.checksum_error_log)
         return "".join(log).encode(), False
     return "".join(log).encode(), True
 

@@ -1,8 +1,10 @@
-"""The ESP8266 ROM bootloader and the esptool flasher stub, command by command.
+"""The ROM bootloader and the esptool flasher stub, command by command, for each chip.
 
-Facts (opcodes, payload layouts, status bytes, the ROM's erase-size bug, the stub's
-OHAI greeting and read-flash acknowledgement flow) are those of esptool 5.6's
-``loader.py`` and ``targets/esp8266.py``; see ../shared/esp8266-notes.md.
+Facts (opcodes, payload layouts, status bytes, the ESP8266 ROM's erase-size bug, what the
+ESP32-family ROMs serve besides, the stub's OHAI greeting and read-flash acknowledgement
+flow) are those of esptool 5.6's ``loader.py`` and ``targets/``; see
+../shared/esp8266-notes.md and ../shared/esp32-notes.md. What differs by chip is data in
+``chips``.
 """
 
 import base64
@@ -18,6 +20,7 @@ from typing import Protocol
 
 import esptool.loader
 
+from flashjig.emulator.chips import Chip
 from flashjig.emulator.flashchip import BLOCK, SECTOR, FlashChip
 from flashjig.emulator.registers import Registers
 
@@ -48,11 +51,13 @@ class Op(enum.IntEnum):
     READ_REG = 0x0A
     SPI_SET_PARAMS = 0x0B
     SPI_ATTACH = 0x0D
+    READ_FLASH_SLOW = 0x0E
     CHANGE_BAUDRATE = 0x0F
     FLASH_DEFL_BEGIN = 0x10
     FLASH_DEFL_DATA = 0x11
     FLASH_DEFL_END = 0x12
     SPI_FLASH_MD5 = 0x13
+    GET_SECURITY_INFO = 0x14
     ERASE_FLASH = 0xD0
     ERASE_REGION = 0xD1
     READ_FLASH = 0xD2
@@ -81,20 +86,21 @@ class Link(Protocol):
     def sleep_until(self, when: float) -> None: ...
 
 
-def _load_stub_images() -> dict[int, tuple[bytes, bytes]]:
-    """The esptool stubs (legacy and esp-flasher-stub) by entry point: text and data.
-
-    The emulated chip runs a stub only if the bytes uploaded are esptool's own.
-    """
-    stubs = {}
-    stub_dir = Path(esptool.loader.__file__).parent / "targets" / "stub_flasher"
-    for path in stub_dir.glob("*/esp8266.json"):
-        stub = json.loads(path.read_text())
-        stubs[stub["entry"]] = (base64.b64decode(stub["text"]), base64.b64decode(stub["data"]))
-    return stubs
+STUB_DIR = Path(esptool.loader.__file__).parent / "targets" / "stub_flasher"
+_stubs: dict[str, dict[int, tuple[bytes, bytes]]] = {}
 
 
-STUBS = _load_stub_images()
+def stubs_for(chip: Chip) -> dict[int, tuple[bytes, bytes]]:
+    """esptool's stubs for the chip (legacy and esp-flasher-stub) by entry point: text and
+    data. The emulated chip runs a stub only if the bytes uploaded are esptool's own."""
+    if chip.name not in _stubs:
+        stubs = {}
+        for path in STUB_DIR.glob(f"*/{chip.name}.json"):
+            stub = json.loads(path.read_text())
+            text, data = base64.b64decode(stub["text"]), base64.b64decode(stub["data"])
+            stubs[stub["entry"]] = (text, data)
+        _stubs[chip.name] = stubs
+    return _stubs[chip.name]
 
 
 @dataclass
@@ -124,7 +130,8 @@ def rom_erase_span(erase_size: int, offset: int) -> int:
 class Loader:
     """Answers commands as the ROM does, and as the stub does once esptool starts it."""
 
-    def __init__(self, flash: FlashChip, registers: Registers, link: Link) -> None:
+    def __init__(self, chip: Chip, flash: FlashChip, registers: Registers, link: Link) -> None:
+        self.chip = chip
         self.flash = flash
         self.registers = registers
         self.link = link
@@ -135,11 +142,21 @@ class Loader:
         self._write: _WriteSession | None = None
         self._rom_block = (0, 0)  # ROM FLASH_BEGIN: offset, block size
         self._flash_free_at = 0.0  # line-rate model: when queued flash work is done
+        self._rom_commands = {
+            op: handler
+            for op, handler in _ROM_COMMANDS.items()
+            if op in _COMMON or op.name in chip.rom_ops
+        }
+        self._stub_commands = dict(_STUB_COMMANDS)
+        if chip.security_info:
+            self._stub_commands[Op.GET_SECURITY_INFO] = Loader._security_info
 
     # -- framing -------------------------------------------------------------------------
 
     def _reply(self, op: int, status: tuple[int, int], value: int = 0, data: bytes = b"") -> None:
-        body = data + bytes(status)
+        # ESP32-family ROMs send four status bytes, the ESP8266 ROM and every stub two.
+        width = 2 if self.stub else self.chip.rom_status_bytes
+        body = data + bytes(status).ljust(width, b"\x00")
         self.link.send(struct.pack("<BBHI", 1, op, len(body), value) + body)
 
     def _error(self, op: int, rom: tuple[int, int], stub: tuple[int, int]) -> None:
@@ -150,9 +167,7 @@ class Loader:
             return Next.STAY
         _, op, length, checksum = struct.unpack_from("<BBHI", packet)
         data = packet[8 : 8 + length]
-        handler = _ROM_COMMANDS.get(op)
-        if self.stub:
-            handler = _STUB_COMMANDS.get(op)
+        handler = (self._stub_commands if self.stub else self._rom_commands).get(op)
         if handler is None:
             self._error(op, ROM_INVALID_MESSAGE, STUB_INVALID_COMMAND)
             return Next.STAY
@@ -223,7 +238,7 @@ class Loader:
             return Next.STAY
         uploaded = set(self._mem_segments.values())
         self._mem_segments = {}
-        stub = STUBS.get(entry)
+        stub = stubs_for(self.chip).get(entry)
         if stub is None or not set(stub) <= uploaded:
             return Next.HANG
         self.stub = True
@@ -236,7 +251,7 @@ class Loader:
             start = offset - offset % SECTOR
             self._write = _WriteSession(offset, size, erased_end=start)
         else:
-            span = rom_erase_span(size, offset)
+            span = rom_erase_span(size, offset) if self.chip.rom_erase_bug else size
             self.flash.erase_range(offset - offset % SECTOR, span)
             self._busy(self.flash.erase_time(span // SECTOR))
             self._rom_block = (offset, blocksize)
@@ -307,6 +322,10 @@ class Loader:
         size, _blocks, _blocksize, offset = struct.unpack_from("<IIII", data)
         start = offset - offset % SECTOR
         self._write = _WriteSession(offset, size, erased_end=start, inflater=zlib.decompressobj())
+        if not self.stub:  # a ROM erases the whole (block-rounded) size up front
+            self.flash.erase_range(start, offset + size - start)
+            self._busy(self.flash.erase_time(-(-(offset + size - start) // SECTOR)))
+            self._write.erased_end = offset + size
         self._reply(op, OK)
 
     def _defl_data(self, op: int, data: bytes, checksum: int) -> None:
@@ -336,7 +355,19 @@ class Loader:
         addr, size = struct.unpack_from("<II", data)
         self._busy(self.flash.md5_time(size))
         digest = hashlib.md5(self.flash.read(addr, size)).digest()
-        self._reply(op, OK, data=digest)
+        # A ROM answers in 32 hex characters, a stub in 16 bytes.
+        self._reply(op, OK, data=digest if self.stub else digest.hex().encode())
+
+    def _read_flash_slow(self, op: int, data: bytes, checksum: int) -> None:
+        """The ROM's read: 64 bytes a request, answered in the reply itself."""
+        offset, length = struct.unpack_from("<II", data)
+        self._reply(op, OK, data=self.flash.read(offset, min(length, 64)).ljust(64, b"\xff"))
+
+    def _security_info(self, op: int, data: bytes, checksum: int) -> None:
+        """Flags (no secure boot, no Secure Download Mode), crypt count 0, seven key
+        purposes, then the chip id and ROM API version (esptool's ``<IBBBBBBBBII``)."""
+        info = struct.pack("<IBBBBBBBBII", 0, 0, *(0,) * 7, self.chip.chip_id, 0)
+        self._reply(op, OK, data=info)
 
     def _erase_flash(self, op: int, data: bytes, checksum: int) -> None:
         self.flash.erase_chip()
@@ -387,7 +418,19 @@ _COMMON = {
     Op.FLASH_DATA: Loader._flash_data,
     Op.FLASH_END: Loader._flash_end,
 }
-_ROM_COMMANDS = dict(_COMMON)
+# Every ROM command a chip may serve; each chip's ROM serves ``_COMMON`` and its rom_ops.
+_ROM_COMMANDS = {
+    **_COMMON,
+    Op.SPI_SET_PARAMS: Loader._spi_set_params,
+    Op.SPI_ATTACH: Loader._spi_attach,
+    Op.READ_FLASH_SLOW: Loader._read_flash_slow,
+    Op.CHANGE_BAUDRATE: Loader._change_baud,
+    Op.FLASH_DEFL_BEGIN: Loader._defl_begin,
+    Op.FLASH_DEFL_DATA: Loader._defl_data,
+    Op.FLASH_DEFL_END: Loader._flash_end,
+    Op.SPI_FLASH_MD5: Loader._md5,
+    Op.GET_SECURITY_INFO: Loader._security_info,
+}
 _STUB_COMMANDS = {
     **_COMMON,
     Op.SPI_SET_PARAMS: Loader._spi_set_params,

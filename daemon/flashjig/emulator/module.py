@@ -1,7 +1,9 @@
-"""One emulated ESP-01S: a pseudo terminal for its UART, two strapping pins, a flash chip.
+"""One emulated module (an ESP-01S, an ESP32 or ESP32-C3 board): a pseudo terminal for its
+UART, two strapping pins, a flash chip.
 
 The module behaves as the hardware does at its edges: it enters the ROM's download mode
-only when GPIO0 is low as EN rises, otherwise it boots the image in flash; bytes sent at
+only when its boot strap (GPIO0, GPIO9 on a C3) is low as EN rises, otherwise it boots the
+image in flash; bytes sent at
 the wrong baud arrive as garbage; with the line-rate model on, every byte takes
 10 bits / baud on the wire and the flash takes its datasheet times.
 """
@@ -25,7 +27,8 @@ from gpiozero.pins import PinInfo
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from flashjig.emulator import slip
-from flashjig.emulator.bootrom import ROM_BAUD, AppBehaviour, app_behaviour, load_image, rom_banner
+from flashjig.emulator.bootrom import AppBehaviour, app_behaviour, load_image, rom_banner
+from flashjig.emulator.chips import ESP8266, Chip
 from flashjig.emulator.faults import Faults
 from flashjig.emulator.flashchip import FlashChip
 from flashjig.emulator.loader import Loader, Next
@@ -47,7 +50,7 @@ class State(enum.Enum):
 
 
 class StrapPin(MockPin):
-    """A mock pin on a module's strapping line (GPIO0, EN). Released by the station (its
+    """A mock pin on a module's strapping line (boot, EN). Released by the station (its
     side an input), the line is high while a seated, powered module's pull-up (10 kOhm to
     its 3.3 V) is on it, whatever the Pi's own weak pull; with no module, or an unpowered
     one, the Pi's pull decides. The module hears every change."""
@@ -110,10 +113,11 @@ def garble(data: bytes, sent_at: int, read_at: int) -> bytes:
 
 
 class EmulatedModule:
-    """An ESP8266 module on a pseudo terminal; ``device`` is the path a host opens.
+    """A module on a pseudo terminal; ``device`` is the path a host opens.
 
-    With ``gpio0`` and ``en`` (StrapPins from a gpiozero MockFactory) the module follows
-    its strapping; without them it is a standalone module waiting in download mode.
+    With ``boot`` and ``en`` (StrapPins from a gpiozero MockFactory, on the chip's boot strap
+    and EN) the module follows its strapping; without them it is a standalone module waiting
+    in download mode.
     """
 
     def __init__(
@@ -121,8 +125,9 @@ class EmulatedModule:
         name: str,
         flash: FlashChip,
         *,
+        chip: Chip = ESP8266,
         mac: bytes | None = None,
-        gpio0: StrapPin | None = None,
+        boot: StrapPin | None = None,
         en: StrapPin | None = None,
         line_rate: bool = False,
         faults: Faults | None = None,
@@ -130,13 +135,14 @@ class EmulatedModule:
         powered: bool = True,
     ) -> None:
         self.name = name
+        self.chip = chip
         self.flash = flash
-        self.mac = mac or bytes([0x5C, 0xCF, 0x7F]) + hashlib.sha256(name.encode()).digest()[:3]
+        self.mac = mac or chip.oui + hashlib.sha256(name.encode()).digest()[:3]
         self.line_rate = line_rate
         self.faults = faults or Faults()
         self.default_app = default_app
         self.arrival = 0.0
-        self._gpio0 = gpio0
+        self._boot_pin = boot
         self._en = en
         self._rng = random.Random(self.faults.seed)
         self._bytes_in = 0
@@ -154,8 +160,8 @@ class EmulatedModule:
         os.set_blocking(self._master, False)
         self.device = os.ttyname(self._slave)
         # Both None once the module is closed (see close).
-        self.registers: Registers | None = Registers(self.mac, flash, self.baud)
-        self.loader: Loader | None = Loader(flash, self.registers, self)
+        self.registers: Registers | None = Registers(chip, self.mac, flash, self.baud)
+        self.loader: Loader | None = Loader(chip, flash, self.registers, self)
         self.state = State.RESET
         self.powered = powered
         self.output: list[bytes] = []  # what the module printed, for tests and boot checks
@@ -179,7 +185,7 @@ class EmulatedModule:
         if not high:
             self._hold_reset()
             return
-        self._boot(download=self._gpio0 is not None and not self._gpio0.state, cause=2)
+        self._boot(download=self._boot_pin is not None and not self._boot_pin.state, cause=2)
 
     def _hold_reset(self) -> None:
         with self._lock:
@@ -192,7 +198,7 @@ class EmulatedModule:
         if self._en is None:
             self._boot(download=True, cause=1)
         elif self._en.state:
-            self._boot(download=self._gpio0 is not None and not self._gpio0.state, cause=1)
+            self._boot(download=self._boot_pin is not None and not self._boot_pin.state, cause=1)
 
     def set_power(self, on: bool) -> None:
         """The socket's power switch: off silences the chip, on is a power-on reset."""
@@ -206,26 +212,27 @@ class EmulatedModule:
             self._power_on()
 
     def _pull_ups(self, present: bool) -> None:
-        for pin in (self._gpio0, self._en):
+        for pin in (self._boot_pin, self._en):
             if pin is not None:
                 pin.set_module_pull_up(present)
 
     def _boot(self, *, download: bool, cause: int) -> None:
-        """Come out of reset: GPIO0 sampled low means the UART loader, else flash boot."""
+        """Come out of reset: the boot strap sampled low means the UART loader, else flash
+        boot."""
         with self._lock:
             self._epoch += 1
             self._interrupt.clear()
             if self.registers is not None:  # None once closed: nothing would serve it
-                self.loader = Loader(self.flash, self.registers, self)
+                self.loader = Loader(self.chip, self.flash, self.registers, self)
             self._decoder.reset()
             self._frames.clear()
-            self._uart_baud = ROM_BAUD
-            self._emit(rom_banner(download, cause))
+            self._uart_baud = self.chip.rom_baud
+            self._emit(rom_banner(self.chip, download, cause))
             if download:
                 self._uart_baud = None
                 self.state = State.DOWNLOAD
                 return
-            log_text, runnable = load_image(self.flash)
+            log_text, runnable = load_image(self.flash, self.chip)
             self._emit(log_text)
             if not runnable:
                 self.state = State.HUNG
@@ -387,15 +394,15 @@ class EmulatedModule:
 
     def _after(self, outcome: Next) -> None:
         if outcome is Next.RUN_APP:
-            log_text, runnable = load_image(self.flash)
-            self._uart_baud = ROM_BAUD
+            log_text, runnable = load_image(self.flash, self.chip)
+            self._uart_baud = self.chip.rom_baud
             self._emit(log_text)
             if runnable:
                 self._run_app()
             else:
                 self.state = State.HUNG
         elif outcome is Next.REBOOT_TO_ROM:
-            self._boot(download=self._gpio0 is None or not self._gpio0.state, cause=4)
+            self._boot(download=self._boot_pin is None or not self._boot_pin.state, cause=4)
         elif outcome is Next.HANG:
             self.state = State.HUNG
 

@@ -59,7 +59,7 @@ class ModuleSpec:
 
     flash_size: str = "1MB"
     claimed_size: str | None = None
-    gpio0: str | None = None  # None: the pin the config names
+    boot: str | None = None  # the boot strap's pin; None: the pin the config names
     en: str | None = None
     faults: Faults = field(default_factory=Faults)
 
@@ -116,7 +116,7 @@ class SimulatedHardware(Hardware):
         with self._lock:
             if name in self.modules:
                 raise HardwareError(f"{name} already holds a module")
-            gpio0 = self.pin_factory.pin(spec.gpio0 or socket.gpio0, pin_class=StrapPin)
+            boot = self.pin_factory.pin(spec.boot or socket.gpio0, pin_class=StrapPin)
             en = self.pin_factory.pin(spec.en or socket.en, pin_class=StrapPin)
             chip = FlashChip(
                 SIZES[spec.flash_size],
@@ -125,7 +125,7 @@ class SimulatedHardware(Hardware):
             module = EmulatedModule(
                 f"{self.config.station.id}-{name}-{next(self._serial)}",
                 chip,
-                gpio0=gpio0,
+                boot=boot,
                 en=en,
                 line_rate=self.line_rate,
                 faults=spec.faults,

@@ -1,6 +1,6 @@
 """Standalone emulated modules served on pseudo terminals (``flashjig sim``).
 
-Each module waits in download mode, so any ESP8266 tool can talk to it with
+Each module waits in download mode, so esptool (or any tool for the chip) can talk to it with
 ``--before no-reset``; the station's own simulation wires modules to mock pins instead.
 """
 
@@ -11,11 +11,13 @@ from pathlib import Path
 
 from flashjig.config.sizes import BYTES as SIZES
 from flashjig.emulator import EmulatedModule, FlashChip
+from flashjig.emulator.chips import CHIPS
 
 
 def serve_modules(
     count: int,
     *,
+    chip: str = "esp8266",
     flash_size: str = "1MB",
     claimed_size: str | None = None,
     line_rate: bool = False,
@@ -34,12 +36,12 @@ def serve_modules(
             if state_dir is not None:
                 (state_dir / "sim").mkdir(parents=True, exist_ok=True)
                 backing = state_dir / "sim" / f"{name}.flash"
-            chip = FlashChip(
+            flash = FlashChip(
                 SIZES[flash_size],
                 claimed_size=SIZES[claimed_size] if claimed_size else None,
                 backing_file=backing,
             )
-            modules.append(EmulatedModule(name, chip, line_rate=line_rate))
+            modules.append(EmulatedModule(name, flash, chip=CHIPS[chip], line_rate=line_rate))
             print(f"{name} {modules[-1].device}", flush=True)
         print("ready", flush=True)
         stop.wait()

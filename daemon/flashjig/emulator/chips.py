@@ -1,0 +1,214 @@
+"""The chips the emulator can be, as data: what differs between an ESP8266, an ESP32 and an
+ESP32-C3 at the ROM loader's edge.
+
+Register addresses, chip ids, magic values and bootloader offsets come from esptool's own
+target classes (``rom``); what esptool does not hold (the ROM's command set and status
+length, the boot log, the eFuse words that encode a MAC and revision) is written here, from
+esptool 5.6's readers of those words and Espressif's ROM logs; see
+../shared/esp32-notes.md and ../shared/esp8266-notes.md.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from esptool.loader import ESPLoader
+from esptool.targets.esp32 import ESP32ROM
+from esptool.targets.esp32c3 import ESP32C3ROM
+from esptool.targets.esp8266 import ESP8266ROM
+
+# What an ESP32-family ROM serves on top of the ESP8266 ROM's set, by esptool's command
+# names (esp32-notes.md, "ROM and stub"): erase-flash, erase-region and read-flash stay
+# stub-only.
+_ESP32_ROM_OPS = frozenset(
+    {
+        "SPI_SET_PARAMS",
+        "SPI_ATTACH",
+        "READ_FLASH_SLOW",
+        "CHANGE_BAUDRATE",
+        "FLASH_DEFL_BEGIN",
+        "FLASH_DEFL_DATA",
+        "FLASH_DEFL_END",
+        "SPI_FLASH_MD5",
+    }
+)
+
+# The two OUIs the ESP8266 ROM encodes in OTP word 1 instead of spelling out in word 3.
+_OUI_CODES = {(0x18, 0xFE, 0x34): 0, (0xAC, 0xD0, 0x74): 1}
+
+
+def _esp8266_fuses(mac: bytes, revision: int) -> dict[int, int]:
+    """OTP words that decode, through ESP8266ROM.read_mac, to ``mac``.
+
+    Bit 4 of word 0 and bit 16 of word 2 stay clear: set, they would mark an ESP8285.
+    """
+    oui = tuple(mac[:3])
+    mac0 = (mac[5] << 24) | 0x00A0E0  # low bits: part of the chip id, bit 4 clear
+    if oui in _OUI_CODES:
+        mac1 = (_OUI_CODES[oui] << 16) | (mac[3] << 8) | mac[4]
+        mac3 = 0
+    else:
+        mac1 = (0x02 << 16) | (mac[3] << 8) | mac[4]
+        mac3 = (mac[0] << 16) | (mac[1] << 8) | mac[2]
+    return {
+        ESP8266ROM.ESP_OTP_MAC0: mac0,
+        ESP8266ROM.ESP_OTP_MAC1: mac1,
+        0x3FF00058: 0x02000000,
+        ESP8266ROM.ESP_OTP_MAC3: mac3,
+    }
+
+
+def _esp32_fuses(mac: bytes, revision: int) -> dict[int, int]:
+    """eFuse words that ESP32ROM reads back as ``mac`` and ``revision`` (major x 100 + minor).
+
+    The major revision is three bits in three places (word 3 bit 15, word 5 bit 20, the APB
+    date register's bit 31: 0, 1, 3, 7 for v0 to v3); the minor is word 5 bits 24-25. The
+    ROM's crystal calibration reads 40 MHz (RTC calibration 1024 x the 8 MHz clock's 100).
+    """
+    major, minor = divmod(revision, 100)
+    bits = {0: 0, 1: 1, 2: 3, 3: 7}[major]
+    word = ESP32ROM.EFUSE_RD_REG_BASE
+    return {
+        word + 4: int.from_bytes(mac[2:6], "big"),
+        word + 8: int.from_bytes(mac[0:2], "big"),
+        word + 12: (bits & 1) << 15 | 1 << 9,  # package 1: ESP32-D0WD-V3, as on WROOM-32E
+        word + 16: 100,  # EFUSE_RD_CK8M_FREQ
+        word + 20: ((bits >> 1) & 1) << 20 | minor << 24,
+        ESP32ROM.APB_CTL_DATE_ADDR: ((bits >> 2) & 1) << 31,
+        ESP32ROM.RTCCALICFG1: 1024 << ESP32ROM.TIMERS_RTC_CALI_VALUE_S,
+    }
+
+
+def _esp32c3_fuses(mac: bytes, revision: int) -> dict[int, int]:
+    """eFuse words that ESP32C3ROM reads back as ``mac`` and ``revision``: MAC in block 1
+    words 0-1, minor revision in word 3 bits 18-20 (and word 5 bit 23), major in word 5 bits
+    24-25. Security words (crypt count, secure boot, key purposes) stay 0."""
+    major, minor = divmod(revision, 100)
+    block1 = ESP32C3ROM.EFUSE_BLOCK1_ADDR
+    return {
+        block1: int.from_bytes(mac[2:6], "big"),
+        block1 + 4: int.from_bytes(mac[0:2], "big"),
+        block1 + 12: (minor & 7) << 18,
+        block1 + 20: (minor >> 3) << 23 | major << 24,
+    }
+
+
+def _esp8266_log(download: bool, cause: int) -> str:
+    """``rst cause`` 1 is power-on, 2 an external reset on EN, 4 the watchdog."""
+    mode = 1 if download else 3
+    text = f"\r\n ets Jan  8 2013,rst cause:{cause}, boot mode:({mode},6)\r\n\r\n"
+    return text + ("waiting for host\r\n" if download else "")
+
+
+_ESP32_RESETS = {1: "0x1 (POWERON_RESET)", 2: "0x1 (POWERON_RESET)", 4: "0xc (SW_CPU_RESET)"}
+
+
+def _esp32_log(download: bool, cause: int) -> str:
+    boot = "0x13 (SPI_FAST_FLASH_BOOT)"
+    if download:
+        boot = "0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))"
+    text = f"ets Jun  8 2016 00:22:57\r\n\r\nrst:{_ESP32_RESETS[cause]},boot:{boot}\r\n"
+    return text + ("waiting for download\r\n" if download else "")
+
+
+_ESP32C3_RESETS = {1: "0x1 (POWERON)", 2: "0x1 (POWERON)", 4: "0x3 (RTC_SW_SYS_RST)"}
+
+
+def _esp32c3_log(download: bool, cause: int) -> str:
+    boot = "0x5 (DOWNLOAD(USB/UART0/1))" if download else "0xc (SPI_FAST_FLASH_BOOT)"
+    text = "ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n"
+    text += f"rst:{_ESP32C3_RESETS[cause]},boot:{boot}\r\n"
+    return text + ("waiting for download\r\n" if download else "")
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One chip model: esptool's target class for it and what the ROM does around it."""
+
+    name: str  # esptool's --chip name, and the stub file's
+    rom: type[ESPLoader]
+    boot_pin: str  # the strap sampled low as EN rises for the UART loader
+    rom_baud: int  # the boot log's rate: 74880 from a 26 MHz crystal, else 115200
+    apb_hz: int  # what UART_CLKDIV divides: the baud it holds reads back as apb_hz / baud
+    rom_status_bytes: int  # the ROM's reply status length; every stub sends 2
+    rom_ops: frozenset[str]  # ROM commands beyond the ESP8266 ROM's (esptool's names)
+    security_info: bool  # ROM and stub answer GET_SECURITY_INFO (ESP32-C3 and later)
+    magic: int  # what the ROM reads at 0x40001000 (esptool's detection register)
+    revision: int  # major x 100 + minor, as the modules sold now carry
+    oui: bytes  # the first three bytes of the MACs Espressif gives this chip
+    fuses: Callable[[bytes, int], dict[int, int]]
+    boot_log: Callable[[bool, int], str]
+    load_line: str  # the boot log's line per image segment, formatted with addr and size
+    no_image_log: str  # what it prints when no valid boot image is at the offset
+    checksum_error_log: str
+    # ESP32s: 16 bytes after the common header, the chip id at 4-5 (esptool's bin_image).
+    extended_header: bool = True
+    # The ESP8266 ROM erases more than FLASH_BEGIN asks for (see loader.rom_erase_span).
+    rom_erase_bug: bool = False
+
+    @property
+    def chip_id(self) -> int:
+        return int(getattr(self.rom, "IMAGE_CHIP_ID", 0))
+
+    @property
+    def bootloader_offset(self) -> int:
+        return int(self.rom.BOOTLOADER_FLASH_OFFSET)
+
+
+ESP8266 = Chip(
+    name="esp8266",
+    rom=ESP8266ROM,
+    boot_pin="GPIO0",
+    rom_baud=74880,
+    apb_hz=52_000_000,
+    rom_status_bytes=2,
+    rom_ops=frozenset(),
+    security_info=False,
+    magic=ESP8266ROM.MAGIC_VALUE,
+    revision=0,
+    oui=bytes([0x5C, 0xCF, 0x7F]),
+    fuses=_esp8266_fuses,
+    boot_log=_esp8266_log,
+    load_line="load 0x{addr:08x}, len {size}, room 16 \r\n",
+    no_image_log="ets_main.c \r\n",
+    checksum_error_log="csum err\r\nets_main.c \r\n",
+    extended_header=False,
+    rom_erase_bug=True,
+)
+ESP32 = Chip(
+    name="esp32",
+    rom=ESP32ROM,
+    boot_pin="GPIO0",
+    rom_baud=115200,
+    apb_hz=40_000_000,
+    rom_status_bytes=4,
+    rom_ops=_ESP32_ROM_OPS,
+    security_info=False,
+    magic=ESP32ROM.MAGIC_VALUE,
+    revision=301,  # ESP32-D0WD-V3, the ECO3 silicon in modules sold today
+    oui=bytes([0x24, 0x0A, 0xC4]),
+    fuses=_esp32_fuses,
+    boot_log=_esp32_log,
+    load_line="load:0x{addr:08x},len:{size}\r\n",
+    no_image_log="flash read err, 1000\r\nets_main.c 371 \r\n",
+    checksum_error_log="checksum failure\r\nets_main.c 371 \r\n",
+)
+ESP32C3 = Chip(
+    name="esp32c3",
+    rom=ESP32C3ROM,
+    boot_pin="GPIO9",
+    rom_baud=115200,
+    apb_hz=40_000_000,
+    rom_status_bytes=4,
+    rom_ops=_ESP32_ROM_OPS | {"GET_SECURITY_INFO"},
+    security_info=True,
+    magic=0x1B31506F,  # the value esptool used to detect ECO3 C3s by, before 0x14 did it
+    revision=4,  # v0.4, current ESP32-C3 silicon; IDF's default bootloader needs v0.3+
+    oui=bytes([0x34, 0x85, 0x18]),
+    fuses=_esp32c3_fuses,
+    boot_log=_esp32c3_log,
+    load_line="load:0x{addr:08x},len:0x{size:x}\r\n",
+    no_image_log="invalid header: 0xffffffff\r\n",
+    checksum_error_log="checksum failure\r\n",
+)
+
+CHIPS = {chip.name: chip for chip in (ESP8266, ESP32, ESP32C3)}
