@@ -1,7 +1,8 @@
 """The emulated ESP32 and ESP32-C3 through the unchanged esptool CLI against `flashjig sim
 --chip`: detection (by security info on the C3, by the magic register on the ESP32, with
 --chip auto and named), the MAC and revision in eFuse, flash-id, write-, verify-, read- and
-erase-flash through the stub and through the ROM alone."""
+erase-flash through the stub and through the ROM alone; strapping and boot through mock
+pins, an IDF-like build booting through its partition table, and builds that must not."""
 
 import random
 import re
@@ -9,10 +10,14 @@ import re
 import esptool.cmds
 import pytest
 from esptool.util import FatalError
+from gpiozero.pins.mock import MockFactory
 from helpers import expected_mac, ok, output, read_flash, run_esptool, start_sim, write_file
 
 from flashjig.cli.sim import EMULATED_CHIPS
 from flashjig.emulator.chips import CHIPS
+from flashjig.emulator.firmware import build_esp32_firmware
+from flashjig.emulator.flashchip import FlashChip
+from flashjig.emulator.module import EmulatedModule, State, StrapPin
 
 ESP32_FAMILY = ("esp32c3", "esp32")
 DESCRIPTIONS = {
@@ -114,3 +119,101 @@ def test_the_wrong_chip_named_is_refused(chip_sim):
 
 def test_sim_offers_every_emulated_chip():
     assert set(EMULATED_CHIPS) == set(CHIPS)
+
+
+# -- strapping and boot of an ESP32 and an ESP32-C3 -----------------------------------------
+
+
+@pytest.fixture
+def strapped_chip(request):
+    """A module of the chip on mock boot/EN pins, EN low (in reset)."""
+    chip = CHIPS[request.param]
+    factory = MockFactory()
+    boot = factory.pin("GPIO4", pin_class=StrapPin)
+    en = factory.pin("GPIO17", pin_class=StrapPin)
+    en.output_with_state(False)
+    flash = FlashChip(4 << 20)
+    module = EmulatedModule("strapped", flash, chip=chip, boot=boot, en=en)
+    yield module, boot, en
+    module.close()
+    flash.close()
+    factory.close()
+
+
+def reset(module, boot, en, *, download: bool):
+    if download:
+        boot.output_with_state(False)
+    else:
+        boot.input_with_pull("up")
+    en.output_with_state(False)
+    module.output.clear()
+    en.input_with_pull("up")
+
+
+def printed(module) -> str:
+    return b"".join(module.output).decode()
+
+
+def program(module, files: dict[int, bytes]) -> None:
+    for offset, data in files.items():
+        module.flash.program(offset, data)
+
+
+BOOT_LOGS = {
+    "esp32c3": ("boot:0x5 (DOWNLOAD(USB/UART0/1))", "boot:0xc (SPI_FAST_FLASH_BOOT)"),
+    "esp32": ("boot:0x3 (DOWNLOAD_BOOT", "boot:0x13 (SPI_FAST_FLASH_BOOT)"),
+}
+
+
+@pytest.mark.parametrize("strapped_chip", ESP32_FAMILY, indirect=True)
+def test_boot_strap_low_as_en_rises_enters_download(strapped_chip):
+    module, boot, en = strapped_chip
+    reset(module, boot, en, download=True)
+    assert module.state is State.DOWNLOAD
+    download, _ = BOOT_LOGS[module.chip.name]
+    assert download in printed(module)
+    assert "waiting for download" in printed(module)
+
+
+@pytest.mark.parametrize("strapped_chip", ESP32_FAMILY, indirect=True)
+def test_blank_flash_does_not_boot(strapped_chip):
+    module, boot, en = strapped_chip
+    reset(module, boot, en, download=False)
+    assert module.state is State.HUNG
+    assert BOOT_LOGS[module.chip.name][1] in printed(module)
+    assert module.chip.no_image_log in printed(module)
+
+
+@pytest.mark.parametrize("strapped_chip", ESP32_FAMILY, indirect=True)
+def test_an_idf_build_boots_through_its_partition_table(strapped_chip):
+    module, boot, en = strapped_chip
+    program(module, build_esp32_firmware(module.chip.name, banner="\r\nhello c3\r\n"))
+    reset(module, boot, en, download=False)
+    assert module.state is State.APP
+    text = printed(module)
+    assert "Loaded app from partition at offset 0x10000" in text
+    assert text.endswith("\r\nhello c3\r\n")
+
+
+@pytest.mark.parametrize("strapped_chip", ESP32_FAMILY, indirect=True)
+def test_a_build_for_the_other_chip_does_not_boot(strapped_chip):
+    """An ESP32 bootloader on a C3 (chip id 0 at 0x1000, nothing at 0x0) and a C3's on an
+    ESP32 (chip id 5 at 0x0, nothing at 0x1000) both leave it at the ROM."""
+    module, boot, en = strapped_chip
+    other = "esp32" if module.chip.name == "esp32c3" else "esp32c3"
+    program(module, build_esp32_firmware(other))
+    reset(module, boot, en, download=False)
+    assert module.state is State.HUNG
+
+
+@pytest.mark.parametrize("strapped_chip", ["esp32c3"], indirect=True)
+def test_a_corrupt_app_does_not_boot(strapped_chip):
+    module, boot, en = strapped_chip
+    files = build_esp32_firmware("esp32c3")
+    app = bytearray(files[0x10000])
+    app[0x2000] ^= 0x01  # one bit inside the IRAM segment
+    files[0x10000] = bytes(app)
+    program(module, files)
+    reset(module, boot, en, download=False)
+    assert module.state is State.HUNG
+    assert "checksum failure" in printed(module)

@@ -20,6 +20,8 @@ from flashjig.emulator.flashchip import FlashChip
 IMAGE_MAGIC = 0xE9
 CHECKSUM_SEED = 0xEF
 APP_MARKER = b"FJAPP"
+PARTITION_TABLE = 0x8000  # where IDF's bootloader reads the partition table
+PARTITION_MAGIC = 0x50AA
 MAX_SEGMENTS = 16
 
 
@@ -37,8 +39,34 @@ def rom_banner(chip: Chip, download: bool, cause: int = 2) -> bytes:
 
 
 def load_image(flash: FlashChip, chip: Chip) -> tuple[bytes, bool]:
-    """Walk the boot image as the ROM does: its log, and whether it may run."""
-    start = chip.bootloader_offset
+    """Boot as the chip does: its log, and whether the firmware runs. The ROM takes the
+    image at the bootloader offset; on the ESP32s that is IDF's second stage, which reads
+    the partition table and boots the first app partition's image the same way."""
+    log, ok = _walk(flash, chip, chip.bootloader_offset)
+    if not ok or not chip.extended_header:
+        return log, ok
+    app = first_app_partition(flash)
+    if app is None:
+        return log + b"E (98) boot: No bootable app partitions in the partition table\r\n", False
+    app_log, ok = _walk(flash, chip, app)
+    return log + f"I (85) boot: Loaded app from partition at offset {app:#x}\r\n".encode() + (
+        app_log
+    ), ok
+
+
+def first_app_partition(flash: FlashChip) -> int | None:
+    """The offset of the first app partition (type 0) in the table at 0x8000, if any."""
+    for row in range(PARTITION_TABLE, PARTITION_TABLE + 0xC00, 32):
+        magic, kind, _subtype, offset, _size = struct.unpack("<HBBII", flash.read(row, 12))
+        if magic != PARTITION_MAGIC:
+            return None
+        if kind == 0:
+            return offset
+    return None
+
+
+def _walk(flash: FlashChip, chip: Chip, start: int) -> tuple[bytes, bool]:
+    """One image as the ROM (or IDF's bootloader) checks it: magic, chip id, checksum."""
     magic, count = struct.unpack("<BB", flash.read(start, 2))
     if magic != IMAGE_MAGIC or count == 0 or count > MAX_SEGMENTS:
         return chip.no_image_log.encode(), False
@@ -58,7 +86,8 @@ def load_image(flash: FlashChip, chip: Chip) -> tuple[bytes, bool]:
         for b in flash.read(pos + 8, size):
             checksum ^= b
         pos += 8 + size
-    stored = flash.read(pos + 15 - pos % 16, 1)[0]
+    # The checksum is the last byte of the 16-byte block the segments end in.
+    stored = flash.read(start + (pos - start) // 16 * 16 + 15, 1)[0]
     if not chip.extended_header:
         log.append(f"tail {size % 16}\r\nchksum 0x{stored:02x}\r\ncsum 0x{checksum:02x}\r\n")
     if stored != checksum:

@@ -1,19 +1,25 @@
-"""Firmware-like ESP8266 images for the demo, the tests and the benchmarks.
+"""Firmware-like images for the demo, the tests and the benchmarks.
 
-No firmware can be downloaded here, so we build one: a real ESP8266 "version 1" image
-(header, IRAM and DRAM segments, checksum) made with esptool's own image classes, as the
-NONOS SDK lays it out: the ROM-loaded part at 0x0 and the flash-mapped irom0 text at
-0x10000. The contents are synthetic machine code drawn from a small instruction
-vocabulary with skewed frequencies, so it compresses about as well as real Xtensa code,
-plus an app descriptor telling the emulator what the firmware prints when it runs.
+No firmware can be downloaded here, so we build it with esptool's own image classes. For an
+ESP8266, a "version 1" image (header, IRAM and DRAM segments, checksum) as the NONOS SDK
+lays it out: the ROM-loaded part at 0x0 and the flash-mapped irom0 text at 0x10000. For
+the ESP32s, what an ESP-IDF build flashes: a second-stage bootloader at the chip's
+bootloader offset, the partition table at 0x8000 (IDF's default single-app layout: nvs,
+phy_init, factory) and the app at 0x10000, each image with its extended header (chip id,
+revisions) and appended SHA-256. The contents are synthetic machine code drawn from a
+small instruction vocabulary with skewed frequencies, so they compress about as well as
+real code, plus an app descriptor telling the emulator what the firmware prints.
 """
 
+import hashlib
 import json
 import random
+import struct
 
-from esptool.bin_image import ESP8266ROMFirmwareImage, ImageSegment
+from esptool.bin_image import ELFSection, ESP8266ROMFirmwareImage, ImageSegment
+from esptool.targets import CHIP_DEFS
 
-from flashjig.emulator.bootrom import APP_MARKER
+from flashjig.emulator.bootrom import APP_MARKER, PARTITION_MAGIC, PARTITION_TABLE
 
 IRAM = 0x40100000
 DRAM = 0x3FFE8000
@@ -33,10 +39,17 @@ def _code(rng: random.Random, length: int) -> bytes:
     return bytes(out[:length])
 
 
+DEMO_BANNER = "\r\nflashjig demo firmware 1.0\r\nready\r\n"
+
+
+def _descriptor(banner: str, baud: int) -> bytes:
+    return APP_MARKER + json.dumps({"baud": baud}).encode() + b"\x00" + banner.encode() + b"\x00"
+
+
 def build_firmware(
     size: int = 0x100000,
     *,
-    banner: str = "\r\nflashjig demo firmware 1.0\r\nready\r\n",
+    banner: str = DEMO_BANNER,
     baud: int = 115200,
     seed: int = 8266,
 ) -> bytes:
@@ -44,10 +57,7 @@ def build_firmware(
     if size < IROM_OFFSET + 0x1000:
         raise ValueError(f"firmware size must be at least {IROM_OFFSET + 0x1000:#x} bytes")
     rng = random.Random(seed)
-    descriptor = (
-        APP_MARKER + json.dumps({"baud": baud}).encode() + b"\x00" + banner.encode() + b"\x00"
-    )
-    dram = descriptor + _code(rng, 0x600)
+    dram = _descriptor(banner, baud) + _code(rng, 0x600)
     image = ESP8266ROMFirmwareImage()
     image.entrypoint = ENTRY
     image.flash_mode = 3  # DOUT, what an ESP-01S wants; esptool may rewrite it
@@ -59,3 +69,64 @@ def build_firmware(
     _, boot = image.save(None)
     irom = _code(rng, size - IROM_OFFSET)
     return boot + b"\xff" * (IROM_OFFSET - len(boot)) + irom
+
+
+# Where each chip's RAM is (esptool's MEMORY_MAP): IRAM, DRAM.
+_RAM = {"esp32": (0x40080400, 0x3FFB0000), "esp32c3": (0x40380400, 0x3FC88000)}
+APP_OFFSET = 0x10000
+NVS_OFFSET = 0x9000
+NVS_SIZE = 0x6000
+# IDF's default "single factory app" table: (label, type, subtype, offset, size).
+PARTITIONS = (
+    ("nvs", 1, 2, NVS_OFFSET, NVS_SIZE),
+    ("phy_init", 1, 1, 0xF000, 0x1000),
+    ("factory", 0, 0, APP_OFFSET, 0x100000),
+)
+
+
+def partition_table(partitions: tuple[tuple[str, int, int, int, int], ...] = PARTITIONS) -> bytes:
+    """An IDF partition table: 32-byte rows, the MD5 row (0xEBEB) IDF checks, 0xFF after."""
+    rows = b"".join(
+        struct.pack("<HBBII16sI", PARTITION_MAGIC, kind, sub, offset, size, label.encode(), 0)
+        for label, kind, sub, offset, size in partitions
+    )
+    rows += b"\xeb\xeb" + b"\xff" * 14 + hashlib.md5(rows).digest()
+    return rows.ljust(0xC00, b"\xff")
+
+
+def _esp32_image(chip: str, rng: random.Random, iram: int, dram: bytes) -> bytes:
+    rom = CHIP_DEFS[chip]
+    image = rom.BOOTLOADER_IMAGE()
+    iram_addr, dram_addr = _RAM[chip]
+    image.entrypoint = iram_addr
+    image.flash_mode = 2  # DIO, what IDF builds for modules
+    image.flash_size_freq = rom.FLASH_SIZES["4MB"]
+    image.min_rev_full = 3 if chip == "esp32c3" else 0  # IDF's default minimum for a C3
+    image.max_rev_full = 199 if chip == "esp32c3" else 399
+    image.segments = [
+        ELFSection(b".iram0.text", iram_addr, _code(rng, iram), 0),
+        ELFSection(b".dram0.data", dram_addr, dram + b"\x00" * (-len(dram) % 4), 0),
+    ]
+    data = image.save(None)
+    assert data is not None  # save(None) returns the bytes
+    return bytes(data)
+
+
+def build_esp32_firmware(
+    chip: str,
+    app_size: int = 0x60000,
+    *,
+    banner: str = DEMO_BANNER,
+    baud: int = 115200,
+    seed: int = 32,
+) -> dict[int, bytes]:
+    """What an IDF build flashes for ``chip`` (esp32, esp32c3), by offset: bootloader,
+    partition table, app of about ``app_size`` bytes."""
+    rng = random.Random(seed)
+    bootloader = _esp32_image(chip, rng, 0x3000, _code(rng, 0x800))
+    app = _esp32_image(chip, rng, app_size - 0x1000, _descriptor(banner, baud) + _code(rng, 0x800))
+    return {
+        CHIP_DEFS[chip].BOOTLOADER_FLASH_OFFSET: bootloader,
+        PARTITION_TABLE: partition_table(),
+        APP_OFFSET: app,
+    }
