@@ -49,7 +49,7 @@ DONE = (SocketState.OK, SocketState.FAILED)
 def build_config(devices: list[str], image: Path, baud: int, state: Path) -> Config:
     profile = Profile("bench", (ImageSpec(0, image),), baud=baud)
     sockets = tuple(
-        SocketConfig(f"socket{i + 1}", device, gpio0=PINS[2 * i], en=PINS[2 * i + 1])
+        SocketConfig(f"socket{i + 1}", device, boot=PINS[2 * i], en=PINS[2 * i + 1])
         for i, device in enumerate(devices)
     )
     return Config(

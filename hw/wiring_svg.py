@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 WIDTH, HEIGHT = 1280, 1010
 FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
 COLOURS = {
-    "gpio0": "#d9480f",
+    "boot": "#d9480f",
     "en": "#7048e8",
     "detect": "#1971c2",
     "led": "#2b8a3e",
@@ -28,7 +28,7 @@ COLOURS = {
     "GND": "#495057",
     "free": "#adb5bd",
 }
-ROLES = {"gpio0": "GPIO0", "en": "EN", "detect": "detect", "led": "LED", "power": "power"}
+ROLES = {"boot": "GPIO0", "en": "EN", "detect": "detect", "led": "LED", "power": "power"}
 
 
 class Svg:
@@ -107,7 +107,7 @@ def uses(pinmap: PinMap) -> dict[int, tuple[str, str]]:
     if pinmap.status_led:
         out[int(pinmap.status_led[4:])] = ("led", "station LED")
     for s in pinmap.sockets:
-        pins = [("gpio0", s.gpio0), ("en", s.en), ("detect", s.detect), ("power", s.power)]
+        pins = [("boot", s.boot), ("en", s.en), ("detect", s.detect), ("power", s.power)]
         pins += [("led", pin) for pin in (s.led.red, s.led.green, s.led.blue)]
         for role, pin in pins:
             if pin:
@@ -219,7 +219,7 @@ def draw_socket(svg: Svg) -> None:
     svg.text(1075, 249, "470", 10, "middle")
 
     # Strapping lines: 1k in series, the module's pull-ups take them high.
-    for y, role, label in ((250, "en", "EN"), (285, "gpio0", "GPIO0")):
+    for y, role, label in ((250, "en", "EN"), (285, "boot", "GPIO0")):
         colour = COLOURS[role]
         svg.text(706, y - 4, label, 11, colour=colour)
         svg.line((700, y), (860, y), colour=colour)
@@ -269,14 +269,14 @@ def draw_table(svg: Svg, pinmap: PinMap) -> None:
     svg.text(x0, y0 - 14, "Pin map (BCM name, header pin): hw/pinmap.yaml", 14, weight="bold")
     x = x0
     for name, width in columns:
-        colour = COLOURS.get({"LED": "led", "GPIO0": "gpio0"}.get(name, name.lower()), "#212529")
+        colour = COLOURS.get({"LED": "led", "GPIO0": "boot"}.get(name, name.lower()), "#212529")
         svg.text(x + 4, y0 + 6, name, 12, colour=colour, weight="bold")
         x += width
     svg.line((x0, y0 + 12), (x, y0 + 12), width=1)
     for i, s in enumerate(pinmap.sockets):
         y = y0 + 30 + i * row
         led = next(pin for pin in (s.led.green, s.led.red, s.led.blue) if pin)
-        cells = [s.name, s.gpio0, s.en, s.detect, led, s.power]
+        cells = [s.name, s.boot, s.en, s.detect, led, s.power]
         x = x0
         for (name, width), value in zip(columns, cells, strict=False):
             shown = value if name == "socket" else f"{value}  ({header_pin(value)})"

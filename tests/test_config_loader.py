@@ -101,7 +101,7 @@ def test_shipped_config_loads_with_five_sockets() -> None:
     cfg = load_config(ROOT / "config" / "flashjig.yaml", check_files=False)
     assert [s.name for s in cfg.sockets] == [f"socket{n}" for n in range(1, 6)]
     assert cfg.station == StationConfig(id="bench-1", button="GPIO3")
-    assert cfg.socket("socket1").gpio0 == "GPIO4"
+    assert cfg.socket("socket1").boot == "GPIO4"
     assert cfg.socket("socket1").en == "GPIO9"
     assert cfg.socket("socket1").detect == "GPIO2"
     assert cfg.socket("socket1").led == LedPins(green="GPIO21")
@@ -109,7 +109,7 @@ def test_shipped_config_loads_with_five_sockets() -> None:
     assert cfg.socket("socket5").led == LedPins(green="GPIO25")
     pins = [cfg.station.button]
     for s in cfg.sockets:
-        pins += [s.gpio0, s.en, s.detect, s.led.green, s.power]
+        pins += [s.boot, s.en, s.detect, s.led.green, s.power]
         assert s.power_active_low is False  # an NPN drives the P-MOSFET: high = on
         assert s.serial.endswith(f"usb-0:1.1.{s.name[-1]}:1.0-port0")
     assert all(p is not None and p.startswith("GPIO") for p in pins)
@@ -139,7 +139,7 @@ def test_valid_config_loads_and_normalises(station: Path) -> None:
         ImageSpec(0x10000, station.parent / "fw" / "app.bin", SHA.lower()),
     )
     s1 = cfg.socket("s1")
-    assert (s1.gpio0, s1.en, s1.detect) == ("GPIO4", "GPIO17", "GPIO27")
+    assert (s1.boot, s1.en, s1.detect) == ("GPIO4", "GPIO17", "GPIO27")
     assert s1.led == LedPins(red="GPIO22", green="GPIO10")  # BOARD15 is BCM 22
     s2 = cfg.socket("s2")
     assert (s2.detect, s2.led) == (None, LedPins())

@@ -52,7 +52,7 @@ def test_gpio0_wired_wrong_fails_cleanly_with_no_sync(station_config):
         assert not result.ok
         assert result.reason == Reason.NO_SYNC
         assert "no answer from the ROM bootloader" in result.detail
-        assert "no module's pull-up on GPIO0: is a module seated and powered" in result.detail
+        assert "no module's pull-up on the boot line: is a module seated" in result.detail
         assert elapsed < 5, elapsed
         assert hw.modules["socket1"].state is not State.DOWNLOAD
 
@@ -232,7 +232,7 @@ def test_each_sync_attempt_gets_a_fresh_strap(station_config):
     silent = {"socket1": ModuleSpec(faults=Faults(silent=True))}
     with SimulatedHardware(station_config, modules=silent) as hw:
         socket = station_config.socket("socket1")
-        en, gpio0 = (hw.pin_factory.pin(pin) for pin in (socket.en, socket.gpio0))
+        en, gpio0 = (hw.pin_factory.pin(pin) for pin in (socket.en, socket.boot))
         straps = []  # EN rising with GPIO0 low: a strap into the ROM loader
         en.listeners.append(lambda _, high: straps.append(1) if high and not gpio0.state else 0)
         result, _ = run_job(station_config, hw)
@@ -251,7 +251,7 @@ def test_a_flaky_module_that_misses_its_first_strap_is_flashed(station_config):
         en = hw.pin_factory.pin(station_config.socket("socket1").en)
         rises = []
 
-        gpio0 = hw.pin_factory.pin(station_config.socket("socket1").gpio0)
+        gpio0 = hw.pin_factory.pin(station_config.socket("socket1").boot)
 
         def wake_on_second_strap(_, high):
             if high and not gpio0.state:

@@ -18,8 +18,8 @@ from flashjig.hardware.header import pin_problems
             "4",
             ["uart3"],  # Pi 4: uart3 on GPIO4/5
             [
-                "sockets[0].gpio0: GPIO4 (header pin 7) is reserved for uart3 TXD",
-                "sockets[1].gpio0: GPIO5 (header pin 29) is reserved for uart3 RXD",
+                "sockets[0].boot: GPIO4 (header pin 7) is reserved for uart3 TXD",
+                "sockets[1].boot: GPIO5 (header pin 29) is reserved for uart3 RXD",
             ],
         ),
         (
@@ -27,7 +27,7 @@ from flashjig.hardware.header import pin_problems
             ["uart3"],  # Pi 5: uart3-pi5 on GPIO8/9
             [
                 "sockets[0].en: GPIO9 (header pin 21) is reserved for uart3 RXD",
-                "sockets[4].gpio0: GPIO8 (header pin 24) is reserved for uart3 TXD",
+                "sockets[4].boot: GPIO8 (header pin 24) is reserved for uart3 TXD",
             ],
         ),
         ("4", ["spi0", "uart4"], ["station.buses[1]: uart4 and spi0 both need GPIO8, GPIO9"]),

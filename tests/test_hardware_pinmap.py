@@ -53,7 +53,7 @@ def test_readme_pin_table_matches_the_pin_map(pinmap):
     expected = []
     for s, (name, id_path) in zip(pinmap.sockets, pinmap.id_paths.items(), strict=True):
         assert s.name == name
-        cells = [s.gpio0, s.en, s.detect, s.led.green, s.power]
+        cells = [s.boot, s.en, s.detect, s.led.green, s.power]
         port = id_path.split(":")[-2].rsplit(".", 1)[1]
         shown = " | ".join(f"{pin} ({header_pin(pin)})" for pin in cells)
         expected.append(f"| {s.name} | {shown} | {port} |")
@@ -98,7 +98,7 @@ def test_wiring_svg_is_well_formed_current_and_names_every_pin(pinmap):
 
 def test_no_switch_input_has_a_series_resistor_against_a_board_pull_up(pinmap):
     """GPIO2/3 carry the board's 1.8 kOhm pull-ups: a switch through 1 kOhm reads 1.2 V."""
-    assert pinmap.series_ohms["detect"] == 0 and pinmap.series_ohms["gpio0"] == 1000
+    assert pinmap.series_ohms["detect"] == 0 and pinmap.series_ohms["boot"] == 1000
     assert pinmap.input_problems() == []
     resistor = dataclasses.replace(pinmap, series_ohms={**pinmap.series_ohms, "detect": 1000})
     (problem,) = resistor.input_problems()  # socket1's detect is GPIO2

@@ -53,11 +53,11 @@ def test_gpio0_read_back_sees_a_seated_powered_module(station_config):
 
     with SimulatedHardware(station_config, insert_all=False) as hw:
         lines = SocketLines.build(station_config.socket("socket1"), pin_factory=hw.pin_factory)
-        gpio0 = hw.pin_factory.pin(station_config.socket("socket1").gpio0)
-        assert not lines.straps.module_on_gpio0()  # empty socket
+        gpio0 = hw.pin_factory.pin(station_config.socket("socket1").boot)
+        assert not lines.straps.module_on_boot_line()  # empty socket
         hw.insert("socket1")
-        assert not lines.straps.module_on_gpio0()  # seated, its power still off
+        assert not lines.straps.module_on_boot_line()  # seated, its power still off
         lines.power_on(settle=False)
-        assert lines.straps.module_on_gpio0()
+        assert lines.straps.module_on_boot_line()
         assert gpio0.state is True and gpio0.pull == "up"  # released as before
         lines.close()

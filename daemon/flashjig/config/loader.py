@@ -17,6 +17,7 @@ from gpiozero.pins.pi import PiBoardInfo
 from flashjig.config.model import (
     BAUD_RATES,
     BUSES,
+    CHIPS,
     ERASE_POLICIES,
     FLASH_FREQS,
     FLASH_MODES,
@@ -24,6 +25,7 @@ from flashjig.config.model import (
     IDENTITY_MODES,
     PI_MODELS,
     SECTOR_SIZE,
+    SOCKET_CHIPS,
     TRIGGERS,
     BootCheck,
     BurnIn,
@@ -264,7 +266,7 @@ class _Parser(NodeReader):
             # station() set recovery_node along with recovery_profile
             assert self.recovery_node is not None
             raise self.error(self.recovery_node, "station.recovery_profile", reason)
-        sockets = self.sockets(m["sockets"])
+        sockets = self.sockets(m["sockets"], profiles[active])
         self.check_pin_reuse()
         mqtt_node = self.present(m, "mqtt")
         mqtt = None if mqtt_node is None else self.mqtt(mqtt_node)
@@ -476,6 +478,7 @@ class _Parser(NodeReader):
             path,
             required=("images",),
             optional=(
+                "chip",
                 "baud",
                 "flash_mode",
                 "flash_freq",
@@ -527,7 +530,12 @@ class _Parser(NodeReader):
         if (n := self.present(m, "burn_in")) is not None:
             kwargs["burn_in"] = self.burn_in(n, f"{path}.burn_in")
         flash_size = str(kwargs.get("flash_size", "keep"))
-        images = self.images(m["images"], f"{path}.images", flash_size)
+        chip_node = self.present(m, "chip")
+        chip = "esp8266" if chip_node is None else self.choice(chip_node, f"{path}.chip", CHIPS)
+        images = self.chip_images(m["images"], f"{path}.images", flash_size, chip, chip_node)
+        if kwargs.get("rf_init") == "auto" and "esp8266" not in {i.chip for i in images}:
+            reason = "RF init data is the ESP8266 SDK's: this profile has no esp8266 images"
+            raise self.error(m["rf_init"], f"{path}.rf_init", reason)
         identity = kwargs.get("identity")
         if identity is not None and identity.offset is not None:
             self.check_record_offset(
@@ -650,12 +658,42 @@ class _Parser(NodeReader):
             raise self.error(node.value[1], f"{path}[1]", reason)
         return first, last
 
-    def images(self, node: yaml.Node, path: str, flash_size: str) -> tuple[ImageSpec, ...]:
+    def chip_images(
+        self,
+        node: yaml.Node,
+        path: str,
+        flash_size: str,
+        chip: str,
+        chip_node: yaml.Node | None,
+    ) -> tuple[ImageSpec, ...]:
+        """A list of images for the profile's ``chip``, or a mapping of chip to list."""
+        if not isinstance(node, yaml.MappingNode):
+            return self.images(node, path, flash_size, chip)
+        if chip_node is not None:
+            reason = "chip names the images' chip when images is a list; here each list is named"
+            raise self.error(chip_node, path.rsplit(".", 1)[0] + ".chip", reason)
+        lists = self.entries(node, path, "a mapping of chip to images")
+        if not lists:
+            raise self.error(node, path, "at least one chip's images are required")
+        out: list[ImageSpec] = []
+        spans: list[tuple[int, int | None]] = []
+        for key, images in lists.items():
+            key_node = next(k for k, _ in node.value if k.value == key)
+            name = self.choice(key_node, f"{path}.{key}", CHIPS)
+            out += self.images(images, f"{path}.{key}", flash_size, name)
+            spans += self.image_spans
+        self.image_spans = spans
+        return tuple(out)
+
+    def images(
+        self, node: yaml.Node, path: str, flash_size: str, chip: str = "esp8266"
+    ) -> tuple[ImageSpec, ...]:
         if not isinstance(node, yaml.SequenceNode):
-            raise self.error(node, path, f"expected a list of images, got {describe(node)}")
+            reason = f"expected a list of images (or chip: list), got {describe(node)}"
+            raise self.error(node, path, reason)
         if not node.value:
             raise self.error(node, path, "at least one image is required")
-        parsed = [self.image(n, f"{path}[{i}]") for i, n in enumerate(node.value)]
+        parsed = [self.image(n, f"{path}[{i}]", chip) for i, n in enumerate(node.value)]
         self.image_spans = [(spec.offset, size) for spec, size in parsed]
         capacity = SIZE_BYTES.get(flash_size)
         for j, (spec, size) in enumerate(parsed):
@@ -674,7 +712,7 @@ class _Parser(NodeReader):
                     raise self.error(node.value[j], here, reason)
         return tuple(spec for spec, _ in parsed)
 
-    def image(self, node: yaml.Node, path: str) -> tuple[ImageSpec, int | None]:
+    def image(self, node: yaml.Node, path: str, chip: str) -> tuple[ImageSpec, int | None]:
         """One image plus its file size (None if the file is not there to measure)."""
         m = self.mapping(node, path, required=("offset", "file"), optional=("sha256",))
         offset = self.offset(m["offset"], f"{path}.offset")
@@ -700,9 +738,9 @@ class _Parser(NodeReader):
                 reason = f"sha256 must be 64 hex characters, got {n.value!r}"
                 raise self.error(n, f"{path}.sha256", reason)
             sha256 = digest
-        return ImageSpec(offset=offset, path=image_path, sha256=sha256), size
+        return ImageSpec(offset=offset, path=image_path, sha256=sha256, chip=chip), size
 
-    def sockets(self, node: yaml.Node) -> tuple[SocketConfig, ...]:
+    def sockets(self, node: yaml.Node, active: Profile) -> tuple[SocketConfig, ...]:
         if not isinstance(node, yaml.SequenceNode):
             raise self.error(node, "sockets", f"expected a list of sockets, got {describe(node)}")
         if not node.value:
@@ -715,8 +753,8 @@ class _Parser(NodeReader):
             m = self.mapping(
                 item,
                 path,
-                required=("name", "serial", "gpio0", "en"),
-                optional=("detect", "led", "power", "power_active_low"),
+                required=("name", "serial", "en"),
+                optional=("boot", "gpio0", "chip", "detect", "led", "power", "power_active_low"),
             )
             name = self.name(m["name"], f"{path}.name", "socket name")
             if name in names:
@@ -730,8 +768,20 @@ class _Parser(NodeReader):
                 reason = f"serial device {serial} is also used by {serials[device]}"
                 raise self.error(m["serial"], f"{path}.serial", reason)
             serials[device] = path
-            gpio0 = self.pin(m["gpio0"], f"{path}.gpio0")
+            boot_key = self.boot_key(item, m, path)
+            boot = self.pin(m[boot_key], f"{path}.{boot_key}")
             en = self.pin(m["en"], f"{path}.en")
+            chip_node = self.present(m, "chip")
+            chip = "esp8266"
+            if chip_node is not None:
+                chip = self.choice(chip_node, f"{path}.chip", SOCKET_CHIPS)
+            if chip != "auto" and chip not in active.chips:
+                reason = (
+                    f"the socket holds an {chip} (the default is esp8266) and the active "
+                    f"profile {active.name!r} has images for {', '.join(active.chips)} only: "
+                    "set chip here, or give the profile images for it"
+                )
+                raise self.error(item if chip_node is None else chip_node, f"{path}.chip", reason)
             detect_node = self.present(m, "detect")
             detect = None if detect_node is None else self.pin(detect_node, f"{path}.detect")
             led_node = self.present(m, "led")
@@ -752,8 +802,20 @@ class _Parser(NodeReader):
                 if active_low_node is None
                 else self.boolean(active_low_node, f"{path}.power_active_low")
             )
-            out.append(SocketConfig(name, serial, gpio0, en, detect, led, power, active_low))
+            out.append(
+                SocketConfig(name, serial, boot, en, detect, led, power, active_low, chip, boot_key)
+            )
         return tuple(out)
+
+    def boot_key(self, node: yaml.Node, m: dict[str, yaml.Node], path: str) -> str:
+        """``boot`` names the boot strap by its role; ``gpio0``, its old name, still works."""
+        given = [key for key in ("boot", "gpio0") if key in m]
+        if not given:
+            raise self.error(node, f"{path}.boot", "missing required key 'boot'")
+        if len(given) == 2:
+            reason = "boot and gpio0 name the same line (gpio0 is its old name): keep one"
+            raise self.error(m["gpio0"], f"{path}.gpio0", reason)
+        return given[0]
 
     def serial(self, node: yaml.Node, path: str) -> str:
         """A device path (/dev/...) or a pyserial URL (rfc2217://, socket://) for emulators."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from flashjig.config.sizes import NAMES as SIZE_NAMES
 from flashjig.errors import ConfigError
 
-SECTOR_SIZE = 0x1000  # ESP8266 flash erase sector: images must start on one
+SECTOR_SIZE = 0x1000  # the flash's erase sector: images must start on one
 BAUD_RATES = (115200, 230400, 460800, 921600, 1500000, 2000000)
 FLASH_MODES = ("keep", "qio", "qout", "dio", "dout")
 FLASH_FREQS = ("keep", "40m", "26m", "20m", "80m")
@@ -19,15 +19,21 @@ PI_MODELS = ("3B+", "4", "5", "Zero2W")
 ERASE_POLICIES = ("written", "all")
 IDENTITY_MODES = ("record", "placeholder", "folder")
 BUSES = ("i2c1", "spi0", "spi1", "uart0", "uart2", "uart3", "uart4", "uart5")
+# The chips a profile has images for, by esptool's --chip names; a socket may also say
+# "auto": flash what the ROM says it is.
+CHIPS = ("esp8266", "esp32", "esp32c3", "esp32s3")
+SOCKET_CHIPS = (*CHIPS, "auto")
 
 
 @dataclass(frozen=True)
 class ImageSpec:
-    """One binary to write; offset is sector aligned so esptool never erases a neighbour."""
+    """One binary to write to a chip; offset is sector aligned so esptool never erases a
+    neighbour."""
 
     offset: int
     path: Path
     sha256: str | None = None
+    chip: str = "esp8266"
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,8 @@ class BurnIn:
 
 @dataclass(frozen=True)
 class Profile:
-    """What to flash and how: the esptool settings shared by every socket."""
+    """What to flash and how: the esptool settings shared by every socket. ``images`` holds
+    every chip's images, each tagged with its chip."""
 
     name: str
     images: tuple[ImageSpec, ...]
@@ -86,6 +93,14 @@ class Profile:
     boot_check: BootCheck | None = None
     burn_in: BurnIn | None = None
 
+    @property
+    def chips(self) -> tuple[str, ...]:
+        """The chips this profile has images for, in the order the file names them."""
+        return tuple(dict.fromkeys(spec.chip for spec in self.images))
+
+    def images_for(self, chip: str) -> tuple[ImageSpec, ...]:
+        return tuple(spec for spec in self.images if spec.chip == chip)
+
 
 @dataclass(frozen=True)
 class LedPins:
@@ -98,16 +113,19 @@ class LedPins:
 
 @dataclass(frozen=True)
 class SocketConfig:
-    """One ESP-01S socket: its USB-serial adapter and the GPIOs wired to it."""
+    """One socket: its USB-serial adapter and the GPIOs wired to it. ``boot`` is the strap
+    the chip samples as EN rises (GPIO0 of an ESP8266, ESP32 or S3, GPIO9 of a C3)."""
 
     name: str
     serial: str
-    gpio0: str
+    boot: str
     en: str
     detect: str | None = None
     led: LedPins = LedPins()
     power: str | None = None  # gate of the socket's power switch (P-MOSFET: low = on)
     power_active_low: bool = True
+    chip: str = "esp8266"  # or "auto": whatever the ROM says it is
+    boot_key: str = "boot"  # the key the file named the boot line by (gpio0 is the old one)
 
 
 @dataclass(frozen=True)

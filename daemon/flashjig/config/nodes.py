@@ -2,7 +2,7 @@
 
 Validation walks nodes, not plain Python objects, so that every error can point the
 operator at the file, line and field to fix: the station is headless, and a message like
-"sockets[2].gpio0" is the only debugging aid they get before the daemon refuses to start.
+"sockets[2].boot" is the only debugging aid they get before the daemon refuses to start.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The flash pipeline for one socket, over esptool's Python API.
 
-Strap into the ROM loader, connect without esptool's own reset (the station owns GPIO0
+Strap into the ROM loader, connect without esptool's own reset (the station owns the boot line
 and EN), start the stub, raise the baud, identify chip, MAC and flash, refuse images that
 do not fit before anything is erased, skip images the module already holds, write the
 others compressed, verify them by MD5, and strap the module back into its firmware. Every
@@ -171,7 +171,7 @@ def connect(
     """Strap the module into its ROM loader and sync with it, strapping it again before
     each attempt: a module that missed one reset (a slow supply, a bouncing socket) gets a
     fresh one, not three more syncs against a chip that is not listening. esptool's own
-    reset is off (``no-reset``): the station owns GPIO0 and EN. Without ``strap``, only
+    reset is off (``no-reset``): the station owns the boot line and EN. Without ``strap``, only
     the sync (``flashjig probe``: a module running its firmware must not answer)."""
     for attempt in range(1, attempts + 1):
         if strap:
@@ -195,10 +195,13 @@ def connect(
 
 
 def _why_silent(lines: ModuleLines) -> str:
-    """What GPIO0 says about a module that did not answer."""
-    if lines.module_on_gpio0():
-        return "a module's pull-up is on GPIO0: is its serial line, or EN, wired?"
-    return "no module's pull-up on GPIO0: is a module seated and powered, is GPIO0 wired?"
+    """What the boot line says about a module that did not answer."""
+    if lines.module_on_boot_line():
+        return "a module's pull-up is on the boot line: is its serial line, or EN, wired?"
+    return (
+        "no module's pull-up on the boot line: is a module seated and powered, "
+        "is its boot pin (GPIO0, GPIO9 on a C3) wired?"
+    )
 
 
 def _guard(what: str, step: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:

@@ -93,9 +93,11 @@ def socket_pins(
         if pin is not None
     ]
     for i, s in enumerate(sockets):
-        for field in ("gpio0", "en", "detect", "power"):
-            if (pin := getattr(s, field)) is not None:
+        for field, pin in ((s.boot_key, s.boot), ("en", s.en), ("detect", s.detect)):
+            if pin is not None:
                 out.append((f"sockets[{i}].{field}", pin))
+        if s.power is not None:
+            out.append((f"sockets[{i}].power", s.power))
         for colour in ("red", "green", "blue"):
             if (pin := getattr(s.led, colour)) is not None:
                 out.append((f"sockets[{i}].led.{colour}", pin))

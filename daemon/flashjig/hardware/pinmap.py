@@ -26,7 +26,7 @@ class PinMap:
     status_led: str | None
     sockets: tuple[SocketConfig, ...]  # serial: the /dev/serial/by-path name of its USB port
     id_paths: dict[str, str]  # socket name -> udev ID_PATH of its adapter
-    series_ohms: dict[str, int]  # line role (gpio0, en, detect, led, power, button) -> ohms
+    series_ohms: dict[str, int]  # line role (boot, en, detect, led, power, button) -> ohms
 
     def pins(self) -> list[tuple[str, str]]:
         """Like config_pins(): (field path, 'GPIOn') for every wire to the header."""
@@ -81,7 +81,7 @@ def load_pinmap(path: str | os.PathLike[str]) -> PinMap:
             SocketConfig(
                 name=s["name"],
                 serial=f"{_BY_PATH}/{id_path}-port0",
-                gpio0=pin(s["gpio0"], f"{field}.gpio0"),
+                boot=pin(s["boot"], f"{field}.boot"),
                 en=pin(s["en"], f"{field}.en"),
                 detect=optional_pin(s.get("detect"), f"{field}.detect"),
                 led=LedPins(**led),

@@ -16,7 +16,7 @@ READ_BACK_S = 0.001
 
 
 class StrapLine(GPIODevice):
-    """A strapping line (GPIO0 or EN) driven open-drain style; released on creation."""
+    """A strapping line (boot or EN) driven open-drain style; released on creation."""
 
     def __init__(self, pin: str, *, pin_factory: Factory | None = None) -> None:
         super().__init__(pin, pin_factory=pin_factory)

@@ -1,5 +1,5 @@
 """Every GPIO device of one socket, built from its config in one place: the strap lines
-(GPIO0, EN), the detect switch, the power switch and the light. The station's sockets,
+(boot, EN), the detect switch, the power switch and the light. The station's sockets,
 ``flashjig flash``, ``flashjig probe`` and the tests all take a socket's lines from here."""
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ class SocketLines:
         """Claim the socket's pins (all or none: what was claimed is let go on a failure)."""
         made: list[GPIODevice | SocketLight] = []
         try:
-            gpio0 = StrapLine(config.gpio0, pin_factory=pin_factory)
-            made.append(gpio0)
+            boot = StrapLine(config.boot, pin_factory=pin_factory)
+            made.append(boot)
             en = StrapLine(config.en, pin_factory=pin_factory)
             made.append(en)
             detect = None
@@ -50,7 +50,7 @@ class SocketLines:
             for device in reversed(made):
                 device.close()
             raise
-        return cls(ModuleLines(gpio0, en), detect, power, light)
+        return cls(ModuleLines(boot, en), detect, power, light)
 
     def power_on(self, *, settle: bool = True) -> None:
         """Power the socket with its module held in reset, so that it runs none of the

@@ -1,6 +1,8 @@
 """Strapping sequences: how the station puts a module into its ROM bootloader or back
-into its firmware. The timings are esptool's and esp-serial-flasher's (EN low 100 ms,
-GPIO0 held 50 ms past the rising edge, where the chip samples it)."""
+into its firmware. The boot line is the strap the chip samples as EN rises (GPIO0 on an
+ESP8266, ESP32 or ESP32-S3, GPIO9 on an ESP32-C3). The timings are esptool's and
+esp-serial-flasher's (EN low 100 ms, the boot line held 50 ms past the rising edge, where
+the chip samples it)."""
 
 import time
 from dataclasses import dataclass, field
@@ -8,32 +10,32 @@ from dataclasses import dataclass, field
 from flashjig.hardware.pins import StrapLine
 
 RESET_HOLD_S = 0.1
-GPIO0_HOLD_S = 0.05
+BOOT_HOLD_S = 0.05
 
 
 @dataclass
 class ModuleLines:
     """The two lines of one socket that decide how its module boots."""
 
-    gpio0: StrapLine
+    boot: StrapLine
     en: StrapLine
     _reset_since: float | None = field(default=None, init=False)
 
     def enter_bootloader(self) -> None:
-        """GPIO0 low while EN rises: the ROM starts its UART download mode. EN goes low
-        first, as in esptool's reset: a running module is stopped before its GPIO0 (an
+        """The boot line low while EN rises: the ROM starts its UART download mode. EN goes
+        low first, as in esptool's reset: a running module is stopped before its boot pin (an
         output in some firmware) is pulled."""
         if self._reset_since is None:
             self.hold_in_reset()
-        self.gpio0.assert_low()
+        self.boot.assert_low()
         self._reset()
         self.en.release()
-        time.sleep(GPIO0_HOLD_S)
-        self.gpio0.release()
+        time.sleep(BOOT_HOLD_S)
+        self.boot.release()
 
     def run_firmware(self) -> None:
-        """GPIO0 released while EN rises: the ROM boots the image in flash."""
-        self.gpio0.release()
+        """The boot line released while EN rises: the ROM boots the image in flash."""
+        self.boot.release()
         self._reset()
         self.en.release()
 
@@ -54,18 +56,18 @@ class ModuleLines:
         time.sleep(max(0.0, RESET_HOLD_S - held))
         self._reset_since = None
 
-    def module_on_gpio0(self) -> bool:
-        """Is a powered module's pull-up on GPIO0 (a presence and wiring check)? Read with
+    def module_on_boot_line(self) -> bool:
+        """Is a powered module's pull-up on the boot line (a presence and wiring check)? Read with
         EN held low, so the module, in reset, does nothing with the line meanwhile."""
         held = self._reset_since is not None
         if not held:
             self.en.assert_low()
         try:
-            return self.gpio0.held_up_by_module()
+            return self.boot.held_up_by_module()
         finally:
             if not held:
                 self.en.release()
 
     def close(self) -> None:
-        self.gpio0.close()
+        self.boot.close()
         self.en.close()

@@ -88,7 +88,7 @@ class SimulatedHardware(Hardware):
         for socket in config.sockets:
             # Pins are made here first, with the module-side pull-ups and the switches, so
             # the station's devices get these same pins.
-            self.pin_factory.pin(socket.gpio0, pin_class=StrapPin)
+            self.pin_factory.pin(socket.boot, pin_class=StrapPin)
             self.pin_factory.pin(socket.en, pin_class=StrapPin)
             if socket.power is not None:
                 # P-MOSFET gate driven directly: pulled up (off); through an NPN: its base
@@ -116,7 +116,7 @@ class SimulatedHardware(Hardware):
         with self._lock:
             if name in self.modules:
                 raise HardwareError(f"{name} already holds a module")
-            boot = self.pin_factory.pin(spec.boot or socket.gpio0, pin_class=StrapPin)
+            boot = self.pin_factory.pin(spec.boot or socket.boot, pin_class=StrapPin)
             en = self.pin_factory.pin(spec.en or socket.en, pin_class=StrapPin)
             chip = FlashChip(
                 SIZES[spec.flash_size],
