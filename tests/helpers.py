@@ -235,7 +235,7 @@ def run_job(config, hardware, socket="socket1", **job_args):
             profile=config.profile,
             images=load_images(config.profile),
             on_progress=events.append,
-            **job_args,
+            **{"chip": config.socket(socket).chip, **job_args},
         )
         return flash(job), events
 
@@ -251,7 +251,7 @@ def flash_profile(config, hardware, socket="socket1", profile=None, **job):
                 lines=lines,
                 profile=profile,
                 images=load_images(profile),
-                **job,
+                **{"chip": config.socket(socket).chip, **job},
             )
         )
 

@@ -118,3 +118,74 @@ def test_an_image_with_a_wrong_segment_checksum_is_refused_before_any_erase(tmp_
     bad.write_bytes(bytes(data))
     with pytest.raises(ImageError, match="bad.bin: segment checksum is .* refuse to boot it"):
         load_images(profile(ImageSpec(0, bad, None)))
+
+
+# -- ESP32-family images -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["esp32c3", "esp32"])
+def idf_build(request, tmp_path_factory):
+    """An IDF-like build for the chip, its files by offset."""
+    from flashjig.emulator.firmware import build_esp32_firmware
+
+    folder = tmp_path_factory.mktemp(request.param)
+    files = {}
+    for offset, data in build_esp32_firmware(request.param).items():
+        files[offset] = folder / f"{offset:x}.bin"
+        files[offset].write_bytes(data)
+    return request.param, files
+
+
+def specs(chip, files, replaced=None):
+    replaced = replaced or {}
+    return [
+        ImageSpec(offset, replaced.get(offset, path), None, chip) for offset, path in files.items()
+    ]
+
+
+def test_an_idf_build_loads_for_its_chip(idf_build):
+    chip, files = idf_build
+    images = load_images(profile(*specs(chip, files)))
+    assert [(i.offset, i.chip) for i in images] == [(offset, chip) for offset in files]
+
+
+def test_a_build_for_another_chip_is_refused(idf_build):
+    """The ESP32's bootloader given as the C3's (and the C3's as the ESP32's): the chip id
+    in the extended header says whose it is."""
+    chip, files = idf_build
+    other = "esp32" if chip == "esp32c3" else "esp32c3"
+    bootloader = min(files)
+    with pytest.raises(ImageError, match=f"{bootloader:x}.bin: (built for chip id|not a valid)"):
+        load_images(
+            profile(ImageSpec(0x1000 if other == "esp32" else 0, files[bootloader], None, other))
+        )
+
+
+@pytest.mark.parametrize("where", ["bootloader", "app"])
+def test_a_damaged_image_is_refused(idf_build, tmp_path, where):
+    """A flipped bit in a segment: the checksum (the ROM's and IDF's check) and the appended
+    SHA-256 both catch it, in the bootloader and in the app."""
+    chip, files = idf_build
+    offset = min(files) if where == "bootloader" else 0x10000
+    data = bytearray(files[offset].read_bytes())
+    data[0x100] ^= 0x04
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match="bad.bin: (segment checksum|the SHA-256)"):
+        load_images(profile(*specs(chip, files, {offset: bad})))
+
+
+def test_a_rewritten_digest_is_refused(idf_build, tmp_path):
+    chip, files = idf_build
+    data = bytearray(files[0x10000].read_bytes())
+    data[-1] ^= 0xFF  # the last byte of the appended SHA-256
+    bad = tmp_path / "bad-digest.bin"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match="the SHA-256 appended"):
+        load_images(profile(*specs(chip, files, {0x10000: bad})))
+
+
+def test_the_partition_table_is_no_image_and_passes(idf_build):
+    chip, files = idf_build
+    (table,) = load_images(profile(ImageSpec(0x8000, files[0x8000], None, chip)))
+    assert table.data[:2] == b"\xaa\x50"

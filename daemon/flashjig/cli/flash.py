@@ -101,6 +101,7 @@ def flash_with(
                 station=config.station.id,
                 state_dir=state_dir(args),
                 on_progress=progress_printer(sys.stderr),
+                chip=socket.chip,
             )
             result = flash(job)
         finally:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import esptool.loader
 from esptool.cmds import _update_image_flash_params
 from esptool.loader import ESPLoader
-from esptool.targets.esp8266 import ESP8266ROM
 
 
 def close_port(esp: ESPLoader) -> None:
@@ -26,12 +25,18 @@ def close_port(esp: ESPLoader) -> None:
 
 
 def image_with_flash_params(
-    offset: int, flash_mode: str, flash_freq: str, flash_size: str, data: bytes
+    rom: type[ESPLoader],
+    offset: int,
+    flash_mode: str,
+    flash_freq: str,
+    flash_size: str,
+    data: bytes,
 ) -> bytes:
-    """``data`` (an ESP8266 image at ``offset``) with its header's flash parameters set;
-    images not at the boot offset come back unchanged."""
+    """``data`` (an image for ``rom``'s chip at ``offset``) with its header's flash
+    parameters set, its SHA-256 redone where one is appended; images not at the chip's
+    bootloader offset come back unchanged."""
     result: bytes = _update_image_flash_params(
-        ESP8266ROM, offset, flash_freq, flash_mode, flash_size, data
+        rom, offset, flash_freq, flash_mode, flash_size, data
     )
     return result
 

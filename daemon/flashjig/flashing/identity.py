@@ -127,7 +127,8 @@ def images_for_unit(
         if ident.offset is None:
             raise IdentityError("identity mode 'record' needs an offset")
         record = unit_record(unit, profile=profile.name, station=station)
-        extra = Image(ident.offset, Path("unit-record"), record, hashlib.sha256(record).hexdigest())
+        digest = hashlib.sha256(record).hexdigest()
+        extra = Image(ident.offset, Path("unit-record"), record, digest, images[0].chip)
         return (*images, extra)
     first, rest = images[0], images[1:]
     if ident.mode == "placeholder":
@@ -141,5 +142,5 @@ def images_for_unit(
         path = unit.image
         data = path.read_bytes()
     # A fresh Image: the unit's bytes must not join the shared compression cache.
-    patched = Image(first.offset, path, data, hashlib.sha256(data).hexdigest())
+    patched = Image(first.offset, path, data, hashlib.sha256(data).hexdigest(), first.chip)
     return (patched, *rest)

@@ -1,8 +1,12 @@
 """A profile's images, read and checked once, before any module is touched.
 
-Checks: every file is readable and matches its pinned sha256; the image at 0x0 is a
-valid ESP8266 image by esptool's own image code. What can only be checked against a
-module (does it fit the detected flash) is done by the pipeline, still before erasing.
+Checks: every file is readable and matches its pinned sha256; the image at the chip's
+bootloader offset (0x0, 0x1000 on an ESP32) is a valid image for that chip by esptool's
+own image classes (header, segments, checksum; on the ESP32s the chip id and revisions in
+the extended header and the appended SHA-256), and so is every other ESP32-family file
+that starts with the image magic (the apps). What can only be checked against a module
+(does it fit the detected flash, does its revision take the image) is done by the
+pipeline, still before erasing.
 
 A station compresses an image once, not once per module. The header esptool rewrites
 (flash mode, size and frequency) depends on the profile and, with ``flash_size: detect``,
@@ -24,6 +28,7 @@ from esptool.util import FatalError, pad_to
 
 from flashjig.config import Profile
 from flashjig.errors import ImageError
+from flashjig.flashing.chips import target
 from flashjig.flashing.esptool_internals import image_with_flash_params
 
 LEVEL = 9  # as esptool compresses
@@ -37,6 +42,7 @@ class Image:
     path: Path
     data: bytes
     sha256: str
+    chip: str = "esp8266"
     _compressed: dict[bytes, bytes] = field(default_factory=dict, repr=False)
     _bodies: dict[bytes, bytes] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -49,7 +55,8 @@ class Image:
         """The bytes to write: padded to a word and, for a boot image, with the header's
         flash parameters set (esptool's own header code, given the chip class)."""
         data = pad_to(self.data, 4)
-        return image_with_flash_params(self.offset, flash_mode, flash_freq, flash_size, data)
+        rom = target(self.chip)
+        return image_with_flash_params(rom, self.offset, flash_mode, flash_freq, flash_size, data)
 
     def prepare(self) -> None:
         """Compress what every header variant shares, unless that is done already."""
@@ -83,24 +90,38 @@ class Image:
             return self._bodies[key]
 
 
-def _check_boot_image(path: Path, data: bytes) -> None:
-    """The image at 0x0 as the ROM will take it: esptool's parser (header, segments), and
-    the checksum the ROM verifies before it jumps in; a wrong one would be written,
+def _check_image(path: Path, data: bytes, chip: str) -> None:
+    """An image as the ROM (or the second-stage bootloader) will take it: esptool's parser
+    (header, segments, the chip id on the ESP32s), the checksum the ROM verifies before it
+    jumps in and the SHA-256 appended to ESP32-family images; a wrong one would be written,
     verified and then never boot."""
+    rom = target(chip)
     try:
-        image = LoadFirmwareImage("esp8266", data)
+        image = LoadFirmwareImage(chip, data)
     except (FatalError, ValueError, struct.error, TypeError, IndexError) as e:
         # esptool's parser says "cut short" in several ways: TypeError from ord() of an
         # empty read after the last segment, struct.error from a short header.
         reason = str(e) or type(e).__name__
         if isinstance(e, TypeError | IndexError | struct.error):
             reason = f"the file ends early ({len(data)} bytes)"
-        raise ImageError(f"{path}: not a valid ESP8266 boot image: {reason}") from None
+        raise ImageError(f"{path}: not a valid {rom.CHIP_NAME} boot image: {reason}") from None
+    chip_id = getattr(image, "chip_id", None)
+    if chip_id is not None and chip_id != rom.IMAGE_CHIP_ID:
+        raise ImageError(
+            f"{path}: built for chip id {chip_id}, not the {rom.CHIP_NAME}'s "
+            f"({rom.IMAGE_CHIP_ID}): the ROM would refuse to boot it"
+        )
     expected = image.calculate_checksum()
     if image.checksum != expected:
         raise ImageError(
             f"{path}: segment checksum is {image.checksum:#04x}, its segments give "
             f"{expected:#04x}: the ROM would refuse to boot it"
+        )
+    stored = getattr(image, "stored_digest", None)
+    if stored is not None and stored != image.calc_digest:
+        raise ImageError(
+            f"{path}: the SHA-256 appended to the image does not match its contents: "
+            "the bootloader would refuse to boot it"
         )
 
 
@@ -114,7 +135,9 @@ def load_images(profile: Profile) -> tuple[Image, ...]:
         digest = hashlib.sha256(data).hexdigest()
         if spec.sha256 and digest != spec.sha256:
             raise ImageError(f"{spec.path}: sha256 is {digest}, the profile pins {spec.sha256}")
-        if spec.offset == 0:
-            _check_boot_image(spec.path, data)
-        images.append(Image(spec.offset, spec.path, data, digest))
+        rom = target(spec.chip)
+        app = spec.chip != "esp8266" and data[:1] == bytes([rom.ESP_IMAGE_MAGIC])
+        if spec.offset == rom.BOOTLOADER_FLASH_OFFSET or app:
+            _check_image(spec.path, data, spec.chip)
+        images.append(Image(spec.offset, spec.path, data, digest, spec.chip))
     return tuple(images)

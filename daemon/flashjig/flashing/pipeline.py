@@ -1,11 +1,11 @@
 """The flash pipeline for one socket, over esptool's Python API.
 
-Strap into the ROM loader, connect without esptool's own reset (the station owns the boot line
-and EN), start the stub, raise the baud, identify chip, MAC and flash, refuse images that
-do not fit before anything is erased, skip images the module already holds, write the
-others compressed, verify them by MD5, and strap the module back into its firmware. Every
-failure comes back as a FlashResult with a reason a person can act on; nothing here
-raises for a module's fault.
+Strap into the ROM loader, connect without esptool's own reset (the station owns the boot
+line and EN), identify the chip and take the profile's images for it, start the stub,
+raise the baud, identify MAC and flash, refuse images that do not fit before anything is
+erased, skip images the module already holds, write the others compressed, verify them by
+MD5, and strap the module back into its firmware. Every failure comes back as a
+FlashResult with a reason a person can act on; nothing here raises for a module's fault.
 
 Sockets are flashed from threads of one process: mock pins and emulated modules exist in
 one process only, a Pi Zero 2 has no memory for a Python process per socket, and the
@@ -27,15 +27,15 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import serial
+from esptool.bin_image import LoadFirmwareImage
 from esptool.cmds import attach_flash, detect_chip, detect_flash_size
 from esptool.loader import ERASE_WRITE_TIMEOUT_PER_MB, ESPLoader, timeout_per_mb
-from esptool.targets.esp8266 import ESP8266ROM
 from esptool.util import FatalError, flash_size_bytes
 
 from flashjig.config import Profile
 from flashjig.config.sizes import size_name, smallest_holding
 from flashjig.errors import BackupError, IdentityError, UnitsExhausted
-from flashjig.flashing import backups, capacity, esplog, identity, sdklayout
+from flashjig.flashing import backups, capacity, chips, esplog, identity, sdklayout
 from flashjig.flashing.bootcheck import check_boot
 from flashjig.flashing.esptool_internals import close_port
 from flashjig.flashing.identity import Unit
@@ -74,13 +74,14 @@ class FlashJob:
     port: str
     lines: ModuleLines
     profile: Profile
-    images: tuple[Image, ...]
+    images: tuple[Image, ...]  # every chip's: the pipeline takes those of the chip it finds
     on_progress: ProgressCallback = lambda progress: None
     cancel: threading.Event = field(default_factory=threading.Event)
     baud: int | None = None  # overrides the profile's (retries fall back to a lower one)
     station: str = "flashjig"
     state_dir: Path | None = None  # where backups go
     unit_for: Callable[[str], Unit] | None = None  # the unit a MAC is (identity profiles)
+    chip: str = "esp8266"  # what the socket holds, or "auto": whatever the ROM says
 
 
 def flash(job: FlashJob) -> FlashResult:
@@ -115,8 +116,11 @@ def _run(job: FlashJob, result: FlashResult) -> None:
     _compress_ahead(job)
     esp = connect(job.port, job.lines)
     try:
+        chip_images = _images_of_chip(job, esp)
         result.chip = _guard("reading the chip type", esp.get_chip_description)
+        result.chip_revision = _guard("reading the chip revision", chips.revision, esp)
         result.mac = ":".join(f"{b:02x}" for b in _guard("reading the MAC", esp.read_mac))
+        _check_revision(chip_images, esp, result)
         emit(Progress(job.socket, Stage.STUB, 0, 0, mac=result.mac))
         esp = _guard("starting the flasher stub", esp.run_stub)
         if result.baud != ROM_BAUD:
@@ -128,12 +132,12 @@ def _run(job: FlashJob, result: FlashResult) -> None:
         # The module's digests of its flash as found, asked once each: the capacity check
         # and the skip probe both want sector 0. Valid until something is written.
         found = functools.cache(esp.flash_md5sum)
-        checked = _real_size(esp, result, found, rewritten=_rewrites_sector_0(job))
+        checked = _real_size(esp, result, found, rewritten=_rewrites_sector_0(job, chip_images))
         size = checked.size
         if checked.marked:  # the check's marker is in sector 0, for the image to replace
             found.cache_clear()
         try:
-            images = _images_for(job, result, size)
+            images = _images_for(job, result, chip_images, size)
             _check_fits(job.profile, images, size, result.flash_size)
         except Failure:
             if checked.marked:  # refused after all: the module as it came, blank sector 0
@@ -160,7 +164,8 @@ def _compress_ahead(job: FlashJob) -> None:
 
     def compress() -> None:
         for image in job.images:
-            image.prepare()
+            if job.chip in ("auto", image.chip):
+                image.prepare()
 
     threading.Thread(target=compress, name=f"compress-{job.socket}", daemon=True).start()
 
@@ -188,10 +193,44 @@ def connect(
                     f"no answer from the ROM bootloader on {port} ({_why_silent(lines)}): "
                     f"{_first_line(e)}",
                 ) from None
-    if not isinstance(esp, ESP8266ROM):
-        close_port(esp)
-        raise Failure(Reason.WRONG_CHIP, f"found {esp.CHIP_NAME}, expected ESP8266")
     return esp
+
+
+def _images_of_chip(job: FlashJob, esp: ESPLoader) -> tuple[Image, ...]:
+    """The job's images for the chip the ROM says it is: a chip the socket does not hold,
+    or one the profile has no images for, fails as the wrong chip before anything else."""
+    found = chips.chip_of(esp)
+    if job.chip not in ("auto", found):
+        raise Failure(
+            Reason.WRONG_CHIP,
+            f"found {esp.CHIP_NAME}, the socket holds {chips.target(job.chip).CHIP_NAME}",
+        )
+    images = tuple(image for image in job.images if image.chip == found)
+    if not images:
+        have = ", ".join(dict.fromkeys(image.chip for image in job.images))
+        raise Failure(
+            Reason.WRONG_CHIP,
+            f"found {esp.CHIP_NAME}: profile {job.profile.name!r} has images for {have} only",
+        )
+    return images
+
+
+def _check_revision(images: tuple[Image, ...], esp: ESPLoader, result: FlashResult) -> None:
+    """Refuse, as esptool's write-flash does, a bootloader whose header says it cannot run
+    on this revision of the chip (ESP32s: min/max_rev_full, major x 100 + minor)."""
+    rom = type(esp)
+    for image in images:
+        if image.offset != rom.BOOTLOADER_FLASH_OFFSET or image.chip == "esp8266":
+            continue
+        header = LoadFirmwareImage(image.chip, image.data)  # checked when it was loaded
+        low, high = header.min_rev_full, header.max_rev_full
+        revision = _guard("reading the chip revision", esp.get_chip_revision)
+        if not low <= revision <= high:
+            raise Failure(
+                Reason.WRONG_CHIP,
+                f"chip revision {result.chip_revision} is outside what {image.path.name} "
+                f"runs on (v{low // 100}.{low % 100} to v{high // 100}.{high % 100})",
+            )
 
 
 def _why_silent(lines: ModuleLines) -> str:
@@ -229,10 +268,10 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _rewrites_sector_0(job: FlashJob) -> bool:
+def _rewrites_sector_0(job: FlashJob, images: tuple[Image, ...]) -> bool:
     """Is sector 0 written next, so the capacity check may leave its marker there? Not
     when a backup of the module as found is taken first."""
-    return job.profile.backup != "before_write" and any(i.offset == 0 for i in job.images)
+    return job.profile.backup != "before_write" and any(i.offset == 0 for i in images)
 
 
 def _real_size(
@@ -266,10 +305,11 @@ def _real_size(
     return checked
 
 
-def _images_for(job: FlashJob, result: FlashResult, size: int) -> tuple[Image, ...]:
-    """The profile's images made this unit's own, plus the SDK's system area."""
+def _images_for(
+    job: FlashJob, result: FlashResult, images: tuple[Image, ...], size: int
+) -> tuple[Image, ...]:
+    """The chip's images made this unit's own, plus (ESP8266) the SDK's system area."""
     profile = job.profile
-    images = job.images
     if profile.identity is not None:
         if job.unit_for is None:
             raise Failure(Reason.NO_IDENTITY, "this profile needs the station's journal")
@@ -280,7 +320,7 @@ def _images_for(job: FlashJob, result: FlashResult, size: int) -> tuple[Image, .
         except (UnitsExhausted, IdentityError, OSError) as e:
             raise Failure(Reason.NO_IDENTITY, str(e)) from None
         result.serial, result.client_id = unit.serial, unit.client_id
-    if profile.rf_init == "auto":
+    if profile.rf_init == "auto" and images[0].chip == "esp8266":
         images = (*images, *sdklayout.rf_init_images(size))
     ordered = sorted(images, key=lambda image: image.offset)
     for before, after in itertools.pairwise(ordered):

@@ -91,6 +91,7 @@ class FlashResult:
     detail: str = ""
     mac: str | None = None
     chip: str | None = None
+    chip_revision: str | None = None  # v<major>.<minor> of an ESP32-family chip
     flash_id: str | None = None
     flash_size: str | None = None
     profile: str | None = None

@@ -21,6 +21,7 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from flashjig.config import Config, SocketConfig
 from flashjig.config.sizes import BYTES as SIZES
 from flashjig.emulator import EmulatedModule, Faults, FlashChip
+from flashjig.emulator.chips import CHIPS
 from flashjig.emulator.faults import named_fault
 from flashjig.emulator.module import PulledDownPin, PulledUpPin, StrapPin
 from flashjig.errors import HardwareError
@@ -59,6 +60,7 @@ class ModuleSpec:
 
     flash_size: str = "1MB"
     claimed_size: str | None = None
+    chip: str | None = None  # None: what the socket holds (an ESP8266 in an "auto" one)
     boot: str | None = None  # the boot strap's pin; None: the pin the config names
     en: str | None = None
     faults: Faults = field(default_factory=Faults)
@@ -118,13 +120,15 @@ class SimulatedHardware(Hardware):
                 raise HardwareError(f"{name} already holds a module")
             boot = self.pin_factory.pin(spec.boot or socket.boot, pin_class=StrapPin)
             en = self.pin_factory.pin(spec.en or socket.en, pin_class=StrapPin)
-            chip = FlashChip(
+            flash = FlashChip(
                 SIZES[spec.flash_size],
                 claimed_size=SIZES[spec.claimed_size] if spec.claimed_size else None,
             )
+            held = spec.chip or socket.chip
             module = EmulatedModule(
                 f"{self.config.station.id}-{name}-{next(self._serial)}",
-                chip,
+                flash,
+                chip=CHIPS["esp8266" if held == "auto" else held],
                 boot=boot,
                 en=en,
                 line_rate=self.line_rate,

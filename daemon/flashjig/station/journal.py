@@ -53,6 +53,7 @@ class AttemptRow:
     serial: int | None  # the unit's serial, when the profile gives units an identity
     client_id: str | None
     boot_log: str  # the last lines the firmware printed, when the profile checks the boot
+    chip_revision: str | None  # v<major>.<minor> of an ESP32-family chip
 
     @classmethod
     def from_row(cls, row: sqlite3.Row | Mapping[str, Any]) -> AttemptRow:
@@ -140,6 +141,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE attempts ADD COLUMN serial INTEGER",
         "ALTER TABLE attempts ADD COLUMN client_id TEXT",
         "ALTER TABLE attempts ADD COLUMN boot_log TEXT NOT NULL DEFAULT ''",
+    ),
+    (
+        # ESP32-family chips: the revision read from eFuse (the ESP8266 keeps none).
+        "ALTER TABLE attempts ADD COLUMN chip_revision TEXT",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -479,7 +484,7 @@ def _outcome_columns(result: FlashResult) -> dict[str, object]:
     }
     if result.baud:
         columns["baud"] = result.baud
-    for extra in ("serial", "client_id", "boot_log"):
+    for extra in ("serial", "client_id", "boot_log", "chip_revision"):
         if getattr(result, extra, None) is not None:
             columns[extra] = getattr(result, extra)
     # A failure before writing has no images of its own: keep the planned ones.

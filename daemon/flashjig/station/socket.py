@@ -295,6 +295,7 @@ class Socket:
             images=[
                 {"offset": i.offset, "file": str(i.path), "sha256": i.sha256, "size": len(i.data)}
                 for i in images
+                if self.config.chip in ("auto", i.chip)
             ],
             baud=baud,
             retry=retry,
@@ -311,6 +312,7 @@ class Socket:
             station=self.workshop.settings.id,
             state_dir=self.workshop.state_dir,
             unit_for=self._unit_for(profile, row),
+            chip=self.config.chip,
         )
         result = flash(job)
         if not result.ok and self._detect is not None and not self._removed.is_set():

@@ -1,0 +1,115 @@
+"""A mixed tray through the pipeline: ESP8266, ESP32-C3 and ESP32 sockets on UART straps,
+each chip flashed with its own images from one profile, verified and booted; an "auto"
+socket takes what its ROM says; a chip the profile has no images for, or one the socket
+does not hold, fails that socket only, as the wrong chip, before anything is written."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import SHIPPED
+from helpers import flash_profile
+
+from flashjig.config import load_config
+from flashjig.emulator.firmware import build_esp32_firmware
+from flashjig.emulator.module import State
+from flashjig.flashing.result import Reason
+from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
+
+C3_BANNER = "\r\nflashjig c3 firmware 1.0\r\nready\r\n"
+
+
+@pytest.fixture(scope="module")
+def c3_build(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("c3")
+    files = []
+    for offset, data in build_esp32_firmware("esp32c3", banner=C3_BANNER).items():
+        path = folder / f"c3-{offset:x}.bin"
+        path.write_bytes(data)
+        files.append({"offset": offset, "file": str(path)})
+    return files
+
+
+def mixed_config(tmp_path, firmware_1m, c3_build, chips, **profile):
+    """The shipped config: its profile with ESP8266 and ESP32-C3 images, the sockets' chips
+    as given (in socket order), a boot check listening for the firmware's "ready"."""
+    data = yaml.safe_load(SHIPPED.read_text())
+    settings = data["profiles"][data["active_profile"]]
+    settings["images"] = {
+        "esp8266": [{"offset": 0, "file": str(firmware_1m)}],
+        "esp32c3": c3_build,
+    }
+    settings["boot_check"] = {"pattern": "ready", "timeout": 5}
+    # The header as built: byte for byte what the files hold.
+    settings.update(flash_mode="keep", flash_freq="keep", flash_size="keep")
+    settings.update(profile)
+    for socket, chip in zip(data["sockets"], chips, strict=False):
+        socket["chip"] = chip
+    path = tmp_path / "flashjig.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_config(path)
+
+
+def test_a_mixed_tray_flashes_each_chip_with_its_images(tmp_path, firmware_1m, c3_build):
+    config = mixed_config(tmp_path, firmware_1m, c3_build, ["esp8266", "esp32c3", "auto"])
+    tray = {
+        "socket1": ModuleSpec(),
+        "socket2": ModuleSpec(flash_size="4MB"),
+        "socket3": ModuleSpec(chip="esp32c3", flash_size="4MB"),
+    }
+    with SimulatedHardware(config, modules=tray) as hw:
+        results = {name: flash_profile(config, hw, name) for name in tray}
+        for name, result in results.items():
+            assert result.ok, (name, result.reason, result.detail)
+            assert hw.modules[name].state is State.APP
+        esp8266, c3, auto = results["socket1"], results["socket2"], results["socket3"]
+        assert esp8266.chip == "ESP8266EX" and esp8266.chip_revision is None
+        assert c3.chip == "ESP32-C3 (QFN32) (revision v0.4)" and c3.chip_revision == "v0.4"
+        assert auto.chip_revision == "v0.4"
+        assert [i["offset"] for i in c3.images] == [0x0, 0x8000, 0x10000]
+        assert [i["offset"] for i in esp8266.images] == [0x0]
+        assert c3.boot_log.endswith("ready")
+        module = hw.modules["socket2"]
+        for image in c3_build:
+            data = Path(image["file"]).read_bytes()
+            assert module.flash.read(image["offset"], len(data)) == data
+
+
+@pytest.mark.parametrize(
+    ("socket_chip", "seated", "why"),
+    [
+        ("auto", "esp32", "found ESP32: profile 'demo' has images for esp8266, esp32c3 only"),
+        ("esp8266", "esp32c3", "found ESP32-C3, the socket holds ESP8266"),
+    ],
+)
+def test_a_chip_without_images_fails_as_the_wrong_chip_and_is_left_as_it_was(
+    tmp_path, firmware_1m, c3_build, socket_chip, seated, why
+):
+    config = mixed_config(tmp_path, firmware_1m, c3_build, [socket_chip, "esp32c3"])
+    tray = {"socket1": ModuleSpec(chip=seated, flash_size="4MB"), "socket2": ModuleSpec()}
+    tray["socket2"] = ModuleSpec(flash_size="4MB")
+    with SimulatedHardware(config, modules=tray) as hw:
+        wrong = flash_profile(config, hw, "socket1")
+        assert wrong.reason is Reason.WRONG_CHIP
+        assert wrong.detail == why
+        assert hw.modules["socket1"].flash.erases.total() == 0
+        assert flash_profile(config, hw, "socket2").ok  # the tray's other socket is not held up
+
+
+def test_the_profiles_flash_settings_go_into_the_c3_bootloader_with_its_digest_redone(
+    tmp_path, firmware_1m, c3_build
+):
+    """dout and a detected 4 MB in the bootloader's header, as esptool's write-flash sets
+    them: the appended SHA-256 is computed again, or IDF's bootloader would not start."""
+    from esptool.bin_image import LoadFirmwareImage
+
+    config = mixed_config(
+        tmp_path, firmware_1m, c3_build, ["esp32c3"], flash_mode="dout", flash_size="detect"
+    )
+    with SimulatedHardware(config, modules={"socket1": ModuleSpec(flash_size="4MB")}) as hw:
+        result = flash_profile(config, hw, "socket1")
+        assert result.ok, result.detail
+        written = hw.modules["socket1"].flash.read(0, 0x8000)
+    image = LoadFirmwareImage("esp32c3", written)
+    assert (image.flash_mode, image.flash_size_freq & 0xF0) == (3, 0x20)  # DOUT, 4MB
+    assert image.stored_digest == image.calc_digest
