@@ -126,3 +126,58 @@ def test_a_socket_whose_chip_the_active_profile_lacks_is_refused(fw):
     fixed = fixed.replace("    gpio0: gpio4\n", "    gpio0: gpio4\n    chip: esp32c3\n")
     cfg = load_config(write(fw, fixed))
     assert [s.chip for s in cfg.sockets] == ["esp32c3", "auto"]
+
+
+# -- unit identity per chip -----------------------------------------------------------------
+
+C3_ONLY = BASE.replace("    images:\n", "    chip: esp32c3\n    images:\n").replace(
+    "    en: ", "    chip: esp32c3\n    en: "
+)
+
+
+def with_identity(text: str, identity: str) -> str:
+    return edit(text, "    images:\n", f"    identity: {identity}\n    images:\n")
+
+
+def test_an_esp32_unit_record_needs_no_offset(fw):
+    cfg = load_config(write(fw, with_identity(C3_ONLY, "{mode: record}")))
+    assert cfg.profile.identity.offset is None
+    assert cfg.profile.identity.namespace == "flashjig"
+
+
+def test_with_esp8266_images_a_unit_record_needs_its_offset(fw):
+    text = with_identity(edit(BASE, LIST, MIXED), "{mode: record}")
+    err = load_error(fw, text)
+    assert_located(err, fw, line_of(text, "identity:"), "profiles.demo.identity.offset")
+
+
+def test_placeholder_identity_is_refused_for_esp32_images(fw):
+    text = with_identity(C3_ONLY, "{mode: placeholder, placeholder: '@@CLIENT_ID_HERE@@'}")
+    err = load_error(fw, text)
+    assert err.field == "profiles.demo.identity.mode"
+    assert "use mode 'record'" in str(err)
+
+
+def test_nvs_fields_are_read_and_checked(fw):
+    csv = fw.parent / "fields.csv"
+    csv.write_text("key,type,encoding,value\nhostname,data,string,lamp-{serial:04d}\n")
+    text = with_identity(C3_ONLY, "{mode: record, namespace: unit, nvs_fields: fields.csv}")
+    identity = load_config(write(fw, text)).profile.identity
+    assert identity.nvs_entries == (("hostname", "string", "lamp-{serial:04d}"),)
+    assert identity.namespace == "unit"
+    for bad, why in (
+        ("hostname,data,float,1.5\n", "encoding one of"),
+        ("a_key_far_too_long,data,u8,1\n", "is not 1 to 15"),
+        ("host,data,string,{serial.real}\n", "is not allowed"),
+        ("host,data\n", "columns key,type,encoding,value"),
+    ):
+        csv.write_text("key,type,encoding,value\n" + bad)
+        err = load_error(fw, text)
+        assert err.field == "profiles.demo.identity.nvs_fields"
+        assert why in str(err) and "fields.csv line 2" in str(err)
+
+
+def test_a_namespace_longer_than_nvs_takes_is_refused(fw):
+    text = with_identity(C3_ONLY, "{mode: record, namespace: a_namespace_too_long}")
+    err = load_error(fw, text)
+    assert err.field == "profiles.demo.identity.namespace"

@@ -4,6 +4,7 @@ exists). Any problem is a ConfigError naming file, line and field."""
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import ssl
@@ -48,6 +49,13 @@ _MAX_BCM = 27
 MIN_BAUD, MAX_BAUD = 300, 4_500_000
 # Serials are SQLite INTEGERs: 64-bit signed.
 MAX_SERIAL = 2**63 - 1
+# The value encodings of the NVS generator's CSV a per-unit field may take.
+NVS_ENCODINGS = (
+    *("u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64"),
+    *("string", "hex2bin", "base64"),
+)
+# NVS keys and namespaces: 15 characters at most (and a NUL).
+_NVS_KEY_RE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 # A unit record is one 4 KiB sector: its JSON's other fields take a few hundred bytes.
 MAX_CLIENT_ID = 3072
 
@@ -125,6 +133,8 @@ class _IdentityArgs(TypedDict, total=False):
     offset: int
     placeholder: str
     folder: Path
+    namespace: str
+    nvs_entries: tuple[tuple[str, str, str], ...]
 
 
 class _BootCheckArgs(TypedDict, total=False):
@@ -193,7 +203,8 @@ class _Parser(NodeReader):
         self.pins: list[tuple[int, int, str, str]] = []  # (line, index, pin, field path)
         self.recovery_node: yaml.Node | None = None
         self.serial_last = StationConfig().serial_range[1]  # the largest serial given out
-        self.image_spans: list[tuple[int, int | None]] = []  # the last profile's images
+        # The last profile's (ESP8266) images, which a unit record must not overlap.
+        self.image_spans: list[tuple[int, int | None]] = []
 
     def name(self, node: yaml.Node, path: str, what: str) -> str:
         value = self.string(node, path)
@@ -537,6 +548,8 @@ class _Parser(NodeReader):
             reason = "RF init data is the ESP8266 SDK's: this profile has no esp8266 images"
             raise self.error(m["rf_init"], f"{path}.rf_init", reason)
         identity = kwargs.get("identity")
+        if identity is not None:
+            self.check_identity_chips(m["identity"], f"{path}.identity", identity, images)
         if identity is not None and identity.offset is not None:
             self.check_record_offset(
                 m["identity"], f"{path}.identity.offset", identity.offset, flash_size
@@ -562,7 +575,7 @@ class _Parser(NodeReader):
             node,
             path,
             required=("mode",),
-            optional=("template", "offset", "placeholder", "folder"),
+            optional=("template", "offset", "placeholder", "folder", "namespace", "nvs_fields"),
         )
         mode = self.choice(m["mode"], f"{path}.mode", IDENTITY_MODES)
         kwargs: _IdentityArgs = {"mode": mode}
@@ -578,8 +591,13 @@ class _Parser(NodeReader):
             if self.check_files and not folder.is_dir():
                 raise self.error(n, f"{path}.folder", f"folder not found: {folder}")
             kwargs["folder"] = folder
-        needs = {"record": "offset", "placeholder": "placeholder", "folder": "folder"}[mode]
-        if needs not in kwargs:
+        if (n := self.present(m, "namespace")) is not None:
+            kwargs["namespace"] = self.nvs_key(n, f"{path}.namespace")
+        if (n := self.present(m, "nvs_fields")) is not None:
+            kwargs["nvs_entries"] = self.nvs_fields(n, f"{path}.nvs_fields")
+        # record's offset is the ESP8266's: profile() asks for it once it knows the chips.
+        needs = {"record": None, "placeholder": "placeholder", "folder": "folder"}[mode]
+        if needs is not None and needs not in kwargs:
             raise self.error(node, f"{path}.{needs}", f"identity mode '{mode}' needs {needs}")
         identity = Identity(**kwargs)
         # The longest client id this station gives out must fit where it goes.
@@ -594,29 +612,66 @@ class _Parser(NodeReader):
             raise self.error(template_node or node, f"{path}.template", reason)
         return identity
 
-    def template(self, node: yaml.Node, path: str) -> str:
-        """A client id template: {serial} and {mac} with format specs, nothing else (no
-        attribute or index access: a template is not code)."""
-        template = self.string(node, path)
-        hint = "use {serial} or {mac}, with a format spec such as {serial:05d}"
+    def check_identity_chips(
+        self, node: yaml.Node, path: str, identity: Identity, images: tuple[ImageSpec, ...]
+    ) -> None:
+        """A unit record needs its offset where there are ESP8266 images; the ESP32s take
+        their unit data in NVS, which placeholder and folder modes do not write."""
+        chips = {image.chip for image in images}
+        if identity.mode == "record" and identity.offset is None and "esp8266" in chips:
+            reason = "identity mode 'record' needs offset (where the ESP8266's record goes)"
+            raise self.error(node, f"{path}.offset", reason)
+        if identity.mode != "record" and chips - {"esp8266"}:
+            others = ", ".join(sorted(chips - {"esp8266"}))
+            reason = (
+                f"identity mode '{identity.mode}' is for ESP8266 images; {others} units get "
+                "their data in NVS: use mode 'record'"
+            )
+            raise self.error(node, f"{path}.mode", reason)
+
+    def nvs_key(self, node: yaml.Node, path: str) -> str:
+        value = self.string(node, path)
+        if not _NVS_KEY_RE.fullmatch(value):
+            reason = f"an NVS key or namespace is 1 to 15 letters, digits, _ . -; got {value!r}"
+            raise self.error(node, path, reason)
+        return value
+
+    def nvs_fields(self, node: yaml.Node, path: str) -> tuple[tuple[str, str, str], ...]:
+        """Extra NVS entries per unit, from a CSV in the NVS generator's format (key, type,
+        encoding, value; type data), values templates of {serial}, {client_id}, {mac}."""
+        csv_path = self.base / self.string(node, path)
+        if not self.check_files and not csv_path.is_file():
+            return ()
         try:
-            fields = [
-                (field, spec, conversion)
-                for _, field, spec, conversion in string.Formatter().parse(template)
-                if field is not None
-            ]
-        except ValueError as e:
-            reason = f"template {template!r} does not format: {e}; {hint}"
-            raise self.error(node, path, reason) from None
-        for field, spec, conversion in fields:
-            if field not in ("serial", "mac") or conversion or "{" in (spec or ""):
-                reason = f"template field {{{field}}} is not allowed in {template!r}: {hint}"
+            rows = list(csv.DictReader(csv_path.read_text().splitlines()))
+        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            raise self.error(node, path, f"cannot read {csv_path}: {e}") from None
+        entries = []
+        for number, row in enumerate(rows, 2):
+            where = f"{csv_path} line {number}"
+            if set(row) != {"key", "type", "encoding", "value"} or None in row.values():
+                reason = f"{where}: expected the columns key,type,encoding,value"
                 raise self.error(node, path, reason)
-        try:
-            template.format(serial=1, mac="5ccf7f000000")
-        except (KeyError, IndexError, ValueError) as e:
-            reason = f"template {template!r} does not format: {e}; {hint}"
-            raise self.error(node, path, reason) from None
+            key, encoding, value = row["key"], row["encoding"], row["value"]
+            if row["type"] != "data" or encoding not in NVS_ENCODINGS:
+                reason = (
+                    f"{where}: type must be data and encoding one of {', '.join(NVS_ENCODINGS)}"
+                )
+                raise self.error(node, path, reason)
+            if not _NVS_KEY_RE.fullmatch(key):
+                raise self.error(node, path, f"{where}: key {key!r} is not 1 to 15 characters")
+            problem = _template_problem(value, ("serial", "client_id", "mac"))
+            if problem:
+                raise self.error(node, path, f"{where}: {problem}")
+            entries.append((key, encoding, value))
+        return tuple(entries)
+
+    def template(self, node: yaml.Node, path: str) -> str:
+        """A client id template: {serial} and {mac} with format specs."""
+        template = self.string(node, path)
+        problem = _template_problem(template, ("serial", "mac"))
+        if problem:
+            raise self.error(node, path, problem)
         return template
 
     def boot_check(self, node: yaml.Node, path: str) -> BootCheck:
@@ -681,7 +736,8 @@ class _Parser(NodeReader):
             key_node = next(k for k, _ in node.value if k.value == key)
             name = self.choice(key_node, f"{path}.{key}", CHIPS)
             out += self.images(images, f"{path}.{key}", flash_size, name)
-            spans += self.image_spans
+            if name == "esp8266":  # the unit record (checked against these) is its alone
+                spans = self.image_spans
         self.image_spans = spans
         return tuple(out)
 
@@ -842,6 +898,29 @@ class _Parser(NodeReader):
                 reason = f"{pin} is used twice: {first[pin]} and {path}"
                 raise located_error(self.file, line, path, reason)
             first[pin] = path
+
+
+def _template_problem(template: str, allowed: tuple[str, ...]) -> str | None:
+    """What is wrong with a template of the ``allowed`` fields, with format specs and
+    nothing else (no attribute or index access: a template is not code); None if nothing."""
+    names = " or ".join(f"{{{name}}}" for name in allowed)
+    hint = f"use {names}, with a format spec such as {{serial:05d}}"
+    try:
+        fields = [
+            (field, spec, conversion)
+            for _, field, spec, conversion in string.Formatter().parse(template)
+            if field is not None
+        ]
+    except ValueError as e:
+        return f"template {template!r} does not format: {e}; {hint}"
+    for field, spec, conversion in fields:
+        if field not in allowed or conversion or "{" in (spec or ""):
+            return f"template field {{{field}}} is not allowed in {template!r}: {hint}"
+    try:
+        template.format(serial=1, client_id="node-1", mac="5ccf7f000000")
+    except (KeyError, IndexError, ValueError) as e:
+        return f"template {template!r} does not format: {e}; {hint}"
+    return None
 
 
 def _span(offset: int, size: int | None) -> str:

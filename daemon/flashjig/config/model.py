@@ -38,16 +38,21 @@ class ImageSpec:
 
 @dataclass(frozen=True)
 class Identity:
-    """How each unit comes out different. ``record``: a unit record (JSON) written at
-    ``offset``; ``placeholder``: ``placeholder`` in an image replaced by the unit's client
-    id; ``folder``: per-unit images from ``folder`` taken in order, each used once, in
-    place of the image at the profile's first offset."""
+    """How each unit comes out different. ``record``: on an ESP8266 a unit record (JSON)
+    written at ``offset``, on an ESP32-family chip an NVS partition (``namespace``: serial,
+    client id, MAC, time, profile, station, and the ``nvs_entries`` read from a CSV, their
+    values templates) at the NVS offset of the build's partition table; ``placeholder``:
+    ``placeholder`` in an image replaced by the unit's client id; ``folder``: per-unit
+    images from ``folder`` taken in order, each used once, in place of the image at the
+    profile's first offset. The last two are ESP8266 only."""
 
     mode: str
     template: str = "node-{serial:03d}"
     offset: int | None = None
     placeholder: str | None = None
     folder: Path | None = None
+    namespace: str = "flashjig"
+    nvs_entries: tuple[tuple[str, str, str], ...] = ()  # (key, encoding, value template)
 
 
 @dataclass(frozen=True)

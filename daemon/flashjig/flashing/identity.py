@@ -3,10 +3,13 @@
 Serials are allocated in the journal (``Journal.allocate_unit``) before anything is
 written; this module turns a unit into the bytes that carry its identity:
 
-- ``record``: a unit record at a configured offset. Layout (little-endian): magic
-  ``b"FJU1"``, u16 length N, N bytes of UTF-8 JSON (serial, client_id, mac, time,
-  profile, station), u32 CRC-32 of the JSON, then 0xFF to the end of the 4 KiB sector.
-  Firmware reads it with one flash read and a CRC check.
+- ``record``: on an ESP8266, a unit record at a configured offset. Layout
+  (little-endian): magic ``b"FJU1"``, u16 length N, N bytes of UTF-8 JSON (serial,
+  client_id, mac, time, profile, station), u32 CRC-32 of the JSON, then 0xFF to the end of
+  the 4 KiB sector. Firmware reads it with one flash read and a CRC check. On an
+  ESP32-family chip the same fields (serial as u32, the rest strings) and the profile's
+  extra ones, in an NVS partition (``flashing.nvs``) at the offset the build's partition
+  table gives NVS: firmware reads them with ``nvs_get_u32`` / ``nvs_get_str``.
 - ``placeholder``: a marker string in an image is replaced by the client id (NUL-padded
   to the marker's length; refused if it does not fit). When the marker lies in a segment
   the ROM checksums, the checksum byte is recomputed with esptool's image code.
@@ -27,6 +30,7 @@ from esptool.bin_image import LoadFirmwareImage
 
 from flashjig.config import Identity, Profile
 from flashjig.errors import IdentityError
+from flashjig.flashing import nvs
 from flashjig.flashing.images import Image
 from flashjig.flashing.sdklayout import SECTOR
 
@@ -45,19 +49,22 @@ def client_id(identity: Identity, serial: int, mac: str) -> str:
     return identity.template.format(serial=serial, mac=mac.replace(":", ""))
 
 
+def unit_fields(unit: Unit, *, profile: str, station: str) -> dict[str, Any]:
+    """What a unit record says, on every chip."""
+    return {
+        "serial": unit.serial,
+        "client_id": unit.client_id,
+        "mac": unit.mac,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "profile": profile,
+        "station": station,
+    }
+
+
 def unit_record(unit: Unit, *, profile: str, station: str) -> bytes:
     """One flash sector holding the unit record (see the module docstring for layout)."""
-    body = json.dumps(
-        {
-            "serial": unit.serial,
-            "client_id": unit.client_id,
-            "mac": unit.mac,
-            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "profile": profile,
-            "station": station,
-        },
-        separators=(",", ":"),
-    ).encode()
+    fields = unit_fields(unit, profile=profile, station=station)
+    body = json.dumps(fields, separators=(",", ":")).encode()
     record = (
         RECORD_MAGIC + struct.pack("<H", len(body)) + body + struct.pack("<I", zlib.crc32(body))
     )
@@ -99,6 +106,28 @@ def patch_placeholder(image: bytes, placeholder: str, value: str) -> bytes:
     return patched[:end] + bytes([firmware.calculate_checksum()]) + patched[end + 1 :]
 
 
+def unit_nvs(
+    images: tuple[Image, ...], ident: Identity, unit: Unit, *, profile: str, station: str
+) -> Image:
+    """The unit's NVS partition, as an image at the NVS offset of the build's table."""
+    # load_images has made sure the chip's images hold a table with an NVS partition.
+    table = next(image for image in images if nvs.is_partition_table(image.data))
+    where = nvs.nvs_partition(table.data)
+    assert where is not None
+    offset, size = where
+    fields = unit_fields(unit, profile=profile, station=station)
+    entries = [("serial", "u32", str(unit.serial))] + [
+        (key, "string", str(value)) for key, value in fields.items() if key != "serial"
+    ]
+    mac = unit.mac.replace(":", "")
+    entries += [
+        (key, encoding, value.format(serial=unit.serial, client_id=unit.client_id, mac=mac))
+        for key, encoding, value in ident.nvs_entries
+    ]
+    blob = nvs.nvs_blob(ident.namespace, entries, size)
+    return Image(offset, Path("unit-nvs"), blob, hashlib.sha256(blob).hexdigest(), images[0].chip)
+
+
 def _checksum_position(image: bytes, segments: int) -> int:
     """Where the ROM reads the checksum: the last byte of the 16-byte-aligned block after
     the segments (esptool's read_checksum/align_file_position)."""
@@ -123,6 +152,8 @@ def images_for_unit(
     ident = profile.identity
     if ident is None:
         raise IdentityError(f"profile {profile.name!r} gives its units no identity")
+    if ident.mode == "record" and images[0].chip != "esp8266":
+        return (*images, unit_nvs(images, ident, unit, profile=profile.name, station=station))
     if ident.mode == "record":
         if ident.offset is None:
             raise IdentityError("identity mode 'record' needs an offset")

@@ -28,6 +28,7 @@ from esptool.util import FatalError, pad_to
 
 from flashjig.config import Profile
 from flashjig.errors import ImageError
+from flashjig.flashing import nvs
 from flashjig.flashing.chips import target
 from flashjig.flashing.esptool_internals import image_with_flash_params
 
@@ -140,4 +141,23 @@ def load_images(profile: Profile) -> tuple[Image, ...]:
         if spec.offset == rom.BOOTLOADER_FLASH_OFFSET or app:
             _check_image(spec.path, data, spec.chip)
         images.append(Image(spec.offset, spec.path, data, digest, spec.chip))
+    _check_unit_data(profile, images)
     return tuple(images)
+
+
+def _check_unit_data(profile: Profile, images: list[Image]) -> None:
+    """An ESP32-family unit's data goes in its NVS partition: the build's partition table
+    must be among the chip's images, and have one."""
+    if profile.identity is None or profile.identity.mode != "record":
+        return
+    for chip in profile.chips:
+        if chip == "esp8266":
+            continue
+        tables = [i for i in images if i.chip == chip and nvs.is_partition_table(i.data)]
+        if not tables:
+            raise ImageError(
+                f"profile {profile.name!r} gives units an identity, which an {chip} keeps in "
+                "NVS: its images need the build's partition table (partition-table.bin)"
+            )
+        if nvs.nvs_partition(tables[0].data) is None:
+            raise ImageError(f"{tables[0].path}: the partition table has no NVS partition")
