@@ -208,7 +208,8 @@ def seated(config, hardware, socket, *, keep_power=False):
     held = _held.setdefault(hardware, {})
     lines = held.get(socket)
     if lines is None:
-        lines = SocketLines.build(config.socket(socket), pin_factory=hardware.pin_factory)
+        usb = hardware.usb_port(socket) if config.socket(socket).native_usb else None
+        lines = SocketLines.build(config.socket(socket), pin_factory=hardware.pin_factory, usb=usb)
         if keep_power:
             held[socket] = lines
     if lines.power is not None:

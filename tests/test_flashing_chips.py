@@ -30,9 +30,10 @@ def c3_build(tmp_path_factory):
     return files
 
 
-def mixed_config(tmp_path, firmware_1m, c3_build, chips, **profile):
+def mixed_config(tmp_path, firmware_1m, c3_build, chips, *, native=(), **profile):
     """The shipped config: its profile with ESP8266 and ESP32-C3 images, the sockets' chips
-    as given (in socket order), a boot check listening for the firmware's "ready"."""
+    as given (in socket order), a boot check listening for the firmware's "ready"; the
+    sockets named in ``native`` are native-USB sockets (no strap lines)."""
     data = yaml.safe_load(SHIPPED.read_text())
     settings = data["profiles"][data["active_profile"]]
     settings["images"] = {
@@ -45,6 +46,10 @@ def mixed_config(tmp_path, firmware_1m, c3_build, chips, **profile):
     settings.update(profile)
     for socket, chip in zip(data["sockets"], chips, strict=False):
         socket["chip"] = chip
+        if socket["name"] in native:
+            for key in ("boot", "en", "detect", "power", "power_active_low"):
+                socket.pop(key, None)
+            socket["native_usb"] = True
     path = tmp_path / "flashjig.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return load_config(path)
@@ -113,3 +118,53 @@ def test_the_profiles_flash_settings_go_into_the_c3_bootloader_with_its_digest_r
     image = LoadFirmwareImage("esp32c3", written)
     assert (image.flash_mode, image.flash_size_freq & 0xF0) == (3, 0x20)  # DOUT, 4MB
     assert image.stored_digest == image.calc_digest
+
+
+# -- native USB ------------------------------------------------------------------------------
+
+
+def test_a_c3_on_native_usb_is_flashed_through_its_resets_and_new_ttys(
+    tmp_path, firmware_1m, c3_build
+):
+    """Seated holding other firmware, it is reset into its ROM loader over USB, flashed at
+    the socket's by-path name while its tty number changes at every reset, reset into the
+    new firmware and heard saying ready on its new tty."""
+    config = mixed_config(
+        tmp_path, firmware_1m, c3_build, ["esp8266", "esp32c3"], native=("socket2",)
+    )
+    tray = {"socket1": ModuleSpec(), "socket2": ModuleSpec()}
+    with SimulatedHardware(config, modules=tray) as hw:
+        module = hw.modules["socket2"]
+        for offset, data in build_esp32_firmware("esp32c3", banner="\r\nold\r\n").items():
+            module.flash.program(offset, data)
+        module.usb_reset(download=False)
+        assert module.state is State.APP
+        ttys = [module.device]
+        module.on_reenumerate.append(ttys.append)
+        results = {name: flash_profile(config, hw, name) for name in tray}
+        for name, result in results.items():
+            assert result.ok, (name, result.reason, result.detail)
+        assert module.state is State.APP
+        assert results["socket2"].boot_log.endswith("ready")
+        assert len(ttys) >= 3  # into the loader, into the firmware: a new tty each time
+        assert hw.port("socket2") not in ttys  # flashed at its path, never a number
+        for image in c3_build:
+            data = Path(image["file"]).read_bytes()
+            assert module.flash.read(image["offset"], len(data)) == data
+
+
+def test_a_blank_c3_on_native_usb_is_said_to_need_its_boot_line(tmp_path, firmware_1m, c3_build):
+    config = mixed_config(tmp_path, firmware_1m, c3_build, ["esp32c3"], native=("socket1",))
+    with SimulatedHardware(config, modules={"socket1": ModuleSpec()}) as hw:
+        result = flash_profile(config, hw, "socket1")
+        assert result.reason is Reason.NO_SYNC
+        assert "does not come up in download mode by itself" in result.detail
+        assert hw.modules["socket1"].flash.erases.total() == 0
+
+
+def test_a_blank_c3_seated_with_its_boot_button_held_is_flashed(tmp_path, firmware_1m, c3_build):
+    config = mixed_config(tmp_path, firmware_1m, c3_build, ["esp32c3"], native=("socket1",))
+    with SimulatedHardware(config, modules={"socket1": ModuleSpec(boot_held=True)}) as hw:
+        result = flash_profile(config, hw, "socket1")
+        assert result.ok, result.detail
+        assert hw.modules["socket1"].state is State.APP

@@ -89,7 +89,8 @@ def flash_with(
 
         hardware = PiHardware(config)
     try:
-        lines = SocketLines.build(socket, pin_factory=hardware.pin_factory)
+        usb = hardware.usb_port(socket.name) if socket.native_usb else None
+        lines = SocketLines.build(socket, pin_factory=hardware.pin_factory, usb=usb)
         try:
             lines.power_on()
             job = FlashJob(

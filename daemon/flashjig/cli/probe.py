@@ -38,8 +38,9 @@ from flashjig.flashing.result import Failure, Reason
 from flashjig.hardware.header import header_pin, pin_problems
 from flashjig.hardware.leds import Look
 from flashjig.hardware.socket_lines import POWER_OFF_S, SocketLines
-from flashjig.hardware.strapping import ModuleLines
+from flashjig.hardware.strapping import Straps
 from flashjig.hardware.usb import tx_held_low
+from flashjig.hardware.usbjtag import EsptoolUsbPort, UsbPort
 
 if TYPE_CHECKING:
     from flashjig.simulation.hardware import SimulatedHardware
@@ -107,14 +108,20 @@ class Report:
 class _Rig:
     """gpiozero devices on every pin of the station: the Pi's, or the simulation's mock pins."""
 
-    def __init__(self, config: Config, pin_factory: Factory | None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        pin_factory: Factory | None,
+        usb_port: Callable[[str], UsbPort],
+    ) -> None:
         self.sockets: dict[str, SocketLines] = {}
         self.button: Button | None = None
         try:
             if config.station.button is not None:
                 self.button = Button(config.station.button, pin_factory=pin_factory)
             for s in config.sockets:
-                self.sockets[s.name] = SocketLines.build(s, pin_factory=pin_factory)
+                usb = usb_port(s.name) if s.native_usb else None
+                self.sockets[s.name] = SocketLines.build(s, pin_factory=pin_factory, usb=usb)
         except BaseException:
             self.close()
             raise
@@ -258,7 +265,7 @@ def _ask_rom(socket: SocketConfig, port: str, rig: _Rig, report: Report) -> None
             lines.straps.run_firmware()
 
 
-def _silent(port: str, straps: ModuleLines, *, strap: bool) -> bool:
+def _silent(port: str, straps: Straps, *, strap: bool) -> bool:
     """No answer from a ROM bootloader on one sync attempt."""
     try:
         close_port(connect_rom(port, straps, attempts=1, strap=strap))
@@ -326,7 +333,11 @@ def run_probe(args: argparse.Namespace) -> int:
 
         hardware = SimulatedHardware(config, insert_all=False)
     try:
-        rig = _Rig(config, hardware.pin_factory if hardware else None)
+        if hardware is None:
+            ports = {s.name: s.serial for s in config.sockets}
+            rig = _Rig(config, None, lambda name: EsptoolUsbPort(ports[name]))
+        else:
+            rig = _Rig(config, hardware.pin_factory, hardware.usb_port)
     except Exception as e:  # pin busy (is the service running?), no GPIO chip, no pin factory
         print(f"flashjig probe: cannot claim the station's pins: {e}", file=sys.stderr)
         if hardware is not None:

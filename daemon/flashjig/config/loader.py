@@ -54,6 +54,8 @@ NVS_ENCODINGS = (
     *("u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64"),
     *("string", "hex2bin", "base64"),
 )
+# The chips with a USB-Serial-JTAG port a socket can reach them by.
+NATIVE_USB_CHIPS = ("esp32c3", "esp32s3", "auto")
 # NVS keys and namespaces: 15 characters at most (and a NUL).
 _NVS_KEY_RE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 # A unit record is one 4 KiB sector: its JSON's other fields take a few hundred bytes.
@@ -809,8 +811,11 @@ class _Parser(NodeReader):
             m = self.mapping(
                 item,
                 path,
-                required=("name", "serial", "en"),
-                optional=("boot", "gpio0", "chip", "detect", "led", "power", "power_active_low"),
+                required=("name", "serial"),
+                optional=(
+                    *("boot", "gpio0", "en", "chip", "native_usb"),
+                    *("detect", "led", "power", "power_active_low"),
+                ),
             )
             name = self.name(m["name"], f"{path}.name", "socket name")
             if name in names:
@@ -824,13 +829,22 @@ class _Parser(NodeReader):
                 reason = f"serial device {serial} is also used by {serials[device]}"
                 raise self.error(m["serial"], f"{path}.serial", reason)
             serials[device] = path
-            boot_key = self.boot_key(item, m, path)
-            boot = self.pin(m[boot_key], f"{path}.{boot_key}")
-            en = self.pin(m["en"], f"{path}.en")
             chip_node = self.present(m, "chip")
             chip = "esp8266"
             if chip_node is not None:
                 chip = self.choice(chip_node, f"{path}.chip", SOCKET_CHIPS)
+            usb_node = self.present(m, "native_usb")
+            native_usb = usb_node is not None and self.boolean(usb_node, f"{path}.native_usb")
+            boot_key, boot, en = "boot", None, None
+            if native_usb:
+                assert usb_node is not None
+                self.check_native_usb(usb_node, m, path, chip)
+            else:
+                boot_key = self.boot_key(item, m, path)
+                boot = self.pin(m[boot_key], f"{path}.{boot_key}")
+                if "en" not in m:
+                    raise self.error(item, f"{path}.en", "missing required key 'en'")
+                en = self.pin(m["en"], f"{path}.en")
             if chip != "auto" and chip not in active.chips:
                 reason = (
                     f"the socket holds an {chip} (the default is esp8266) and the active "
@@ -859,9 +873,30 @@ class _Parser(NodeReader):
                 else self.boolean(active_low_node, f"{path}.power_active_low")
             )
             out.append(
-                SocketConfig(name, serial, boot, en, detect, led, power, active_low, chip, boot_key)
+                SocketConfig(
+                    *(name, serial, boot, en, detect, led, power, active_low),
+                    *(chip, boot_key, native_usb),
+                )
             )
         return tuple(out)
+
+    def check_native_usb(
+        self, node: yaml.Node, m: dict[str, yaml.Node], path: str, chip: str
+    ) -> None:
+        """A module on its own USB port: the chips that have one, and no strap lines."""
+        if chip not in NATIVE_USB_CHIPS:
+            reason = (
+                f"native USB (USB-Serial-JTAG) is on {', '.join(NATIVE_USB_CHIPS[:-1])}; "
+                f"this socket's chip is {chip}: set chip"
+            )
+            raise self.error(node, f"{path}.native_usb", reason)
+        for key in ("boot", "gpio0", "en", "detect", "power", "power_active_low"):
+            if key in m:
+                reason = (
+                    f"a native USB socket has no {key} line: the module is seated when its "
+                    "USB device appears, and reset over USB"
+                )
+                raise self.error(m[key], f"{path}.{key}", reason)
 
     def boot_key(self, node: yaml.Node, m: dict[str, yaml.Node], path: str) -> str:
         """``boot`` names the boot strap by its role; ``gpio0``, its old name, still works."""

@@ -119,18 +119,22 @@ class LedPins:
 @dataclass(frozen=True)
 class SocketConfig:
     """One socket: its USB-serial adapter and the GPIOs wired to it. ``boot`` is the strap
-    the chip samples as EN rises (GPIO0 of an ESP8266, ESP32 or S3, GPIO9 of a C3)."""
+    the chip samples as EN rises (GPIO0 of an ESP8266, ESP32 or S3, GPIO9 of a C3). A
+    ``native_usb`` socket (ESP32-C3/S3 on their own USB-Serial-JTAG port) has no strap
+    lines: ``serial`` is the USB port's by-path name, the module is seated while a tty is
+    there, and it is reset over USB."""
 
     name: str
     serial: str
-    boot: str
-    en: str
+    boot: str | None
+    en: str | None
     detect: str | None = None
     led: LedPins = LedPins()
     power: str | None = None  # gate of the socket's power switch (P-MOSFET: low = on)
     power_active_low: bool = True
     chip: str = "esp8266"  # or "auto": whatever the ROM says it is
     boot_key: str = "boot"  # the key the file named the boot line by (gpio0 is the old one)
+    native_usb: bool = False
 
 
 @dataclass(frozen=True)

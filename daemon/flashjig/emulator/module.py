@@ -40,6 +40,7 @@ DEFAULT_APP = AppBehaviour()
 
 TCGETS2 = 0x802C542A  # Linux: termios2 with the real ispeed/ospeed, custom bauds included
 BITS_PER_BYTE = 10  # start bit, 8 data bits, stop bit
+USB_HEARTBEAT_S = 1.0
 
 
 class State(enum.Enum):
@@ -117,7 +118,11 @@ class EmulatedModule:
 
     With ``boot`` and ``en`` (StrapPins from a gpiozero MockFactory, on the chip's boot strap
     and EN) the module follows its strapping; without them it is a standalone module waiting
-    in download mode.
+    in download mode. ``native_usb``: an ESP32-C3 on its USB-Serial-JTAG port, no strap
+    lines: it boots from flash when seated (into the ROM loader only with its boot button
+    held, ``boot_held``), is reset over USB (``usb_reset``), and every chip reset takes its
+    USB device away and brings back a new one (a new tty: ``device`` changes and
+    ``on_reenumerate`` is told), as the real peripheral does.
     """
 
     def __init__(
@@ -133,9 +138,14 @@ class EmulatedModule:
         faults: Faults | None = None,
         default_app: AppBehaviour = DEFAULT_APP,
         powered: bool = True,
+        native_usb: bool = False,
+        boot_held: bool = False,
     ) -> None:
         self.name = name
         self.chip = chip
+        self.native_usb = native_usb
+        self.boot_held = boot_held
+        self.on_reenumerate: list[Callable[[str], None]] = []  # told the new device
         self.flash = flash
         self.mac = mac or chip.oui + hashlib.sha256(name.encode()).digest()[:3]
         self.line_rate = line_rate
@@ -155,9 +165,7 @@ class EmulatedModule:
         self._stop = threading.Event()
         self._interrupt = threading.Event()  # set on reset and close: stop modelled waits
         self._epoch = 0  # counts resets, so a command cut short by one is not acted on
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        os.set_blocking(self._master, False)
+        self._master, self._slave = self._open_tty()
         self.device = os.ttyname(self._slave)
         # Both None once the module is closed (see close).
         self.registers: Registers | None = Registers(chip, self.mac, flash, self.baud)
@@ -195,7 +203,9 @@ class EmulatedModule:
 
     def _power_on(self) -> None:
         """Power-on reset: a standalone module waits in download mode."""
-        if self._en is None:
+        if self.native_usb:
+            self._boot(download=self.boot_held, cause=1)
+        elif self._en is None:
             self._boot(download=True, cause=1)
         elif self._en.state:
             self._boot(download=self._boot_pin is not None and not self._boot_pin.state, cause=1)
@@ -222,6 +232,8 @@ class EmulatedModule:
         with self._lock:
             self._epoch += 1
             self._interrupt.clear()
+            if self.native_usb:
+                self._reenumerate()
             if self.registers is not None:  # None once closed: nothing would serve it
                 self.loader = Loader(self.chip, self.flash, self.registers, self)
             self._decoder.reset()
@@ -244,6 +256,8 @@ class EmulatedModule:
         self._uart_baud = app.baud
         self.state = State.APP
         self._emit(app.banner.encode())
+        if self.native_usb:
+            self._heartbeat(self._epoch, app.banner.encode())
         if self.faults.reset_after is not None:
             timer = threading.Timer(self.faults.reset_after, self._crash, args=(self._epoch,))
             timer.daemon = True
@@ -253,6 +267,47 @@ class EmulatedModule:
         """The firmware hangs and the hardware watchdog resets the chip (rst cause 4)."""
         if epoch == self._epoch and self.state is State.APP and not self._stop.is_set():
             self._boot(download=False, cause=4)
+
+    def _heartbeat(self, epoch: int, banner: bytes) -> None:
+        """Over USB the host opens the new device only after the chip has booted, so what
+        the firmware printed at start is gone: firmware meant for a USB boot check says its
+        line again, once a second, while it runs."""
+
+        def again() -> None:
+            if epoch == self._epoch and self.state is State.APP and not self._stop.is_set():
+                self._emit(banner)
+                self._heartbeat(epoch, banner)
+
+        timer = threading.Timer(USB_HEARTBEAT_S, again)
+        timer.daemon = True
+        timer.start()
+
+    def usb_reset(self, *, download: bool) -> None:
+        """esptool's USB-JTAG reset (into the ROM loader) or its hard reset over USB (into
+        the firmware). A blank chip boot-loops on its empty flash, and its USB device with
+        it: it comes up in the loader only with its boot button held (esp-idf #12110)."""
+        if not self.powered or self.faults.silent:
+            return
+        if download and self.state is State.HUNG and not self.boot_held:
+            download = False
+        self._boot(download=download, cause=4)
+
+    def _open_tty(self) -> tuple[int, int]:
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        return master, slave
+
+    def _reenumerate(self) -> None:
+        """The USB device goes with the chip's reset and comes back as a new tty."""
+        old = (self._master, self._slave)
+        self._master, self._slave = self._open_tty()
+        self.device = os.ttyname(self._slave)
+        for fd in old:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        for listener in list(self.on_reenumerate):
+            listener(self.device)
 
     def pull(self) -> None:
         """Take the module out of its socket: from now on it says nothing."""
@@ -337,11 +392,15 @@ class EmulatedModule:
                 return
 
     def _read_chunk(self, timeout: float) -> bytes:
-        ready, _, _ = select.select([self._master], [], [], timeout)
+        master = self._master
+        try:
+            ready, _, _ = select.select([master], [], [], timeout)
+        except (OSError, ValueError):  # the tty went with a USB re-enumeration
+            return b""
         if not ready:
             return b""
         try:
-            data = os.read(self._master, 65536)
+            data = os.read(master, 65536)
         except (BlockingIOError, OSError):
             return b""
         self._bytes_in += len(data)

@@ -49,7 +49,7 @@ from flashjig.flashing.result import (
     Reason,
     Stage,
 )
-from flashjig.hardware.strapping import ModuleLines
+from flashjig.hardware.strapping import Straps
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class FlashJob:
 
     socket: str
     port: str
-    lines: ModuleLines
+    lines: Straps
     profile: Profile
     images: tuple[Image, ...]  # every chip's: the pipeline takes those of the chip it finds
     on_progress: ProgressCallback = lambda progress: None
@@ -171,7 +171,7 @@ def _compress_ahead(job: FlashJob) -> None:
 
 
 def connect(
-    port: str, lines: ModuleLines, *, attempts: int = CONNECT_ATTEMPTS, strap: bool = True
+    port: str, lines: Straps, *, attempts: int = CONNECT_ATTEMPTS, strap: bool = True
 ) -> ESPLoader:
     """Strap the module into its ROM loader and sync with it, strapping it again before
     each attempt: a module that missed one reset (a slow supply, a bouncing socket) gets a
@@ -190,7 +190,7 @@ def connect(
             if attempt == attempts:
                 raise Failure(
                     Reason.NO_SYNC,
-                    f"no answer from the ROM bootloader on {port} ({_why_silent(lines)}): "
+                    f"no answer from the ROM bootloader on {port} ({lines.why_silent()}): "
                     f"{_first_line(e)}",
                 ) from None
     return esp
@@ -231,16 +231,6 @@ def _check_revision(images: tuple[Image, ...], esp: ESPLoader, result: FlashResu
                 f"chip revision {result.chip_revision} is outside what {image.path.name} "
                 f"runs on (v{low // 100}.{low % 100} to v{high // 100}.{high % 100})",
             )
-
-
-def _why_silent(lines: ModuleLines) -> str:
-    """What the boot line says about a module that did not answer."""
-    if lines.module_on_boot_line():
-        return "a module's pull-up is on the boot line: is its serial line, or EN, wired?"
-    return (
-        "no module's pull-up on the boot line: is a module seated and powered, "
-        "is its boot pin (GPIO0, GPIO9 on a C3) wired?"
-    )
 
 
 def _guard(what: str, step: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
@@ -389,6 +379,7 @@ def _boot(job: FlashJob, result: FlashResult) -> None:
             check=check,
             burn_in=burn_in,
             cancel=job.cancel,
+            reopen=job.lines.reenumerates,
         )
     except serial.SerialException as e:
         raise Failure(Reason.SERIAL_ERROR, f"cannot listen on {job.port}: {e}") from None

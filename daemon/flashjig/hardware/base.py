@@ -10,6 +10,8 @@ from typing import Protocol
 
 from gpiozero.pins import Factory
 
+from flashjig.hardware.usbjtag import EsptoolUsbPort, UsbPort
+
 
 class Operator(Protocol):
     """Someone the station can ask to act at the jig: the simulation's stand-in for a
@@ -33,6 +35,10 @@ class Hardware(abc.ABC):
     @abc.abstractmethod
     def port(self, socket: str) -> str:
         """The serial device of a socket's USB adapter, as esptool opens it."""
+
+    def usb_port(self, socket: str) -> UsbPort:
+        """A native-USB socket's USB port (its reset and presence), at ``port(socket)``."""
+        return EsptoolUsbPort(self.port(socket))
 
     def absent_ports(self) -> dict[str, str]:
         """Socket -> serial device, for the sockets whose device is not there (an adapter

@@ -1,6 +1,7 @@
-"""Every GPIO device of one socket, built from its config in one place: the strap lines
-(boot, EN), the detect switch, the power switch and the light. The station's sockets,
-``flashjig flash``, ``flashjig probe`` and the tests all take a socket's lines from here."""
+"""Every device of one socket, built from its config in one place: the strap lines (boot,
+EN), the detect switch, the power switch and the light; on a native-USB socket, the resets
+over USB and the USB device's presence in their place. The station's sockets, ``flashjig
+flash``, ``flashjig probe`` and the tests all take a socket's lines from here."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from gpiozero.pins import Factory
 from flashjig.config import SocketConfig
 from flashjig.hardware.leds import SocketLight
 from flashjig.hardware.pins import StrapLine, power_switch
-from flashjig.hardware.strapping import ModuleLines
+from flashjig.hardware.strapping import ModuleLines, Straps
+from flashjig.hardware.usbjtag import UsbPort, UsbPresence, UsbStraps
 
 POWER_OFF_S = 0.5  # long enough for the module's 3.3 V to collapse
 POWER_ON_S = 0.2  # supply and EN pull-up settle before strapping
@@ -21,14 +23,26 @@ POWER_ON_S = 0.2  # supply and EN pull-up settle before strapping
 
 @dataclass
 class SocketLines:
-    straps: ModuleLines
-    detect: DigitalInputDevice | None  # active while a module is seated
+    straps: Straps
+    detect: DigitalInputDevice | UsbPresence | None  # active while a module is seated
     power: DigitalOutputDevice | None  # on: the socket is powered
     light: SocketLight
 
     @classmethod
-    def build(cls, config: SocketConfig, *, pin_factory: Factory | None = None) -> SocketLines:
-        """Claim the socket's pins (all or none: what was claimed is let go on a failure)."""
+    def build(
+        cls,
+        config: SocketConfig,
+        *,
+        pin_factory: Factory | None = None,
+        usb: UsbPort | None = None,
+    ) -> SocketLines:
+        """Claim the socket's pins (all or none: what was claimed is let go on a failure).
+        A native-USB socket takes its USB port from ``usb``."""
+        if config.native_usb:
+            assert usb is not None, "a native-USB socket's lines need its USB port"
+            light = SocketLight(config.led, pin_factory=pin_factory)
+            return cls(UsbStraps(usb), UsbPresence(usb), None, light)
+        assert config.boot is not None and config.en is not None  # the loader saw to it
         made: list[GPIODevice | SocketLight] = []
         try:
             boot = StrapLine(config.boot, pin_factory=pin_factory)

@@ -6,11 +6,29 @@ the chip samples it)."""
 
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from flashjig.hardware.pins import StrapLine
 
 RESET_HOLD_S = 0.1
 BOOT_HOLD_S = 0.05
+
+
+class Straps(Protocol):
+    """How a socket takes its module into the ROM loader and back: by its boot and EN lines
+    (``ModuleLines``) or, on a native-USB socket, by resets over USB (``UsbStraps``)."""
+
+    # Does a reset take the module's serial device away (native USB re-enumerating)?
+    reenumerates: bool
+
+    def enter_bootloader(self) -> None: ...
+    def run_firmware(self) -> None: ...
+    def hold_in_reset(self) -> None: ...
+    def why_silent(self) -> str:
+        """What the socket can tell of a module that did not answer its ROM loader."""
+        ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -19,6 +37,7 @@ class ModuleLines:
 
     boot: StrapLine
     en: StrapLine
+    reenumerates = False  # the USB adapter stays whatever the module does
     _reset_since: float | None = field(default=None, init=False)
 
     def enter_bootloader(self) -> None:
@@ -67,6 +86,14 @@ class ModuleLines:
         finally:
             if not held:
                 self.en.release()
+
+    def why_silent(self) -> str:
+        if self.module_on_boot_line():
+            return "a module's pull-up is on the boot line: is its serial line, or EN, wired?"
+        return (
+            "no module's pull-up on the boot line: is a module seated and powered, "
+            "is its boot pin (GPIO0, GPIO9 on a C3) wired?"
+        )
 
     def close(self) -> None:
         self.boot.close()

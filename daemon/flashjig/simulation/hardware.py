@@ -10,10 +10,13 @@ terminal, as a new module on a USB adapter would look to the station.
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gpiozero.pins import PinInfo
 from gpiozero.pins.mock import MockFactory, MockPin
@@ -26,8 +29,10 @@ from flashjig.emulator.faults import named_fault
 from flashjig.emulator.module import PulledDownPin, PulledUpPin, StrapPin
 from flashjig.errors import HardwareError
 from flashjig.hardware.base import Hardware, Operator
+from flashjig.hardware.usbjtag import UsbPort
 
 PRESS_S = 0.15  # a short press on the simulated button
+USB_ENUMERATION_S = 0.2  # a USB device's time from reset to being a tty again
 
 
 class SwitchPin(MockPin):
@@ -58,9 +63,10 @@ class SwitchPin(MockPin):
 class ModuleSpec:
     """What goes into a simulated socket, and how it is wired."""
 
-    flash_size: str = "1MB"
+    flash_size: str | None = None  # None: 1MB on an ESP-01S, 4MB on the ESP32s
     claimed_size: str | None = None
     chip: str | None = None  # None: what the socket holds (an ESP8266 in an "auto" one)
+    boot_held: bool = False  # native USB: seated with its boot button held (ROM loader)
     boot: str | None = None  # the boot strap's pin; None: the pin the config names
     en: str | None = None
     faults: Faults = field(default_factory=Faults)
@@ -85,13 +91,18 @@ class SimulatedHardware(Hardware):
         self.modules: dict[str, EmulatedModule] = {}
         self._serial = itertools.count(1)
         self._lock = threading.Lock()
+        # Native-USB sockets: udev's by-path links, made here as the module's tty comes.
+        self._usb_dir: Path | None = None
+        if any(socket.native_usb for socket in config.sockets):
+            self._usb_dir = Path(tempfile.mkdtemp(prefix="flashjig-usb-"))
         if config.station.button is not None:
             self.pin_factory.pin(config.station.button, pin_class=SwitchPin)
         for socket in config.sockets:
             # Pins are made here first, with the module-side pull-ups and the switches, so
             # the station's devices get these same pins.
-            self.pin_factory.pin(socket.boot, pin_class=StrapPin)
-            self.pin_factory.pin(socket.en, pin_class=StrapPin)
+            for strap in (socket.boot, socket.en):
+                if strap is not None:
+                    self.pin_factory.pin(strap, pin_class=StrapPin)
             if socket.power is not None:
                 # P-MOSFET gate driven directly: pulled up (off); through an NPN: its base
                 # pulled down (off). Either way the socket is off at rest.
@@ -115,27 +126,40 @@ class SimulatedHardware(Hardware):
         """Seat a new module (fresh flash, its own MAC) and close the detect switch."""
         socket = self._socket(name)
         spec = spec or ModuleSpec()
+        held = spec.chip or socket.chip
+        if held == "auto":
+            held = "esp32c3" if socket.native_usb else "esp8266"
+        if held not in CHIPS:
+            raise HardwareError(f"the emulator has no {held}: it is one of {', '.join(CHIPS)}")
+        chip = CHIPS[held]
+        size = spec.flash_size or ("1MB" if held == "esp8266" else "4MB")
         with self._lock:
             if name in self.modules:
                 raise HardwareError(f"{name} already holds a module")
-            boot = self.pin_factory.pin(spec.boot or socket.boot, pin_class=StrapPin)
-            en = self.pin_factory.pin(spec.en or socket.en, pin_class=StrapPin)
+            boot = en = None
+            if not socket.native_usb:
+                boot = self.pin_factory.pin(spec.boot or socket.boot, pin_class=StrapPin)
+                en = self.pin_factory.pin(spec.en or socket.en, pin_class=StrapPin)
             flash = FlashChip(
-                SIZES[spec.flash_size],
+                SIZES[size],
                 claimed_size=SIZES[spec.claimed_size] if spec.claimed_size else None,
             )
-            held = spec.chip or socket.chip
             module = EmulatedModule(
                 f"{self.config.station.id}-{name}-{next(self._serial)}",
                 flash,
-                chip=CHIPS["esp8266" if held == "auto" else held],
+                chip=chip,
                 boot=boot,
                 en=en,
                 line_rate=self.line_rate,
                 faults=spec.faults,
                 powered=self._powered(socket),
+                native_usb=socket.native_usb,
+                boot_held=spec.boot_held,
             )
             self.modules[name] = module
+        if socket.native_usb:
+            module.on_reenumerate.append(lambda device: self._relink(name, module, device))
+            self._relink(name, module, module.device)
         if socket.detect is not None:
             self.pin_factory.pin(socket.detect).close_switch()
         return module
@@ -149,6 +173,8 @@ class SimulatedHardware(Hardware):
             raise HardwareError(f"{name} is empty")
         if socket.detect is not None:
             self.pin_factory.pin(socket.detect).open_switch()
+        if socket.native_usb:
+            Path(self.port(name)).unlink(missing_ok=True)
         module.pull()
         module.close()
         module.flash.close()
@@ -163,9 +189,33 @@ class SimulatedHardware(Hardware):
         button.open_switch()
 
     def port(self, socket: str) -> str:
+        config = self._socket(socket)
+        if config.native_usb:
+            assert self._usb_dir is not None  # made for the config's native-USB sockets
+            index = self.config.sockets.index(config) + 1
+            return str(self._usb_dir / f"platform-sim-usb-0:1.{index}:1.0")
         module = self.modules.get(socket)
         # An empty socket's adapter is still there: a path that answers nothing.
         return module.device if module is not None else "/dev/null"
+
+    def usb_port(self, socket: str) -> UsbPort:
+        return _SimulatedUsbPort(self, socket)
+
+    def _relink(self, name: str, module: EmulatedModule, device: str) -> None:
+        """udev's link for a native-USB module's new tty: gone at once as the chip resets,
+        back once the new device has enumerated."""
+        link = Path(self.port(name))
+        link.unlink(missing_ok=True)
+
+        def enumerated() -> None:
+            with self._lock:
+                if self.modules.get(name) is module and module.device == device:
+                    link.unlink(missing_ok=True)
+                    link.symlink_to(device)
+
+        timer = threading.Timer(USB_ENUMERATION_S, enumerated)
+        timer.daemon = True
+        timer.start()
 
     def _powered(self, socket: SocketConfig) -> bool:
         if socket.power is None:
@@ -191,12 +241,29 @@ class SimulatedHardware(Hardware):
             module.close()
             module.flash.close()
         self.pin_factory.close()
+        if self._usb_dir is not None:
+            shutil.rmtree(self._usb_dir, ignore_errors=True)
 
     def __enter__(self) -> SimulatedHardware:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _SimulatedUsbPort(UsbPort):
+    """A native-USB socket's port on simulated hardware: esptool's USB resets reach the
+    emulated module's USB-Serial-JTAG peripheral (a pty carries no DTR or RTS)."""
+
+    def __init__(self, hardware: SimulatedHardware, socket: str) -> None:
+        super().__init__(hardware.port(socket))
+        self._hardware = hardware
+        self._socket = socket
+
+    def reset(self, *, download: bool) -> None:
+        module = self._hardware.modules.get(self._socket)
+        if module is not None:
+            module.usb_reset(download=download)
 
 
 class _Operator:

@@ -27,6 +27,7 @@ def simulated_station(
         journal,
         port=hardware.port,
         pin_factory=hardware.pin_factory,
+        usb_port=hardware.usb_port,
         state_dir=state_dir,
     )
     try:

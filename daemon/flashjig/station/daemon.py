@@ -126,6 +126,7 @@ class Daemon:
                 journal,
                 port=hardware.port,
                 pin_factory=hardware.pin_factory,
+                usb_port=hardware.usb_port,
                 state_dir=self.state_dir,
             )
             try:

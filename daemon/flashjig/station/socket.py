@@ -27,6 +27,7 @@ from flashjig.flashing.result import FlashResult, Outcome, Progress, Reason, Sta
 from flashjig.hardware.leds import Look
 from flashjig.hardware.socket_lines import POWER_OFF_S, POWER_ON_S, SocketLines
 from flashjig.hardware.usb import tx_held_low
+from flashjig.hardware.usbjtag import UsbPort
 from flashjig.station.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class Workshop(Protocol):
     def accepting(self) -> bool: ...
     def job_inputs(self, recovery: bool = False) -> tuple[Profile, tuple[Image, ...]]: ...
     def port(self, socket: str) -> str: ...
+    def usb_port(self, socket: str) -> UsbPort: ...
     def socket_changed(self, socket: "Socket") -> None: ...
     def keep_unrecorded(self, row: int, result: FlashResult, error: Exception) -> None: ...
 
@@ -135,7 +137,8 @@ class Socket:
         self._worker: threading.Thread | None = None
         self._settle: threading.Timer | None = None
         self._debounce: threading.Timer | None = None
-        self.lines = SocketLines.build(config, pin_factory=pin_factory)
+        usb = workshop.usb_port(config.name) if config.native_usb else None
+        self.lines = SocketLines.build(config, pin_factory=pin_factory, usb=usb)
         self._power = self.lines.power
         self._detect = self.lines.detect
         if self._detect is not None:

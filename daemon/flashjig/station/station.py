@@ -23,6 +23,7 @@ from flashjig.config import Config, Profile, StationConfig
 from flashjig.flashing.images import Image, load_images
 from flashjig.flashing.result import FlashResult
 from flashjig.hardware.leds import AliveLight, Look
+from flashjig.hardware.usbjtag import EsptoolUsbPort, UsbPort
 from flashjig.station.journal import AttemptRow, Journal
 from flashjig.station.socket import Socket, SocketState
 
@@ -53,6 +54,7 @@ class Station:
         port: Callable[[str], str],
         pin_factory: Factory | None = None,
         state_dir: Path | None = None,
+        usb_port: Callable[[str], UsbPort] | None = None,
     ) -> None:
         self.config = config
         self.images = images
@@ -73,6 +75,7 @@ class Station:
         # More of what status shows, from those reporting the station (MQTT: "broker").
         self.status_fields: dict[str, Callable[[], str]] = {}
         self._port = port
+        self._usb_port = usb_port or (lambda socket: EsptoolUsbPort(port(socket)))
         self._lock = threading.Lock()
         self._held = False
         self._pressed_at = 0.0
@@ -115,6 +118,9 @@ class Station:
 
     def port(self, socket: str) -> str:
         return self._port(socket)
+
+    def usb_port(self, socket: str) -> UsbPort:
+        return self._usb_port(socket)
 
     def keep_unrecorded(self, row: int, result: FlashResult, error: Exception) -> None:
         """The journal would not take an outcome (a full disk): hold it in memory, and take
