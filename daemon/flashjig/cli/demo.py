@@ -1,7 +1,9 @@
 """``flashjig demo``: the first thing a newcomer sees. A simulated five-socket station
 (the shipped wiring, emulated modules, the line-rate model so it takes as long as real
 hardware) where modules are seated one after another, the button is pressed, and a live
-view shows each socket flash and verify."""
+view shows each socket flash and verify. ``--mixed``: a tray of ESP-01S and ESP32-C3
+modules, one C3 on UART straps (its GPIO9 wired as the boot line) and one on its own USB
+port, each chip flashed with its own images from one profile."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from flashjig.cli.common import Subparsers
 from flashjig.cli.statusview import render
-from flashjig.config import Config, ImageSpec, load_config
+from flashjig.config import Config, ImageSpec, SocketConfig, load_config
 from flashjig.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:  # the station and the emulator are loaded by the demo, not every command
@@ -31,6 +33,12 @@ TITLE = (
     "flashjig demo: a simulated 5-socket ESP-01S station (emulated modules, mock GPIO,\n"
     "the real esptool; wire and flash times modelled as on real hardware)"
 )
+MIXED_TITLE = (
+    "flashjig demo --mixed: ESP-01S and ESP32-C3 modules in one tray (emulated modules, mock\n"
+    "GPIO, the real esptool; socket2 a C3 on UART straps, socket4 a C3 on native USB)"
+)
+# --mixed: the sockets that hold an ESP32-C3, and whether on strap lines or native USB.
+MIXED_C3 = {"socket2": "uart", "socket4": "usb"}
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -45,36 +53,72 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     demo.add_argument(
         "--fast", action="store_true", help="skip the line-rate model (finishes in seconds)"
     )
+    demo.add_argument(
+        "--mixed",
+        action="store_true",
+        help="a tray of ESP-01S and ESP32-C3 modules (one C3 on UART straps, one on native "
+        "USB), each chip with its own images",
+    )
     demo.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return run_demo(args.config, args.state_dir, line_rate=not args.fast)
+        return run_demo(args.config, args.state_dir, line_rate=not args.fast, mixed=args.mixed)
     except ConfigError as e:
         print(f"flashjig demo: {e}", file=sys.stderr)
         return ExitCode.BAD_INPUT
 
 
-def demo_config(config_path: Path | None, firmware: Path) -> Config:
-    """The given (or shipped) config, its active profile pointed at demo firmware."""
+def demo_config(
+    config_path: Path | None, firmware: Path, c3_images: tuple[ImageSpec, ...] = ()
+) -> Config:
+    """The given (or shipped) config, its active profile pointed at demo firmware; with
+    ``c3_images``, the ESP32-C3's too, and the sockets of ``MIXED_C3`` holding C3s."""
     with importlib.resources.as_file(SHIPPED_CONFIG) as shipped:
         config = load_config(config_path or shipped, check_files=False)
-    profile = dataclasses.replace(config.profile, images=(ImageSpec(0, firmware),))
-    return dataclasses.replace(config, profiles={**config.profiles, profile.name: profile})
+    images = (ImageSpec(0, firmware), *c3_images)
+    profile = dataclasses.replace(config.profile, images=images)
+    sockets = config.sockets
+    if c3_images:
+        sockets = tuple(_holding_c3(s, MIXED_C3.get(s.name)) for s in sockets)
+    profiles = {**config.profiles, profile.name: profile}
+    return dataclasses.replace(config, profiles=profiles, sockets=sockets)
 
 
-def run_demo(config_path: Path | None, state_dir: Path | None, *, line_rate: bool = True) -> int:
-    from flashjig.emulator.firmware import build_firmware
+def _holding_c3(socket: SocketConfig, link: str | None) -> SocketConfig:
+    if link == "uart":  # the same pins: the boot line goes to the C3's GPIO9
+        return dataclasses.replace(socket, chip="esp32c3")
+    if link == "usb":
+        return dataclasses.replace(
+            socket, chip="esp32c3", native_usb=True, boot=None, en=None, detect=None, power=None
+        )
+    return socket
+
+
+def run_demo(
+    config_path: Path | None,
+    state_dir: Path | None,
+    *,
+    line_rate: bool = True,
+    mixed: bool = False,
+) -> int:
+    from flashjig.emulator.firmware import build_esp32_firmware, build_firmware
     from flashjig.simulation.station import simulated_station
 
     with tempfile.TemporaryDirectory(prefix="flashjig-demo-") as tmp:
         state = state_dir or Path(tmp)
         firmware = Path(tmp) / "demo-firmware.bin"
         firmware.write_bytes(build_firmware(0x100000))
-        config = demo_config(config_path, firmware)
+        c3_images = []
+        if mixed:
+            for offset, data in build_esp32_firmware("esp32c3").items():
+                path = Path(tmp) / f"c3-demo-{offset:#x}.bin"
+                path.write_bytes(data)
+                c3_images.append(ImageSpec(offset, path, None, "esp32c3"))
+        config = demo_config(config_path, firmware, tuple(c3_images))
         with simulated_station(config, state, line_rate=line_rate) as (station, hardware, _):
-            return _show(station, hardware)
+            return _show(station, hardware, MIXED_TITLE if mixed else TITLE)
 
 
 class _Narrator:
@@ -87,23 +131,32 @@ class _Narrator:
 def _script(
     station: Station, hardware: SimulatedHardware, done: threading.Event, say: _Narrator
 ) -> None:
-    for name in station.sockets:
-        say.line = f"seating a module in {name} (its detect switch closes)"
-        hardware.insert(name)
+    from flashjig.simulation.hardware import ModuleSpec
+
+    for name, socket in station.sockets.items():
+        if socket.config.native_usb:
+            # Blank, a C3 comes up in its ROM loader over USB only with its boot button held.
+            say.line = f"plugging a blank ESP32-C3 into {name}'s USB port, its boot button held"
+            hardware.insert(name, ModuleSpec(boot_held=True))
+        else:
+            chip = "an ESP32-C3" if socket.config.chip == "esp32c3" else "an ESP-01S"
+            say.line = f"seating {chip} in {name} (its detect switch closes)"
+            hardware.insert(name)
         time.sleep(INSERT_GAP_S)
     time.sleep(0.3)
     if station.config.station.trigger != "insert":
         say.line = "pressing the station button"
         hardware.press()
     profile = station.config.profile
+    chips = " and ".join(profile.chips)
     say.line = (
-        f"flashing {len(station.images)} image(s) at {profile.baud} baud, "
+        f"flashing {len(station.images)} image(s) for {chips} at {profile.baud} baud, "
         "verifying by MD5, then booting the new firmware"
     )
     done.set()
 
 
-def _show(station: Station, hardware: SimulatedHardware) -> int:
+def _show(station: Station, hardware: SimulatedHardware, title: str) -> int:
     from flashjig.station.socket import SocketState
 
     tty = sys.stdout.isatty()
@@ -116,7 +169,7 @@ def _show(station: Station, hardware: SimulatedHardware) -> int:
         status = station.status()
         if tty:
             view = render(status, colour=True)
-            sys.stdout.write(f"\x1b[H\x1b[J{TITLE}\n\n{view}\n\n  {say.line}\n")
+            sys.stdout.write(f"\x1b[H\x1b[J{title}\n\n{view}\n\n  {say.line}\n")
         else:
             for s in status["sockets"]:
                 if seen.get(s["name"]) != s["state"]:
@@ -135,7 +188,8 @@ def _show(station: Station, hardware: SimulatedHardware) -> int:
     ok = [r for r in results if r.state is SocketState.OK]
     print(f"\n{len(ok)} of {len(results)} modules flashed and verified in {elapsed:.1f} s:")
     for r in results:
-        line = f"  {r.name}: {r.state.value}  {r.mac or '-'}"
+        chip = station.config.socket(r.name).chip
+        line = f"  {r.name}: {r.state.value}  {chip:8} {r.mac or '-'}"
         line += f"  {r.duration_s:.1f} s" if r.duration_s else ""
         line += f"  ({r.reason}: {r.detail})" if r.state is SocketState.FAILED else ""
         print(line)

@@ -105,8 +105,17 @@ class UsbPresence:
         return True
 
     def _watch(self) -> None:
+        """Seated as soon as the device is there; taken out once it has been gone for
+        longer than a reset keeps it off the bus (every flash resets it twice)."""
+        gone_since: float | None = None
         while not self._stop.wait(POLL_S):
             now = self.port.present()
+            if now:
+                gone_since = None
+            elif self._active:
+                gone_since = gone_since or time.monotonic()
+                if time.monotonic() - gone_since < REENUMERATE_S:
+                    continue
             if now == self._active:
                 continue
             self._active = now
