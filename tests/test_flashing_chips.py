@@ -11,6 +11,7 @@ from conftest import SHIPPED
 from helpers import flash_profile
 
 from flashjig.config import load_config
+from flashjig.emulator.faults import Faults
 from flashjig.emulator.firmware import build_esp32_firmware
 from flashjig.emulator.module import State
 from flashjig.flashing.result import Reason
@@ -168,3 +169,23 @@ def test_a_blank_c3_seated_with_its_boot_button_held_is_flashed(tmp_path, firmwa
         result = flash_profile(config, hw, "socket1")
         assert result.ok, result.detail
         assert hw.modules["socket1"].state is State.APP
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["uart", "native-usb"])
+def test_a_c3_that_crashes_in_burn_in_fails_it(tmp_path, firmware_1m, c3_build, native):
+    """On UART straps the ROM's banner gives the reset away; over native USB the device
+    going off the bus does."""
+    config = mixed_config(
+        tmp_path,
+        firmware_1m,
+        c3_build,
+        ["esp32c3"],
+        native=("socket1",) if native else (),
+        burn_in={"seconds": 4},
+    )
+    spec = ModuleSpec(boot_held=native, faults=Faults(reset_after=1.5))
+    with SimulatedHardware(config, modules={"socket1": spec}) as hw:
+        result = flash_profile(config, hw, "socket1")
+    assert result.reason is Reason.BURN_IN_FAILED, result.detail
+    expected = "its USB device went away" if native else "printed 'rst:0x3 ('"
+    assert expected in result.detail

@@ -50,7 +50,7 @@ COMMANDS = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="flashjig", description="Headless flashing station for ESP8266 modules."
+        prog="flashjig", description="Headless flashing station for Espressif modules."
     )
     parser.add_argument("--version", action="version", version=f"flashjig {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

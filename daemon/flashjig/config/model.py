@@ -71,7 +71,8 @@ class BurnIn:
 
     seconds: float
     fail_patterns: tuple[str, ...] = (
-        r"ets Jan  8 2013,rst cause",  # the ROM's banner: the module reset
+        r"ets Jan  8 2013,rst cause",  # the ESP8266 ROM's banner: the module reset
+        r"rst:0x[0-9a-f]+ \((?!POWERON)",  # an ESP32-family ROM's, after anything but power-on
         r"Exception \(\d+\)",  # an SDK exception dump
         r"wdt reset",
         r"Fatal exception",

@@ -230,6 +230,8 @@ class EmulatedModule:
         """Come out of reset: the boot strap sampled low means the UART loader, else flash
         boot."""
         with self._lock:
+            if self._stop.is_set():  # closed: a crash or heartbeat timer came too late
+                return
             self._epoch += 1
             self._interrupt.clear()
             if self.native_usb:
@@ -466,7 +468,8 @@ class EmulatedModule:
             self.state = State.HUNG
 
     def close(self) -> None:
-        self._stop.set()
+        with self._lock:  # a boot under way (a timer's) finishes before the flash goes
+            self._stop.set()
         self._interrupt.set()
         if self._en is not None:
             with contextlib.suppress(ValueError):

@@ -291,7 +291,7 @@ def device_config(
             "ids": [topics.uid],
             "name": f"flashjig {config.station.id}",
             "mf": "flashjig",
-            "mdl": f"ESP8266 flashing station ({len(config.sockets)} sockets)",
+            "mdl": f"Espressif flashing station ({len(config.sockets)} sockets)",
             "sw": __version__,
             **_host_info(config),
         },

@@ -274,8 +274,10 @@ class _Operator:
         self.hardware = hardware
 
     def insert(self, socket: str, fault: str) -> str:
-        module = self.hardware.insert(socket, ModuleSpec(faults=named_fault(fault)))
-        return module.mac_text
+        # A person plugging a blank C3 into a native-USB socket holds its boot button.
+        held = self.hardware.config.socket(socket).native_usb
+        spec = ModuleSpec(faults=named_fault(fault), boot_held=held)
+        return self.hardware.insert(socket, spec).mac_text
 
     def remove(self, socket: str) -> None:
         self.hardware.remove(socket)
