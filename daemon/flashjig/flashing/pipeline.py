@@ -116,10 +116,10 @@ def _run(job: FlashJob, result: FlashResult) -> None:
     _compress_ahead(job)
     esp = connect(job.port, job.lines)
     try:
-        chip_images = _images_of_chip(job, esp)
         result.chip = _guard("reading the chip type", esp.get_chip_description)
         result.chip_revision = _guard("reading the chip revision", chips.revision, esp)
         result.mac = ":".join(f"{b:02x}" for b in _guard("reading the MAC", esp.read_mac))
+        chip_images = _images_of_chip(job, esp)
         _check_revision(chip_images, esp, result)
         emit(Progress(job.socket, Stage.STUB, 0, 0, mac=result.mac))
         esp = _guard("starting the flasher stub", esp.run_stub)
