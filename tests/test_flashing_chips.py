@@ -133,7 +133,7 @@ def test_a_c3_on_native_usb_is_flashed_through_its_resets_and_new_ttys(
     config = mixed_config(
         tmp_path, firmware_1m, c3_build, ["esp8266", "esp32c3"], native=("socket2",)
     )
-    tray = {"socket1": ModuleSpec(), "socket2": ModuleSpec()}
+    tray = {"socket1": ModuleSpec(), "socket2": ModuleSpec(boot_held=False)}
     with SimulatedHardware(config, modules=tray) as hw:
         module = hw.modules["socket2"]
         for offset, data in build_esp32_firmware("esp32c3", banner="\r\nold\r\n").items():
@@ -156,7 +156,7 @@ def test_a_c3_on_native_usb_is_flashed_through_its_resets_and_new_ttys(
 
 def test_a_blank_c3_on_native_usb_is_said_to_need_its_boot_line(tmp_path, firmware_1m, c3_build):
     config = mixed_config(tmp_path, firmware_1m, c3_build, ["esp32c3"], native=("socket1",))
-    with SimulatedHardware(config, modules={"socket1": ModuleSpec()}) as hw:
+    with SimulatedHardware(config, modules={"socket1": ModuleSpec(boot_held=False)}) as hw:
         result = flash_profile(config, hw, "socket1")
         assert result.reason is Reason.NO_SYNC
         assert "does not come up in download mode by itself" in result.detail
@@ -183,7 +183,7 @@ def test_a_c3_that_crashes_in_burn_in_fails_it(tmp_path, firmware_1m, c3_build, 
         native=("socket1",) if native else (),
         burn_in={"seconds": 4},
     )
-    spec = ModuleSpec(boot_held=native, faults=Faults(reset_after=1.5))
+    spec = ModuleSpec(faults=Faults(reset_after=1.5))
     with SimulatedHardware(config, modules={"socket1": spec}) as hw:
         result = flash_profile(config, hw, "socket1")
     assert result.reason is Reason.BURN_IN_FAILED, result.detail

@@ -43,8 +43,8 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sim-flash-size",
         choices=SIZES,
-        default="1MB",
-        help="with --simulate: flash size of the emulated module",
+        help="with --simulate: flash size of the emulated module (default 1MB on an "
+        "ESP8266, 4MB on the ESP32s)",
     )
     parser.add_argument("--line-rate", action="store_true", help="with --simulate: model wire time")
 

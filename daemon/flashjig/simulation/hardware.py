@@ -66,7 +66,9 @@ class ModuleSpec:
     flash_size: str | None = None  # None: 1MB on an ESP-01S, 4MB on the ESP32s
     claimed_size: str | None = None
     chip: str | None = None  # None: what the socket holds (an ESP8266 in an "auto" one)
-    boot_held: bool = False  # native USB: seated with its boot button held (ROM loader)
+    # Native USB: seated with its boot button held, into the ROM loader. None: held, as the
+    # person at the jig does with a blank C3 (it boot-loops otherwise, see README).
+    boot_held: bool | None = None
     boot: str | None = None  # the boot strap's pin; None: the pin the config names
     en: str | None = None
     faults: Faults = field(default_factory=Faults)
@@ -154,7 +156,7 @@ class SimulatedHardware(Hardware):
                 faults=spec.faults,
                 powered=self._powered(socket),
                 native_usb=socket.native_usb,
-                boot_held=spec.boot_held,
+                boot_held=spec.boot_held is not False,
             )
             self.modules[name] = module
         if socket.native_usb:
@@ -274,10 +276,8 @@ class _Operator:
         self.hardware = hardware
 
     def insert(self, socket: str, fault: str) -> str:
-        # A person plugging a blank C3 into a native-USB socket holds its boot button.
-        held = self.hardware.config.socket(socket).native_usb
-        spec = ModuleSpec(faults=named_fault(fault), boot_held=held)
-        return self.hardware.insert(socket, spec).mac_text
+        module = self.hardware.insert(socket, ModuleSpec(faults=named_fault(fault)))
+        return module.mac_text
 
     def remove(self, socket: str) -> None:
         self.hardware.remove(socket)
