@@ -1,4 +1,4 @@
-"""The emulated ESP32 and ESP32-C3 through the unchanged esptool CLI against `flashjig sim
+"""The emulated ESP32, ESP32-C3 and ESP32-S3 through the unchanged esptool CLI against `flashjig sim
 --chip`: detection (by security info on the C3, by the magic register on the ESP32, with
 --chip auto and named), the MAC and revision in eFuse, flash-id, write-, verify-, read- and
 erase-flash through the stub and through the ROM alone; strapping and boot through mock
@@ -19,10 +19,11 @@ from flashjig.emulator.firmware import build_esp32_firmware
 from flashjig.emulator.flashchip import FlashChip
 from flashjig.emulator.module import EmulatedModule, State, StrapPin
 
-ESP32_FAMILY = ("esp32c3", "esp32")
+ESP32_FAMILY = ("esp32c3", "esp32", "esp32s3")
 DESCRIPTIONS = {
     "esp32c3": "ESP32-C3 (QFN32) (revision v0.4)",
     "esp32": "ESP32-D0WD-V3 (revision v3.1)",
+    "esp32s3": "ESP32-S3 (QFN56) (revision v0.2)",
 }
 
 
@@ -162,6 +163,7 @@ def program(module, files: dict[int, bytes]) -> None:
 BOOT_LOGS = {
     "esp32c3": ("boot:0x5 (DOWNLOAD(USB/UART0/1))", "boot:0xc (SPI_FAST_FLASH_BOOT)"),
     "esp32": ("boot:0x3 (DOWNLOAD_BOOT", "boot:0x13 (SPI_FAST_FLASH_BOOT)"),
+    "esp32s3": ("boot:0x0 (DOWNLOAD(USB/UART0))", "boot:0x8 (SPI_FAST_FLASH_BOOT)"),
 }
 
 

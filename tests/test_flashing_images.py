@@ -123,7 +123,7 @@ def test_an_image_with_a_wrong_segment_checksum_is_refused_before_any_erase(tmp_
 # -- ESP32-family images -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["esp32c3", "esp32"])
+@pytest.fixture(scope="module", params=["esp32c3", "esp32", "esp32s3"])
 def idf_build(request, tmp_path_factory):
     """An IDF-like build for the chip, its files by offset."""
     from flashjig.emulator.firmware import build_esp32_firmware

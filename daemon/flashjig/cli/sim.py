@@ -10,14 +10,14 @@ from flashjig.config.sizes import NAMES as SIZES
 from flashjig.errors import ExitCode
 
 # The chips flashjig.emulator.chips models; named here so --help does not load esptool.
-EMULATED_CHIPS = ("esp8266", "esp32", "esp32c3")
+EMULATED_CHIPS = ("esp8266", "esp32", "esp32c3", "esp32s3")
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     sim = sub.add_parser(
         "sim",
         parents=[common],
-        help="serve emulated modules (ESP8266, ESP32, ESP32-C3) on pseudo terminals",
+        help="serve emulated modules (ESP8266, ESP32, ESP32-C3, ESP32-S3) on pseudo terminals",
         description="Start N emulated modules waiting in download mode. Prints "
         "'NAME DEVICE' per module, then 'ready'; serves until SIGINT or SIGTERM.",
     )

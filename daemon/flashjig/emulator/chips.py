@@ -1,5 +1,5 @@
-"""The chips the emulator can be, as data: what differs between an ESP8266, an ESP32 and an
-ESP32-C3 at the ROM loader's edge.
+"""The chips the emulator can be, as data: what differs between an ESP8266, an ESP32, an
+ESP32-C3 and an ESP32-S3 at the ROM loader's edge.
 
 Register addresses, chip ids, magic values and bootloader offsets come from esptool's own
 target classes (``rom``); what esptool does not hold (the ROM's command set and status
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from esptool.loader import ESPLoader
 from esptool.targets.esp32 import ESP32ROM
 from esptool.targets.esp32c3 import ESP32C3ROM
+from esptool.targets.esp32s3 import ESP32S3ROM
 from esptool.targets.esp8266 import ESP8266ROM
 
 # What an ESP32-family ROM serves on top of the ESP8266 ROM's set, by esptool's command
@@ -78,18 +79,23 @@ def _esp32_fuses(mac: bytes, revision: int) -> dict[int, int]:
     }
 
 
-def _esp32c3_fuses(mac: bytes, revision: int) -> dict[int, int]:
-    """eFuse words that ESP32C3ROM reads back as ``mac`` and ``revision``: MAC in block 1
-    words 0-1, minor revision in word 3 bits 18-20 (and word 5 bit 23), major in word 5 bits
-    24-25. Security words (crypt count, secure boot, key purposes) stay 0."""
-    major, minor = divmod(revision, 100)
-    block1 = ESP32C3ROM.EFUSE_BLOCK1_ADDR
-    return {
-        block1: int.from_bytes(mac[2:6], "big"),
-        block1 + 4: int.from_bytes(mac[0:2], "big"),
-        block1 + 12: (minor & 7) << 18,
-        block1 + 20: (minor >> 3) << 23 | major << 24,
-    }
+def _block1_fuses(rom: type[ESPLoader]) -> Callable[[bytes, int], dict[int, int]]:
+    """eFuse words that an ESP32-C3's or S3's ROM class reads back as ``mac`` and
+    ``revision``: MAC in block 1 words 0-1, minor revision in word 3 bits 18-20 (and word 5
+    bit 23), major in word 5 bits 24-25 (the same layout on both, at each chip's block 1).
+    Security words (crypt count, secure boot, key purposes) stay 0."""
+    block1 = int(rom.EFUSE_BLOCK1_ADDR)
+
+    def fuses(mac: bytes, revision: int) -> dict[int, int]:
+        major, minor = divmod(revision, 100)
+        return {
+            block1: int.from_bytes(mac[2:6], "big"),
+            block1 + 4: int.from_bytes(mac[0:2], "big"),
+            block1 + 12: (minor & 7) << 18,
+            block1 + 20: (minor >> 3) << 23 | major << 24,
+        }
+
+    return fuses
 
 
 def _esp8266_log(download: bool, cause: int) -> str:
@@ -117,6 +123,16 @@ def _esp32c3_log(download: bool, cause: int) -> str:
     boot = "0x5 (DOWNLOAD(USB/UART0/1))" if download else "0xc (SPI_FAST_FLASH_BOOT)"
     text = "ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n"
     text += f"rst:{_ESP32C3_RESETS[cause]},boot:{boot}\r\n"
+    return text + ("waiting for download\r\n" if download else "")
+
+
+_ESP32S3_RESETS = {1: "0x1 (POWERON)", 2: "0x1 (POWERON)", 4: "0x3 (RTC_SW_SYS_RST)"}
+
+
+def _esp32s3_log(download: bool, cause: int) -> str:
+    boot = "0x0 (DOWNLOAD(USB/UART0))" if download else "0x8 (SPI_FAST_FLASH_BOOT)"
+    text = "ESP-ROM:esp32s3-20210327\r\nBuild:Mar 27 2021\r\n"
+    text += f"rst:{_ESP32S3_RESETS[cause]},boot:{boot}\r\n"
     return text + ("waiting for download\r\n" if download else "")
 
 
@@ -204,11 +220,30 @@ ESP32C3 = Chip(
     magic=0x1B31506F,  # the value esptool used to detect ECO3 C3s by, before 0x14 did it
     revision=4,  # v0.4, current ESP32-C3 silicon; IDF's default bootloader needs v0.3+
     oui=bytes([0x34, 0x85, 0x18]),
-    fuses=_esp32c3_fuses,
+    fuses=_block1_fuses(ESP32C3ROM),
     boot_log=_esp32c3_log,
     load_line="load:0x{addr:08x},len:0x{size:x}\r\n",
     no_image_log="invalid header: 0xffffffff\r\n",
     checksum_error_log="checksum failure\r\n",
 )
 
-CHIPS = {chip.name: chip for chip in (ESP8266, ESP32, ESP32C3)}
+ESP32S3 = Chip(
+    name="esp32s3",
+    rom=ESP32S3ROM,
+    boot_pin="GPIO0",
+    rom_baud=115200,
+    apb_hz=40_000_000,
+    rom_status_bytes=4,
+    rom_ops=_ESP32_ROM_OPS | {"GET_SECURITY_INFO"},
+    security_info=True,
+    magic=0x00000009,  # the value esptool used to detect S3s by, before 0x14 did it
+    revision=2,  # v0.2, the silicon in the S3 modules sold today
+    oui=bytes([0x7C, 0xDF, 0xA1]),
+    fuses=_block1_fuses(ESP32S3ROM),
+    boot_log=_esp32s3_log,
+    load_line="load:0x{addr:08x},len:0x{size:x}\r\n",
+    no_image_log="invalid header: 0xffffffff\r\n",
+    checksum_error_log="checksum failure\r\n",
+)
+
+CHIPS = {chip.name: chip for chip in (ESP8266, ESP32, ESP32C3, ESP32S3)}

@@ -72,7 +72,11 @@ def build_firmware(
 
 
 # Where each chip's RAM is (esptool's MEMORY_MAP): IRAM, DRAM.
-_RAM = {"esp32": (0x40080400, 0x3FFB0000), "esp32c3": (0x40380400, 0x3FC88000)}
+_RAM = {
+    "esp32": (0x40080400, 0x3FFB0000),
+    "esp32c3": (0x40380400, 0x3FC88000),
+    "esp32s3": (0x40380400, 0x3FC88000),
+}
 APP_OFFSET = 0x10000
 NVS_OFFSET = 0x9000
 NVS_SIZE = 0x6000
