@@ -219,3 +219,9 @@ def test_a_corrupt_app_does_not_boot(strapped_chip):
     reset(module, boot, en, download=False)
     assert module.state is State.HUNG
     assert "checksum failure" in printed(module)
+
+
+def test_an_s3_with_16_mb_says_so():
+    for devices in start_sim("--chip", "esp32s3", "--flash-size", "16MB"):
+        text = ok(run_esptool(devices["module1"], "flash-id", chip="esp32s3"))
+        assert "Device: 4018" in text and "Detected flash size: 16MB" in text

@@ -189,3 +189,14 @@ def test_a_c3_that_crashes_in_burn_in_fails_it(tmp_path, firmware_1m, c3_build, 
     assert result.reason is Reason.BURN_IN_FAILED, result.detail
     expected = "its USB device went away" if native else "printed 'rst:0x3 ('"
     assert expected in result.detail
+
+
+@pytest.mark.parametrize(("size", "claimed"), [("16MB", None), ("8MB", "16MB")])
+def test_big_c3_modules_are_measured(tmp_path, firmware_1m, c3_build, size, claimed):
+    """ESP32-family modules carry up to 16 MB; a fake one is caught at those sizes too."""
+    config = mixed_config(tmp_path, firmware_1m, c3_build, ["esp32c3"])
+    spec = ModuleSpec(flash_size=size, claimed_size=claimed)
+    with SimulatedHardware(config, modules={"socket1": spec}) as hw:
+        result = flash_profile(config, hw, "socket1")
+    assert result.ok, result.detail
+    assert (result.flash_size, result.claimed_flash_size) == (size, claimed)

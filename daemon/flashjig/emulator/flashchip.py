@@ -24,7 +24,14 @@ BLOCK = 0x10000
 PAGE = 0x100
 
 # JEDEC capacity byte -> bytes; Winbond (0xEF 0x40 ..) parts are the usual ESP-01S flash.
-CAPACITY_CODES = {0x13: 512 * 1024, 0x14: 1 << 20, 0x15: 2 << 20, 0x16: 4 << 20}
+CAPACITY_CODES = {
+    0x13: 512 * 1024,
+    0x14: 1 << 20,
+    0x15: 2 << 20,
+    0x16: 4 << 20,
+    0x17: 8 << 20,
+    0x18: 16 << 20,
+}
 WINBOND = 0xEF
 PUYA = 0x85
 
@@ -44,7 +51,7 @@ def size_code(size: int) -> int:
     for code, capacity in CAPACITY_CODES.items():
         if capacity == size:
             return code
-    raise ValueError(f"unsupported flash size {size} (512KB to 4MB)")
+    raise ValueError(f"unsupported flash size {size} (512KB to 16MB)")
 
 
 class FlashChip:
