@@ -181,3 +181,10 @@ def test_a_namespace_longer_than_nvs_takes_is_refused(fw):
     text = with_identity(C3_ONLY, "{mode: record, namespace: a_namespace_too_long}")
     err = load_error(fw, text)
     assert err.field == "profiles.demo.identity.namespace"
+
+
+def test_one_chip_named_twice_in_images_is_refused(fw):
+    text = edit(BASE, LIST, MIXED.replace("      esp32c3:", "      ESP8266:"))
+    err = load_error(fw, text)
+    assert_located(err, fw, line_of(text, "ESP8266:"), "profiles.demo.images.ESP8266")
+    assert "second list" in str(err)

@@ -737,6 +737,8 @@ class _Parser(NodeReader):
         for key, images in lists.items():
             key_node = next(k for k, _ in node.value if k.value == key)
             name = self.choice(key_node, f"{path}.{key}", CHIPS)
+            if any(spec.chip == name for spec in out):
+                raise self.error(key_node, f"{path}.{key}", f"{name} has a second list here")
             out += self.images(images, f"{path}.{key}", flash_size, name)
             if name == "esp8266":  # the unit record (checked against these) is its alone
                 spans = self.image_spans
