@@ -13,8 +13,10 @@ from flashjig.emulator.firmware import NVS_OFFSET, NVS_SIZE
 from flashjig.flashing import nvs
 from flashjig.flashing.identity import read_unit_record
 from flashjig.flashing.result import Reason
+from flashjig.mqtt.result import result_event
 from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
 from flashjig.simulation.station import simulated_station
+from flashjig.station.report import render
 from flashjig.station.socket import SocketState
 
 TRAY = {
@@ -51,6 +53,7 @@ def test_a_mixed_tray_through_the_station(tmp_path, firmware_1m, c3_build):  # n
             what="the tray flashed",
         )
         rows = {row.socket: row for row in journal.attempts()}
+        report = render(journal.attempts(), journal.units())
         states = {name: station.sockets[name].status.state for name in TRAY}
         flashes = {name: hardware.modules[name].flash.read(0, 4 << 20) for name in TRAY}
         erases = hardware.modules["socket4"].flash.erases.total()
@@ -85,6 +88,12 @@ def test_a_mixed_tray_through_the_station(tmp_path, firmware_1m, c3_build):  # n
             assert flashes[name][image["offset"] : image["offset"] + len(data)] == data
         serials.add(row.serial)
     assert len(serials) == 3
+    # The morning report lists every unit, whichever chip; the result event names the chip.
+    for name in ("socket1", "socket2", "socket3"):
+        assert rows[name].client_id in report
+    event = result_event(rows["socket3"])
+    assert (event["chip"], event["chip_revision"]) == ("ESP32-C3 (QFN32) (revision v0.4)", "v0.4")
+    assert result_event(rows["socket1"])["chip_revision"] is None
 
 
 def test_a_counterfeit_c3_is_caught_and_a_backup_is_its_flash(tmp_path, firmware_1m, c3_build):  # noqa: F811
