@@ -5,6 +5,7 @@ commands, auth and TLS, and a station that keeps working without a broker."""
 import dataclasses
 import json
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -65,10 +66,13 @@ def test_online_discovery_states_and_results_for_five_sockets(mqtt_rig, recorder
     for name in station.sockets:
         state = json.loads(recorder.last(topics.socket(name)))
         assert state["state"] == "ok" and state["progress"] == 100.0 and state["mac"], name
-    # Progress is limited to about one message a second per socket.
+    # Progress is limited to about one message a second per socket, besides one per stage
+    # (connecting, starting stub, writing, verifying, booting): on a loaded machine the
+    # attempt takes longer, and says so more often, not faster.
     progress = [json.loads(p) for p in recorder.on(topics.socket("socket1"))]
     flashing = [p for p in progress if p["state"] == "flashing"]
-    assert len(flashing) <= 6
+    (attempt,) = [r for r in rows.values() if r.socket == "socket1"]
+    assert len(flashing) <= 5 + math.ceil(attempt.duration_s) + 1, flashing
 
 
 def test_a_state_dir_it_cannot_write_does_not_stop_mqtt(mqtt_rig, recorder, tmp_path, caplog):
