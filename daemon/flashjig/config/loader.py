@@ -24,7 +24,9 @@ from flashjig.config.model import (
     FLASH_MODES,
     FLASH_SIZES,
     IDENTITY_MODES,
+    LABEL_FIELDS,
     PI_MODELS,
+    PRINTER_KINDS,
     SECTOR_SIZE,
     SOCKET_CHIPS,
     TRIGGERS,
@@ -33,8 +35,11 @@ from flashjig.config.model import (
     Config,
     Identity,
     ImageSpec,
+    LabelLayout,
+    LabelsConfig,
     LedPins,
     MqttConfig,
+    PrinterConfig,
     Profile,
     SocketConfig,
     StationConfig,
@@ -112,6 +117,7 @@ class _StationArgs(TypedDict, total=False):
     buses: tuple[str, ...]
     serial_range: tuple[int, int]
     recovery_profile: str
+    labels: LabelsConfig
 
 
 class _ProfileArgs(TypedDict, total=False):
@@ -407,9 +413,12 @@ class _Parser(NodeReader):
                 "buses",
                 "serial_range",
                 "recovery_profile",
+                "labels",
             ),
         )
         kwargs: _StationArgs = {}
+        if (n := self.present(m, "labels")) is not None:
+            kwargs["labels"] = self.labels(n, "station.labels")
         if (n := self.present(m, "id")) is not None:
             value = self.string(n, "station.id")
             if not _STATION_ID_RE.fullmatch(value):
@@ -454,6 +463,79 @@ class _Parser(NodeReader):
             reason = f"trigger '{station.trigger}' needs a button pin (station.button)"
             raise self.error(node, "station.trigger", reason)
         return station
+
+    def labels(self, node: yaml.Node, path: str) -> LabelsConfig:
+        m = self.mapping(node, path, optional=("print_on", "printer", "layout"))
+        print_on = "never"
+        if (n := self.present(m, "print_on")) is not None:
+            print_on = self.choice(n, f"{path}.print_on", ("never", "ok"))
+        printer = None
+        if (n := self.present(m, "printer")) is not None:
+            printer = self.printer(n, f"{path}.printer")
+        if print_on == "ok" and printer is None:
+            raise self.error(node, f"{path}.printer", "print_on: ok needs a printer")
+        layout = LabelLayout()
+        if (n := self.present(m, "layout")) is not None:
+            layout = self.label_layout(n, f"{path}.layout")
+        return LabelsConfig(print_on, printer, layout)
+
+    def printer(self, node: yaml.Node, path: str) -> PrinterConfig:
+        m = self.mapping(
+            node, path, required=("kind",), optional=("device", "model", "label", "queue")
+        )
+        kind = self.choice(m["kind"], f"{path}.kind", PRINTER_KINDS)
+        values = {
+            key: self.string(n, f"{path}.{key}").strip()
+            for key in ("device", "model", "label", "queue")
+            if (n := self.present(m, key)) is not None
+        }
+        needs = {"brother_ql": "device", "zebra": "device", "cups": "queue"}[kind]
+        if needs not in values:
+            raise self.error(node, f"{path}.{needs}", f"a {kind} printer needs {needs}")
+        device = values.get("device")
+        if device is not None and not (device.startswith("/") or device.startswith("tcp://")):
+            reason = f"expected a device path (/dev/usb/lp0) or tcp://host:port, got {device!r}"
+            raise self.error(m["device"], f"{path}.device", reason)
+        if kind == "brother_ql":
+            from brother_ql.devicedependent import label_sizes, models
+
+            for key, known in (("model", models), ("label", label_sizes)):
+                if key in values and values[key] not in known:
+                    reason = (
+                        f"brother_ql knows no {key} {values[key]!r}{suggest(values[key], known)}"
+                    )
+                    raise self.error(m[key], f"{path}.{key}", reason)
+        return PrinterConfig(kind=kind, **values)
+
+    def label_layout(self, node: yaml.Node, path: str) -> LabelLayout:
+        m = self.mapping(
+            node, path, optional=("width_mm", "height_mm", "fields", "font_size", "dpi")
+        )
+        default = LabelLayout()
+        sizes = {}
+        for key, low, high in (("width_mm", 10, 300), ("height_mm", 10, 300), ("font_size", 4, 48)):
+            sizes[key] = float(getattr(default, key))
+            if (n := self.present(m, key)) is not None:
+                if not (is_kind(n, "int") or is_kind(n, "float")):
+                    raise self.error(n, f"{path}.{key}", f"expected a number, got {describe(n)}")
+                value = float(n.value)
+                if not low <= value <= high:
+                    raise self.error(n, f"{path}.{key}", f"expected {low} to {high}, got {n.value}")
+                sizes[key] = value
+        dpi = default.dpi
+        if (n := self.present(m, "dpi")) is not None:
+            dpi = self.integer(n, f"{path}.dpi")
+            if dpi not in (203, 300, 600):
+                raise self.error(n, f"{path}.dpi", f"expected 203, 300 or 600, got {dpi}")
+        fields = default.fields
+        if (n := self.present(m, "fields")) is not None:
+            if not isinstance(n, yaml.SequenceNode) or not n.value:
+                raise self.error(n, f"{path}.fields", "expected a list of fields")
+            fields = tuple(
+                self.choice(item, f"{path}.fields[{i}]", LABEL_FIELDS)
+                for i, item in enumerate(n.value)
+            )
+        return LabelLayout(sizes["width_mm"], sizes["height_mm"], fields, sizes["font_size"], dpi)
 
     def profiles(self, node: yaml.Node) -> dict[str, Profile]:
         m = self.entries(node, "profiles", "a mapping of profile name to profile")

@@ -23,6 +23,9 @@ BUSES = ("i2c1", "spi0", "spi1", "uart0", "uart2", "uart3", "uart4", "uart5")
 # "auto": flash what the ROM says it is.
 CHIPS = ("esp8266", "esp32", "esp32c3", "esp32s3")
 SOCKET_CHIPS = (*CHIPS, "auto")
+# What a label may show, besides its QR code (which carries them all).
+LABEL_FIELDS = ("serial", "client_id", "mac", "profile", "date", "station", "chip")
+PRINTER_KINDS = ("brother_ql", "zebra", "cups")
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,37 @@ class SocketConfig:
 
 
 @dataclass(frozen=True)
+class LabelLayout:
+    """One label: its size, the fields printed beside the QR code, their size in points."""
+
+    width_mm: float = 62.0  # a Brother DK-22205 62 mm roll, cut to...
+    height_mm: float = 29.0  # ...29 mm (DK-11209 62 x 29 die-cut labels are the same)
+    fields: tuple[str, ...] = ("serial", "client_id", "mac", "profile", "date")
+    font_size: float = 8.0
+    dpi: int = 300
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    """Where labels go: a Brother QL (``model``, ``label`` as brother_ql names them) or a
+    Zebra (ZPL) on ``device`` (a raw device path, or tcp://host:port), or a CUPS
+    ``queue`` through ``lp``."""
+
+    kind: str
+    device: str | None = None
+    model: str = "QL-800"
+    label: str = "62x29"
+    queue: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelsConfig:
+    print_on: str = "never"  # ok: each unit's label as its module passes
+    printer: PrinterConfig | None = None
+    layout: LabelLayout = LabelLayout()
+
+
+@dataclass(frozen=True)
 class StationConfig:
     """Station-wide settings that are not tied to a socket."""
 
@@ -155,6 +189,7 @@ class StationConfig:
     buses: tuple[str, ...] = ()  # I2C/SPI/UART buses in use: their pins are reserved
     serial_range: tuple[int, int] = (1, 999_999)  # unit serials this station may give out
     recovery_profile: str | None = None  # a long press with nothing running flashes this
+    labels: LabelsConfig = LabelsConfig()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,209 @@
+"""A label for every unit flashed: its serial, client id and MAC in words and in a QR code,
+for the morning after a batch.
+
+The QR code carries the unit as compact JSON, the payload documented in README.md
+("Labels"): ``{"v":1,"serial":42,"client_id":"node-042","mac":"5c:cf:7f:12:34:56",
+"station":"bench-1","profile":"demo","chip":"esp8266","date":"2026-12-02"}`` (``v`` the
+payload's version; a field the unit lacks is null). The code is made by segno (error
+correction M: a label rubbed on a workbench still reads), the label drawn with Pillow at
+the printer's resolution: the code as tall as the label allows on the left, the layout's
+fields beside it in Pillow's own scalable font. Sheets are A4 pages (a grid of labels with
+cut margins) or one page per label (a roll), written as PDF or PNG by Pillow.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import segno
+from PIL import Image, ImageDraw, ImageFont
+
+from flashjig.config import LabelLayout
+from flashjig.station.journal import AttemptRow
+
+_Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
+PAYLOAD_VERSION = 1
+MM_PER_INCH = 25.4
+MARGIN_MM = 1.5  # the unprintable edge of a die-cut label
+A4_MM = (210.0, 297.0)
+SHEET_MARGIN_MM = 10.0
+SHEET_GAP_MM = 3.0
+
+# How a field is shown beside the code.
+CAPTIONS = {
+    "serial": "#{}",
+    "client_id": "{}",
+    "mac": "{}",
+    "profile": "{}",
+    "date": "{}",
+    "station": "{}",
+    "chip": "{}",
+}
+
+
+@dataclass(frozen=True)
+class Label:
+    """What one unit's label says."""
+
+    serial: int | None
+    client_id: str | None
+    mac: str
+    station: str
+    profile: str
+    chip: str | None
+    date: str  # YYYY-MM-DD, the day it was flashed
+
+    @classmethod
+    def of(cls, row: AttemptRow) -> Label:
+        """The label of a unit's (ok) attempt."""
+        assert row.mac is not None  # an ok attempt has read the MAC
+        return cls(
+            serial=row.serial,
+            client_id=row.client_id,
+            mac=row.mac,
+            station=row.station,
+            profile=row.profile,
+            chip=row.chip,
+            date=(row.finished_at or row.started_at)[:10],
+        )
+
+    def payload(self) -> str:
+        """The QR code's text (see the module docstring)."""
+        return json.dumps(
+            {
+                "v": PAYLOAD_VERSION,
+                "serial": self.serial,
+                "client_id": self.client_id,
+                "mac": self.mac,
+                "station": self.station,
+                "profile": self.profile,
+                "chip": self.chip,
+                "date": self.date,
+            },
+            separators=(",", ":"),
+        )
+
+    def field(self, name: str) -> str | None:
+        value = getattr(self, name)
+        return None if value is None else CAPTIONS[name].format(value)
+
+
+def px(mm: float, dpi: int) -> int:
+    return round(mm * dpi / MM_PER_INCH)
+
+
+def render(label: Label, layout: LabelLayout) -> Image.Image:
+    """One label, black on white (mode "1", as label printers print), at ``layout.dpi``."""
+    width, height = px(layout.width_mm, layout.dpi), px(layout.height_mm, layout.dpi)
+    margin = px(MARGIN_MM, layout.dpi)
+    image = Image.new("1", (width, height), 1)
+    code = _qr(label.payload(), height - 2 * margin)
+    image.paste(code, (margin, (height - code.height) // 2))
+    draw = ImageDraw.Draw(image)
+    size = max(1, round(layout.font_size * layout.dpi / 72))
+    font = ImageFont.load_default(size=size)
+    x = margin + code.width + margin
+    lines = [text for name in layout.fields if (text := label.field(name))]
+    step = round(size * 1.2)
+    y = max(margin, (height - step * len(lines)) // 2)
+    for text in lines:
+        draw.text((x, y), _fit(draw, text, font, width - margin - x), font=font, fill=0)
+        y += step
+    return image
+
+
+def _qr(payload: str, size: int) -> Image.Image:
+    """The payload's QR code, scaled by whole modules to fit ``size`` pixels square."""
+    code = segno.make(payload, error="m", micro=False)
+    modules = code.symbol_size(scale=1, border=2)[0]
+    scale = max(1, size // modules)
+    out = io.BytesIO()
+    code.save(out, kind="png", scale=scale, border=2)
+    out.seek(0)
+    return Image.open(out).convert("1")
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: _Font, room: int) -> str:
+    """``text`` cut (with an ellipsis) to ``room`` pixels: a long client id stays legible
+    as far as it goes, the QR code still holds all of it."""
+    if draw.textlength(text, font=font) <= room:
+        return text
+    while text and draw.textlength(text + "...", font=font) > room:
+        text = text[:-1]
+    return text + "..."
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Where labels go on an A4 page, in pixels."""
+
+    columns: int
+    rows: int
+    cell: tuple[int, int]  # a label and the gap after it
+    margin: int
+
+    @classmethod
+    def a4(cls, layout: LabelLayout) -> _Grid:
+        dpi = layout.dpi
+        margin, gap = px(SHEET_MARGIN_MM, dpi), px(SHEET_GAP_MM, dpi)
+        cell = (px(layout.width_mm, dpi) + gap, px(layout.height_mm, dpi) + gap)
+        room = (px(A4_MM[0], dpi) - 2 * margin + gap, px(A4_MM[1], dpi) - 2 * margin + gap)
+        return cls(max(1, room[0] // cell[0]), max(1, room[1] // cell[1]), cell, margin)
+
+    @property
+    def per_page(self) -> int:
+        return self.columns * self.rows
+
+    def origin(self, index: int) -> tuple[int, int]:
+        row, column = divmod(index, self.columns)
+        return self.margin + column * self.cell[0], self.margin + row * self.cell[1]
+
+
+def sheets(
+    labels: Sequence[Label], layout: LabelLayout, *, roll: bool = False
+) -> list[Image.Image]:
+    """Pages of labels: A4 with as many as fit in a grid, each outlined to cut along, or
+    (``roll``) one label per page."""
+    rendered = [render(label, layout) for label in labels]
+    if roll:
+        return rendered
+    grid = _Grid.a4(layout)
+    size = (px(A4_MM[0], layout.dpi), px(A4_MM[1], layout.dpi))
+    pages = []
+    for first in range(0, len(rendered), grid.per_page):
+        page = Image.new("1", size, 1)
+        draw = ImageDraw.Draw(page)
+        for i, image in enumerate(rendered[first : first + grid.per_page]):
+            x, y = grid.origin(i)
+            page.paste(image, (x, y))
+            draw.rectangle((x, y, x + image.width - 1, y + image.height - 1), outline=0)
+        pages.append(page)
+    return pages
+
+
+def pages_needed(count: int, layout: LabelLayout) -> int:
+    return math.ceil(count / _Grid.a4(layout).per_page)
+
+
+def save_pdf(pages: Iterable[Image.Image], path: Path, dpi: int) -> None:
+    pages = list(pages)
+    if not pages:
+        raise ValueError("no labels to write")
+    pages[0].save(path, "PDF", resolution=dpi, save_all=True, append_images=pages[1:])
+
+
+def save_pngs(labels: Sequence[Label], layout: LabelLayout, folder: Path) -> list[Path]:
+    """One PNG per label, named by serial (or MAC), with its resolution recorded."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for label in labels:
+        name = f"{label.serial:06d}" if label.serial is not None else label.mac.replace(":", "")
+        path = folder / f"label-{name}.png"
+        render(label, layout).save(path, dpi=(layout.dpi, layout.dpi))
+        paths.append(path)
+    return paths
