@@ -116,4 +116,7 @@ def test_no_journal_and_no_output_choice_are_said(tmp_path):
     run = flashjig("labels", "--pdf", str(tmp_path / "x.pdf"), "--state-dir", str(tmp_path))
     assert run.returncode == 1 and "no journal" in run.stderr
     run = flashjig("labels", "--state-dir", str(tmp_path))
-    assert run.returncode == 2 and "one of the arguments --pdf --png is required" in run.stderr
+    assert (
+        run.returncode == 2
+        and "one of the arguments --pdf --png --pending is required" in run.stderr
+    )

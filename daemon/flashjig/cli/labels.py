@@ -4,6 +4,7 @@ journal: every unit flashed ok since WHEN, or the serials asked for."""
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from flashjig.cli.common import Subparsers, config_path, load, read_journal, sta
 from flashjig.config import LabelLayout
 from flashjig.errors import ExitCode, JournalError, UsageError
 from flashjig.flashing.result import Outcome
+from flashjig.station.journal import JOURNAL_FILE, Journal
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -28,6 +30,9 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     out = lp.add_mutually_exclusive_group(required=True)
     out.add_argument("--pdf", type=Path, metavar="FILE", help="write the labels as a PDF")
     out.add_argument("--png", type=Path, metavar="DIR", help="write one PNG per label")
+    out.add_argument(
+        "--pending", action="store_true", help="list the labels waiting for the printer"
+    )
     lp.add_argument(
         "--roll", action="store_true", help="PDF: one label per page (a label roll), not A4"
     )
@@ -37,6 +42,8 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from flashjig.station.labels import Label, pages_needed, save_pdf, save_pngs, sheets
 
+    if args.pending:
+        return _pending(args)
     try:
         layout = _layout(args)
         rows, _ = read_journal(state_dir(args), args.since)
@@ -73,6 +80,29 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.FAILED
     pages = len(labels) if args.roll else pages_needed(len(labels), layout)
     print(f"{len(labels)} labels on {pages} page(s) written to {args.pdf}")
+    return ExitCode.OK
+
+
+def _pending(args: argparse.Namespace) -> int:
+    """The print queue: each waiting label's unit, how often it was tried, the last error."""
+    path = state_dir(args) / JOURNAL_FILE
+    try:
+        with Journal(path, readonly=True) as journal:
+            pending = journal.pending_labels()
+    except FileNotFoundError:
+        print(f"flashjig labels: no journal at {path} (has the station run?)", file=sys.stderr)
+        return ExitCode.FAILED
+    except (PermissionError, sqlite3.Error) as e:
+        print(f"flashjig labels: cannot read the journal at {path}: {e}", file=sys.stderr)
+        return ExitCode.FAILED
+    if not pending:
+        print("no label waits for the printer")
+        return ExitCode.OK
+    print(f"{len(pending)} label(s) wait for the printer:")
+    for row, tries, error in pending:
+        unit = f"unit {row.serial}" if row.serial is not None else "no serial"
+        tried = f"tried {tries}x: {error}" if tries else "not tried yet"
+        print(f"  {row.finished_at or row.started_at}  {row.socket}  {row.mac}  {unit}  ({tried})")
     return ExitCode.OK
 
 

@@ -191,6 +191,11 @@ class StationConfig:
     recovery_profile: str | None = None  # a long press with nothing running flashes this
     labels: LabelsConfig = LabelsConfig()
 
+    @property
+    def prints_labels(self) -> bool:
+        """Is a label queued for the printer with every ok outcome?"""
+        return self.labels.print_on == "ok"
+
 
 @dataclass(frozen=True)
 class TlsConfig:

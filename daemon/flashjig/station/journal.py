@@ -146,6 +146,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # ESP32-family chips: the revision read from eFuse (the ESP8266 keeps none).
         "ALTER TABLE attempts ADD COLUMN chip_revision TEXT",
     ),
+    (
+        # Labels to print, queued with the ok outcome they are for (one transaction), so a
+        # printer that is off, or a kill, loses none: printed_at stays NULL until it is.
+        """CREATE TABLE labels (
+            attempt INTEGER PRIMARY KEY REFERENCES attempts (id),
+            queued_at TEXT NOT NULL,
+            printed_at TEXT,
+            tries INTEGER NOT NULL DEFAULT 0,
+            error TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX labels_pending ON labels (attempt) WHERE printed_at IS NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -256,23 +268,78 @@ class Journal:
             )
 
     def finish_attempt(
-        self, attempt_id: int, result: FlashResult, *, published: bool = False
+        self,
+        attempt_id: int,
+        result: FlashResult,
+        *,
+        published: bool = False,
+        label: bool = False,
     ) -> AttemptRow:
         """Copy an attempt's outcome into its row, commit, and return the row. ``published``
-        when the broker already acknowledged it (an outcome held while the disk was full)."""
+        when the broker already acknowledged it (an outcome held while the disk was full);
+        ``label``: an ok outcome's label is queued for the printer in the same transaction."""
         self._check_writable()
         columns = _outcome_columns(result)
         if published:
             columns["published"] = 1
         assignments = ", ".join(f"{name} = ?" for name in columns)
+        queue = label and result.ok
         with self._lock:
-            updated = self._conn.execute(
-                f"UPDATE attempts SET {assignments} WHERE id = ?", (*columns.values(), attempt_id)
-            ).rowcount
-            if not updated:
-                raise KeyError(f"no attempt {attempt_id} in {self.path}")
-            row = self._conn.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
+            conn = self._conn
+            if queue:  # else the UPDATE is its own transaction, as it always was
+                conn.execute("BEGIN IMMEDIATE")
+            try:
+                updated = conn.execute(
+                    f"UPDATE attempts SET {assignments} WHERE id = ?",
+                    (*columns.values(), attempt_id),
+                ).rowcount
+                if not updated:
+                    raise KeyError(f"no attempt {attempt_id} in {self.path}")
+                if queue:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO labels (attempt, queued_at) VALUES (?, ?)",
+                        (attempt_id, utc_timestamp()),
+                    )
+                    conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # a full disk may have rolled it back already
+                    conn.execute("ROLLBACK")
+                raise
+            row = conn.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
             return AttemptRow.from_row(row.fetchone())
+
+    def pending_labels(self) -> list[tuple[AttemptRow, int, str]]:
+        """The labels not printed yet, oldest first: the attempt, tries so far, last error."""
+        with self._lock:
+            if not self._has_schema():
+                return []
+            found = self._conn.execute(
+                "SELECT attempts.*, labels.tries AS label_tries, labels.error AS label_error"
+                " FROM labels JOIN attempts ON attempts.id = labels.attempt"
+                " WHERE labels.printed_at IS NULL ORDER BY labels.attempt"
+            ).fetchall()
+        out = []
+        for row in found:
+            data = dict(row)
+            tries, error = data.pop("label_tries"), data.pop("label_error")
+            out.append((AttemptRow.from_row(data), tries, error))
+        return out
+
+    def label_printed(self, attempt_id: int) -> None:
+        self._check_writable()
+        with self._lock:
+            self._conn.execute(
+                "UPDATE labels SET printed_at = ?, tries = tries + 1, error = '' WHERE attempt = ?",
+                (utc_timestamp(), attempt_id),
+            )
+
+    def label_failed(self, attempt_id: int, error: str) -> None:
+        self._check_writable()
+        with self._lock:
+            self._conn.execute(
+                "UPDATE labels SET tries = tries + 1, error = ? WHERE attempt = ?",
+                (error, attempt_id),
+            )
 
     def finished_row(self, attempt_id: int, result: FlashResult) -> AttemptRow:
         """The row ``finish_attempt`` would make, without writing it: what an outcome held

@@ -24,11 +24,11 @@ import segno
 from PIL import Image, ImageDraw, ImageFont
 
 from flashjig.config import LabelLayout
+from flashjig.hardware.printers import mm_to_dots
 from flashjig.station.journal import AttemptRow
 
 _Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
 PAYLOAD_VERSION = 1
-MM_PER_INCH = 25.4
 MARGIN_MM = 1.5  # the unprintable edge of a die-cut label
 A4_MM = (210.0, 297.0)
 SHEET_MARGIN_MM = 10.0
@@ -93,23 +93,23 @@ class Label:
         return None if value is None else CAPTIONS[name].format(value)
 
 
-def px(mm: float, dpi: int) -> int:
-    return round(mm * dpi / MM_PER_INCH)
-
-
-def render(label: Label, layout: LabelLayout) -> Image.Image:
-    """One label, black on white (mode "1", as label printers print), at ``layout.dpi``."""
-    width, height = px(layout.width_mm, layout.dpi), px(layout.height_mm, layout.dpi)
-    margin = px(MARGIN_MM, layout.dpi)
+def render(label: Label, layout: LabelLayout, size: tuple[int, int] | None = None) -> Image.Image:
+    """One label, black on white (mode "1", as label printers print), at ``layout.dpi``:
+    the layout's size, or ``size`` in dots (a Brother die-cut label's printable area)."""
+    width, height = size or (
+        mm_to_dots(layout.width_mm, layout.dpi),
+        mm_to_dots(layout.height_mm, layout.dpi),
+    )
+    margin = mm_to_dots(MARGIN_MM, layout.dpi)
     image = Image.new("1", (width, height), 1)
     code = _qr(label.payload(), height - 2 * margin)
     image.paste(code, (margin, (height - code.height) // 2))
     draw = ImageDraw.Draw(image)
-    size = max(1, round(layout.font_size * layout.dpi / 72))
-    font = ImageFont.load_default(size=size)
+    points = max(1, round(layout.font_size * layout.dpi / 72))
+    font = ImageFont.load_default(size=points)
     x = margin + code.width + margin
     lines = [text for name in layout.fields if (text := label.field(name))]
-    step = round(size * 1.2)
+    step = round(points * 1.2)
     y = max(margin, (height - step * len(lines)) // 2)
     for text in lines:
         draw.text((x, y), _fit(draw, text, font, width - margin - x), font=font, fill=0)
@@ -150,9 +150,12 @@ class _Grid:
     @classmethod
     def a4(cls, layout: LabelLayout) -> _Grid:
         dpi = layout.dpi
-        margin, gap = px(SHEET_MARGIN_MM, dpi), px(SHEET_GAP_MM, dpi)
-        cell = (px(layout.width_mm, dpi) + gap, px(layout.height_mm, dpi) + gap)
-        room = (px(A4_MM[0], dpi) - 2 * margin + gap, px(A4_MM[1], dpi) - 2 * margin + gap)
+        margin, gap = mm_to_dots(SHEET_MARGIN_MM, dpi), mm_to_dots(SHEET_GAP_MM, dpi)
+        cell = (mm_to_dots(layout.width_mm, dpi) + gap, mm_to_dots(layout.height_mm, dpi) + gap)
+        room = (
+            mm_to_dots(A4_MM[0], dpi) - 2 * margin + gap,
+            mm_to_dots(A4_MM[1], dpi) - 2 * margin + gap,
+        )
         return cls(max(1, room[0] // cell[0]), max(1, room[1] // cell[1]), cell, margin)
 
     @property
@@ -173,7 +176,7 @@ def sheets(
     if roll:
         return rendered
     grid = _Grid.a4(layout)
-    size = (px(A4_MM[0], layout.dpi), px(A4_MM[1], layout.dpi))
+    size = (mm_to_dots(A4_MM[0], layout.dpi), mm_to_dots(A4_MM[1], layout.dpi))
     pages = []
     for first in range(0, len(rendered), grid.per_page):
         page = Image.new("1", size, 1)

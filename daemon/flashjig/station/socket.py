@@ -329,7 +329,7 @@ class Socket:
                 f"taken out during the attempt ({result.detail})",
             )
         try:
-            journal.finish_attempt(row, result)
+            journal.finish_attempt(row, result, label=self.workshop.settings.prints_labels)
         except (sqlite3.Error, OSError) as e:  # a full disk: the outcome must not be lost
             self.workshop.keep_unrecorded(row, result, e)
         level = logging.INFO if result.ok else logging.WARNING

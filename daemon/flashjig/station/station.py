@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gpiozero import Button
 from gpiozero.pins import Factory
@@ -23,9 +23,13 @@ from flashjig.config import Config, Profile, StationConfig
 from flashjig.flashing.images import Image, load_images
 from flashjig.flashing.result import FlashResult
 from flashjig.hardware.leds import AliveLight, Look
+from flashjig.hardware.printers import printer_for
 from flashjig.hardware.usbjtag import EsptoolUsbPort, UsbPort
 from flashjig.station.journal import AttemptRow, Journal
 from flashjig.station.socket import Socket, SocketState
+
+if TYPE_CHECKING:
+    from flashjig.station.printing import LabelSpooler
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,7 @@ class Station:
         self._pressed_at = 0.0
         self._press = threading.Lock()  # hold (gpiozero's hold thread) against release
         self.sockets = {s.name: Socket(s, self, pin_factory=pin_factory) for s in config.sockets}
+        self.spooler = _spooler(config, journal)
         self.button: Button | None = None
         if config.station.button is not None:
             self.button = Button(
@@ -169,7 +174,12 @@ class Station:
             while self.unrecorded:
                 held = self.unrecorded[0]
                 try:
-                    self.journal.finish_attempt(held.row, held.result, published=held.published)
+                    self.journal.finish_attempt(
+                        held.row,
+                        held.result,
+                        published=held.published,
+                        label=self.config.station.prints_labels,
+                    )
                 except (sqlite3.Error, OSError):
                     return
                 self.unrecorded.pop(0)
@@ -183,12 +193,16 @@ class Station:
         its timers, the control or MQTT thread): a light or listener that fails must not
         cut a transition short and leave the socket stuck, so the failure is logged."""
         _shown(socket, socket.lines.light.follow, lambda: socket.status.state.look)
+        if self.spooler is not None and socket.status.state is SocketState.OK:
+            self.spooler.wake()  # its label was queued with the outcome
         for listener in list(self.listeners):
             _shown(socket, listener, socket)
 
     # -- operation -----------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.spooler is not None:
+            self.spooler.start()
         for socket in self.sockets.values():
 
             def look(socket: Socket = socket) -> Look:
@@ -316,9 +330,16 @@ class Station:
             if wiring_changed:
                 notes.append("socket wiring changed: restart the service to apply it")
                 config = _keep_wiring(config, self.config)
+            labels_changed = config.station.labels != self.config.station.labels
             self.config = config
             self.images = images
             self.recovery_images = _recovery_images(config)
+        if labels_changed:  # the queue stays in the journal; the new printer takes it up
+            if self.spooler is not None:
+                self.spooler.stop()
+            self.spooler = _spooler(config, self.journal)
+            if self.spooler is not None:
+                self.spooler.start()
         return notes
 
     def set_profile(self, name: str) -> None:
@@ -362,6 +383,18 @@ class Station:
             self.button.close()
         if self.alive is not None:
             self.alive.close()
+        if self.spooler is not None:
+            self.spooler.stop()
+
+
+def _spooler(config: Config, journal: Journal) -> "LabelSpooler | None":
+    labels = config.station.labels
+    if not config.station.prints_labels or labels.printer is None:
+        return None
+    # Loaded by a station that prints: segno and Pillow are not every station's.
+    from flashjig.station.printing import LabelSpooler
+
+    return LabelSpooler(journal, printer_for(labels.printer), labels.layout)
 
 
 def _recovery_images(config: Config) -> tuple[Image, ...]:

@@ -1,0 +1,160 @@
+"""Label printers, each taking a rendered label (a 1-bit Pillow image at the printer's
+resolution) and sending what the printer reads:
+
+- a Brother QL: its raster protocol, made by brother_ql (``convert``: model, label size,
+  cut), written to its device (``/dev/usb/lp0``, the kernel's usblp) or to tcp://host:9100
+  on a networked one;
+- a Zebra: ZPL, the label as one graphic field (``^GFA``, hex rows of 8 dots a byte,
+  1 = black; Zebra's ZPL II Programming Guide), so it prints what the other printers
+  print, to its raw device or port 9100;
+- any CUPS printer: the label as a PNG through ``lp -d QUEUE``.
+
+A printer that is off, unplugged, out of labels or refusing says so as a PrinterError: the
+station keeps the label queued and flashing goes on. Not tested here with a printer: the
+bytes are (a file stands in for the device, the tests decode them back into the label);
+that a QL-800 or a ZD421 prints them is from brother_ql's and Zebra's documentation.
+"""
+
+from __future__ import annotations
+
+import abc
+import io
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from PIL import Image
+
+from flashjig.config import LabelLayout, PrinterConfig
+from flashjig.errors import FlashjigError
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+def mm_to_dots(mm: float, dpi: int) -> int:
+    return round(mm * dpi / 25.4)
+
+
+class PrinterError(FlashjigError):
+    """The label did not reach the printer; why, in words."""
+
+
+class LabelPrinter(abc.ABC):
+    def canvas(self, layout: LabelLayout) -> tuple[int, int]:
+        """The label's size in dots, as this printer prints it."""
+        return mm_to_dots(layout.width_mm, layout.dpi), mm_to_dots(layout.height_mm, layout.dpi)
+
+    @abc.abstractmethod
+    def encode(self, label: Image.Image) -> bytes:
+        """What the printer is sent for one label."""
+
+    @abc.abstractmethod
+    def print(self, label: Image.Image) -> None:
+        """Send one label; PrinterError when it cannot be."""
+
+
+class _RawPrinter(LabelPrinter):
+    """A printer written to as a device file or a TCP port."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def print(self, label: Image.Image) -> None:
+        data = self.encode(label)
+        try:
+            if self.device.startswith("tcp://"):
+                where = urlsplit(self.device)
+                address = (where.hostname or "", where.port or 9100)
+                with socket.create_connection(address, timeout=CONNECT_TIMEOUT_S) as link:
+                    link.sendall(data)
+            else:
+                with open(self.device, "ab", buffering=0) as device:
+                    device.write(data)
+        except OSError as e:
+            raise PrinterError(f"cannot print to {self.device}: {e.strerror or e}") from None
+
+
+class BrotherQL(_RawPrinter):
+    def __init__(self, device: str, *, model: str, label: str) -> None:
+        super().__init__(device)
+        self.model = model
+        self.label = label
+
+    def canvas(self, layout: LabelLayout) -> tuple[int, int]:
+        """A die-cut label's printable dots (300 dpi), as brother_ql wants the image; an
+        endless roll's width and the layout's length."""
+        from brother_ql.devicedependent import label_type_specs
+
+        width, height = label_type_specs[self.label]["dots_printable"]
+        return width, height or mm_to_dots(layout.height_mm, 300)
+
+    def encode(self, label: Image.Image) -> bytes:
+        from brother_ql.conversion import convert
+        from brother_ql.raster import BrotherQLRaster
+
+        raster = BrotherQLRaster(self.model)
+        raster.exception_on_warning = True
+        try:
+            data: bytes = convert(raster, [label], self.label, rotate="auto", cut=True)
+        except Exception as e:  # brother_ql raises bare Exceptions for sizes it cannot fit
+            raise PrinterError(f"brother_ql cannot make a {self.label} label: {e}") from None
+        return data
+
+
+class Zebra(_RawPrinter):
+    def encode(self, label: Image.Image) -> bytes:
+        return zpl(label)
+
+
+def zpl(label: Image.Image) -> bytes:
+    """One label as ZPL: a graphic field of the whole image at the origin, then print."""
+    bitmap = label.convert("1")
+    row_bytes = -(-bitmap.width // 8)
+    # Pillow packs "1" images 8 pixels a byte, MSB first, 1 = white: ZPL's 1 is black.
+    packed = bytes(b ^ 0xFF for b in bitmap.tobytes())
+    total = row_bytes * bitmap.height
+    body = packed.hex().upper()
+    return (
+        f"^XA^PW{bitmap.width}^LL{bitmap.height}^FO0,0^GFA,{total},{total},{row_bytes},"
+        f"{body}^FS^XZ\n"
+    ).encode()
+
+
+class Cups(LabelPrinter):
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+
+    def encode(self, label: Image.Image) -> bytes:
+        out = io.BytesIO()
+        dpi = label.info.get("dpi", (300, 300))
+        label.save(out, "PNG", dpi=dpi)
+        return out.getvalue()
+
+    def print(self, label: Image.Image) -> None:
+        with tempfile.TemporaryDirectory(prefix="flashjig-label-") as tmp:
+            path = Path(tmp) / "label.png"
+            path.write_bytes(self.encode(label))
+            try:
+                done = subprocess.run(
+                    ["lp", "-d", self.queue, "-o", "fit-to-page", str(path)],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                )
+            except (OSError, subprocess.TimeoutExpired) as e:
+                raise PrinterError(f"cannot run lp for {self.queue}: {e}") from None
+        if done.returncode != 0:
+            why = (done.stderr.strip() or f"exit {done.returncode}").splitlines()[0]
+            raise PrinterError(f"lp -d {self.queue}: {why}")
+
+
+def printer_for(config: PrinterConfig) -> LabelPrinter:
+    if config.kind == "cups":
+        assert config.queue is not None  # the loader asks for it
+        return Cups(config.queue)
+    assert config.device is not None  # the loader asks for it
+    if config.kind == "zebra":
+        return Zebra(config.device)
+    return BrotherQL(config.device, model=config.model, label=config.label)

@@ -1,0 +1,161 @@
+"""Labels on real printer bytes: a Brother QL's raster (read back with brother_ql's own
+reader), a Zebra's ZPL and a CUPS queue's file, each decoded back into the label and its QR
+code read with zxing-cpp; and an overnight batch of 25 through the station, printing as
+modules pass, with the printer off for the first part: flashing never waits, the labels
+queue in the journal (``flashjig labels --pending``) and print once the printer is back."""
+
+import json
+import os
+import re
+import stat
+
+import pytest
+import yaml
+import zxingcpp
+from brother_ql.reader import BrotherQLReader
+from conftest import write_station_config
+from helpers import build_path, flash_sockets, flashjig, state_of, wait_for
+from PIL import Image
+
+from flashjig.config import LabelLayout, load_config
+from flashjig.hardware.printers import BrotherQL, Cups, PrinterError, Zebra
+from flashjig.simulation.station import simulated_station
+from flashjig.station import printing
+from flashjig.station.labels import Label, render
+from flashjig.station.socket import SocketState
+
+LABEL = Label(42, "lamp-0042", "5c:cf:7f:12:34:56", "bench-1", "demo", "ESP8266EX", "2026-12-02")
+
+
+def qr_payloads(image):
+    return [json.loads(code.text) for code in zxingcpp.read_barcodes(image.convert("L"))]
+
+
+def brother_pages(device, tmp_path):
+    """The labels a Brother QL would print from the bytes it was sent."""
+    reader = BrotherQLReader(str(device))
+    reader.filename_fmt = str(tmp_path / "page{counter:04d}.png")
+    reader.analyse()
+    return [Image.open(path) for path in sorted(tmp_path.glob("page*.png"))]
+
+
+def zpl_labels(data: bytes):
+    """The labels a Zebra would print from the ZPL it was sent: each ^GFA field as dots."""
+    out = []
+    for total, row_bytes, body in re.findall(rb"\^GFA,(\d+),\d+,(\d+),([0-9A-F]+)\^FS", data):
+        bits = bytes(b ^ 0xFF for b in bytes.fromhex(body.decode()))
+        width, height = int(row_bytes) * 8, int(total) // int(row_bytes)
+        out.append(Image.frombytes("1", (width, height), bits))
+    return out
+
+
+def test_a_brother_ql_gets_a_raster_of_the_label(tmp_path):
+    device = tmp_path / "lp0"
+    printer = BrotherQL(str(device), model="QL-800", label="62x29")
+    printer.print(render(LABEL, LabelLayout(), printer.canvas(LabelLayout())))
+    data = device.read_bytes()
+    # Brother's raster reference: switch to raster mode (ESC i a 1) ... print with feed (1A).
+    assert b"\x1bia\x01" in data[:8] and data.endswith(b"\x1a")
+    (page,) = brother_pages(device, tmp_path)
+    assert page.size == (720, 271)  # the QL's 90 bytes a row, 62 x 29 mm's printable rows
+    assert qr_payloads(page) == [json.loads(LABEL.payload())]
+
+
+def test_a_zebra_gets_zpl_holding_the_label(tmp_path):
+    device = tmp_path / "zebra"
+    printer = Zebra(str(device))
+    printer.print(render(LABEL, LabelLayout(dpi=203), printer.canvas(LabelLayout(dpi=203))))
+    data = device.read_bytes()
+    assert data.startswith(b"^XA") and data.rstrip().endswith(b"^XZ")
+    (label,) = zpl_labels(data)
+    assert qr_payloads(label) == [json.loads(LABEL.payload())]
+
+
+def test_a_cups_queue_gets_the_label_through_lp(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    lp = bin_dir / "lp"
+    # A stand-in for CUPS's lp: it keeps what it is given, as the queue would.
+    lp.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/args\ncp "$5" {tmp_path}/printed.png\n')
+    lp.chmod(lp.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    Cups("labels-62").print(render(LABEL, LabelLayout()))
+    assert (tmp_path / "args").read_text().startswith("-d labels-62 -o fit-to-page ")
+    assert qr_payloads(Image.open(tmp_path / "printed.png")) == [json.loads(LABEL.payload())]
+    lp.write_text("#!/bin/sh\necho 'lp: The printer or class does not exist.' >&2\nexit 1\n")
+    with pytest.raises(PrinterError, match="lp -d labels-62: lp: The printer or class does not"):
+        Cups("labels-62").print(render(LABEL, LabelLayout()))
+
+
+def test_a_printer_that_is_not_there_says_so(tmp_path):
+    with pytest.raises(PrinterError, match="cannot print to .*/nothing/lp0: No such file"):
+        Zebra(str(tmp_path / "nothing" / "lp0")).print(render(LABEL, LabelLayout()))
+    with pytest.raises(PrinterError, match="cannot print to tcp://127.0.0.1:9: "):
+        Zebra("tcp://127.0.0.1:9").print(render(LABEL, LabelLayout()))
+
+
+# -- an overnight batch ---------------------------------------------------------------------
+
+
+def batch_config(tmp_path, printer):
+    image = build_path(tmp_path)
+    path = write_station_config(
+        tmp_path,
+        [(0, image)],
+        identity={"mode": "record", "offset": 0xFB000, "template": "lamp-{serial:04d}"},
+        boot_check=None,
+    )
+    data = yaml.safe_load(path.read_text())
+    data["profiles"][data["active_profile"]].pop("boot_check", None)
+    data["station"]["labels"] = {"print_on": "ok", "printer": printer}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_config(path)
+
+
+def run_batch(station, hardware, rounds):
+    names = list(station.sockets)
+    for _ in range(rounds):
+        flash_sockets(station, hardware, names)
+        for name in names:
+            hardware.remove(name)
+        wait_for(
+            lambda: all(state_of(station, n) is SocketState.EMPTY for n in names),
+            timeout=10,
+            what="the tray emptied",
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["brother_ql", "zebra"])
+def test_25_units_overnight_25_labels_whose_codes_are_the_journals_units(
+    tmp_path, monkeypatch, kind
+):
+    monkeypatch.setattr(printing, "RETRY_S", 0.2)
+    spool = tmp_path / "usb"  # the printer's device: not there until it is switched on
+    device = spool / "lp0"
+    printer = {"kind": kind, "device": str(device)}
+    if kind == "brother_ql":
+        printer.update(model="QL-800", label="62x29")
+    config = batch_config(tmp_path, printer)
+    state = tmp_path / "state"
+    with simulated_station(config, state) as (station, hardware, journal):
+        run_batch(station, hardware, 3)  # 15 units while the printer is off
+        assert len(journal.pending_labels()) == 15
+        pending = flashjig("labels", "--pending", "--state-dir", str(state))
+        assert "15 label(s) wait for the printer" in pending.stdout
+        assert "No such file or directory" in pending.stdout
+        spool.mkdir()  # switched on
+        device.touch()
+        run_batch(station, hardware, 2)
+        wait_for(lambda: not journal.pending_labels(), timeout=30, what="labels printed")
+        units = {row.serial: row for row in journal.attempts() if row.result == "ok"}
+    assert len(units) == 25
+    data = device.read_bytes()
+    labels = brother_pages(device, tmp_path) if kind == "brother_ql" else zpl_labels(data)
+    payloads = [payload for label in labels for payload in qr_payloads(label)]
+    assert len(payloads) == 25
+    assert {p["serial"] for p in payloads} == set(units)
+    for payload in payloads:
+        row = units[payload["serial"]]
+        assert (payload["client_id"], payload["mac"]) == (row.client_id, row.mac)
+    assert "no label waits" in flashjig("labels", "--pending", "--state-dir", str(state)).stdout
