@@ -1,5 +1,5 @@
 """The package's layers, checked by walking every import in it: ``cli`` -> ``station`` /
-``mqtt`` -> ``flashing`` -> ``hardware`` -> ``config``, with ``errors`` at the bottom, and
+``mqtt`` / ``web`` -> ``flashing`` -> ``hardware`` -> ``config``, with ``errors`` at the bottom, and
 ``simulation`` / ``emulator`` used only by the command line (and the tests)."""
 
 import ast
@@ -21,6 +21,7 @@ LAYERS = {
     "flashing": 3,
     "station": 4,
     "mqtt": 5,  # reports a station; the station never imports it
+    "web": 5,  # the status page: the same
     "simulation": 5.5,  # simulated hardware under a real station
     "cli": 6,
     "__main__": 7,

@@ -1,13 +1,14 @@
 """``flashjig run``: the station daemon, on the Pi's hardware or, with --simulate, on mock
-pins and emulated modules. This is where the daemon is handed its hardware and its MQTT
-reporter: the station layer imports neither the simulation nor MQTT."""
+pins and emulated modules. This is where the daemon is handed its hardware and its
+reporters (MQTT, the status page): the station layer imports neither the simulation, MQTT
+nor the web server."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from flashjig.cli.common import Subparsers, config_path
+from flashjig.cli.common import Subparsers, config_path, parse_since
 from flashjig.config import Config
 from flashjig.hardware.base import Hardware
 from flashjig.station.daemon import Reporter
@@ -48,13 +49,34 @@ def run(args: argparse.Namespace) -> int:
         config_path(args),
         args.state_dir,
         hardware=hardware,
-        reporter=mqtt_reporter,
+        reporter=reporters,
         verbose=args.verbose,
     )
 
 
-def mqtt_reporter(config: Config, station: Station, state_dir: Path) -> Reporter:
-    # paho is imported only by a station that has an mqtt section.
-    from flashjig.mqtt.reporter import MqttReporter
+def reporters(config: Config, station: Station, state_dir: Path) -> Reporter:
+    """The config's MQTT reporter and status page, started and stopped together. paho and
+    aiohttp are imported only by a station that has their section."""
+    parts: list[Reporter] = []
+    if config.mqtt is not None:
+        from flashjig.mqtt.reporter import MqttReporter
 
-    return MqttReporter(config, station, station.journal, state_dir)
+        parts.append(MqttReporter(config, station, station.journal, state_dir))
+    if config.web is not None:
+        from flashjig.web.server import StatusPage
+
+        parts.append(StatusPage(config.web, station, station.journal, parse_since=parse_since))
+    return _Reporters(parts)
+
+
+class _Reporters:
+    def __init__(self, parts: list[Reporter]) -> None:
+        self.parts = parts
+
+    def start(self) -> None:
+        for part in self.parts:
+            part.start()
+
+    def stop(self) -> None:
+        for part in reversed(self.parts):
+            part.stop()

@@ -26,6 +26,7 @@ from flashjig.config.model import (
     SocketConfig,
     StationConfig,
     TlsConfig,
+    WebConfig,
 )
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "SocketConfig",
     "StationConfig",
     "TlsConfig",
+    "WebConfig",
     "load_config",
     "parse_config",
 ]

@@ -9,6 +9,7 @@ import os
 import re
 import ssl
 import string
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal, Required, TypedDict
 
@@ -44,6 +45,7 @@ from flashjig.config.model import (
     SocketConfig,
     StationConfig,
     TlsConfig,
+    WebConfig,
 )
 from flashjig.config.nodes import NodeReader, describe, is_kind, located_error, suggest
 from flashjig.config.sizes import BYTES as SIZE_BYTES
@@ -272,7 +274,7 @@ class _Parser(NodeReader):
             root,
             "",
             required=("profiles", "sockets"),
-            optional=("station", "active_profile", "mqtt"),
+            optional=("station", "active_profile", "mqtt", "web"),
         )
         station_node = self.present(m, "station")
         station = StationConfig() if station_node is None else self.station(station_node)
@@ -289,7 +291,30 @@ class _Parser(NodeReader):
         self.check_pin_reuse()
         mqtt_node = self.present(m, "mqtt")
         mqtt = None if mqtt_node is None else self.mqtt(mqtt_node)
-        return Config(self.path, station, profiles, active, sockets, mqtt)
+        web_node = self.present(m, "web")
+        web = None if web_node is None else self.web(web_node)
+        return Config(self.path, station, profiles, active, sockets, mqtt, web)
+
+    def web(self, node: yaml.Node) -> WebConfig:
+        m = self.mapping(node, "web", required=("listen",), optional=("user", "password_file"))
+        listen = self.string(m["listen"], "web.listen").strip()
+        host, sep, port_text = listen.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            reason = f"expected HOST:PORT such as 127.0.0.1:8080 or 0.0.0.0:8080, got {listen!r}"
+            raise self.error(m["listen"], "web.listen", reason)
+        web = WebConfig(host=host, port=int(port_text))
+        if (n := self.present(m, "user")) is not None:
+            web = replace(web, user=self.string(n, "web.user"))
+        if (n := self.present(m, "password_file")) is not None:
+            web = replace(web, password_file=self.runtime_file(n, "web.password_file"))
+        if not web.loopback and web.password_file is None:
+            reason = (
+                f"the status page listens beyond loopback ({host}): give it a password_file "
+                "(HTTP basic auth), or listen on 127.0.0.1"
+            )
+            raise self.error(node, "web.password_file", reason)
+        return web
 
     def runtime_file(self, node: yaml.Node, path: str) -> Path:
         """A file the station reads at run time (secrets, certificates): it must exist."""

@@ -226,6 +226,21 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The read-only status page: where it listens, and the password (read from a file,
+    never the YAML) it asks for with HTTP basic auth; required beyond loopback."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    user: str = "flashjig"
+    password_file: Path | None = None
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated config; path is the absolute path of the file it came from."""
 
@@ -235,6 +250,7 @@ class Config:
     active_profile: str
     sockets: tuple[SocketConfig, ...]
     mqtt: MqttConfig | None = None
+    web: WebConfig | None = None
 
     def socket(self, name: str) -> SocketConfig:
         """Look a socket up by name; the error lists the known names to make typos obvious."""

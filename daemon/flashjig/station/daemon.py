@@ -34,14 +34,15 @@ log = logging.getLogger(__name__)
 
 
 class Reporter(Protocol):
-    """Something that reports the station elsewhere while it runs (flashjig.mqtt)."""
+    """Something that reports the station elsewhere while it runs (flashjig.mqtt, the
+    status page of flashjig.web)."""
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
 
 
 # What the daemon is handed: the hardware it runs on, and a reporter for a config with an
-# ``mqtt`` section (config, station, state directory).
+# ``mqtt`` or ``web`` section (config, station, state directory).
 HardwareFactory = Callable[[Config], Hardware]
 ReporterFactory = Callable[[Config, Station, Path], Reporter]
 
@@ -144,7 +145,7 @@ class Daemon:
                 signal.signal(sig, handler)
             station.start()
             control.start()
-            if config.mqtt is not None:
+            if _reports(config):
                 self.reporter = self._reporter(config, station)
             self.notifier.ready(summary(station))
             log.info("control socket at %s", control.path)
@@ -165,7 +166,7 @@ class Daemon:
 
     def _reporter(self, config: Config, station: Station) -> Reporter | None:
         if self.make_reporter is None:
-            log.warning("this daemon has no reporter: the mqtt section is ignored")
+            log.warning("this daemon has no reporter: the mqtt and web sections are ignored")
             return None
         reporter = self.make_reporter(config, station, self.state_dir)
         reporter.start()
@@ -204,12 +205,12 @@ class Daemon:
             return reason
         for note in station.reload(config, images):
             log.warning("reload: %s", note)
-        if self.reporter is not None or config.mqtt is not None:
+        if self.reporter is not None or _reports(config):
             # Broker settings, profiles or names may have changed: start over cleanly.
             if self.reporter is not None:
                 self.reporter.stop()
                 self.reporter = None
-            if config.mqtt is not None:
+            if _reports(config):
                 self.reporter = self._reporter(station.config, station)
         log.info("reloaded %s: profile %s", self.config_path, config.active_profile)
         self.notifier.ready(summary(station))
@@ -290,6 +291,10 @@ def _unexpected(error: Exception) -> str:
     """A failure the loader did not foresee, in one line (a bug of ours: say what it was)."""
     text = " ".join(str(error).split()) or "no details"
     return f"{type(error).__name__}: {text}"
+
+
+def _reports(config: Config) -> bool:
+    return config.mqtt is not None or config.web is not None
 
 
 def run(

@@ -79,34 +79,61 @@ def _hours(rows: list[AttemptRow]) -> float:
     return max((max(ends) - min(stamps)).total_seconds() / 3600, 1 / 60)
 
 
-def render(rows: list[AttemptRow], allocated: list[UnitRecord] | None = None) -> str:
-    """The report as text: counts, throughput, failures by reason, sockets, units (with
-    ``allocated``, every unit handed a serial, whether an attempt with it finished or not)."""
+def summary(rows: list[AttemptRow], allocated: list[UnitRecord] | None = None) -> dict[str, Any]:
+    """The report as data (the status page's JSON, and what ``render`` writes out): counts,
+    throughput, failures by reason, ok and failed by socket and by hour, the units."""
     finished = [r for r in rows if r.result is not Outcome.STARTED]
     ok = [r for r in finished if r.result is Outcome.OK]
     failed = [r for r in finished if r.result in FAILED_OUTCOMES]
     unit_rows = units(rows, allocated)
-    good_units = sum(1 for u in unit_rows if u.result is Outcome.OK)
     hours = _hours(finished)
+    per_hour: dict[str, dict[str, int]] = {}
+    for row in finished:
+        hour = per_hour.setdefault((row.finished_at or row.started_at)[:13], {"ok": 0, "failed": 0})
+        hour["ok" if row.result is Outcome.OK else "failed"] += 1
+    return {
+        "attempts": len(finished),
+        "ok": len(ok),
+        "failed": len(failed),
+        "modules": len(unit_rows),
+        "good": sum(1 for u in unit_rows if u.result is Outcome.OK),
+        "hours": round(hours, 3),
+        "per_hour_rate": round(len(ok) / hours, 1) if hours else None,
+        "by_reason": dict(Counter(str(r.reason or r.result) for r in failed).most_common()),
+        "by_socket": {
+            name: {
+                "ok": sum(1 for r in ok if r.socket == name),
+                "failed": sum(1 for r in failed if r.socket == name),
+            }
+            for name in sorted({r.socket for r in finished})
+        },
+        "per_hour": [{"hour": hour, **counts} for hour, counts in sorted(per_hour.items())],
+        "units": [u.as_dict() for u in unit_rows],
+    }
+
+
+def render(rows: list[AttemptRow], allocated: list[UnitRecord] | None = None) -> str:
+    """The report as text: counts, throughput, failures by reason, sockets, units (with
+    ``allocated``, every unit handed a serial, whether an attempt with it finished or not)."""
+    data = summary(rows, allocated)
     lines = [
-        f"{len(finished)} attempts: {len(ok)} ok, {len(failed)} failed; "
-        f"{len(unit_rows)} modules, {good_units} good",
+        f"{data['attempts']} attempts: {data['ok']} ok, {data['failed']} failed; "
+        f"{data['modules']} modules, {data['good']} good",
     ]
-    if hours:
-        lines.append(f"throughput: {len(ok) / hours:.1f} modules per hour over {hours:.2f} h")
-    if failed:
+    if data["hours"]:
+        lines.append(
+            f"throughput: {data['per_hour_rate']:.1f} modules per hour over {data['hours']:.2f} h"
+        )
+    if data["by_reason"]:
         lines.append("failures by reason:")
-        for reason, n in Counter(r.reason or r.result for r in failed).most_common():
+        for reason, n in data["by_reason"].items():
             lines.append(f"  {n:5d}  {reason}")
     lines.append("by socket (ok / failed):")
-    sockets = sorted({r.socket for r in finished})
-    for name in sockets:
-        n_ok = sum(1 for r in ok if r.socket == name)
-        n_failed = sum(1 for r in failed if r.socket == name)
-        lines.append(f"  {name:<10} {n_ok:5d} / {n_failed}")
+    for name, counts in data["by_socket"].items():
+        lines.append(f"  {name:<10} {counts['ok']:5d} / {counts['failed']}")
     lines.append("units:")
     lines.append(f"  {'SERIAL':>6}  {'MAC':<17}  {'CLIENT ID':<16}  {'PROFILE':<12}  RESULT")
-    for u in unit_rows:
+    for u in units(rows, allocated):
         serial = "-" if u.serial is None else str(u.serial)
         if u.result is None:
             result = "no finished attempt"

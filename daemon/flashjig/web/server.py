@@ -1,0 +1,224 @@
+"""The status page's server: aiohttp on a thread of its own (its own event loop), beside the
+station, reading what ``flashjig status --json`` reads.
+
+- ``/``: the page (``static/``: HTML, CSS and a small script, all shipped with the package);
+- ``/api/status``: the station's status, as ``flashjig status --json`` prints it;
+- ``/api/report``: the morning report as data (``flashjig.station.report.summary``), for
+  ``?since=`` (a date, ``today``, ``12h``...) or the whole journal;
+- ``/events``: server-sent events, ``status`` with the whole status at most four times a
+  second while sockets change (and every 15 s regardless, which keeps proxies from closing
+  the stream), so the page follows a flash without reloading.
+
+With ``password_file`` every request needs HTTP basic auth (``user`` and the file's first
+line); a wrong or missing one gets 401 and nothing else. The server never blocks the
+station: a socket change only sets an event on the server's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hmac
+import importlib.resources
+import json
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from flashjig.config import WebConfig
+from flashjig.station.journal import Journal
+from flashjig.station.report import summary
+from flashjig.station.socket import Socket
+from flashjig.station.station import Station
+
+log = logging.getLogger(__name__)
+
+STATIC = importlib.resources.files("flashjig.web") / "static"
+EVENT_MIN_S = 0.25  # at most four status events a second
+KEEPALIVE_S = 15.0
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class StatusPage:
+    def __init__(
+        self,
+        config: WebConfig,
+        station: Station,
+        journal: Journal,
+        *,
+        parse_since: Callable[[str], datetime],
+    ) -> None:
+        self.config = config
+        self.station = station
+        self.journal = journal
+        self._parse_since = parse_since
+        self._password = _password(config)
+        self._loop = asyncio.new_event_loop()
+        self._streams: set[asyncio.Event] = set()  # one per open event stream
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._serve, name="web", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the config's; with 0, the one the system gave)."""
+        runner = self._runner
+        if runner is None or not runner.addresses:
+            return self.config.port
+        return int(runner.addresses[0][1])
+
+    def start(self) -> None:
+        """Listen; a page that cannot (its port taken, say) is logged and left out: the
+        station goes on without it."""
+        self._thread.start()
+        self._ready.wait(10)
+        if self._failure is not None:
+            where = f"{self.config.host}:{self.config.port}"
+            log.error("the status page cannot listen on %s: %s", where, self._failure)
+            return
+        self.station.listeners.append(self._socket_changed)
+        log.info("status page at %s", self.url)
+
+    def stop(self) -> None:
+        if self._socket_changed in self.station.listeners:
+            self.station.listeners.remove(self._socket_changed)
+        if self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._listen())
+        except BaseException as e:  # noqa: BLE001 - start() raises it on the caller's thread
+            self._failure = e
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.close()
+
+    async def _listen(self) -> None:
+        app = web.Application(middlewares=[self._auth])
+        app.router.add_get("/", self._index)
+        app.router.add_get("/api/status", self._status)
+        app.router.add_get("/api/report", self._report)
+        app.router.add_get("/events", self._events)
+        app.router.add_get("/static/{name}", self._static)
+        # An event stream is closed at once on shutdown, not after aiohttp's 60 s grace.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+
+    async def _shutdown(self) -> None:
+        """Close the open event streams, then the server."""
+        for changed in self._streams:
+            changed.set()
+        self._closing = True
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _socket_changed(self, socket: Socket) -> None:
+        """A station listener (any thread): wake the event streams, nothing more."""
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake_streams)
+
+    def _wake_streams(self) -> None:
+        for changed in self._streams:
+            changed.set()
+
+    # -- requests ------------------------------------------------------------------------
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self._password is not None and not self._authorised(request):
+            return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="flashjig"'})
+        return await handler(request)
+
+    def _authorised(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        assert self._password is not None
+        expected = f"{self.config.user}:{self._password}".encode()
+        return hmac.compare_digest(f"{user}:{password}".encode(), expected)
+
+    async def _index(self, request: web.Request) -> web.Response:
+        return _asset("index.html")
+
+    async def _static(self, request: web.Request) -> web.Response:
+        return _asset(request.match_info["name"])
+
+    async def _status(self, request: web.Request) -> web.Response:
+        status = await asyncio.to_thread(self.station.status)
+        return web.json_response(status)
+
+    async def _report(self, request: web.Request) -> web.Response:
+        since_text = request.query.get("since")
+        try:
+            since = self._parse_since(since_text) if since_text else None
+        except ValueError as e:
+            return web.json_response({"error": str(e)}, status=400)
+
+        def read() -> dict[str, Any]:
+            return summary(self.journal.attempts(since=since), self.journal.units(since=since))
+
+        return web.json_response(await asyncio.to_thread(read))
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        changed = asyncio.Event()
+        self._streams.add(changed)
+        try:
+            while not self._closing:
+                status = await asyncio.to_thread(self.station.status)
+                await response.write(f"event: status\ndata: {json.dumps(status)}\n\n".encode())
+                await asyncio.sleep(EVENT_MIN_S)
+                with contextlib.suppress(TimeoutError):  # no change: say it again anyway
+                    await asyncio.wait_for(changed.wait(), KEEPALIVE_S)
+                changed.clear()
+        except ConnectionResetError:  # the browser went away
+            pass
+        finally:
+            self._streams.discard(changed)
+        return response
+
+
+def _asset(name: str) -> web.Response:
+    types = {".html": "text/html", ".css": "text/css", ".js": "text/javascript"}
+    kind = next((t for ext, t in types.items() if name.endswith(ext)), None)
+    resource = STATIC / name
+    if kind is None or "/" in name or not resource.is_file():
+        raise web.HTTPNotFound()
+    return web.Response(body=resource.read_bytes(), content_type=kind, charset="utf-8")
+
+
+def _password(config: WebConfig) -> str | None:
+    if config.password_file is None:
+        return None
+    text = config.password_file.read_text().splitlines()
+    return text[0] if text else ""

@@ -1,0 +1,81 @@
+// The status page: the station's status from /events (server-sent events) as it changes,
+// the report from /api/report. Nothing is loaded from anywhere else.
+"use strict";
+
+function cell(row, text, cls) {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+
+function showStatus(status) {
+  document.getElementById("station").textContent = status.station;
+  const flashing = status.sockets.filter((s) => s.state === "flashing").length;
+  document.getElementById("summary").textContent =
+    `profile ${status.profile}, trigger ${status.trigger}, ${flashing} flashing` +
+    (status.journal !== "ok" ? `, journal: ${status.journal}` : "");
+  const body = document.querySelector("#sockets tbody");
+  body.replaceChildren();
+  for (const s of status.sockets) {
+    const row = body.insertRow();
+    row.className = s.state;
+    row.dataset.socket = s.name;
+    cell(row, s.name);
+    cell(row, s.state, "state");
+    cell(row, s.stage || "");
+    const bar = cell(row, "", "progress");
+    bar.dataset.percent = s.progress.toFixed(1);
+    bar.innerHTML = '<div class="bar"><div></div></div>';
+    bar.querySelector(".bar div").style.width = `${s.progress}%`;
+    bar.title = `${s.progress.toFixed(1)} %`;
+    cell(row, s.mac || "");
+    const last = s.result ? (s.result === "ok" ? "ok" : `${s.result}: ${s.reason}`) : "";
+    cell(row, last, "result");
+  }
+  const t = status.today;
+  document.getElementById("today").textContent =
+    `${t.ok || 0} ok, ${t.failed || 0} failed today`;
+}
+
+async function showReport() {
+  const response = await fetch("/api/report?since=today");
+  if (!response.ok) return;
+  const report = await response.json();
+  document.getElementById("report-line").textContent =
+    `${report.attempts} attempts: ${report.ok} ok, ${report.failed} failed; ` +
+    `${report.modules} modules, ${report.good} good` +
+    (report.per_hour_rate ? `; ${report.per_hour_rate} modules per hour` : "");
+  const reasons = document.querySelector("#reasons tbody");
+  reasons.replaceChildren();
+  for (const [reason, n] of Object.entries(report.by_reason)) {
+    const row = reasons.insertRow();
+    cell(row, reason);
+    cell(row, String(n));
+  }
+  const units = document.querySelector("#units tbody");
+  units.replaceChildren();
+  for (const u of report.units) {
+    const row = units.insertRow();
+    cell(row, u.serial === null ? "-" : String(u.serial));
+    cell(row, u.mac);
+    cell(row, u.client_id || "-");
+    cell(row, u.result === "ok" ? "ok" : `${u.result}: ${u.reason}`);
+  }
+}
+
+let finished = null;
+const events = new EventSource("/events");
+events.addEventListener("status", (event) => {
+  const status = JSON.parse(event.data);
+  showStatus(status);
+  // A new result: the report has changed too.
+  const done = status.sockets.map((s) => `${s.name}:${s.result}:${s.duration_s}`).join();
+  if (done !== finished) {
+    finished = done;
+    showReport();
+  }
+});
+events.onerror = () => {
+  document.getElementById("summary").textContent = "lost the station; reconnecting";
+};

@@ -1,0 +1,49 @@
+"""``web``: where the status page listens, and the password it needs beyond loopback."""
+
+import pytest
+from test_config_loader import BASE, load_error, write
+
+from flashjig.config import load_config
+
+
+@pytest.fixture
+def path(tmp_path):
+    (tmp_path / "fw").mkdir()
+    (tmp_path / "fw" / "boot.bin").write_bytes(b"\xe9" * 0x1800)
+    (tmp_path / "fw" / "app.bin").write_bytes(b"\x00" * 0x2000)
+    (tmp_path / "web-password").write_text("s3cret\n")
+    return tmp_path / "station.yaml"
+
+
+def test_no_web_section_no_page(path):
+    assert load_config(write(path, BASE)).web is None
+
+
+def test_loopback_needs_no_password_and_beyond_it_one_is_given(path):
+    web = load_config(write(path, BASE + "web: {listen: 127.0.0.1:8080}\n")).web
+    assert (web.host, web.port, web.password_file) == ("127.0.0.1", 8080, None)
+    text = BASE + "web: {listen: '0.0.0.0:8443', user: bench, password_file: web-password}\n"
+    web = load_config(write(path, text)).web
+    assert (web.host, web.port, web.user, web.password_file.name) == (
+        "0.0.0.0",
+        8443,
+        "bench",
+        "web-password",
+    )
+
+
+@pytest.mark.parametrize(
+    ("web", "field", "why"),
+    [
+        ("{listen: '0.0.0.0:8080'}", "web.password_file", "give it a password_file"),
+        ("{listen: '8080'}", "web.listen", "expected HOST:PORT"),
+        ("{listen: 'localhost:99999'}", "web.listen", "expected HOST:PORT"),
+        ("{listen: ':8080'}", "web.listen", "expected HOST:PORT"),
+        ("{listen: '0.0.0.0:80', password_file: nope}", "web.password_file", "file not found"),
+        ("{port: 8080}", "web.port", "unknown key"),
+    ],
+)
+def test_a_page_that_cannot_or_must_not_listen_is_refused(path, web, field, why):
+    err = load_error(path, BASE + f"web: {web}\n")
+    assert err.field == field, str(err)
+    assert why in str(err)

@@ -1,0 +1,187 @@
+"""The status page's server on loopback, beside a simulated station: the page and its
+assets (nothing from elsewhere), /api/status as `flashjig status --json` has it, /events
+following a flash live (progress moving, the result arriving), /api/report, and basic
+auth: a wrong password gets 401 and nothing else."""
+
+import base64
+import http.client
+import json
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+from helpers import wait_for
+
+from flashjig.cli.common import parse_since
+from flashjig.config import WebConfig
+from flashjig.simulation.station import simulated_station
+from flashjig.station.socket import SocketState
+from flashjig.web.server import STATIC, StatusPage
+
+
+@pytest.fixture
+def page(station_config, tmp_path):
+    """A started station (no module seated) and its status page; a function to make it with
+    a password."""
+    pages = []
+
+    def make(password: str | None = None):
+        password_file = None
+        if password is not None:
+            password_file = tmp_path / "web-password"
+            password_file.write_text(password + "\n")
+        config = WebConfig(host="127.0.0.1", port=0, password_file=password_file)
+        running = simulated_station(station_config, tmp_path / "state")
+        station, hardware, journal = running.__enter__()
+        status_page = StatusPage(config, station, journal, parse_since=parse_since)
+        status_page.start()
+        pages.append((status_page, running))
+        return status_page, station, hardware
+
+    yield make
+    for status_page, running in pages:
+        status_page.stop()
+        running.__exit__(None, None, None)
+
+
+def get(page, path, auth=None):
+    request = urllib.request.Request(page.url.rstrip("/") + path)
+    if auth is not None:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.headers, response.read()
+
+
+def events(page):
+    """The status events of /events, one at a time, as they come."""
+    link = http.client.HTTPConnection("127.0.0.1", page.port, timeout=10)
+    link.request("GET", "/events")
+    response = link.getresponse()
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    try:
+        event, data = None, []
+        while True:
+            line = response.readline().decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                data.append(line.removeprefix("data: "))
+            elif not line and data:
+                assert event == "status"
+                yield json.loads("\n".join(data))
+                event, data = None, []
+    finally:
+        link.close()
+
+
+def test_the_page_and_its_assets_are_all_served_from_here(page):
+    status_page, _, _ = page()
+    status, headers, body = get(status_page, "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    for asset in re.findall(rb'(?:href|src)="([^"]+)"', body):
+        assert asset.startswith(b"/static/"), asset  # no CDN, nothing from elsewhere
+        status, _, _ = get(status_page, asset.decode())
+        assert status == 200
+    for path in STATIC.iterdir():
+        assert b"://" not in path.read_bytes(), path.name
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        get(status_page, "/static/../server.py")
+    assert missing.value.code == 404
+
+
+def test_the_api_status_is_the_stations(page):
+    status_page, station, _ = page()
+    _, headers, body = get(status_page, "/api/status")
+    status = json.loads(body)
+    assert headers["Content-Type"].startswith("application/json")
+    assert [s["name"] for s in status["sockets"]] == list(station.sockets)
+    assert status.keys() == station.status().keys()
+
+
+@pytest.mark.slow
+def test_events_follow_a_flash_live_and_the_report_has_it(page):
+    status_page, station, hardware = page()
+    stream = events(status_page)
+    first = next(stream)
+    assert {s["state"] for s in first["sockets"]} == {"empty"}
+    hardware.insert("socket1")
+    wait_for(lambda: station.sockets["socket1"].status.state is SocketState.INSERTED)
+    hardware.press()
+    seen = []
+    for status in stream:
+        socket1 = status["sockets"][0]
+        seen.append((socket1["state"], socket1["progress"]))
+        if socket1["state"] == "ok":
+            break
+    progress = [p for state, p in seen if state == "flashing"]
+    assert any(0 < p < 100 for p in progress), seen  # it moved while the page watched
+    assert progress == sorted(progress)
+    _, _, body = get(status_page, "/api/report?since=today")
+    report = json.loads(body)
+    assert (report["ok"], report["attempts"]) == (1, 1)
+    assert report["units"][0]["mac"] == socket1["mac"]
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        get(status_page, "/api/report?since=someday")
+    assert bad.value.code == 400
+
+
+def test_a_wrong_password_gets_401_and_nothing_else(page):
+    status_page, _, _ = page(password="s3cret")
+    for path in ("/", "/api/status", "/events", "/static/app.js"):
+        for auth in (None, "flashjig:wrong", "root:s3cret", "flashjig"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                get(status_page, path, auth=auth)
+            assert refused.value.code == 401
+            assert refused.value.read() == b""
+            assert refused.value.headers["WWW-Authenticate"] == 'Basic realm="flashjig"'
+    status, _, _ = get(status_page, "/api/status", auth="flashjig:s3cret")
+    assert status == 200
+
+
+def test_a_taken_port_leaves_the_station_running(page, caplog):
+    first, station, _ = page()
+    config = WebConfig(host="127.0.0.1", port=first.port)
+    second = StatusPage(config, station, station.journal, parse_since=parse_since)
+    second.start()
+    assert "the status page cannot listen on 127.0.0.1:" in caplog.text
+    second.stop()
+    assert get(first, "/api/status")[0] == 200
+
+
+@pytest.mark.slow
+def test_the_daemon_serves_the_page_and_a_reload_keeps_it(station_config, tmp_path):
+    """`flashjig run` with a web section: the page's status is the control socket's; a
+    reload (the reporters start over) serves it again."""
+    import socket as sockets
+
+    from helpers import DaemonProcess
+
+    with sockets.socket() as probe:  # a port free on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "web.yaml"
+    config.write_text(station_config.path.read_text() + f"web: {{listen: '127.0.0.1:{port}'}}\n")
+    daemon = DaemonProcess(config, tmp_path / "state")
+    try:
+
+        class Page:
+            url = f"http://127.0.0.1:{port}/"
+
+        wait_for(lambda: _answers(Page), what="the status page")
+        status = json.loads(get(Page, "/api/status")[2])
+        assert status["station"] == daemon.status()["station"]
+        assert [s["name"] for s in status["sockets"]] == list(daemon.sockets())
+        assert daemon.ctl("reload").returncode == 0
+        wait_for(lambda: _answers(Page), what="the status page after the reload")
+    finally:
+        daemon.close()
+    assert "status page at http://127.0.0.1:" in daemon.stderr
+
+
+def _answers(page) -> bool:
+    try:
+        return get(page, "/api/status")[0] == 200
+    except (urllib.error.URLError, ConnectionError):
+        return False
