@@ -5,6 +5,7 @@ auth: a wrong password gets 401 and nothing else."""
 
 import base64
 import http.client
+import io
 import json
 import re
 import urllib.error
@@ -12,6 +13,7 @@ import urllib.request
 
 import pytest
 from helpers import wait_for
+from PIL import Image
 
 from flashjig.cli.common import parse_since
 from flashjig.config import WebConfig
@@ -185,3 +187,32 @@ def _answers(page) -> bool:
         return get(page, "/api/status")[0] == 200
     except (urllib.error.URLError, ConnectionError):
         return False
+
+
+def test_the_reports_pictures_are_pngs_of_it(page, tmp_path):
+    status_page, station, _ = page()
+    for name in ("per-hour", "reasons"):
+        status, headers, body = get(status_page, f"/plots/{name}.png?since=today")
+        assert status == 200 and headers["Content-Type"] == "image/png"
+        picture = Image.open(io.BytesIO(body))
+        assert picture.size == (640, 260)
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        get(status_page, "/plots/pie.png")
+    assert unknown.value.code == 404
+
+
+def colours(png: bytes) -> set[tuple[int, int, int]]:
+    return {rgb for _, rgb in Image.open(io.BytesIO(png)).convert("RGB").getcolors(1 << 20)}
+
+
+def test_the_pictures_show_the_numbers():
+    """Green bars for ok, red for failed, where there are any: the plot is of the data."""
+    from flashjig.web import plots
+
+    green, red = (0x2B, 0x8A, 0x3E), (0xC9, 0x2A, 0x2A)
+    busy = {"per_hour": [{"hour": "2026-12-02T03", "ok": 5, "failed": 1}], "by_reason": {}}
+    assert {green, red} <= colours(plots.per_hour(busy))
+    idle = {"per_hour": [], "by_reason": {}}
+    assert not {green, red} & colours(plots.per_hour(idle))
+    assert red in colours(plots.reasons({"by_reason": {"no sync": 3, "verify failed": 1}}))
+    assert red not in colours(plots.reasons(idle))

@@ -4,7 +4,8 @@ station, reading what ``flashjig status --json`` reads.
 - ``/``: the page (``static/``: HTML, CSS and a small script, all shipped with the package);
 - ``/api/status``: the station's status, as ``flashjig status --json`` prints it;
 - ``/api/report``: the morning report as data (``flashjig.station.report.summary``), for
-  ``?since=`` (a date, ``today``, ``12h``...) or the whole journal;
+  ``?since=`` (a date, ``today``, ``12h``...) or the whole journal; ``/plots/per-hour.png``
+  and ``/plots/reasons.png``: its modules per hour and failures by reason (``plots``);
 - ``/events``: server-sent events, ``status`` with the whole status at most four times a
   second while sockets change (and every 15 s regardless, which keeps proxies from closing
   the stream), so the page follows a flash without reloading.
@@ -118,6 +119,7 @@ class StatusPage:
         app.router.add_get("/", self._index)
         app.router.add_get("/api/status", self._status)
         app.router.add_get("/api/report", self._report)
+        app.router.add_get("/plots/{name}.png", self._plot)
         app.router.add_get("/events", self._events)
         app.router.add_get("/static/{name}", self._static)
         # An event stream is closed at once on shutdown, not after aiohttp's 60 s grace.
@@ -175,16 +177,32 @@ class StatusPage:
         return web.json_response(status)
 
     async def _report(self, request: web.Request) -> web.Response:
+        return web.json_response(await asyncio.to_thread(self._summary, request))
+
+    async def _plot(self, request: web.Request) -> web.Response:
+        from flashjig.web import plots
+
+        draw = {"per-hour": plots.per_hour, "reasons": plots.reasons}.get(
+            request.match_info["name"]
+        )
+        if draw is None:
+            raise web.HTTPNotFound()
+
+        def picture() -> bytes:
+            return draw(self._summary(request))
+
+        body = await asyncio.to_thread(picture)
+        return web.Response(body=body, content_type="image/png")
+
+    def _summary(self, request: web.Request) -> dict[str, Any]:
+        """The report for ``?since=`` (else the whole journal); 400 for a WHEN it cannot
+        read."""
         since_text = request.query.get("since")
         try:
             since = self._parse_since(since_text) if since_text else None
         except ValueError as e:
-            return web.json_response({"error": str(e)}, status=400)
-
-        def read() -> dict[str, Any]:
-            return summary(self.journal.attempts(since=since), self.journal.units(since=since))
-
-        return web.json_response(await asyncio.to_thread(read))
+            raise web.HTTPBadRequest(text=str(e)) from None
+        return summary(self.journal.attempts(since=since), self.journal.units(since=since))
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(

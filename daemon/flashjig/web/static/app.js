@@ -38,10 +38,16 @@ function showStatus(status) {
     `${t.ok || 0} ok, ${t.failed || 0} failed today`;
 }
 
+let reports = 0;
+
 async function showReport() {
   const response = await fetch("/api/report?since=today");
   if (!response.ok) return;
   const report = await response.json();
+  reports += 1;  // a new picture each time a result comes in, not the browser's cached one
+  for (const name of ["per-hour", "reasons"]) {
+    document.getElementById(`plot-${name}`).src = `/plots/${name}.png?since=today&n=${reports}`;
+  }
   document.getElementById("report-line").textContent =
     `${report.attempts} attempts: ${report.ok} ok, ${report.failed} failed; ` +
     `${report.modules} modules, ${report.good} good` +
