@@ -40,7 +40,7 @@ def per_hour(report: dict[str, Any]) -> bytes:
         if hours:
             axes.legend(loc="upper left", frameon=False)
         else:
-            axes.text(0.5, 0.5, "nothing flashed yet", ha="center", transform=axes.transAxes)
+            _empty(axes, "nothing flashed yet")
 
     return _png(draw)
 
@@ -56,6 +56,12 @@ def reasons(report: dict[str, Any]) -> bytes:
         axes.set_xlabel("attempts")
         axes.set_title("failures by reason")
         if not counts:
-            axes.text(0.5, 0.5, "no failures", ha="center", transform=axes.transAxes)
+            _empty(axes, "no failures")
 
     return _png(draw)
+
+
+def _empty(axes: Any, words: str) -> None:
+    """No data: the words alone, no axes with made-up ticks."""
+    axes.set_axis_off()
+    axes.text(0.5, 0.5, words, ha="center", va="center", transform=axes.transAxes)

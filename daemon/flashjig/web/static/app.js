@@ -30,7 +30,8 @@ function showStatus(status) {
     bar.querySelector(".bar div").style.width = `${s.progress}%`;
     bar.title = `${s.progress.toFixed(1)} %`;
     cell(row, s.mac || "");
-    const last = s.result ? (s.result === "ok" ? "ok" : `${s.result}: ${s.reason}`) : "";
+    const r = s.last_result;
+    const last = r ? (r === "ok" ? `ok in ${s.duration_s.toFixed(1)} s` : `${r}: ${s.reason}`) : "";
     cell(row, last, "result");
   }
   const t = status.today;
@@ -53,6 +54,7 @@ async function showReport() {
     `${report.modules} modules, ${report.good} good` +
     (report.per_hour_rate ? `; ${report.per_hour_rate} modules per hour` : "");
   const reasons = document.querySelector("#reasons tbody");
+  document.getElementById("reasons").hidden = !Object.keys(report.by_reason).length;
   reasons.replaceChildren();
   for (const [reason, n] of Object.entries(report.by_reason)) {
     const row = reasons.insertRow();
@@ -76,7 +78,7 @@ events.addEventListener("status", (event) => {
   const status = JSON.parse(event.data);
   showStatus(status);
   // A new result: the report has changed too.
-  const done = status.sockets.map((s) => `${s.name}:${s.result}:${s.duration_s}`).join();
+  const done = status.sockets.map((s) => `${s.name}:${s.last_result}:${s.since}`).join();
   if (done !== finished) {
     finished = done;
     showReport();

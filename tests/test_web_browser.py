@@ -1,0 +1,99 @@
+"""The status page in a real headless browser (Debian's chromium, driven by Playwright):
+five sockets shown, a line-rate flash of all five followed live (progress moving on the
+page, every result arriving) without a reload; a screenshot kept as a test artifact
+(build/test-artifacts/status-page.png, or $FLASHJIG_TEST_ARTIFACTS)."""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from helpers import wait_for
+from playwright.sync_api import sync_playwright
+
+from flashjig.cli.common import parse_since
+from flashjig.config import WebConfig
+from flashjig.simulation.station import simulated_station
+from flashjig.station.socket import SocketState
+from flashjig.web.server import StatusPage
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(os.environ.get("FLASHJIG_TEST_ARTIFACTS", ROOT / "build" / "test-artifacts"))
+ROW = "#sockets tbody tr"
+
+
+@pytest.fixture
+def browser():
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is not installed (./jig test installs it as root)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def test_the_page_follows_five_sockets_flashing_live(station_config, tmp_path, browser):
+    with simulated_station(station_config, tmp_path / "state", line_rate=True) as (
+        station,
+        hardware,
+        _journal,
+    ):
+        page_server = StatusPage(
+            WebConfig(host="127.0.0.1", port=0), station, station.journal, parse_since=parse_since
+        )
+        page_server.start()
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(page_server.url)
+            page.wait_for_function(f"document.querySelectorAll('{ROW}').length === 5")
+            names = page.eval_on_selector_all(ROW, "rows => rows.map(r => r.dataset.socket)")
+            assert names == list(station.sockets)
+            page.evaluate("window.loadedOnce = true")  # gone if the page reloaded
+            for name in station.sockets:
+                hardware.insert(name)
+            wait_for(
+                lambda: all(
+                    s.status.state is SocketState.INSERTED for s in station.sockets.values()
+                ),
+                what="five modules seated",
+            )
+            hardware.press()
+            seen = []
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                shown = page.eval_on_selector_all(
+                    ROW,
+                    "rows => rows.map(r => [r.querySelector('.state').textContent,"
+                    " parseFloat(r.querySelector('.progress').dataset.percent)])",
+                )
+                seen.append(shown)
+                if all(state == "ok" for state, _ in shown):
+                    break
+                if len(seen) == 40:  # mid-flash, for the README
+                    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(ARTIFACTS / "status-page-flashing.png"))
+                time.sleep(0.1)
+            assert all(state == "ok" for state, _ in seen[-1]), seen[-1]
+            for i in range(5):
+                progress = [row[i][1] for row in seen if row[i][0] == "flashing"]
+                assert any(0 < p < 100 for p in progress), (i, progress)  # it moved
+                assert progress == sorted(progress), (i, progress)
+            assert page.evaluate("window.loadedOnce") is True
+            page.wait_for_function(
+                "document.querySelectorAll('#units tbody tr').length === 5"
+            )  # the report took the five results in too
+            results = page.eval_on_selector_all(
+                ROW, "rows => rows.map(r => r.cells[5].textContent)"
+            )
+            assert all(text.startswith("ok in ") for text in results), results
+            page.wait_for_function(
+                "[...document.images].every(i => i.complete && i.naturalWidth > 0)"
+            )
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "status-page.png"), full_page=True)
+            assert (ARTIFACTS / "status-page.png").stat().st_size > 10_000
+        finally:
+            page_server.stop()
