@@ -228,13 +228,25 @@ def esptool(devices: list[str], image: Path, *extra: str, baud: int = 921600) ->
 
 
 def station(
-    devices: list[str], image: Path, *, baud: int = 921600, without: tuple[str, ...] = ()
+    devices: list[str],
+    image: Path,
+    *,
+    baud: int = 921600,
+    without: tuple[str, ...] = (),
+    web: bool = False,
 ) -> dict:
     """Run bench/station.py: a Station on mock pins wired to ``devices``, one button press,
-    until every socket is done, ``without`` some speed-ups. Returns what it measured (see
-    station.py), and ``process_cpu_s``: the child's CPU from start to exit."""
+    until every socket is done, ``without`` some speed-ups; with ``web``, its status page
+    open in a headless chromium meanwhile. Returns what it measured (see station.py), and
+    ``process_cpu_s``: the child's CPU from start to exit."""
     spec = json.dumps(
-        {"devices": devices, "image": str(image), "baud": baud, "without": list(without)}
+        {
+            "devices": devices,
+            "image": str(image),
+            "baud": baud,
+            "without": list(without),
+            "web": web,
+        }
     )
     cpu0 = children_cpu_s()
     child = spawn([PYTHON, str(BENCH / "station.py"), spec], stdout=subprocess.PIPE, text=True)

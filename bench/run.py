@@ -23,7 +23,7 @@ from flashjig.emulator.firmware import build_firmware
 from flashjig.station.control import ControlError, request
 from flashjig.station.paths import control_socket
 
-GROUPS = ("overhead", "reflash", "parallel", "cpu", "idle", "scale", "changes", "modules")
+GROUPS = ("overhead", "reflash", "parallel", "cpu", "idle", "scale", "changes", "modules", "web")
 ALIASES = {"limit": "overhead"}
 SHIPPED_CONFIG = lib.ROOT / "config" / "flashjig.yaml"
 # The modules people buy (issue 16): ESP-01S sold as 4 MB. kind -> (what the flash holds,
@@ -67,7 +67,13 @@ class Bench:
     # -- runs ------------------------------------------------------------------------------
 
     def flashjig(
-        self, sockets: int, mib: int = 1, *, preload: bool = False, without: tuple[str, ...] = ()
+        self,
+        sockets: int,
+        mib: int = 1,
+        *,
+        preload: bool = False,
+        without: tuple[str, ...] = (),
+        web: bool = False,
     ) -> dict:
         """A station flashing ``sockets`` modules at once; the sims' CPU is added."""
         image = self.image(mib)
@@ -79,7 +85,8 @@ class Bench:
             preload=data if preload else None,
         ) as sims:
             cpu0 = [lib.cpu_s(sim.pid) for sim in sims]
-            report = lib.station([sim.devices[0] for sim in sims], image, without=without)
+            devices = [sim.devices[0] for sim in sims]
+            report = lib.station(devices, image, without=without, web=web)
             report["sim_cpu_s"] = sum(
                 lib.cpu_s(sim.pid) - c for sim, c in zip(sims, cpu0, strict=True)
             )
@@ -205,6 +212,16 @@ class Bench:
         self.emit("flashjig_reflash_s", flashjig_s)
         self.emit("esptool_write_s", write_s)
         self.emit("esptool_skip_s", skip_s)
+
+    def web(self) -> None:
+        """Five modules with the status page open in a headless chromium (live over its
+        event stream) against without: the page must not slow a flash."""
+        plain = lib.median([_slowest(r, "done_s") for r in self.flashjig_runs(5)])
+        runs = [self.flashjig(5, web=True) for _ in range(self.repeat)]
+        watched = lib.median([_slowest(r, "done_s") for r in runs])
+        self.emit("web_flash_5_s", watched)
+        self.emit("web_flash_ratio", watched / plain)
+        self.emit("web_cpu_s_per_module", lib.median([r["cpu_s"] for r in runs]) / 5)
 
     def parallel(self) -> None:
         one = lib.median([_slowest(r, "verified_s") for r in self.flashjig_runs(1)])

@@ -14,11 +14,15 @@ the clock starts at the release. Prints one JSON object:
 - ``rss_before_mb``, ``rss_after_mb``, ``hwm_mb``: resident memory before the press,
   after, and at its peak over the process's life.
 
+``web``: the station's status page is served, and open in a headless chromium (Debian's,
+through Playwright) from before the press to the end, following the flash live.
+
 ``without`` turns speed-ups of the pipeline off, to measure each one's effect:
 ``quiet_hex`` (esptool formats every packet as hex again), ``compress_ahead`` (the image is
 compressed when the first module needs it), ``skip`` (images already there are rewritten).
 """
 
+import contextlib
 import json
 import resource
 import signal
@@ -26,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import esptool.loader
@@ -86,6 +91,40 @@ def cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+@contextlib.contextmanager
+def _page_open(station: Station, journal: Journal) -> Iterator[None]:
+    """The status page served, and a headless chromium showing it (all five rows)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from flashjig.cli.common import parse_since
+    from flashjig.config import WebConfig
+    from flashjig.web.server import StatusPage
+
+    page_server = StatusPage(
+        WebConfig(host="127.0.0.1", port=0), station, journal, parse_since=parse_since
+    )
+    page_server.start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+            )
+            page = browser.new_page()
+            page.goto(page_server.url)
+            rows = len(station.sockets)
+            page.wait_for_function(
+                f"document.querySelectorAll('#sockets tbody tr').length === {rows}"
+            )
+            try:
+                yield
+            finally:
+                browser.close()
+    finally:
+        page_server.stop()
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the station, clean up
     spec = json.loads(sys.argv[1])
@@ -124,8 +163,11 @@ def main() -> int:
                 if len(done) == len(devices):
                     finished.set()
 
+        watching = contextlib.ExitStack()
         try:
             station.start()
+            if spec.get("web"):
+                watching.enter_context(_page_open(station, journal))
             station.listeners.append(changed)
             button = factory.pin(BUTTON)
             rss_before = memory_mb("VmRSS")
@@ -138,6 +180,7 @@ def main() -> int:
             cpu = cpu_s() - cpu0
             rss_after = memory_mb("VmRSS")
         finally:
+            watching.close()
             station.stop()
             journal.close()
     report = {
