@@ -142,7 +142,6 @@ class Chip:
 
     name: str  # esptool's --chip name, and the stub file's
     rom: type[ESPLoader]
-    boot_pin: str  # the strap sampled low as EN rises for the UART loader
     rom_baud: int  # the boot log's rate: 74880 from a 26 MHz crystal, else 115200
     apb_hz: int  # what UART_CLKDIV divides: the baud it holds reads back as apb_hz / baud
     rom_status_bytes: int  # the ROM's reply status length; every stub sends 2
@@ -173,7 +172,6 @@ class Chip:
 ESP8266 = Chip(
     name="esp8266",
     rom=ESP8266ROM,
-    boot_pin="GPIO0",
     rom_baud=74880,
     apb_hz=52_000_000,
     rom_status_bytes=2,
@@ -193,7 +191,6 @@ ESP8266 = Chip(
 ESP32 = Chip(
     name="esp32",
     rom=ESP32ROM,
-    boot_pin="GPIO0",
     rom_baud=115200,
     apb_hz=40_000_000,
     rom_status_bytes=4,
@@ -211,7 +208,6 @@ ESP32 = Chip(
 ESP32C3 = Chip(
     name="esp32c3",
     rom=ESP32C3ROM,
-    boot_pin="GPIO9",
     rom_baud=115200,
     apb_hz=40_000_000,
     rom_status_bytes=4,
@@ -230,7 +226,6 @@ ESP32C3 = Chip(
 ESP32S3 = Chip(
     name="esp32s3",
     rom=ESP32S3ROM,
-    boot_pin="GPIO0",
     rom_baud=115200,
     apb_hz=40_000_000,
     rom_status_bytes=4,
