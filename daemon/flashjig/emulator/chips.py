@@ -9,7 +9,7 @@ esptool 5.6's readers of those words and Espressif's ROM logs; see
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from esptool.loader import ESPLoader
 from esptool.targets.esp32 import ESP32ROM
@@ -223,22 +223,17 @@ ESP32C3 = Chip(
     checksum_error_log="checksum failure\r\n",
 )
 
-ESP32S3 = Chip(
+# The S3's ROM is the C3's in what the emulator needs (commands, status, log lines, eFuse
+# layout); its own are the target class, ids, revision, MACs and boot log.
+ESP32S3 = replace(
+    ESP32C3,
     name="esp32s3",
     rom=ESP32S3ROM,
-    rom_baud=115200,
-    apb_hz=40_000_000,
-    rom_status_bytes=4,
-    rom_ops=_ESP32_ROM_OPS | {"GET_SECURITY_INFO"},
-    security_info=True,
     magic=0x00000009,  # the value esptool used to detect S3s by, before 0x14 did it
     revision=2,  # v0.2, the silicon in the S3 modules sold today
     oui=bytes([0x7C, 0xDF, 0xA1]),
     fuses=_block1_fuses(ESP32S3ROM),
     boot_log=_esp32s3_log,
-    load_line="load:0x{addr:08x},len:0x{size:x}\r\n",
-    no_image_log="invalid header: 0xffffffff\r\n",
-    checksum_error_log="checksum failure\r\n",
 )
 
 CHIPS = {chip.name: chip for chip in (ESP8266, ESP32, ESP32C3, ESP32S3)}
