@@ -64,7 +64,7 @@ class StatusPage:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._ready = threading.Event()
-        self._failure: BaseException | None = None
+        self._failure: Exception | None = None
         self._thread = threading.Thread(target=self._serve, name="web", daemon=True)
 
     @property
@@ -106,9 +106,10 @@ class StatusPage:
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self._listen())
-        except BaseException as e:  # noqa: BLE001 - start() raises it on the caller's thread
+        except Exception as e:  # start() says it, on the caller's thread
             self._failure = e
             self._ready.set()
+            self._loop.close()
             return
         self._ready.set()
         self._loop.run_forever()
