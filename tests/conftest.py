@@ -4,6 +4,7 @@ recording subscriber, `flashjig sim` modules and standalone emulated modules."""
 
 import contextlib
 import dataclasses
+import os
 import shutil
 from pathlib import Path
 
@@ -80,7 +81,10 @@ def small_disk(tmp_path):
     mount.mkdir()
     made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)])
     if made.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
+        # Only root may mount; as root (CI) a mount that fails is a failure, never a skip.
+        if os.geteuid() == 0:
+            pytest.fail(f"cannot mount a tmpfs at {mount} as root")
+        pytest.skip("cannot mount a tmpfs here (not root)")
 
     def fill() -> None:
         with open(mount / "filler", "wb", buffering=0) as f:
