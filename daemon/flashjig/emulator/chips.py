@@ -105,35 +105,41 @@ def _esp8266_log(download: bool, cause: int) -> str:
     return text + ("waiting for host\r\n" if download else "")
 
 
+def _rom_log(
+    banner: str, resets: dict[int, str], download_boot: str, flash_boot: str
+) -> Callable[[bool, int], str]:
+    """An ESP32-family ROM's boot log: its banner, ``rst:`` the reset cause (by the causes
+    ``_esp8266_log`` numbers), ``boot:`` the strapped boot mode, then, in the UART loader,
+    ``waiting for download``."""
+
+    def log(download: bool, cause: int) -> str:
+        boot = download_boot if download else flash_boot
+        text = f"{banner}rst:{resets[cause]},boot:{boot}\r\n"
+        return text + ("waiting for download\r\n" if download else "")
+
+    return log
+
+
 _ESP32_RESETS = {1: "0x1 (POWERON_RESET)", 2: "0x1 (POWERON_RESET)", 4: "0xc (SW_CPU_RESET)"}
-
-
-def _esp32_log(download: bool, cause: int) -> str:
-    boot = "0x13 (SPI_FAST_FLASH_BOOT)"
-    if download:
-        boot = "0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))"
-    text = f"ets Jun  8 2016 00:22:57\r\n\r\nrst:{_ESP32_RESETS[cause]},boot:{boot}\r\n"
-    return text + ("waiting for download\r\n" if download else "")
-
-
-_ESP32C3_RESETS = {1: "0x1 (POWERON)", 2: "0x1 (POWERON)", 4: "0x3 (RTC_SW_SYS_RST)"}
-
-
-def _esp32c3_log(download: bool, cause: int) -> str:
-    boot = "0x5 (DOWNLOAD(USB/UART0/1))" if download else "0xc (SPI_FAST_FLASH_BOOT)"
-    text = "ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n"
-    text += f"rst:{_ESP32C3_RESETS[cause]},boot:{boot}\r\n"
-    return text + ("waiting for download\r\n" if download else "")
-
-
-_ESP32S3_RESETS = {1: "0x1 (POWERON)", 2: "0x1 (POWERON)", 4: "0x3 (RTC_SW_SYS_RST)"}
-
-
-def _esp32s3_log(download: bool, cause: int) -> str:
-    boot = "0x0 (DOWNLOAD(USB/UART0))" if download else "0x8 (SPI_FAST_FLASH_BOOT)"
-    text = "ESP-ROM:esp32s3-20210327\r\nBuild:Mar 27 2021\r\n"
-    text += f"rst:{_ESP32S3_RESETS[cause]},boot:{boot}\r\n"
-    return text + ("waiting for download\r\n" if download else "")
+_C3_S3_RESETS = {1: "0x1 (POWERON)", 2: "0x1 (POWERON)", 4: "0x3 (RTC_SW_SYS_RST)"}
+_esp32_log = _rom_log(
+    "ets Jun  8 2016 00:22:57\r\n\r\n",
+    _ESP32_RESETS,
+    "0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))",
+    "0x13 (SPI_FAST_FLASH_BOOT)",
+)
+_esp32c3_log = _rom_log(
+    "ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n",
+    _C3_S3_RESETS,
+    "0x5 (DOWNLOAD(USB/UART0/1))",
+    "0xc (SPI_FAST_FLASH_BOOT)",
+)
+_esp32s3_log = _rom_log(
+    "ESP-ROM:esp32s3-20210327\r\nBuild:Mar 27 2021\r\n",
+    _C3_S3_RESETS,
+    "0x0 (DOWNLOAD(USB/UART0))",
+    "0x8 (SPI_FAST_FLASH_BOOT)",
+)
 
 
 @dataclass(frozen=True)
