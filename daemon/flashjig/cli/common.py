@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, TypeAlias
+from typing import TYPE_CHECKING, TextIO, TypeAlias, TypeVar
 
 from flashjig.config import Config, load_config
 from flashjig.errors import ConfigError, JournalError, UsageError
@@ -94,13 +94,22 @@ def journal_rows(state: Path, since: str | None) -> list[AttemptRow]:
     return read_journal(state, since)[0]
 
 
+_Read = TypeVar("_Read")
+
+
 def read_journal(state: Path, since: str | None) -> tuple[list[AttemptRow], list[UnitRecord]]:
     """As ``journal_rows``, with the units handed a serial since WHEN."""
     start = parse_since(since) if since else None
+    return reading_journal(state, lambda j: (j.attempts(since=start), j.units(since=start)))
+
+
+def reading_journal(state: Path, read: Callable[[Journal], _Read]) -> _Read:
+    """What ``read`` gets from the state directory's journal, opened read-only; a journal
+    that is not there or cannot be read is a JournalError saying so in one line."""
     path = state / JOURNAL_FILE
     try:
         with Journal(path, readonly=True) as journal:
-            return journal.attempts(since=start), journal.units(since=start)
+            return read(journal)
     except FileNotFoundError:
         raise JournalError(f"no journal at {path} (has the station run?)") from None
     except PermissionError:

@@ -4,15 +4,21 @@ journal: every unit flashed ok since WHEN, or the serials asked for."""
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 from pathlib import Path
 
-from flashjig.cli.common import Subparsers, config_path, load, read_journal, state_dir
+from flashjig.cli.common import (
+    Subparsers,
+    config_path,
+    load,
+    read_journal,
+    reading_journal,
+    state_dir,
+)
 from flashjig.config import LabelLayout
 from flashjig.errors import ExitCode, JournalError, UsageError
 from flashjig.flashing.result import Outcome
-from flashjig.station.journal import JOURNAL_FILE, Journal
+from flashjig.station.journal import Journal
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -85,15 +91,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _pending(args: argparse.Namespace) -> int:
     """The print queue: each waiting label's unit, how often it was tried, the last error."""
-    path = state_dir(args) / JOURNAL_FILE
     try:
-        with Journal(path, readonly=True) as journal:
-            pending = journal.pending_labels()
-    except FileNotFoundError:
-        print(f"flashjig labels: no journal at {path} (has the station run?)", file=sys.stderr)
-        return ExitCode.FAILED
-    except (PermissionError, sqlite3.Error) as e:
-        print(f"flashjig labels: cannot read the journal at {path}: {e}", file=sys.stderr)
+        pending = reading_journal(state_dir(args), Journal.pending_labels)
+    except JournalError as e:
+        print(f"flashjig labels: {e}", file=sys.stderr)
         return ExitCode.FAILED
     if not pending:
         print("no label waits for the printer")
