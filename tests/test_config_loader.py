@@ -591,6 +591,23 @@ def test_a_unit_record_over_an_image_or_off_the_flash_is_refused(station: Path, 
     assert_located(err, station, line_of(text, "identity:"), "profiles.demo.identity.offset", words)
 
 
+@pytest.mark.parametrize("offset", ["0x1000000000000000000000000000000", "0x7FFFF000", "0x1000000"])
+@pytest.mark.parametrize("size", ["detect", "keep"])
+def test_a_unit_record_beyond_any_flash_is_refused_whatever_the_size(station: Path, offset, size):
+    """With flash_size detect or keep the loader knows no size, yet no module has more
+    than 16 MB: a record (or an image) past that is a typo, refused at load."""
+    text = edit(with_identity(f"{{mode: record, offset: {offset}}}"), "1mb", size)
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, "identity:"), "profiles.demo.identity.offset", "beyond 16MB"
+    )
+    text = edit(edit(BASE, "1mb", size), 'offset: "0x10000"', f"offset: {offset}")
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, offset), "profiles.demo.images[1].offset", "beyond 16MB"
+    )
+
+
 def test_one_serial_device_spelled_two_ways_is_refused(station: Path, tmp_path: Path):
     text = edit(BASE, "serial: /dev/ttyUSB1", "serial: /dev//ttyUSB0")
     err = load_error(station, text)

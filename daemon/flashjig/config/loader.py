@@ -49,9 +49,12 @@ from flashjig.config.model import (
 )
 from flashjig.config.nodes import NodeReader, describe, is_kind, located_error, suggest
 from flashjig.config.sizes import BYTES as SIZE_BYTES
+from flashjig.config.sizes import size_name
 from flashjig.errors import ConfigError
 
 _MAX_BCM = 27
+# Whatever flash_size says (detect and keep say nothing), no offset lies beyond this.
+MAX_FLASH = max(SIZE_BYTES.values())
 # A firmware's console: the ESP8266 UART runs from 300 baud to about 4.5 Mbaud.
 MIN_BAUD, MAX_BAUD = 300, 4_500_000
 # Serials are SQLite INTEGERs: 64-bit signed.
@@ -265,6 +268,12 @@ class _Parser(NodeReader):
             raise self.error(node, path, f"offset must not be negative, got {value}")
         if value % SECTOR_SIZE:
             raise self.error(node, path, f"offset {value:#x} is not aligned to a 4 KiB sector")
+        if value >= MAX_FLASH:
+            reason = (
+                f"offset {value:#x} is beyond {size_name(MAX_FLASH)}, the most flash any "
+                "supported module has"
+            )
+            raise self.error(node, path, reason)
         return value
 
     # -- sections ------------------------------------------------------------------------
