@@ -97,3 +97,33 @@ def test_the_page_follows_five_sockets_flashing_live(station_config, tmp_path, b
             assert (ARTIFACTS / "status-page.png").stat().st_size > 10_000
         finally:
             page_server.stop()
+
+
+@pytest.mark.parametrize("stream", ["direct", "held back"])
+def test_a_page_opened_on_an_idle_station_shows_every_socket_within_a_second(
+    station_config, tmp_path, browser, stream
+):
+    """Nothing changes on the station, so no event is due for 15 s: the page still shows
+    the sockets at once, from the stream's first event or, when something between holds
+    the stream back (a buffering proxy: here the browser's request never answered), from
+    /api/status."""
+    with simulated_station(station_config, tmp_path / "state") as (station, _hardware, _j):
+        page_server = StatusPage(
+            WebConfig(host="127.0.0.1", port=0), station, station.journal, parse_since=parse_since
+        )
+        page_server.start()
+        try:
+            page = browser.new_page()
+            held = []
+
+            def hold(route):  # neither answered nor refused, as a buffering proxy does
+                held.append(route)
+
+            if stream == "held back":
+                page.route("**/events", hold)
+            page.goto(page_server.url)
+            page.wait_for_function(f"document.querySelectorAll('{ROW}').length === 5", timeout=1000)
+            assert page.inner_text("#summary").startswith("profile ")
+            assert bool(held) == (stream == "held back")
+        finally:
+            page_server.stop()

@@ -102,6 +102,19 @@ def test_the_api_status_is_the_stations(page):
     assert status.keys() == station.status().keys()
 
 
+def test_a_new_event_stream_gets_the_status_at_once_on_an_idle_station(page):
+    """The keep-alive is 15 s: a new stream must not wait for it, nor a proxy hold it."""
+    status_page, station, _ = page()
+    link = http.client.HTTPConnection("127.0.0.1", status_page.port, timeout=1)
+    link.request("GET", "/events")
+    response = link.getresponse()
+    assert response.headers["X-Accel-Buffering"] == "no"
+    assert response.readline() == b"event: status\n"  # within the 1 s timeout
+    data = json.loads(response.readline().decode().removeprefix("data: "))
+    assert [s["name"] for s in data["sockets"]] == list(station.sockets)
+    link.close()
+
+
 @pytest.mark.slow
 def test_events_follow_a_flash_live_and_the_report_has_it(page):
     status_page, station, hardware = page()

@@ -207,7 +207,11 @@ class StatusPage:
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",  # nginx in front: pass each event on at once
+            }
         )
         await response.prepare(request)
         changed = asyncio.Event()

@@ -73,9 +73,9 @@ async function showReport() {
 }
 
 let finished = null;
-const events = new EventSource("/events");
-events.addEventListener("status", (event) => {
-  const status = JSON.parse(event.data);
+let streamed = false;  // the stream has spoken: its status is newer than any fetched one
+
+function showStatusAndReport(status) {
   showStatus(status);
   // A new result: the report has changed too.
   const done = status.sockets.map((s) => `${s.name}:${s.last_result}:${s.since}`).join();
@@ -83,7 +83,20 @@ events.addEventListener("status", (event) => {
     finished = done;
     showReport();
   }
+}
+
+const events = new EventSource("/events");
+events.addEventListener("status", (event) => {
+  streamed = true;
+  showStatusAndReport(JSON.parse(event.data));
 });
+// The status at once, whatever holds the stream back (a buffering proxy, say).
+fetch("/api/status")
+  .then((response) => (response.ok ? response.json() : null))
+  .then((status) => {
+    if (status && !streamed) showStatusAndReport(status);
+  })
+  .catch(() => {});
 events.onerror = () => {
   document.getElementById("summary").textContent = "lost the station; reconnecting";
 };
