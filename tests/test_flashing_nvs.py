@@ -15,6 +15,7 @@ from flashjig.emulator.firmware import NVS_OFFSET, NVS_SIZE, partition_table
 from flashjig.errors import IdentityError
 from flashjig.flashing import nvs
 from flashjig.flashing.identity import Unit, read_unit_record
+from flashjig.flashing.parts import partitions
 from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
 from flashjig.station.journal import Journal
 
@@ -40,7 +41,8 @@ def test_the_nvs_partition_is_read_from_the_table():
     assert nvs.nvs_partition(partition_table()) == (NVS_OFFSET, NVS_SIZE)
     app_only = partition_table((("factory", 0, 0, 0x10000, 0x100000),))
     assert nvs.nvs_partition(app_only) is None
-    assert nvs.is_partition_table(app_only) and not nvs.is_partition_table(b"\xe9" * 32)
+    assert [row.label for row in partitions(app_only)] == ["factory"]
+    assert partitions(b"\xe9" * 32) == []
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from helpers import flash_profile, wait_for
 from test_flashing_chips import c3_build, mixed_config  # noqa: F401 - fixtures
 
 from flashjig.emulator.firmware import NVS_OFFSET, NVS_SIZE
-from flashjig.flashing import nvs
 from flashjig.flashing.identity import read_unit_record
+from flashjig.flashing.parts import partitions
 from flashjig.flashing.result import Reason
 from flashjig.mqtt.result import result_event
 from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
@@ -114,4 +114,4 @@ def test_a_counterfeit_c3_is_caught_and_a_backup_is_its_flash(tmp_path, firmware
     assert (fake.claimed_flash_size, fake.flash_size) == ("4MB", "1MB")
     assert genuine.ok, genuine.detail
     assert Path(genuine.backup).read_bytes() == before
-    assert nvs.is_partition_table(Path(c3_build[1]["file"]).read_bytes())
+    assert partitions(Path(c3_build[1]["file"]).read_bytes())

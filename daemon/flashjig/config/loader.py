@@ -16,6 +16,7 @@ from typing import Literal, Required, TypedDict
 import yaml
 from gpiozero.pins.pi import PiBoardInfo
 
+from flashjig.config.flasher_args import FlasherArgsError, read_flasher_args
 from flashjig.config.model import (
     BAUD_RATES,
     BUSES,
@@ -49,7 +50,7 @@ from flashjig.config.model import (
 )
 from flashjig.config.nodes import NodeReader, describe, is_kind, located_error, suggest
 from flashjig.config.sizes import BYTES as SIZE_BYTES
-from flashjig.config.sizes import size_name
+from flashjig.config.sizes import ESP8266_MAPS, header_bytes, size_name
 from flashjig.errors import ConfigError
 
 _MAX_BCM = 27
@@ -264,17 +265,23 @@ class _Parser(NodeReader):
             value = self.integer(node, path)
         else:
             raise self.error(node, path, f"expected an integer offset, got {describe(node)}")
+        self.check_offset(node, path, value)
+        return value
+
+    def check_offset(self, node: yaml.Node, path: str, value: int, entry: str = "") -> None:
+        """On a sector, and on the flash whatever flash_size says (detect and keep say
+        nothing): no module has more than MAX_FLASH."""
         if value < 0:
-            raise self.error(node, path, f"offset must not be negative, got {value}")
+            raise self.error(node, path, f"{entry}offset must not be negative, got {value}")
         if value % SECTOR_SIZE:
-            raise self.error(node, path, f"offset {value:#x} is not aligned to a 4 KiB sector")
+            reason = f"{entry}offset {value:#x} is not aligned to a 4 KiB sector"
+            raise self.error(node, path, reason)
         if value >= MAX_FLASH:
             reason = (
-                f"offset {value:#x} is beyond {size_name(MAX_FLASH)}, the most flash any "
+                f"{entry}offset {value:#x} is beyond {size_name(MAX_FLASH)}, the most flash any "
                 "supported module has"
             )
             raise self.error(node, path, reason)
-        return value
 
     # -- sections ------------------------------------------------------------------------
 
@@ -662,6 +669,13 @@ class _Parser(NodeReader):
         chip_node = self.present(m, "chip")
         chip = "esp8266" if chip_node is None else self.choice(chip_node, f"{path}.chip", CHIPS)
         images = self.chip_images(m["images"], f"{path}.images", flash_size, chip, chip_node)
+        others = sorted({i.chip for i in images} - {"esp8266"})
+        if flash_size in ESP8266_MAPS and others:
+            reason = (
+                f"{flash_size} is an ESP8266 flash map (the NONOS SDK's OTA layout); this "
+                f"profile also has {', '.join(others)} images: give those a profile of their own"
+            )
+            raise self.error(m["flash_size"], f"{path}.flash_size", reason)
         if kwargs.get("rf_init") == "auto" and "esp8266" not in {i.chip for i in images}:
             reason = "RF init data is the ESP8266 SDK's: this profile has no esp8266 images"
             raise self.error(m["rf_init"], f"{path}.rf_init", reason)
@@ -676,7 +690,7 @@ class _Parser(NodeReader):
 
     def check_record_offset(self, node: yaml.Node, path: str, offset: int, size: str) -> None:
         """The unit record's sector must be its own, and on the flash."""
-        capacity = SIZE_BYTES.get(size)
+        capacity = header_bytes(size)
         if capacity is not None and offset + SECTOR_SIZE > capacity:
             reason = f"unit record at {offset:#x} is beyond {size} of flash"
             raise self.error(node, path, reason)
@@ -839,7 +853,10 @@ class _Parser(NodeReader):
         chip: str,
         chip_node: yaml.Node | None,
     ) -> tuple[ImageSpec, ...]:
-        """A list of images for the profile's ``chip``, or a mapping of chip to list."""
+        """A list of images for the profile's ``chip``, a build's ``flasher_args.json``
+        (its chip the file's), or a mapping of chip to either."""
+        if is_kind(node, "str"):
+            return self.build_images(node, path, flash_size, None if chip_node is None else chip)
         if not isinstance(node, yaml.MappingNode):
             return self.images(node, path, flash_size, chip)
         if chip_node is not None:
@@ -855,7 +872,10 @@ class _Parser(NodeReader):
             name = self.choice(key_node, f"{path}.{key}", CHIPS)
             if any(spec.chip == name for spec in out):
                 raise self.error(key_node, f"{path}.{key}", f"{name} has a second list here")
-            out += self.images(images, f"{path}.{key}", flash_size, name)
+            if is_kind(images, "str"):
+                out += self.build_images(images, f"{path}.{key}", flash_size, name)
+            else:
+                out += self.images(images, f"{path}.{key}", flash_size, name)
             if name == "esp8266":  # the unit record (checked against these) is its alone
                 spans = self.image_spans
         self.image_spans = spans
@@ -865,19 +885,62 @@ class _Parser(NodeReader):
         self, node: yaml.Node, path: str, flash_size: str, chip: str = "esp8266"
     ) -> tuple[ImageSpec, ...]:
         if not isinstance(node, yaml.SequenceNode):
-            reason = f"expected a list of images (or chip: list), got {describe(node)}"
+            reason = (
+                "expected a list of images, a build's flasher_args.json (or chip: list), "
+                f"got {describe(node)}"
+            )
             raise self.error(node, path, reason)
         if not node.value:
             raise self.error(node, path, "at least one image is required")
         parsed = [self.image(n, f"{path}[{i}]", chip) for i, n in enumerate(node.value)]
+        where = [(n, f"{path}[{i}]", "") for i, n in enumerate(node.value)]
+        return self.laid_out(parsed, where, flash_size)
+
+    def build_images(
+        self, node: yaml.Node, path: str, flash_size: str, chip: str | None
+    ) -> tuple[ImageSpec, ...]:
+        """The images a build's ``flasher_args.json`` lists, checked as if each had been
+        written in the profile; the build's chip must be ``chip`` when one is named."""
+        file = Path(os.path.normpath(self.base / Path(self.string(node, path)).expanduser()))
+        try:
+            build = read_flasher_args(file)
+        except FlasherArgsError as e:
+            raise self.error(node, path, str(e)) from None
+        if build.chip not in CHIPS:
+            reason = f"{file} is a build for {build.chip}; the station flashes {', '.join(CHIPS)}"
+            raise self.error(node, path, reason)
+        if chip is not None and build.chip != chip:
+            reason = f"{file} is a build for {build.chip}, not {chip}"
+            raise self.error(node, path, reason)
+        parsed = []
+        where = []
+        for offset, image_path in build.files:
+            entry = f"{file.name}: flash_files {offset:#x} ({image_path.name})"
+            self.check_offset(node, path, offset, f"{entry}: ")
+            size = self.image_file(node, path, image_path, f"{entry}: ")
+            parsed.append((ImageSpec(offset=offset, path=image_path, chip=build.chip), size))
+            where.append((node, path, f"{entry}: "))
+        return self.laid_out(parsed, where, flash_size)
+
+    def laid_out(
+        self,
+        parsed: list[tuple[ImageSpec, int | None]],
+        where: list[tuple[yaml.Node, str, str]],
+        flash_size: str,
+    ) -> tuple[ImageSpec, ...]:
+        """The images, refused if one lies off the flash or two overlap; ``where`` says
+        for each the node, field and words that locate it."""
         self.image_spans = [(spec.offset, size) for spec, size in parsed]
-        capacity = SIZE_BYTES.get(flash_size)
+        capacity = header_bytes(flash_size)
         for j, (spec, size) in enumerate(parsed):
-            here = f"{path}[{j}]"
+            node, here, entry = where[j]
             end = spec.offset + (size or 0)
             if capacity is not None and (spec.offset >= capacity or end > capacity):
                 reason = f"image {_span(spec.offset, size)} does not fit in {flash_size} of flash"
-                raise self.error(node.value[j], here, reason)
+                raise self.error(node, here, entry + reason)
+            if end > MAX_FLASH:
+                reason = f"image {_span(spec.offset, size)} does not fit in {size_name(MAX_FLASH)}"
+                raise self.error(node, here, f"{entry}{reason}, the most flash any module has")
             for i in range(j):
                 other, other_size = parsed[i]
                 if _overlaps(other.offset, other_size, spec.offset, size):
@@ -885,7 +948,7 @@ class _Parser(NodeReader):
                         f"image {_span(spec.offset, size)} overlaps images[{i}] "
                         f"{_span(other.offset, other_size)} ({other.path.name})"
                     )
-                    raise self.error(node.value[j], here, reason)
+                    raise self.error(node, here, entry + reason)
         return tuple(spec for spec, _ in parsed)
 
     def image(self, node: yaml.Node, path: str, chip: str) -> tuple[ImageSpec, int | None]:
@@ -898,15 +961,7 @@ class _Parser(NodeReader):
             raise self.error(file_node, f"{path}.file", "image file name is empty")
         # normpath, not resolve(): keep symlinks such as firmware/current.bin as written.
         image_path = Path(os.path.normpath(self.base / Path(raw).expanduser()))
-        size = image_path.stat().st_size if image_path.is_file() else None
-        if self.check_files:
-            if not image_path.exists():
-                raise self.error(file_node, f"{path}.file", f"image file not found: {image_path}")
-            if size is None:
-                reason = f"image file is not a regular file: {image_path}"
-                raise self.error(file_node, f"{path}.file", reason)
-            if size == 0:
-                raise self.error(file_node, f"{path}.file", f"image file is empty: {image_path}")
+        size = self.image_file(file_node, f"{path}.file", image_path)
         sha256 = None
         if (n := self.present(m, "sha256")) is not None:
             digest = self.string(n, f"{path}.sha256").strip().lower()
@@ -915,6 +970,22 @@ class _Parser(NodeReader):
                 raise self.error(n, f"{path}.sha256", reason)
             sha256 = digest
         return ImageSpec(offset=offset, path=image_path, sha256=sha256, chip=chip), size
+
+    def image_file(
+        self, node: yaml.Node, path: str, image_path: Path, entry: str = ""
+    ) -> int | None:
+        """The size of an image file (None if it is not there to measure); refused when
+        files are checked and it is missing, not a file, or empty."""
+        size = image_path.stat().st_size if image_path.is_file() else None
+        if self.check_files:
+            if not image_path.exists():
+                raise self.error(node, path, f"{entry}image file not found: {image_path}")
+            if size is None:
+                reason = f"{entry}image file is not a regular file: {image_path}"
+                raise self.error(node, path, reason)
+            if size == 0:
+                raise self.error(node, path, f"{entry}image file is empty: {image_path}")
+        return size
 
     def sockets(self, node: yaml.Node, active: Profile) -> tuple[SocketConfig, ...]:
         if not isinstance(node, yaml.SequenceNode):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from flashjig.config.sizes import ESP8266_MAPS
 from flashjig.config.sizes import NAMES as SIZE_NAMES
 from flashjig.errors import ConfigError
 
@@ -13,7 +14,7 @@ SECTOR_SIZE = 0x1000  # the flash's erase sector: images must start on one
 BAUD_RATES = (115200, 230400, 460800, 921600, 1500000, 2000000)
 FLASH_MODES = ("keep", "qio", "qout", "dio", "dout")
 FLASH_FREQS = ("keep", "40m", "26m", "20m", "80m")
-FLASH_SIZES = ("keep", "detect", *SIZE_NAMES)
+FLASH_SIZES = ("keep", "detect", *SIZE_NAMES, *ESP8266_MAPS)
 TRIGGERS = ("button", "insert", "both")
 PI_MODELS = ("3B+", "4", "5", "Zero2W")
 ERASE_POLICIES = ("written", "all")

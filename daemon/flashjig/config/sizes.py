@@ -20,6 +20,19 @@ def _bytes(name: str) -> int:
 BYTES: dict[str, int] = {name: _bytes(name) for name in NAMES}
 
 
+# The ESP8266 header's sizes for the NONOS SDK's "c1" flash maps (esptool's names, its
+# ESP8266ROM.FLASH_SIZES): the same 2 or 4 MB of flash, with the SDK's 1024 KB + 1024 KB
+# OTA layout, which the AT firmware's boot_v1.x reads from the header to find user1 and
+# user2 (ESP8266 NONOS SDK: "ESP8266 Download Tool" flash size options, esptool docs).
+ESP8266_MAPS: dict[str, int] = {"2MB-c1": BYTES["2MB"], "4MB-c1": BYTES["4MB"]}
+
+
+def header_bytes(name: str) -> int | None:
+    """The flash a header size names (``4MB``, ``4MB-c1``), None for ``keep``, ``detect``
+    or a name the station does not know."""
+    return BYTES.get(name, ESP8266_MAPS.get(name))
+
+
 def size_name(size: int) -> str:
     """'1MB' for 1 MiB; sizes without a name as a byte count."""
     for name, capacity in BYTES.items():

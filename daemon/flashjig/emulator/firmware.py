@@ -98,15 +98,30 @@ def partition_table(partitions: tuple[tuple[str, int, int, int, int], ...] = PAR
     return rows.ljust(0xC00, b"\xff")
 
 
-def _esp32_image(chip: str, rng: random.Random, iram: int, dram: bytes) -> bytes:
+# The chip revisions an image says it runs on, as ESP-IDF writes them: (min_rev,
+# min_rev_full, max_rev_full). IDF 5.x's defaults: the ESP32 v0.0 to v3.99, the C3 v0.3 to
+# v1.99 (its Kconfig ESP32C3_REV_MIN / ESP_REV_MAX_FULL); IDF 4.x wrote only the legacy
+# min_rev byte and left both full fields 0 (esptool's bin_image: "max_rev_full 0: the
+# fields are absent").
+Revisions = tuple[int, int, int]
+IDF5_REVISIONS: dict[str, Revisions] = {
+    "esp32": (0, 0, 399),
+    "esp32c3": (3, 3, 199),
+    "esp32s3": (0, 0, 99),
+}
+IDF4_REVISIONS: Revisions = (0, 0, 0)
+
+
+def _esp32_image(
+    chip: str, rng: random.Random, iram: int, dram: bytes, revisions: Revisions | None = None
+) -> bytes:
     rom = CHIP_DEFS[chip]
     image = rom.BOOTLOADER_IMAGE()
     iram_addr, dram_addr = _RAM[chip]
     image.entrypoint = iram_addr
     image.flash_mode = 2  # DIO, what IDF builds for modules
     image.flash_size_freq = rom.FLASH_SIZES["4MB"]
-    image.min_rev_full = 3 if chip == "esp32c3" else 0  # IDF's default minimum for a C3
-    image.max_rev_full = 199 if chip == "esp32c3" else 399
+    image.min_rev, image.min_rev_full, image.max_rev_full = revisions or IDF5_REVISIONS[chip]
     image.segments = [
         ELFSection(b".iram0.text", iram_addr, _code(rng, iram), 0),
         ELFSection(b".dram0.data", dram_addr, dram + b"\x00" * (-len(dram) % 4), 0),
@@ -123,12 +138,15 @@ def build_esp32_firmware(
     banner: str = DEMO_BANNER,
     baud: int = 115200,
     seed: int = 32,
+    revisions: Revisions | None = None,
 ) -> dict[int, bytes]:
     """What an IDF build flashes for ``chip`` (esp32, esp32c3), by offset: bootloader,
-    partition table, app of about ``app_size`` bytes."""
+    partition table, app of about ``app_size`` bytes; both images say they run on
+    ``revisions`` (IDF 5's defaults for the chip unless given)."""
     rng = random.Random(seed)
-    bootloader = _esp32_image(chip, rng, 0x3000, _code(rng, 0x800))
-    app = _esp32_image(chip, rng, app_size - 0x1000, _descriptor(banner, baud) + _code(rng, 0x800))
+    bootloader = _esp32_image(chip, rng, 0x3000, _code(rng, 0x800), revisions)
+    descriptor = _descriptor(banner, baud) + _code(rng, 0x800)
+    app = _esp32_image(chip, rng, app_size - 0x1000, descriptor, revisions)
     return {
         CHIP_DEFS[chip].BOOTLOADER_FLASH_OFFSET: bootloader,
         PARTITION_TABLE: partition_table(),

@@ -23,3 +23,12 @@ def revision(esp: ESPLoader) -> str | None:
     if chip_of(esp) == "esp8266":
         return None
     return f"v{esp.get_major_chip_version()}.{esp.get_minor_chip_version()}"
+
+
+def chip_named_by_image_id(chip_id: int) -> str | None:
+    """The chip (by its ``--chip`` name) an ESP32-family image's header names by its chip
+    id (esptool's ``IMAGE_CHIP_ID``); None for an id esptool does not know."""
+    for name, cls in CHIP_DEFS.items():
+        if name != "esp8266" and chip_id == cls.IMAGE_CHIP_ID:
+            return str(name)
+    return None

@@ -4,6 +4,9 @@ upgrade is checked against this module alone.
 - ``close_port``: a loader keeps its serial port in ``_port``, and has no public close.
 - ``image_with_flash_params``: esptool's own header rewrite (flash mode, frequency and
   size) for an image at ``offset``, as write-flash does it.
+- ``image_incompatibility``: write-flash's own reason to refuse an ESP32-family image on
+  the connected chip (its chip id, or a chip revision outside the image's, by esptool's
+  rules for which of the header's revision fields count).
 - ``quiet_hex_dumps``: esptool 5.6 formats every packet it sends or receives as a hex
   dump for its trace output, in f-strings that run whether tracing is on or not
   (``ESPLoader.write``, ``command`` and ``slip_reader`` wrap the bytes in
@@ -16,7 +19,8 @@ upgrade is checked against this module alone.
 from __future__ import annotations
 
 import esptool.loader
-from esptool.cmds import _update_image_flash_params
+from esptool.bin_image import ESP32FirmwareImage
+from esptool.cmds import _get_image_incompatibility, _update_image_flash_params
 from esptool.loader import ESPLoader
 
 
@@ -39,6 +43,18 @@ def image_with_flash_params(
         rom, offset, flash_freq, flash_mode, flash_size, data
     )
     return result
+
+
+def image_incompatibility(esp: ESPLoader, image: ESP32FirmwareImage, name: str) -> str | None:
+    """Why esptool's write-flash would not take ``image`` (named ``name``) for the chip
+    ``esp`` is connected to, in esptool's words; None if it would. esptool refuses such a
+    bootloader and notes such an app (``_validate_image_compatibility``). Its rules
+    (``_get_image_incompatibility``): ``max_rev_full`` 0 means an image from before ESP-IDF
+    5.0 without the full revision fields, where only the legacy ``min_rev`` counts (the
+    chip's minor version on a C3, its major elsewhere); 65535 means no upper bound, with
+    the legacy field again when ``min_rev_full`` is unset and ``min_rev`` is not."""
+    reason: str | None = _get_image_incompatibility(esp, image, name)
+    return reason
 
 
 class _TraceSwitch:

@@ -111,8 +111,8 @@ def unit_nvs(
 ) -> Image:
     """The unit's NVS partition, as an image at the NVS offset of the build's table."""
     # load_images has made sure the chip's images hold a table with an NVS partition.
-    table = next(image for image in images if nvs.is_partition_table(image.data))
-    where = nvs.nvs_partition(table.data)
+    table = next(image.partition_table for image in images if image.partition_table)
+    where = nvs.nvs_partition(table)
     assert where is not None
     offset, size = where
     fields = unit_fields(unit, profile=profile, station=station)
@@ -126,6 +126,20 @@ def unit_nvs(
     ]
     blob = nvs.nvs_blob(ident.namespace, entries, size)
     return Image(offset, Path("unit-nvs"), blob, hashlib.sha256(blob).hexdigest(), images[0].chip)
+
+
+def _with_image(images: tuple[Image, ...], extra: Image) -> tuple[Image, ...]:
+    """``images`` and ``extra``; written into the one that spans it (a merged image holding
+    the NVS partition's place), as a fresh Image: the unit's bytes must not join the shared
+    compression cache."""
+    for i, image in enumerate(images):
+        if image.offset <= extra.offset and extra.end <= image.end:
+            at = extra.offset - image.offset
+            data = image.data[:at] + extra.data + image.data[at + len(extra.data) :]
+            digest = hashlib.sha256(data).hexdigest()
+            own = Image(image.offset, image.path, data, digest, image.chip, image.parts)
+            return (*images[:i], own, *images[i + 1 :])
+    return (*images, extra)
 
 
 def _checksum_position(image: bytes, segments: int) -> int:
@@ -153,7 +167,8 @@ def images_for_unit(
     if ident is None:
         raise IdentityError(f"profile {profile.name!r} gives its units no identity")
     if ident.mode == "record" and images[0].chip != "esp8266":
-        return (*images, unit_nvs(images, ident, unit, profile=profile.name, station=station))
+        blob = unit_nvs(images, ident, unit, profile=profile.name, station=station)
+        return _with_image(images, blob)
     if ident.mode == "record":
         if ident.offset is None:
             raise IdentityError("identity mode 'record' needs an offset")

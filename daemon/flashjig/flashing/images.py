@@ -26,11 +26,20 @@ from pathlib import Path
 from esptool.bin_image import LoadFirmwareImage
 from esptool.util import FatalError, pad_to
 
-from flashjig.config import Profile
+from flashjig.config import ImageSpec, Profile
 from flashjig.errors import ImageError
-from flashjig.flashing import nvs
+from flashjig.flashing import chips, nvs
 from flashjig.flashing.chips import target
 from flashjig.flashing.esptool_internals import image_with_flash_params
+from flashjig.flashing.parts import (
+    GZIP_MAGIC,
+    TABLE_SIZE,
+    Kind,
+    Part,
+    bootloader_in,
+    parts,
+    table_md5_problem,
+)
 
 LEVEL = 9  # as esptool compresses
 ZLIB_HEADER = b"\x78\xda"  # deflate, 32 KiB window, level 9 (RFC 1950)
@@ -44,6 +53,7 @@ class Image:
     data: bytes
     sha256: str
     chip: str = "esp8266"
+    parts: tuple[Part, ...] = ()  # what in it is checked as an image or a table
     _compressed: dict[bytes, bytes] = field(default_factory=dict, repr=False)
     _bodies: dict[bytes, bytes] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -51,6 +61,14 @@ class Image:
     @property
     def end(self) -> int:
         return self.offset + len(self.data)
+
+    @property
+    def partition_table(self) -> bytes | None:
+        """The ESP32-family partition table this file holds (or is), if any."""
+        for part in self.parts:
+            if part.kind is Kind.PARTITION_TABLE:
+                return self.data[part.start : part.start + TABLE_SIZE]
+        return None
 
     def for_module(self, flash_mode: str, flash_freq: str, flash_size: str) -> bytes:
         """The bytes to write: padded to a word and, for a boot image, with the header's
@@ -91,11 +109,12 @@ class Image:
             return self._bodies[key]
 
 
-def _check_image(path: Path, data: bytes, chip: str) -> None:
+def _check_image(where: str, data: bytes, chip: str, what: str) -> None:
     """An image as the ROM (or the second-stage bootloader) will take it: esptool's parser
     (header, segments, the chip id on the ESP32s), the checksum the ROM verifies before it
     jumps in and the SHA-256 appended to ESP32-family images; a wrong one would be written,
-    verified and then never boot."""
+    verified and then never boot. ``where`` names the file (and the part in it), ``what``
+    the kind of image it should be."""
     rom = target(chip)
     try:
         image = LoadFirmwareImage(chip, data)
@@ -105,24 +124,77 @@ def _check_image(path: Path, data: bytes, chip: str) -> None:
         reason = str(e) or type(e).__name__
         if isinstance(e, TypeError | IndexError | struct.error):
             reason = f"the file ends early ({len(data)} bytes)"
-        raise ImageError(f"{path}: not a valid {rom.CHIP_NAME} boot image: {reason}") from None
+        raise ImageError(f"{where}: not a valid {rom.CHIP_NAME} {what}: {reason}") from None
     chip_id = getattr(image, "chip_id", None)
     if chip_id is not None and chip_id != rom.IMAGE_CHIP_ID:
+        named = chips.chip_named_by_image_id(chip_id)
+        built_for = f"unknown chip {chip_id}" if named is None else target(named).CHIP_NAME
         raise ImageError(
-            f"{path}: built for chip id {chip_id}, not the {rom.CHIP_NAME}'s "
-            f"({rom.IMAGE_CHIP_ID}): the ROM would refuse to boot it"
+            f"{where}: wrong chip: built for the {built_for} (chip id {chip_id}), not the "
+            f"{rom.CHIP_NAME} (chip id {rom.IMAGE_CHIP_ID}): the ROM would refuse to boot it"
         )
     expected = image.calculate_checksum()
     if image.checksum != expected:
         raise ImageError(
-            f"{path}: segment checksum is {image.checksum:#04x}, its segments give "
+            f"{where}: segment checksum is {image.checksum:#04x}, its segments give "
             f"{expected:#04x}: the ROM would refuse to boot it"
         )
     stored = getattr(image, "stored_digest", None)
     if stored is not None and stored != image.calc_digest:
         raise ImageError(
-            f"{path}: the SHA-256 appended to the image does not match its contents: "
+            f"{where}: the SHA-256 appended to the image does not match its contents: "
             "the bootloader would refuse to boot it"
+        )
+
+
+def _check_part(spec: ImageSpec, data: bytes, part: Part) -> None:
+    """One part of a file, checked as if it had been given on its own."""
+    where = str(spec.path) if part.offset == spec.offset else f"{spec.path} ({part.describe()})"
+    if part.kind is Kind.PARTITION_TABLE:
+        problem = table_md5_problem(data[part.start : part.start + TABLE_SIZE])
+        if problem is not None:
+            raise ImageError(f"{where}: {problem}: the bootloader would refuse the table")
+        return
+    rom = target(spec.chip)
+    if (
+        part.kind is Kind.BOOTLOADER
+        and spec.chip != "esp8266"
+        and data[part.start : part.start + 1] != bytes([rom.ESP_IMAGE_MAGIC])
+    ):
+        _no_bootloader(spec, data, part)
+    what = "boot image" if part.kind is Kind.BOOTLOADER else "app image"
+    _check_image(where, data[part.start :], spec.chip, what)
+
+
+def _no_bootloader(spec: ImageSpec, data: bytes, part: Part) -> None:
+    """A file that covers the chip's bootloader offset with no bootloader there: say what
+    it is for, when it is a factory image for another chip or for another offset."""
+    rom = target(spec.chip)
+    here = f"{spec.path} (written at {spec.offset:#x})"
+    found = bootloader_in(data)
+    if found is None:
+        raise ImageError(
+            f"{here}: no {rom.CHIP_NAME} bootloader at {part.offset:#x}, where the ROM "
+            "looks for one: the module would not boot"
+        )
+    chip, at = found
+    other = target(chip)
+    if chip != spec.chip:
+        raise ImageError(
+            f"{here}: wrong chip: it holds a bootloader for the {other.CHIP_NAME} at file "
+            f"offset {at:#x}, not one for the {rom.CHIP_NAME}"
+        )
+    raise ImageError(
+        f"{here}: its {rom.CHIP_NAME} bootloader is at file offset {at:#x}, so the file "
+        f"is for {part.offset - at:#x}, not {spec.offset:#x}"
+    )
+
+
+def _refuse_compressed(spec: ImageSpec, data: bytes) -> None:
+    if data[:2] == GZIP_MAGIC:
+        raise ImageError(
+            f"{spec.path}: gzip-compressed (an OTA update file, such as Tasmota's .bin.gz): "
+            "flash the uncompressed .bin over serial"
         )
 
 
@@ -136,11 +208,11 @@ def load_images(profile: Profile) -> tuple[Image, ...]:
         digest = hashlib.sha256(data).hexdigest()
         if spec.sha256 and digest != spec.sha256:
             raise ImageError(f"{spec.path}: sha256 is {digest}, the profile pins {spec.sha256}")
-        rom = target(spec.chip)
-        app = spec.chip != "esp8266" and data[:1] == bytes([rom.ESP_IMAGE_MAGIC])
-        if spec.offset == rom.BOOTLOADER_FLASH_OFFSET or app:
-            _check_image(spec.path, data, spec.chip)
-        images.append(Image(spec.offset, spec.path, data, digest, spec.chip))
+        _refuse_compressed(spec, data)
+        found = parts(spec.chip, spec.offset, data)
+        for part in found:
+            _check_part(spec, data, part)
+        images.append(Image(spec.offset, spec.path, data, digest, spec.chip, found))
     _check_unit_data(profile, images)
     return tuple(images)
 
@@ -153,11 +225,13 @@ def _check_unit_data(profile: Profile, images: list[Image]) -> None:
     for chip in profile.chips:
         if chip == "esp8266":
             continue
-        tables = [i for i in images if i.chip == chip and nvs.is_partition_table(i.data)]
+        tables = [i for i in images if i.chip == chip and i.partition_table is not None]
         if not tables:
             raise ImageError(
                 f"profile {profile.name!r} gives units an identity, which an {chip} keeps in "
                 "NVS: its images need the build's partition table (partition-table.bin)"
             )
-        if nvs.nvs_partition(tables[0].data) is None:
+        table = tables[0].partition_table
+        assert table is not None
+        if nvs.nvs_partition(table) is None:
             raise ImageError(f"{tables[0].path}: the partition table has no NVS partition")

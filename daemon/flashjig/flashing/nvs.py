@@ -9,8 +9,7 @@ partition, so writing it replaces whatever the partition held.
 
 The partition table is the build's own (IDF puts it at 0x8000 and nowhere else by
 default; Arduino's and IDF's default tables put NVS at 0x9000, 0x5000 or 0x6000 long):
-rows of ``<2sBBII16sI`` (magic AA 50, type, subtype, offset, size, label, flags) up to the
-first row without the magic. NVS is type 1 (data), subtype 2.
+its rows are read by ``flashing.parts``. NVS is type 1 (data), subtype 2.
 """
 
 import io
@@ -18,9 +17,8 @@ import struct
 from collections.abc import Iterable
 
 from flashjig.errors import IdentityError
+from flashjig.flashing.parts import partitions
 
-TABLE_MAGIC = b"\xaa\x50"
-TABLE_ROWS = 95  # 0xC00 bytes of 32-byte rows, the MD5 row among them
 NVS_TYPE, NVS_SUBTYPE = 1, 2
 MAX_KEY = 15  # NVS keys and namespaces: 15 characters and a NUL
 PAGE = 0x1000
@@ -30,18 +28,11 @@ MIN_SIZE = 3 * PAGE  # the generator's least read/write partition
 Entry = tuple[str, str, str]
 
 
-def is_partition_table(data: bytes) -> bool:
-    return data[:2] == TABLE_MAGIC
-
-
 def nvs_partition(table: bytes) -> tuple[int, int] | None:
     """(offset, size) of the table's first NVS partition, None if it has none."""
-    for row in range(TABLE_ROWS):
-        magic, kind, subtype, offset, size = struct.unpack_from("<2sBBII", table, row * 32)
-        if magic != TABLE_MAGIC:
-            return None
-        if (kind, subtype) == (NVS_TYPE, NVS_SUBTYPE):
-            return offset, size
+    for partition in partitions(table):
+        if (partition.type, partition.subtype) == (NVS_TYPE, NVS_SUBTYPE):
+            return partition.offset, partition.size
     return None
 
 

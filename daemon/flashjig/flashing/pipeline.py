@@ -37,9 +37,10 @@ from flashjig.config.sizes import size_name, smallest_holding
 from flashjig.errors import BackupError, IdentityError, UnitsExhausted
 from flashjig.flashing import backups, capacity, chips, esplog, identity, sdklayout
 from flashjig.flashing.bootcheck import check_boot
-from flashjig.flashing.esptool_internals import close_port
+from flashjig.flashing.esptool_internals import close_port, image_incompatibility
 from flashjig.flashing.identity import Unit
 from flashjig.flashing.images import Image
+from flashjig.flashing.parts import Kind
 from flashjig.flashing.result import (
     Cancelled,
     Failure,
@@ -216,20 +217,30 @@ def _images_of_chip(job: FlashJob, esp: ESPLoader) -> tuple[Image, ...]:
 
 
 def _check_revision(images: tuple[Image, ...], esp: ESPLoader, result: FlashResult) -> None:
-    """Refuse, as esptool's write-flash does, a bootloader whose header says it cannot run
-    on this revision of the chip (ESP32s: min/max_rev_full, major x 100 + minor)."""
-    rom = type(esp)
+    """Refuse, as esptool's write-flash does, a bootloader (given alone or inside a merged
+    image) whose header says it is not for this chip or its revision; an app such is
+    logged, as esptool notes it (ESP-IDF's bootloader checks the app's range at boot)."""
     for image in images:
-        if image.offset != rom.BOOTLOADER_FLASH_OFFSET or image.chip == "esp8266":
+        if image.chip == "esp8266":
             continue
-        header = LoadFirmwareImage(image.chip, image.data)  # checked when it was loaded
-        low, high = header.min_rev_full, header.max_rev_full
-        revision = _guard("reading the chip revision", esp.get_chip_revision)
-        if not low <= revision <= high:
-            raise Failure(
-                Reason.WRONG_CHIP,
-                f"chip revision {result.chip_revision} is outside what {image.path.name} "
-                f"runs on (v{low // 100}.{low % 100} to v{high // 100}.{high % 100})",
+        for part in image.parts:
+            if part.kind is Kind.PARTITION_TABLE:
+                continue
+            header = LoadFirmwareImage(image.chip, image.data[part.start :])  # checked at load
+            problem = _guard(
+                "reading the chip revision", image_incompatibility, esp, header, image.path.name
+            )
+            if problem is None:
+                continue
+            where = f"{problem} ({part.describe()})"
+            if part.kind is Kind.BOOTLOADER:
+                raise Failure(Reason.WRONG_CHIP, where)
+            log.warning(
+                "%s: %s on %s: the bootloader may not start it",
+                result.socket,
+                where,
+                result.mac,
+                extra={"SOCKET": result.socket, "MAC": result.mac or ""},
             )
 
 
