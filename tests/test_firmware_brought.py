@@ -18,12 +18,18 @@ from conftest import SHIPPED
 from helpers import flash_profile, output, run_esptool, start_sim
 
 from flashjig.config import load_config
-from flashjig.emulator.firmware import IDF4_REVISIONS, build_esp32_firmware
+from flashjig.emulator.firmware import (
+    AT_LAYOUT_4MB_C1,
+    IDF4_REVISIONS,
+    build_at_firmware,
+    build_esp32_firmware,
+)
 from flashjig.emulator.module import State
 from flashjig.errors import ConfigError, ImageError
 from flashjig.flashing.identity import Unit
 from flashjig.flashing.images import load_images
 from flashjig.flashing.result import Reason
+from flashjig.flashing.sdklayout import RF_INIT_DATA
 from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
 
 FIRMWARE = Path(__file__).parent / "firmware"
@@ -286,6 +292,54 @@ def test_a_unit_gets_its_nvs_inside_a_factory_image(tmp_path):
 
 
 # -- ESP8266 firmware as shipped -------------------------------------------------------------
+
+
+def at_firmware(tmp_path: Path) -> list[tuple[int, Path]]:
+    """The AT / NONOS SDK set for a 4 MB module (4MB-c1), each file where the SDK says."""
+    files = {**build_at_firmware(), "esp_init_data_default_v08.bin": RF_INIT_DATA}
+    folder = tmp_path / "at"
+    return [(o, write(folder, name, files[name])) for o, name in AT_LAYOUT_4MB_C1.items()]
+
+
+def test_the_at_firmware_set_flashes_as_the_sdk_lays_it_out(tmp_path):
+    """boot_v1.7 at 0x0 takes the 4MB-c1 size in its header (boot_v1.x finds user1 and
+    user2 by it), user1 is a V2 image checked as one, the init data and blank.bin are data;
+    the module boots into user1's firmware and says ready."""
+    layout = at_firmware(tmp_path)
+    user1 = layout[1][1]
+    assert "Checksum: 0x" in output(
+        subprocess.run([sys.executable, "-m", "esptool", "image-info", str(user1)],
+                       capture_output=True, text=True)
+    )  # fmt: skip
+    config = station(
+        tmp_path,
+        [image(o, p) for o, p in layout],
+        flash_size="4MB-c1",
+        boot_check={"pattern": "ready", "timeout": 5},
+    )
+    images = load_images(config.profile)
+    assert [p.kind.value for p in images[1].parts] == ["app"]  # user1, as a V2 image
+    assert [i.parts for i in images[2:]] == [(), (), ()]  # data: nothing to check
+    result, flash, _, _ = flash_one(config, "esp8266")
+    assert result.ok, result.detail
+    for offset, path in layout[1:]:
+        data = path.read_bytes()
+        assert flash[offset : offset + len(data)] == data, path.name
+    boot = layout[0][1].read_bytes()
+    assert flash[3] >> 4 == 0x6  # 4MB-c1 (esptool's ESP8266ROM.FLASH_SIZES), was 4MB (0x4)
+    assert flash[4 : len(boot)] == boot[4:] and flash[2] == boot[2]
+    assert result.boot_log.endswith("ready")
+
+
+def test_a_damaged_v2_user1_is_refused(tmp_path):
+    layout = at_firmware(tmp_path)
+    user1 = layout[1][1]
+    data = bytearray(user1.read_bytes())
+    data[-0x100] ^= 0x01  # in the RAM segments the checksum covers
+    user1.write_bytes(bytes(data))
+    config = station(tmp_path, [image(o, p) for o, p in layout], flash_size="4MB-c1")
+    with pytest.raises(ImageError, match="user1.2048.new.5.bin: segment checksum"):
+        load_images(config.profile)
 
 
 def test_a_gzip_ota_file_is_refused_in_one_line(tmp_path):

@@ -16,7 +16,12 @@ import json
 import random
 import struct
 
-from esptool.bin_image import ELFSection, ESP8266ROMFirmwareImage, ImageSegment
+from esptool.bin_image import (
+    ELFSection,
+    ESP8266ROMFirmwareImage,
+    ESP8266V2FirmwareImage,
+    ImageSegment,
+)
 from esptool.targets import CHIP_DEFS
 
 from flashjig.emulator.bootrom import APP_MARKER, PARTITION_MAGIC, PARTITION_TABLE
@@ -69,6 +74,55 @@ def build_firmware(
     _, boot = image.save(None)
     irom = _code(rng, size - IROM_OFFSET)
     return boot + b"\xff" * (IROM_OFFSET - len(boot)) + irom
+
+
+# The ESP8266 AT / NONOS SDK download set for a 4 MB module in the 4MB-c1 map, by offset
+# (the SDK's README and ESP8266_NONOS_SDK issue 179): the second-stage bootloader, user1,
+# the RF init data and blank system parameters (the last 4 sectors), blank OTA settings.
+AT_LAYOUT_4MB_C1 = {
+    0x0: "boot_v1.7.bin",
+    0x1000: "user1.2048.new.5.bin",
+    0xFE000: "blank.bin",
+    0x3FC000: "esp_init_data_default_v08.bin",
+    0x3FE000: "blank.bin",
+}
+IROM_MAP_START = 0x40200000  # the ESP8266's flash-mapped code (esptool's ESP8266ROM)
+
+
+def build_at_firmware(
+    *, banner: str = "\r\nready\r\n", baud: int = 115200, seed: int = 1
+) -> dict[str, bytes]:
+    """The AT firmware's files by name, as the NONOS SDK ships them (but the RF init data,
+    which ``flashing.sdklayout`` holds as the SDK has it). ``boot_v1.7.bin`` is a
+    "V1" image the ROM loads (synthetic code standing in for Espressif's closed bootloader);
+    ``user1.2048.new.5.bin`` a "V2" image made by esptool's ``ESP8266V2FirmwareImage``, the
+    code ``elf2image --version 2`` runs: magic 0xEA, the irom0 text (mapped at user1's
+    offset + 0x10), then a V1 header, the RAM segments, the checksum and the SDK's CRC32;
+    blank.bin is plain data with no header."""
+    rng = random.Random(seed)
+    boot = ESP8266ROMFirmwareImage()
+    boot.entrypoint = ENTRY
+    boot.flash_mode = 0  # QIO, as Espressif's boot_v1.7.bin has it; esptool may rewrite it
+    boot.flash_size_freq = 0x40  # 4 MB, 40 MHz
+    boot.segments = [ImageSegment(IRAM, _code(rng, 0xC00))]
+    _, boot_bin = boot.save(None)
+    user1 = ESP8266V2FirmwareImage()
+    user1.entrypoint = ENTRY
+    user1.flash_mode = 0
+    user1.flash_size_freq = 0x40
+    dram = _descriptor(banner, baud) + _code(rng, 0x400)
+    user1.segments = [
+        ELFSection(b".irom0.text", IROM_MAP_START + 0x1000 + 0x10, _code(rng, 0x30000), 0),
+        ELFSection(b".text", IRAM, _code(rng, 0x6000), 0),
+        ELFSection(b".data", DRAM, dram + b"\x00" * (-len(dram) % 4), 0),
+    ]
+    user1_bin = user1.save(None)
+    assert user1_bin is not None  # save(None) returns the bytes
+    return {
+        "boot_v1.7.bin": boot_bin,
+        "user1.2048.new.5.bin": bytes(user1_bin),
+        "blank.bin": b"\xff" * 0x1000,
+    }
 
 
 # Where each chip's RAM is (esptool's MEMORY_MAP): IRAM, DRAM.
