@@ -240,6 +240,22 @@ def test_a_factory_image_for_another_chip_is_the_wrong_chip_before_anything(
     assert "\n" not in str(refused.value)
 
 
+@pytest.mark.parametrize("path", [MICROPYTHON_IDF4, FACTORY_IDF5], ids=["for-0x1000", "for-0x0"])
+def test_an_esp32_build_in_an_esp8266_profile_is_the_wrong_chip_in_one_line(tmp_path, path):
+    """The commonest mix-up, through `flashjig check-config`: exit 2, one line, the chip."""
+    config = station(tmp_path, [image(0, path)])  # esp8266, the default
+    run = subprocess.run(
+        [sys.executable, "-m", "flashjig", "check-config", str(tmp_path / "flashjig.yaml")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 2
+    [line] = run.stdout.splitlines()  # check-config prints its problems, one a line
+    assert "wrong chip: it holds a bootloader for the ESP32 at file offset" in line
+    assert "not one for the ESP8266" in line
+    with pytest.raises(ImageError):
+        load_images(config.profile)
+
+
 def test_a_merged_image_whose_bootloader_excludes_the_revision_is_refused_before_any_erase(
     tmp_path,
 ):

@@ -156,12 +156,11 @@ def _check_part(spec: ImageSpec, data: bytes, part: Part) -> None:
             raise ImageError(f"{where}: {problem}: the bootloader would refuse the table")
         return
     rom = target(spec.chip)
-    if (
-        part.kind is Kind.BOOTLOADER
-        and spec.chip != "esp8266"
-        and data[part.start : part.start + 1] != bytes([rom.ESP_IMAGE_MAGIC])
-    ):
-        _no_bootloader(spec, data, part)
+    if part.kind is Kind.BOOTLOADER:
+        if spec.chip == "esp8266" and bootloader_in(data) is not None:
+            _no_bootloader(spec, data, part)  # an ESP32-family build in an ESP8266 list
+        if data[part.start : part.start + 1] != bytes([rom.ESP_IMAGE_MAGIC]):
+            _no_bootloader(spec, data, part)
     what = "boot image" if part.kind is Kind.BOOTLOADER else "app image"
     _check_image(where, data[part.start :], spec.chip, what)
 

@@ -26,7 +26,7 @@ import struct
 from dataclasses import dataclass
 from enum import Enum
 
-from esptool.bin_image import ESP8266V2FirmwareImage
+from esptool.bin_image import ESP32FirmwareImage, ESP8266V2FirmwareImage
 from esptool.loader import ESPLoader
 
 from flashjig.flashing.chips import chip_named_by_image_id, target
@@ -39,6 +39,7 @@ ROW = struct.Struct("<2sBBII16sI")
 APP_TYPE = 0
 GZIP_MAGIC = b"\x1f\x8b"
 IMAGE_MAGIC = ESPLoader.ESP_IMAGE_MAGIC
+WP_PIN_DISABLED = ESP32FirmwareImage.WP_PIN_DISABLED
 
 
 class Kind(Enum):
@@ -131,7 +132,9 @@ def bootloader_in(data: bytes) -> tuple[str, int] | None:
     factory image for 0x0); None if neither holds one."""
     for at in (0x0, 0x1000):
         header = data[at : at + 24]
-        if len(header) < 24 or header[0] != IMAGE_MAGIC:
+        # Byte 8 of an ESP32-family header is the WP pin, 0xEE ("none") as esptool and
+        # ESP-IDF write it; in an ESP8266 image it is the low byte of a load address.
+        if len(header) < 24 or header[0] != IMAGE_MAGIC or header[8] != WP_PIN_DISABLED:
             continue
         (chip_id,) = struct.unpack_from("<H", header, 12)
         chip = chip_named_by_image_id(chip_id)
