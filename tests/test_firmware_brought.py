@@ -28,6 +28,7 @@ from flashjig.emulator.module import State
 from flashjig.errors import ConfigError, ImageError
 from flashjig.flashing.identity import Unit
 from flashjig.flashing.images import load_images
+from flashjig.flashing.parts import Kind
 from flashjig.flashing.result import Reason
 from flashjig.flashing.sdklayout import RF_INIT_DATA
 from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
@@ -305,6 +306,24 @@ def test_a_unit_gets_its_nvs_inside_a_factory_image(tmp_path):
     assert flash[:0x9000] == data[:0x9000] and flash[0xF000 : len(data)] == data[0xF000:]
     nvs = flash[0x9000:0xF000]
     assert nvs != data[0x9000:0xF000] and result.client_id.encode() in nvs
+
+
+def test_a_partition_table_is_found_where_it_is_written_and_its_md5_row_checked(tmp_path):
+    """A build with CONFIG_PARTITION_TABLE_OFFSET moved writes its table at 0x9000; a table
+    whose MD5 row does not match its rows would be refused by the bootloader."""
+    files = build_esp32_firmware("esp32c3", app_size=0x8000)
+    table = files.pop(0x8000)
+    moved = write(tmp_path, "table.bin", table)
+    paths = [image(o, write(tmp_path, f"{o:x}.bin", d)) for o, d in files.items()]
+    config = station(tmp_path, [*paths, image(0xC000, moved)], chips=["esp32c3"])
+    loaded = load_images(config.profile)
+    tables = [p.offset for i in loaded for p in i.parts if p.kind is Kind.PARTITION_TABLE]
+    assert tables == [0xC000]
+    damaged = bytearray(table)
+    damaged[0x20 + 4] ^= 0x01  # the second row's offset
+    moved.write_bytes(bytes(damaged))
+    with pytest.raises(ImageError, match="table.bin: its MD5 row does not match its rows"):
+        load_images(config.profile)
 
 
 # -- ESP8266 firmware as shipped -------------------------------------------------------------

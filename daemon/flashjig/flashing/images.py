@@ -1,12 +1,15 @@
 """A profile's images, read and checked once, before any module is touched.
 
-Checks: every file is readable and matches its pinned sha256; the image at the chip's
-bootloader offset (0x0, 0x1000 on an ESP32) is a valid image for that chip by esptool's
-own image classes (header, segments, checksum; on the ESP32s the chip id and revisions in
-the extended header and the appended SHA-256), and so is every other ESP32-family file
-that starts with the image magic (the apps). What can only be checked against a module
-(does it fit the detected flash, does its revision take the image) is done by the
-pipeline, still before erasing.
+Checks: every file is readable and matches its pinned sha256, and is not a gzip (OTA)
+file; each part of it that the chip will load (``flashing.parts``: the bootloader at the
+chip's bootloader offset, 0x0 or 0x1000 on an ESP32, whether the file is one or merely
+covers it; the partition table and the apps it lists inside a merged image; an ESP32 app
+or an ESP8266 "V2" app given on its own) is valid by esptool's own image classes (header,
+segments, checksum; on the ESP32s the chip id in the extended header and the appended
+SHA-256), and a table's MD5 row holds. A file that covers the bootloader's place with no
+bootloader there is named for what it is: a factory image for another chip, or for
+another offset. What can only be checked against a module (does it fit the detected
+flash, does its revision take the image) is done by the pipeline, still before erasing.
 
 A station compresses an image once, not once per module. The header esptool rewrites
 (flash mode, size and frequency) depends on the profile and, with ``flash_size: detect``,

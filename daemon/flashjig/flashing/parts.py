@@ -115,7 +115,7 @@ def parts(chip: str, offset: int, data: bytes) -> tuple[Part, ...]:
     # CONFIG_PARTITION_TABLE_OFFSET moved).
     table = 0 if data[:2] == TABLE_MAGIC else start(TABLE_OFFSET)
     if table is not None and data[table : table + 2] == TABLE_MAGIC:
-        found.append(Part(Kind.PARTITION_TABLE, TABLE_OFFSET, table))
+        found.append(Part(Kind.PARTITION_TABLE, offset + table, table))
         for partition in partitions(data[table : table + TABLE_SIZE]):
             app = start(partition.offset)
             if partition.type == APP_TYPE and app is not None and data[app] == rom.ESP_IMAGE_MAGIC:
