@@ -6,6 +6,7 @@ has a verdict of its own, through the unchanged esptool CLI against the emulated
 station flashes what esptool flashes and refuses, before anything is erased, what it
 refuses."""
 
+import contextlib
 import dataclasses
 import json
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import SHIPPED
-from helpers import flash_profile, output, run_esptool, start_sim
+from helpers import flash_profile, output, read_flash, run_esptool, start_sim
 
 from flashjig.config import load_config
 from flashjig.emulator.firmware import (
@@ -102,27 +103,28 @@ def flash_one(config, chip: str, **job):
 # -- real builds, flashed as they are published ----------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("chip", "images"),
-    [
-        ("esp32", [(0x1000, MICROPYTHON_IDF4)]),
-        ("esp32", [(0x0, FACTORY_IDF5)]),
-        (
-            "esp32s3",
-            [
-                (0x0, MXDBG / "bootloader.bin"),
-                (0x8000, MXDBG / "partition-table.bin"),
-                (0x10000, MXDBG / "mxdbg.bin"),
-            ],
-        ),
-        ("esp8266", [(0x0, MICROPYTHON_ESP8266)]),
-        ("esp8266", [(0x0, CIRCUITPYTHON_ESP8266)]),
-    ],
-    ids=["micropython-idf4.2", "factory-idf5.4.1", "s3-idf5.3.5", "micropython-8266", "cpy-8266"],
-)
-def test_a_real_build_is_flashed_as_published_and_read_back(tmp_path, chip, images):
+# Each real build as its publisher says to flash it: (chip, [(offset, file)]).
+REAL_BUILDS = {
+    "micropython-idf4.2": ("esp32", [(0x1000, MICROPYTHON_IDF4)]),
+    "factory-idf5.4.1": ("esp32", [(0x0, FACTORY_IDF5)]),
+    "s3-idf5.3.5": (
+        "esp32s3",
+        [
+            (0x0, MXDBG / "bootloader.bin"),
+            (0x8000, MXDBG / "partition-table.bin"),
+            (0x10000, MXDBG / "mxdbg.bin"),
+        ],
+    ),
+    "micropython-8266": ("esp8266", [(0x0, MICROPYTHON_ESP8266)]),
+    "circuitpython-8266": ("esp8266", [(0x0, CIRCUITPYTHON_ESP8266)]),
+}
+
+
+@pytest.mark.parametrize("build", REAL_BUILDS)
+def test_a_real_build_is_flashed_as_published_and_read_back(tmp_path, build):
     """On the emulated ESP32 (v3.1), S3 (v0.2) and ESP8266: every file on the flash byte for
-    byte, and (ESP32s) the ROM takes the bootloader it finds: magic, chip id, checksum."""
+    byte, and the ROM takes the image it finds (magic, chip id, checksum)."""
+    chip, images = REAL_BUILDS[build]
     config = station(tmp_path, [image(o, p) for o, p in images], chips=[chip])
     result, flash, _, module = flash_one(config, chip)
     assert result.ok, result.detail
@@ -133,20 +135,31 @@ def test_a_real_build_is_flashed_as_published_and_read_back(tmp_path, chip, imag
 
 
 @pytest.fixture(scope="module")
-def esptool_esp32():
-    """An emulated ESP32 (v3.1) for the unchanged esptool CLI."""
-    for devices in start_sim("--chip", "esp32", "--modules", "1", "--flash-size", "4MB"):
-        yield devices["module1"]
+def esptool_modules():
+    """An emulated ESP8266, ESP32 (v3.1), C3 (v0.4) and S3 (v0.2), each in download mode,
+    for the unchanged esptool CLI."""
+    with contextlib.ExitStack() as stack:
+        devices = {}
+        for chip in ("esp8266", "esp32", "esp32c3", "esp32s3"):
+            sim = start_sim("--chip", chip, "--modules", "1", "--flash-size", "4MB")
+            devices[chip] = next(stack.enter_context(contextlib.closing(sim)))["module1"]
+        yield devices
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", [MICROPYTHON_IDF4, FACTORY_IDF5], ids=["idf4.2", "idf5.4.1"])
-def test_esptool_flashes_the_same_real_builds(esptool_esp32, tmp_path, path):
-    """The reference: esptool's write-flash takes both (the IDF 4.x one is what the station
-    refused before, reading max_rev_full 0 as "v0.0 at most")."""
-    offset = "0x1000" if path == MICROPYTHON_IDF4 else "0x0"
-    text = output(run_esptool(esptool_esp32, "write-flash", offset, str(path), chip="esp32"))
+@pytest.mark.parametrize("build", REAL_BUILDS)
+def test_esptool_flashes_the_same_real_builds_and_reads_them_back(esptool_modules, tmp_path, build):
+    """The reference: esptool's write-flash takes every one (the IDF 4.x one is what the
+    station refused before, reading max_rev_full 0 as "v0.0 at most"), and its read-flash
+    gives the files back."""
+    chip, images = REAL_BUILDS[build]
+    device = esptool_modules[chip]
+    args = [str(a) for offset, path in images for a in (hex(offset), path)]
+    text = output(run_esptool(device, "write-flash", *args, chip=chip))
     assert "Hash of data verified." in text, text
+    for offset, path in images:
+        data = path.read_bytes()
+        assert read_flash(device, tmp_path, offset, len(data), chip=chip) == data, path.name
 
 
 # -- chip revisions, by esptool's rules ------------------------------------------------------
@@ -187,20 +200,13 @@ def test_chip_revisions_are_read_as_esptool_reads_them(tmp_path, chip, revisions
         assert erased == 0
 
 
-@pytest.fixture(scope="module")
-def esptool_chips():
-    for esp32 in start_sim("--chip", "esp32", "--modules", "1", "--flash-size", "4MB"):
-        for c3 in start_sim("--chip", "esp32c3", "--modules", "1", "--flash-size", "4MB"):
-            yield {"esp32": esp32["module1"], "esp32c3": c3["module1"]}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("chip", "revisions", "takes"), REVISIONS)
-def test_esptool_agrees_on_each_revision(esptool_chips, tmp_path, chip, revisions, takes):
+def test_esptool_agrees_on_each_revision(esptool_modules, tmp_path, chip, revisions, takes):
     """The unchanged esptool CLI on the same emulated chip: the table above is its verdict."""
     files = revision_build(tmp_path, chip, revisions)
     bootloader = min(files)
-    run = run_esptool(esptool_chips[chip], "write-flash", hex(bootloader), str(files[bootloader]),
+    run = run_esptool(esptool_modules[chip], "write-flash", hex(bootloader), str(files[bootloader]),
                       chip=chip)  # fmt: skip
     assert (run.returncode == 0) == takes, output(run)
     if not takes:
