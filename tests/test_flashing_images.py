@@ -33,7 +33,7 @@ def test_matching_sha256_loads(firmware_1m):
 def test_boot_image_must_be_a_valid_esp8266_image(tmp_path):
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x00" * 4096)
-    with pytest.raises(ImageError, match="junk.bin: not a valid ESP8266 boot image"):
+    with pytest.raises(ImageError, match=r"junk.bin \(written at 0x0\): not a valid ESP8266 boot"):
         load_images(profile(ImageSpec(0, junk, None)))
 
 

@@ -176,8 +176,8 @@ def _no_bootloader(spec: ImageSpec, data: bytes, part: Part) -> None:
     found = bootloader_in(data)
     if found is None:
         raise ImageError(
-            f"{here}: no {rom.CHIP_NAME} bootloader at {part.offset:#x}, where the ROM "
-            "looks for one: the module would not boot"
+            f"{here}: not a valid {rom.CHIP_NAME} boot image: nothing with the image magic "
+            f"at {part.offset:#x}, where the ROM looks for one: the module would not boot"
         )
     chip, at = found
     other = target(chip)
