@@ -80,6 +80,8 @@ def local_midnight(year: int, month: int, day: int) -> datetime:
         ),
         ("2026-11-20T08:00", datetime(2026, 11, 20, 8).astimezone()),
         ("2026-11-20", local_midnight(2026, 11, 20)),
+        ("999999999d", datetime(1970, 1, 1, tzinfo=UTC)),  # beyond what dates hold: all
+        ("9" * 40 + "w", datetime(1970, 1, 1, tzinfo=UTC)),
     ],
 )
 def test_parse_since_accepts(text, expected):
@@ -96,7 +98,9 @@ def test_parse_since_today_and_yesterday_are_local_midnights():
     assert parse_since("today", now=NOW).tzinfo is not None
 
 
-@pytest.mark.parametrize("text", ["xyz", "12", "3y", "-2d", "2026-13-01", ""])
+@pytest.mark.parametrize(
+    "text", ["xyz", "12", "3y", "-2d", "2026-13-01", "", "0001-01-01T00:00+14:00"]
+)
 def test_parse_since_rejects(text):
     with pytest.raises(ValueError, match=r"^--since: cannot read .*; use "):
         parse_since(text, now=NOW)

@@ -142,6 +142,13 @@ def test_events_follow_a_flash_live_and_the_report_has_it(page):
     assert bad.value.code == 400
 
 
+def test_a_report_since_before_dates_go_is_the_whole_journal(page):
+    """?since=999999999d was an OverflowError and a 500."""
+    status_page, _, _ = page()
+    status, _, body = get(status_page, "/api/report?since=999999999d")
+    assert status == 200 and json.loads(body)["attempts"] == 0
+
+
 def test_a_wrong_password_gets_401_and_nothing_else(page):
     status_page, _, _ = page(password="s3cret")
     for path in ("/", "/api/status", "/events", "/static/app.js"):

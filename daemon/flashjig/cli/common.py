@@ -9,7 +9,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeAlias, TypeVar
 
@@ -26,6 +26,8 @@ SINCE_HELP = (
 )
 # Who may read what a station keeps (the state directory is 0750, the service's group).
 WHO_MAY = "run as root, or as a member of the station's group (sudo usermod -aG flashjig USER)"
+# Before anything a journal holds: an age reaching further back means "all of it".
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _AGE = re.compile(r"(\d+)\s*([mhdw])")
 _AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -79,12 +81,14 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
         return datetime.combine(day, time()).astimezone()
     age = _AGE.fullmatch(word)
     if age:
-        return now - timedelta(**{_AGE_UNITS[age[2]]: int(age[1])})
+        try:
+            return now - timedelta(**{_AGE_UNITS[age[2]]: int(age[1])})
+        except OverflowError:  # further back than dates go: the whole journal
+            return EPOCH
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        return datetime.fromisoformat(text.strip()).astimezone()
+    except (ValueError, OverflowError):
         raise UsageError(f"--since: cannot read {text!r}; use {SINCE_HELP}") from None
-    return moment.astimezone()
 
 
 def journal_rows(state: Path, since: str | None) -> list[AttemptRow]:
