@@ -59,9 +59,17 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     from flashjig.mqtt.fleet import FLEET_FILE, Fleet, FleetError
 
-    fleet = Fleet(state_dir(args) / FLEET_FILE)
     try:
-        fleet.gather(config.mqtt)
+        fleet = Fleet(state_dir(args) / FLEET_FILE)
+    except FleetError as e:
+        print(f"flashjig fleet: {e}", file=sys.stderr)
+        return ExitCode.FAILED
+    try:
+        try:
+            fleet.gather(config.mqtt)
+        finally:  # what was refused is said even when the look fails after it
+            for note in fleet.notes:
+                print(f"flashjig fleet: {note}", file=sys.stderr)
         if args.action == "status":
             return _status(fleet, as_json=args.json)
         return _report(fleet, since, as_json=args.json)
@@ -73,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _status(fleet: Fleet, *, as_json: bool) -> int:
+    """Lines with what stations sent in them go through one_line (each stays one line)."""
     from flashjig.mqtt.fleet import overlapping_ranges
+    from flashjig.mqtt.incoming import one_line
 
     stations = fleet.stations()
     warnings = overlapping_ranges(stations)
@@ -85,49 +95,58 @@ def _status(fleet: Fleet, *, as_json: bool) -> int:
     for station in stations:
         state = station.state
         print(
-            f"station {station.id}  {'online' if station.online else 'OFFLINE'}  "
-            f"profile {state.get('profile', '?')}  today {state.get('ok_today', 0)} ok / "
-            f"{state.get('failed_today', 0)} failed  broker {state.get('broker', '?')}"
+            one_line(
+                f"station {station.id}  {'online' if station.online else 'OFFLINE'}  "
+                f"profile {state.get('profile', '?')}  today {state.get('ok_today', 0)} ok / "
+                f"{state.get('failed_today', 0)} failed  broker {state.get('broker', '?')}"
+            )
         )
         for name, socket in sorted(station.sockets.items()):
             last = socket.get("last_result") or "-"
             if socket.get("reason"):
                 last = f"{last}: {socket['reason']}"
             print(
-                f"  {name:<10} {socket.get('state', '?'):<9} "
-                f"{socket.get('progress', 0):5.1f}%  {socket.get('mac') or '-':<17}  {last}"
+                one_line(
+                    f"  {name:<10} {socket.get('state', '?'):<9} "
+                    f"{socket.get('progress', 0):5.1f}%  {socket.get('mac') or '-':<17}  {last}"
+                )
             )
     for warning in warnings:
-        print(f"! {warning}")
+        print(one_line(f"! {warning}"))
     return ExitCode.OK
 
 
 def _report(fleet: Fleet, since: float | None, *, as_json: bool) -> int:
+    from flashjig.mqtt.incoming import one_line
+
     results = fleet.results(since)
     if as_json:
         print(json.dumps(results))
         return ExitCode.OK
     ok = [r for r in results if r.get("result") == "ok"]
-    print(f"{len(results)} results from {len({r.get('station') for r in results})} stations: "
+    stations = {r["station"] for r in results}
+    print(f"{len(results)} results from {len(stations)} stations: "
           f"{len(ok)} ok, {len(results) - len(ok)} not")  # fmt: skip
     print("by station (ok / not):")
-    for station in sorted({str(r.get("station")) for r in results}):
+    for station in sorted(stations):
         mine = [r for r in results if r.get("station") == station]
         good = sum(1 for r in mine if r.get("result") == "ok")
-        print(f"  {station:<16} {good:5d} / {len(mine) - good}")
+        print(one_line(f"  {station:<16} {good:5d} / {len(mine) - good}"))
     failures = Counter(r.get("reason") or r.get("result") for r in results if r not in ok)
     if failures:
         print("failures by reason:")
         for reason, n in failures.most_common():
-            print(f"  {n:5d}  {reason}")
+            print(one_line(f"  {n:5d}  {reason}"))
     print("results:")
     for r in results:
         verdict = "ok" if r.get("result") == "ok" else f"{r.get('result')}: {r.get('reason')}"
         serial = "-" if r.get("serial") is None else str(r["serial"])
         where = f"{r.get('station')!s:<12} {r.get('socket')!s:<10}"
         print(
-            f"  {r.get('finished_at') or '-':<24}  {where} {r.get('mac') or '-':<17}  "
-            f"{serial:>6}  {verdict}"
+            one_line(
+                f"  {r.get('finished_at') or '-':<24}  {where} {r.get('mac') or '-':<17}  "
+                f"{serial:>6}  {verdict}"
+            )
         )
     return ExitCode.OK
 
