@@ -359,3 +359,19 @@ def test_bad_data_an_earlier_viewer_kept_does_not_break_the_view(viewer):
     assert out.startswith("1 results from 1 stations: 1 ok, 0 not")
     out, _ = shown("report", "--json", **viewer)
     assert json.loads(out) == [kept]
+
+
+def test_a_password_file_that_is_not_utf8_is_one_line_and_exit_1(station_config, tmp_path):
+    """The viewer loads its config without checking files (it has no images), so the
+    broker's password is read as it connects: a file it cannot use is one line."""
+    secret = tmp_path / "mqtt-password"
+    secret.write_bytes(b"caf\xe9\n")
+    config = tmp_path / "viewer.yaml"
+    config.write_text(
+        station_config.path.read_text()
+        + f"mqtt: {{host: 127.0.0.1, username: jig, password_file: {secret}}}\n"
+    )
+    run = run_fleet("status", config=config, state=tmp_path / "viewer")
+    assert run.returncode == 1
+    [line] = run.stderr.splitlines()
+    assert line.startswith("flashjig fleet: mqtt.password_file: ") and "not UTF-8" in line

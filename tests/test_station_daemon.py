@@ -232,3 +232,54 @@ def test_a_password_file_the_service_user_cannot_read_is_refused_at_load(station
         assert "mqtt.password_file: cannot read" in message and "service user" in message
     finally:
         shutil.rmtree(where)
+
+
+def test_a_reporter_that_cannot_be_made_refuses_the_reload_and_the_old_one_runs_on(
+    station_config, tmp_path
+):
+    """The page and the broker client are made before the reload changes anything: one
+    that cannot be made (before: a password file that was not UTF-8) refuses the reload,
+    and the running page keeps serving. Before, the old reporter was stopped first and the
+    exception ended the daemon (by SIGHUP) or left it without a page."""
+    import threading
+    import urllib.request
+
+    from flashjig.cli.run import reporters
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "web.yaml"
+    config.write_text(station_config.path.read_text() + f"web: {{listen: '127.0.0.1:{port}'}}\n")
+    made = []
+
+    def reporter(*args):
+        if made:
+            raise UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
+        made.append(reporters(*args))
+        return made[0]
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    seen = {}
+
+    def operator() -> None:  # the daemon takes signals, so it runs on the main thread
+        try:
+            wait_for(answers, what="the status page")
+            seen["refused"] = daemon.reload()
+            seen["kept"] = daemon.reporter is made[0] and answers()
+        finally:
+            daemon._stop.set()
+
+    daemon = Daemon(config, tmp_path / "state", hardware=SimulatedHardware, reporter=reporter)
+    thread = threading.Thread(target=operator)
+    thread.start()
+    assert daemon.run() == 0
+    thread.join()
+    assert seen["refused"].startswith("UnicodeDecodeError: "), seen
+    assert seen["kept"]

@@ -66,6 +66,10 @@ class UsageError(FlashjigError, ValueError):
     """Bad input on the command line or in a file it names: one line, exit code 2."""
 
 
+class PasswordError(FlashjigError, ValueError):
+    """A password file the station cannot use (unreadable, not UTF-8, blank)."""
+
+
 class ImageError(FlashjigError, ValueError):
     """An image that must not be written; the message names the file and the fault."""
 

@@ -36,7 +36,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from flashjig.config import MqttConfig
-from flashjig.errors import FlashjigError
+from flashjig.errors import FlashjigError, PasswordError
 from flashjig.mqtt.client import client_for
 from flashjig.mqtt.incoming import (
     Refused,
@@ -165,10 +165,12 @@ class Fleet:
         look = _Look(self)
         try:  # persistent: the broker queues results for us while we are away
             client = client_for(settings, f"flashjig-fleet-{socket.gethostname()}", persistent=True)
-        except OSError as e:  # its password file, its certificates
+        except OSError as e:  # its certificates
             raise FleetError(
                 f"cannot read {e.filename or 'a file the mqtt section names'}: {e.strerror or e}"
             ) from None
+        except PasswordError as e:  # read here: a viewer loads its config unchecked
+            raise FleetError(f"mqtt.password_file: {e}") from None
         client.manual_ack_set(True)
         client.on_connect = look.on_connect
         client.on_subscribe = look.on_subscribe

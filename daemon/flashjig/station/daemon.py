@@ -145,8 +145,9 @@ class Daemon:
                 signal.signal(sig, handler)
             station.start()
             control.start()
-            if _reports(config):
-                self.reporter = self._reporter(config, station)
+            self.reporter = self._reporter(config, station)
+            if self.reporter is not None:
+                self.reporter.start()
             self.notifier.ready(summary(station))
             log.info("control socket at %s", control.path)
             self._loop(station, control)
@@ -165,12 +166,14 @@ class Daemon:
             journal.close()
 
     def _reporter(self, config: Config, station: Station) -> Reporter | None:
+        """The reporter for ``config``, made but not started (None without an mqtt or web
+        section): whatever can fail in making it fails before anything is changed."""
+        if not _reports(config):
+            return None
         if self.make_reporter is None:
             log.warning("this daemon has no reporter: the mqtt and web sections are ignored")
             return None
-        reporter = self.make_reporter(config, station, self.state_dir)
-        reporter.start()
-        return reporter
+        return self.make_reporter(config, station, self.state_dir)
 
     def _loop(self, station: Station, control: ControlServer) -> None:
         tick = min(1.0, self.notifier.watchdog_interval or 1.0)
@@ -198,6 +201,8 @@ class Daemon:
         self.notifier.reloading()
         try:
             config, images = self.load()
+            # Made before anything changes: one that cannot be made refuses the reload.
+            reporter = self._reporter(config, station)
         except Exception as e:  # any failure to load is a refused reload, never a stop
             reason = str(e) if isinstance(e, ConfigError | ImageError) else _unexpected(e)
             log.error("reload refused, keeping the running config: %s", reason)
@@ -205,13 +210,12 @@ class Daemon:
             return reason
         for note in station.reload(config, images):
             log.warning("reload: %s", note)
-        if self.reporter is not None or _reports(config):
-            # Broker settings, profiles or names may have changed: start over cleanly.
-            if self.reporter is not None:
-                self.reporter.stop()
-                self.reporter = None
-            if _reports(config):
-                self.reporter = self._reporter(station.config, station)
+        # Broker settings, profiles or names may have changed: start over cleanly.
+        if self.reporter is not None:
+            self.reporter.stop()
+        self.reporter = reporter
+        if reporter is not None:
+            reporter.start()
         log.info("reloaded %s: profile %s", self.config_path, config.active_profile)
         self.notifier.ready(summary(station))
         return None

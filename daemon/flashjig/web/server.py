@@ -11,8 +11,9 @@ station, reading what ``flashjig status --json`` reads.
   the stream), so the page follows a flash without reloading.
 
 With ``password_file`` every request needs HTTP basic auth (``user`` and the file's first
-line); a wrong or missing one gets 401 and nothing else. The server never blocks the
-station: a socket change only sets an event on the server's loop.
+line, as ``config.passwords`` reads it); a wrong or missing one gets 401 and nothing else.
+The server never blocks the station: a socket change only sets an event on the server's
+loop.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from flashjig.config import WebConfig
+from flashjig.config.passwords import read_password
 from flashjig.station.journal import Journal
 from flashjig.station.report import summary
 from flashjig.station.socket import Socket
@@ -241,7 +243,4 @@ def _asset(name: str) -> web.Response:
 
 
 def _password(config: WebConfig) -> str | None:
-    if config.password_file is None:
-        return None
-    text = config.password_file.read_text().splitlines()
-    return text[0] if text else ""
+    return None if config.password_file is None else read_password(config.password_file)
