@@ -114,3 +114,12 @@ def test_unit_security_rating_at_most_2():
     match = re.search(r"Overall exposure level for flashjig\.service: (\d+\.\d+)", result.stdout)
     assert match, result.stdout
     assert float(match.group(1)) <= 2.0
+
+
+def test_the_file_limit_leaves_room_beyond_the_pages_connections():
+    """The page turns connections away at MAX_CONNECTIONS so that the daemon keeps
+    descriptors for its ports, journal and sockets: the limit must be set, and above it."""
+    from flashjig.web.server import MAX_CONNECTIONS
+
+    [limit] = unit_settings(UNIT.read_text())["LimitNOFILE"]
+    assert int(limit) >= MAX_CONNECTIONS + 256

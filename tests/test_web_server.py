@@ -28,13 +28,13 @@ def page(station_config, tmp_path):
     a password."""
     pages = []
 
-    def make(password: str | None = None):
+    def make(password: str | None = None, *, line_rate: bool = False):
         password_file = None
         if password is not None:
             password_file = tmp_path / "web-password"
             password_file.write_text(password + "\n")
         config = WebConfig(host="127.0.0.1", port=0, password_file=password_file)
-        running = simulated_station(station_config, tmp_path / "state")
+        running = simulated_station(station_config, tmp_path / "state", line_rate=line_rate)
         station, hardware, journal = running.__enter__()
         status_page = StatusPage(config, station, journal, parse_since=parse_since)
         status_page.start()
@@ -117,7 +117,8 @@ def test_a_new_event_stream_gets_the_status_at_once_on_an_idle_station(page):
 
 @pytest.mark.slow
 def test_events_follow_a_flash_live_and_the_report_has_it(page):
-    status_page, station, hardware = page()
+    # At line rate: without the wire's time a flash can end between two events.
+    status_page, station, hardware = page(line_rate=True)
     stream = events(status_page)
     first = next(stream)
     assert {s["state"] for s in first["sockets"]} == {"empty"}
@@ -236,3 +237,65 @@ def test_the_pictures_show_the_numbers():
     assert not {green, red} & colours(plots.per_hour(idle))
     assert red in colours(plots.reasons({"by_reason": {"no sync": 3, "verify failed": 1}}))
     assert red not in colours(plots.reasons(idle))
+
+
+def _open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_idle_connections_are_capped_and_closed_and_the_page_still_answers(page, monkeypatch):
+    """Before: no cap and aiohttp's hour-long wait for a first request: a few hundred silent
+    connections used up the daemon's descriptors. Now at most MAX_CONNECTIONS are held,
+    the rest closed as they come, silent ones closed after IDLE_S, and a person's request
+    is still answered."""
+    import socket
+    import time
+
+    from flashjig.web import server
+
+    monkeypatch.setattr(server, "IDLE_S", 1.0)
+    status_page, _, _ = page()
+    before = _open_fds()
+    idle = []
+    for _ in range(server.MAX_CONNECTIONS + 50):
+        idle.append(socket.create_connection(("127.0.0.1", status_page.port), timeout=5))
+
+    def closed(connection: socket.socket) -> bool:
+        connection.setblocking(False)
+        try:
+            return connection.recv(1) == b""
+        except BlockingIOError:
+            return False
+        except ConnectionResetError:
+            return True
+
+    # The ones over the cap are closed at once; the page answers a person meanwhile.
+    wait_for(lambda: sum(map(closed, idle)) >= 50, timeout=10, what="the extra ones closed")
+    started = time.monotonic()
+    assert get(status_page, "/api/status")[0] == 200
+    assert time.monotonic() - started < 2
+    # Silent ones are closed after IDLE_S, and the daemon's descriptors come back.
+    wait_for(lambda: all(map(closed, idle)), timeout=10, what="the idle ones closed")
+    for connection in idle:
+        connection.close()
+    wait_for(lambda: _open_fds() <= before + 2, timeout=10, what="descriptors given back")
+
+
+def test_event_streams_are_capped(page):
+    from flashjig.web import server
+
+    status_page, _, _ = page()
+    streams = [events(status_page) for _ in range(server.MAX_STREAMS)]
+    for stream in streams:
+        next(stream)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        get(status_page, "/events")
+    assert refused.value.code == 503 and refused.value.headers["Retry-After"] == "30"
+    for stream in streams:
+        stream.close()
+    wait_for(lambda: not status_page._streams, what="the streams gone")
+    stream = events(status_page)
+    assert next(stream)["sockets"]  # room again
+    stream.close()

@@ -44,6 +44,15 @@ log = logging.getLogger(__name__)
 STATIC = importlib.resources.files("flashjig.web") / "static"
 EVENT_MIN_S = 0.25  # at most four status events a second
 KEEPALIVE_S = 15.0
+# What the page may hold of the daemon: a connection that sends no request (or nothing
+# more after one) is closed after IDLE_S (aiohttp's keep-alive timeout, which it also
+# applies before the first request: 3630 s by default); at most MAX_CONNECTIONS are open
+# at once, the rest are closed as they come, well below the unit's file limit (its
+# LimitNOFILE), so the daemon never runs out of descriptors for serial ports, the journal
+# and the control socket; at most MAX_STREAMS of them are event streams.
+IDLE_S = 10.0
+MAX_CONNECTIONS = 256
+MAX_STREAMS = 64
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -65,6 +74,8 @@ class StatusPage:
         self._streams: set[asyncio.Event] = set()  # one per open event stream
         self._closing = False
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
+        self._turned_away = 0  # connections closed at the cap since it was last reached
         self._ready = threading.Event()
         self._failure: Exception | None = None
         self._thread = threading.Thread(target=self._serve, name="web", daemon=True)
@@ -77,10 +88,10 @@ class StatusPage:
     @property
     def port(self) -> int:
         """The port listened on (the config's; with 0, the one the system gave)."""
-        runner = self._runner
-        if runner is None or not runner.addresses:
+        server = self._server
+        if server is None or not server.sockets:
             return self.config.port
-        return int(runner.addresses[0][1])
+        return int(server.sockets[0].getsockname()[1])
 
     def start(self) -> None:
         """Listen; a page that cannot (its port taken, say) is logged and left out: the
@@ -126,16 +137,48 @@ class StatusPage:
         app.router.add_get("/events", self._events)
         app.router.add_get("/static/{name}", self._static)
         # An event stream is closed at once on shutdown, not after aiohttp's 60 s grace.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        # A page closed mid-stream ends its handler at once (handler_cancellation), not at
+        # the stream's next write, up to 15 s later, holding a place among MAX_STREAMS.
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            shutdown_timeout=1.0,
+            keepalive_timeout=IDLE_S,
+            handler_cancellation=True,
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
+        # The listening socket is ours, so every connection passes the cap first.
+        self._server = await self._loop.create_server(
+            self._connection, self.config.host, self.config.port, reuse_address=True
+        )
+
+    def _connection(self) -> asyncio.BaseProtocol:
+        """aiohttp's handler for a new connection, or, at the cap, one that closes it."""
+        assert self._runner is not None and self._runner.server is not None
+        if len(self._runner.server.connections) < MAX_CONNECTIONS:
+            if self._turned_away:
+                log.warning(
+                    "status page: %d connection(s) were turned away at the cap of %d",
+                    self._turned_away,
+                    MAX_CONNECTIONS,
+                )
+                self._turned_away = 0
+            return self._runner.server()
+        if not self._turned_away:  # said once per time the cap is reached, not per client
+            log.warning(
+                "status page: %d connections open, the most it takes: closing new ones",
+                MAX_CONNECTIONS,
+            )
+        self._turned_away += 1
+        return _TurnedAway()
 
     async def _shutdown(self) -> None:
         """Close the open event streams, then the server."""
         for changed in self._streams:
             changed.set()
         self._closing = True
+        if self._server is not None:
+            self._server.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -208,6 +251,11 @@ class StatusPage:
         return summary(self.journal.attempts(since=since), self.journal.units(since=since))
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
+        if len(self._streams) >= MAX_STREAMS:
+            raise web.HTTPServiceUnavailable(
+                text=f"{MAX_STREAMS} pages are following the station already",
+                headers={"Retry-After": "30"},
+            )
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -231,6 +279,13 @@ class StatusPage:
         finally:
             self._streams.discard(changed)
         return response
+
+
+class _TurnedAway(asyncio.Protocol):
+    """A connection over the cap: closed at once, before it costs more than its socket."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
 
 
 def _asset(name: str) -> web.Response:
