@@ -295,7 +295,33 @@ def test_event_streams_are_capped(page):
     assert refused.value.code == 503 and refused.value.headers["Retry-After"] == "30"
     for stream in streams:
         stream.close()
-    wait_for(lambda: not status_page._streams, what="the streams gone")
+    wait_for(lambda: status_page._streams == 0, what="the streams gone")
     stream = events(status_page)
     assert next(stream)["sockets"]  # room again
     stream.close()
+
+
+def test_open_pages_share_one_status_per_change(page):
+    """Before, each /events stream built the status itself (journal counts under the
+    journal's lock) at every change: a hundred idle pages slowed the station. Now the
+    status is built once per change and every stream sends that one."""
+    status_page, station, hardware = page()
+    built = []
+    status = station.status
+
+    def counted():
+        built.append(1)
+        return status()
+
+    station.status = counted
+    streams = [events(status_page) for _ in range(20)]
+    for stream in streams:
+        assert {s["state"] for s in next(stream)["sockets"]} == {"empty"}
+    built.clear()
+    hardware.insert("socket1")
+    for stream in streams:  # every page sees the module seated...
+        while next(stream)["sockets"][0]["state"] != "inserted":
+            pass
+    assert len(built) <= 3, len(built)  # ...from one status (or two, as the change settles)
+    for stream in streams:
+        stream.close()

@@ -26,7 +26,7 @@ import importlib.resources
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -71,7 +71,8 @@ class StatusPage:
         self._parse_since = parse_since
         self._password = _password(config)
         self._loop = asyncio.new_event_loop()
-        self._streams: set[asyncio.Event] = set()  # one per open event stream
+        self._streams = 0  # event streams open
+        self._feed: _StatusFeed | None = None  # made on the server's loop
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
@@ -147,6 +148,7 @@ class StatusPage:
             handler_cancellation=True,
         )
         await self._runner.setup()
+        self._feed = _StatusFeed(self.station.status)
         # The listening socket is ours, so every connection passes the cap first.
         self._server = await self._loop.create_server(
             self._connection, self.config.host, self.config.port, reuse_address=True
@@ -174,22 +176,19 @@ class StatusPage:
 
     async def _shutdown(self) -> None:
         """Close the open event streams, then the server."""
-        for changed in self._streams:
-            changed.set()
         self._closing = True
+        if self._feed is not None:
+            self._feed.close()
         if self._server is not None:
             self._server.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
     def _socket_changed(self, socket: Socket) -> None:
-        """A station listener (any thread): wake the event streams, nothing more."""
-        if not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake_streams)
-
-    def _wake_streams(self) -> None:
-        for changed in self._streams:
-            changed.set()
+        """A station listener (any thread): tell the feed, nothing more."""
+        feed = self._feed
+        if feed is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(feed.changed)
 
     # -- requests ------------------------------------------------------------------------
 
@@ -251,7 +250,7 @@ class StatusPage:
         return summary(self.journal.attempts(since=since), self.journal.units(since=since))
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
-        if len(self._streams) >= MAX_STREAMS:
+        if self._streams >= MAX_STREAMS:
             raise web.HTTPServiceUnavailable(
                 text=f"{MAX_STREAMS} pages are following the station already",
                 headers={"Retry-After": "30"},
@@ -264,21 +263,66 @@ class StatusPage:
             }
         )
         await response.prepare(request)
-        changed = asyncio.Event()
-        self._streams.add(changed)
+        assert self._feed is not None  # made before the server listens
+        self._streams += 1
         try:
-            while not self._closing:
-                status = await asyncio.to_thread(self.station.status)
-                await response.write(f"event: status\ndata: {json.dumps(status)}\n\n".encode())
-                await asyncio.sleep(EVENT_MIN_S)
-                with contextlib.suppress(TimeoutError):  # no change: say it again anyway
-                    await asyncio.wait_for(changed.wait(), KEEPALIVE_S)
-                changed.clear()
+            async for frame in self._feed.frames():
+                await response.write(frame)
         except ConnectionResetError:  # the browser went away
             pass
         finally:
-            self._streams.discard(changed)
+            self._streams -= 1
         return response
+
+
+class _StatusFeed:
+    """The station's status as one server-sent event, built once per change (at most four
+    times a second) and every KEEPALIVE_S regardless (which keeps proxies from closing an
+    idle stream), and shared by every open stream: a hundred pages cost the station and its
+    journal what one does. A new stream gets the current frame at once."""
+
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build = build
+        self._changed = asyncio.Event()
+        self._fresh = asyncio.Event()  # set, and replaced, when a new frame is made
+        self._frame: bytes | None = None
+        self._closed = False
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def changed(self) -> None:
+        self._changed.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._task.cancel()
+        self._fresh.set()
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        """The current frame, then each new one, until the feed closes."""
+        while not self._closed:
+            fresh = self._fresh  # taken first: a frame made while ours is written counts
+            if self._frame is not None:
+                yield self._frame
+            await fresh.wait()
+
+    async def _run(self) -> None:
+        failing = False
+        while True:
+            try:
+                status = await asyncio.to_thread(self._build)
+            except Exception:  # a bug of ours: the streams keep the last status, not die
+                if not failing:
+                    log.exception("status page: cannot build the station's status")
+                failing = True
+            else:
+                failing = False
+                self._frame = f"event: status\ndata: {json.dumps(status)}\n\n".encode()
+                fresh, self._fresh = self._fresh, asyncio.Event()
+                fresh.set()
+            await asyncio.sleep(EVENT_MIN_S)
+            with contextlib.suppress(TimeoutError):  # no change: say it again anyway
+                await asyncio.wait_for(self._changed.wait(), KEEPALIVE_S)
+            self._changed.clear()
 
 
 class _TurnedAway(asyncio.Protocol):
