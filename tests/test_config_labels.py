@@ -1,8 +1,16 @@
 """``station.labels``: the printer, when to print and the layout, each refused with its
-field named when it cannot work."""
+field named when it cannot work; and a client id template no label can show."""
 
 import pytest
-from test_config_loader import BASE, edit, load_error, write
+from test_config_loader import (
+    BASE,
+    assert_located,
+    edit,
+    line_of,
+    load_error,
+    with_identity,
+    write,
+)
 
 from flashjig.config import LabelLayout, load_config
 
@@ -26,6 +34,8 @@ def test_labels_default_to_none_printed_and_a_62_by_29_layout(path):
 
 
 def test_a_printer_and_a_layout(path):
+    zebra = with_labels("    printer: {kind: zebra, device: 'tcp://[fd00::17]'}\n")
+    assert load_config(write(path, zebra)).station.labels.printer.device == "tcp://[fd00::17]"
     text = with_labels(
         "    print_on: ok\n"
         "    printer: {kind: brother_ql, model: QL-820NWB, label: 62x29, device: tcp://ql:9100}\n"
@@ -44,6 +54,31 @@ def test_a_printer_and_a_layout(path):
         ("    printer: {kind: cups}\n", "station.labels.printer.queue", "needs queue"),
         ("    printer: {kind: zebra, device: lp0}\n", "station.labels.printer.device", "tcp://"),
         (
+            "    printer: {kind: zebra, device: 'tcp://127.0.0.1:99999'}\n",
+            "station.labels.printer.device",
+            "the port of 'tcp://127.0.0.1:99999' is not a TCP port (1 to 65535)",
+        ),
+        (
+            "    printer: {kind: brother_ql, device: 'tcp://ql:0'}\n",
+            "station.labels.printer.device",
+            "not a TCP port (1 to 65535)",
+        ),
+        (
+            "    printer: {kind: zebra, device: 'tcp://zebra:ninety'}\n",
+            "station.labels.printer.device",
+            "not a TCP port",
+        ),
+        (
+            "    printer: {kind: zebra, device: 'tcp://:9100'}\n",
+            "station.labels.printer.device",
+            "expected tcp://host or tcp://host:port, got 'tcp://:9100'",
+        ),
+        (
+            "    printer: {kind: zebra, device: 'tcp://zebra:9100/raw'}\n",
+            "station.labels.printer.device",
+            "expected tcp://host or tcp://host:port",
+        ),
+        (
             "    printer: {kind: brother_ql, device: /dev/usb/lp0, model: QL-801}\n",
             "station.labels.printer.model",
             "did you mean",
@@ -58,3 +93,40 @@ def test_what_cannot_print_is_refused(path, text, field, why):
     err = load_error(path, with_labels(text))
     assert err.field == field, str(err)
     assert why in str(err)
+
+
+# -- the client id a label shows ------------------------------------------------------------
+
+
+def test_a_client_id_no_qr_code_holds_is_refused(path):
+    """A unit record takes 3072 bytes of client id, a label's QR code (error correction M)
+    2331 bytes of payload, the other fields and the longest chip description included."""
+
+    def template(length: int) -> str:
+        return with_identity(
+            f"{{mode: record, offset: 0xF0000, template: '{'x' * length}-{{serial}}'}}"
+        )
+
+    assert load_config(write(path, template(2000))).profile.identity.template.endswith("-{serial}")
+    text = template(2200)
+    err = load_error(path, text)
+    assert_located(
+        err,
+        path,
+        line_of(text, "identity:"),
+        "profiles.demo.identity.template",
+        "(2207 bytes, serial 999999) does not fit a label: no QR code holds its 2375 bytes at "
+        "error correction M",
+    )
+
+
+def test_a_client_id_with_a_line_break_is_refused(path):
+    text = with_identity('{mode: record, offset: 0xF0000, template: "lamp\\n{serial:04d}"}')
+    err = load_error(path, text)
+    assert_located(
+        err,
+        path,
+        line_of(text, "identity:"),
+        "profiles.demo.identity.template",
+        "client id 'lamp\\n999999' has a line break: a label prints it on one",
+    )

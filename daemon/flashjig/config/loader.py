@@ -47,6 +47,7 @@ from flashjig.config.model import (
     StationConfig,
     TlsConfig,
     WebConfig,
+    tcp_address,
 )
 from flashjig.config.nodes import NodeReader, describe, is_kind, located_error, suggest
 from flashjig.config.sizes import BYTES as SIZE_BYTES
@@ -217,6 +218,7 @@ class _Parser(NodeReader):
         self.pins: list[tuple[int, int, str, str]] = []  # (line, index, pin, field path)
         self.recovery_node: yaml.Node | None = None
         self.serial_last = StationConfig().serial_range[1]  # the largest serial given out
+        self.station_id = StationConfig().id  # what each label's QR code carries
         # The last profile's (ESP8266) images, which a unit record must not overlap.
         self.image_spans: list[tuple[int, int | None]] = []
 
@@ -295,6 +297,7 @@ class _Parser(NodeReader):
         station_node = self.present(m, "station")
         station = StationConfig() if station_node is None else self.station(station_node)
         self.serial_last = station.serial_range[1]
+        self.station_id = station.id
         profiles = self.profiles(m["profiles"])
         active = self.active_profile(root, self.present(m, "active_profile"), profiles)
         if station.recovery_profile is not None and station.recovery_profile not in profiles:
@@ -537,6 +540,11 @@ class _Parser(NodeReader):
         if device is not None and not (device.startswith("/") or device.startswith("tcp://")):
             reason = f"expected a device path (/dev/usb/lp0) or tcp://host:port, got {device!r}"
             raise self.error(m["device"], f"{path}.device", reason)
+        if device is not None and device.startswith("tcp://"):
+            try:
+                tcp_address(device)
+            except ValueError as e:
+                raise self.error(m["device"], f"{path}.device", str(e)) from None
         if kind == "brother_ql":
             from brother_ql.devicedependent import label_sizes, models
 
@@ -660,7 +668,7 @@ class _Parser(NodeReader):
             if (n := self.present(m, policy)) is not None:
                 kwargs[policy] = self.choice(n, f"{path}.{policy}", choices)
         if (n := self.present(m, "identity")) is not None:
-            kwargs["identity"] = self.identity(n, f"{path}.identity")
+            kwargs["identity"] = self.identity(n, f"{path}.identity", name)
         if (n := self.present(m, "boot_check")) is not None:
             kwargs["boot_check"] = self.boot_check(n, f"{path}.boot_check")
         if (n := self.present(m, "burn_in")) is not None:
@@ -702,7 +710,7 @@ class _Parser(NodeReader):
                 )
                 raise self.error(node, path, reason)
 
-    def identity(self, node: yaml.Node, path: str) -> Identity:
+    def identity(self, node: yaml.Node, path: str, profile: str) -> Identity:
         m = self.mapping(
             node,
             path,
@@ -742,7 +750,28 @@ class _Parser(NodeReader):
                 f"{self.serial_last}) does not fit {where} ({room} bytes)"
             )
             raise self.error(template_node or node, f"{path}.template", reason)
+        self.check_on_label(template_node or node, f"{path}.template", longest, profile)
         return identity
+
+    def check_on_label(self, node: yaml.Node, path: str, client_id: str, profile: str) -> None:
+        """A unit's label (``flashjig labels``, the printer) shows its client id on a line
+        and carries it in a QR code: the longest one must be one line and fit the code."""
+        if "".join(client_id.splitlines()) != client_id:
+            reason = f"client id {client_id[:40]!r} has a line break: a label prints it on one"
+            raise self.error(node, path, reason)
+        # segno takes a while to import: only a config that gives units an identity needs it
+        from flashjig.config.labelcode import overflow
+
+        serial = self.serial_last
+        problem = overflow(
+            serial=serial, client_id=client_id, station=self.station_id, profile=profile
+        )
+        if problem is not None:
+            reason = (
+                f"client id {client_id[:40]!r} ({len(client_id.encode())} bytes, serial "
+                f"{serial}) does not fit a label: {problem}"
+            )
+            raise self.error(node, path, reason)
 
     def check_identity_chips(
         self, node: yaml.Node, path: str, identity: Identity, images: tuple[ImageSpec, ...]

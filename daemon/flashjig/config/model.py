@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flashjig.config.sizes import ESP8266_MAPS
 from flashjig.config.sizes import NAMES as SIZE_NAMES
@@ -27,6 +28,7 @@ SOCKET_CHIPS = (*CHIPS, "auto")
 # What a label may show, besides its QR code (which carries them all).
 LABEL_FIELDS = ("serial", "client_id", "mac", "profile", "date", "station", "chip")
 PRINTER_KINDS = ("brother_ql", "zebra", "cups")
+PRINTER_PORT = 9100  # a networked label printer's raw port, when its device names none
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,22 @@ class PrinterConfig:
     model: str = "QL-800"
     label: str = "62x29"
     queue: str | None = None
+
+
+def tcp_address(device: str) -> tuple[str, int]:
+    """The (host, port) of a printer's tcp://host[:port] device; ValueError saying what is
+    wrong with it: the loader refuses it, a printer cannot print to it."""
+    where = urlsplit(device)
+    try:
+        port = where.port
+    except ValueError:  # not a number, or out of 0..65535
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"the port of {device!r} is not a TCP port (1 to 65535)")
+    extra = where.path or where.query or where.fragment or where.username or where.password
+    if where.scheme != "tcp" or not where.hostname or extra:
+        raise ValueError(f"expected tcp://host or tcp://host:port, got {device!r}")
+    return where.hostname, port or PRINTER_PORT
 
 
 @dataclass(frozen=True)

@@ -2,33 +2,32 @@
 for the morning after a batch.
 
 The QR code carries the unit as compact JSON, the payload documented in README.md
-("Labels"): ``{"v":1,"serial":42,"client_id":"node-042","mac":"5c:cf:7f:12:34:56",
-"station":"bench-1","profile":"demo","chip":"esp8266","date":"2026-12-02"}`` (``v`` the
-payload's version; a field the unit lacks is null). The code is made by segno (error
-correction M: a label rubbed on a workbench still reads), the label drawn with Pillow at
-the printer's resolution: the code as tall as the label allows on the left, the layout's
-fields beside it in Pillow's own scalable font. Sheets are A4 pages (a grid of labels with
-cut margins) or one page per label (a roll), written as PDF or PNG by Pillow.
+("Labels") and made by flashjig.config.labelcode: ``{"v":1,"serial":42,
+"client_id":"node-042","mac":"5c:cf:7f:12:34:56","station":"bench-1","profile":"demo",
+"chip":"esp8266","date":"2026-12-02"}`` (``v`` the payload's version; a field the unit
+lacks is null). The code is made by segno (error correction M: a label rubbed on a
+workbench still reads), the label drawn with Pillow at the printer's resolution: the code
+as tall as the label allows on the left, the layout's fields beside it in Pillow's own
+scalable font. Sheets are A4 pages (a grid of labels with cut margins) or one page per
+label (a roll), written as PDF or PNG by Pillow.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import segno
 from PIL import Image, ImageDraw, ImageFont
 
-from flashjig.config import LabelLayout
+from flashjig.config import LabelLayout, labelcode
+from flashjig.config.labelcode import LabelError
 from flashjig.hardware.printers import mm_to_dots
 from flashjig.station.journal import AttemptRow
 
 _Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
-PAYLOAD_VERSION = 1
 MARGIN_MM = 1.5  # the unprintable edge of a die-cut label
 A4_MM = (210.0, 297.0)
 SHEET_MARGIN_MM = 10.0
@@ -74,18 +73,14 @@ class Label:
 
     def payload(self) -> str:
         """The QR code's text (see the module docstring)."""
-        return json.dumps(
-            {
-                "v": PAYLOAD_VERSION,
-                "serial": self.serial,
-                "client_id": self.client_id,
-                "mac": self.mac,
-                "station": self.station,
-                "profile": self.profile,
-                "chip": self.chip,
-                "date": self.date,
-            },
-            separators=(",", ":"),
+        return labelcode.payload(
+            serial=self.serial,
+            client_id=self.client_id,
+            mac=self.mac,
+            station=self.station,
+            profile=self.profile,
+            chip=self.chip,
+            date=self.date,
         )
 
     def field(self, name: str) -> str | None:
@@ -95,7 +90,8 @@ class Label:
 
 def render(label: Label, layout: LabelLayout, size: tuple[int, int] | None = None) -> Image.Image:
     """One label, black on white (mode "1", as label printers print), at ``layout.dpi``:
-    the layout's size, or ``size`` in dots (a Brother die-cut label's printable area)."""
+    the layout's size, or ``size`` in dots (a Brother die-cut label's printable area).
+    LabelError when it cannot be made from what the unit holds."""
     width, height = size or (
         mm_to_dots(layout.width_mm, layout.dpi),
         mm_to_dots(layout.height_mm, layout.dpi),
@@ -112,14 +108,17 @@ def render(label: Label, layout: LabelLayout, size: tuple[int, int] | None = Non
     step = round(points * 1.2)
     y = max(margin, (height - step * len(lines)) // 2)
     for text in lines:
-        draw.text((x, y), _fit(draw, text, font, width - margin - x), font=font, fill=0)
+        try:
+            draw.text((x, y), _fit(draw, text, font, width - margin - x), font=font, fill=0)
+        except ValueError as e:  # Pillow's words: it "can't measure length of multiline text"
+            raise LabelError(f"cannot draw {text[:40]!r} on it: {e}") from None
         y += step
     return image
 
 
 def _qr(payload: str, size: int) -> Image.Image:
     """The payload's QR code, scaled by whole modules to fit ``size`` pixels square."""
-    code = segno.make(payload, error="m", micro=False)
+    code = labelcode.qr_code(payload)
     modules = code.symbol_size(scale=1, border=2)[0]
     scale = max(1, size // modules)
     out = io.BytesIO()
@@ -172,7 +171,7 @@ def sheets(
 ) -> list[Image.Image]:
     """Pages of labels: A4 with as many as fit in a grid, each outlined to cut along, or
     (``roll``) one label per page."""
-    rendered = [render(label, layout) for label in labels]
+    rendered = [_drawn(label, layout) for label in labels]
     if roll:
         return rendered
     grid = _Grid.a4(layout)
@@ -207,6 +206,15 @@ def save_pngs(labels: Sequence[Label], layout: LabelLayout, folder: Path) -> lis
     for label in labels:
         name = f"{label.serial:06d}" if label.serial is not None else label.mac.replace(":", "")
         path = folder / f"label-{name}.png"
-        render(label, layout).save(path, dpi=(layout.dpi, layout.dpi))
+        _drawn(label, layout).save(path, dpi=(layout.dpi, layout.dpi))
         paths.append(path)
     return paths
+
+
+def _drawn(label: Label, layout: LabelLayout) -> Image.Image:
+    """One label of a batch; a LabelError names the unit, for the one who asked for all."""
+    try:
+        return render(label, layout)
+    except LabelError as e:
+        who = f"unit {label.serial}" if label.serial is not None else label.mac
+        raise LabelError(f"the label of {who} cannot be made: {e}") from None
