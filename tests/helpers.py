@@ -304,12 +304,13 @@ def failed_result(socket: str = "s1", reason: Reason = Reason.NO_SYNC) -> FlashR
     )
 
 
-def record(journal, result: FlashResult, **start):
-    """Start and finish one attempt in ``journal``; its row."""
+def record(journal, result: FlashResult, *, label: bool = False, **start):
+    """Start and finish one attempt in ``journal`` (``label``: an ok one's label queued, as
+    a station that prints does); its row."""
     attempt = journal.start_attempt(
         socket=result.socket, profile="demo", images=IMAGES, baud=460800, **start
     )
-    return journal.finish_attempt(attempt, result)
+    return journal.finish_attempt(attempt, result, label=label)
 
 
 # -- esptool's CLI against `flashjig sim` ---------------------------------------------------

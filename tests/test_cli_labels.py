@@ -1,6 +1,7 @@
 """``flashjig labels``: a label for every unit flashed ok, its QR code read back from the
 rendered PNG with a real decoder (zxing-cpp) and compared with the journal; A4 sheets and
-rolls as PDF, a chosen few serials, the config's layout, and the errors."""
+rolls as PDF, a chosen few serials, the config's layout, the print queue (``--pending``)
+and the errors."""
 
 import json
 
@@ -120,3 +121,41 @@ def test_no_journal_and_no_output_choice_are_said(tmp_path):
         run.returncode == 2
         and "one of the arguments --pdf --png --pending is required" in run.stderr
     )
+
+
+def queued(journal, serial):
+    """Unit ``serial`` flashed ok with its label queued for the printer."""
+    mac = f"5c:cf:7f:00:01:{serial:02x}"
+    result = ok_result("socket1", mac=mac, serial=serial, client_id=f"lamp-{serial}")
+    return record(journal, result, label=True)
+
+
+def test_pending_lists_the_waiting_labels_then_the_failed_ones_with_why(tmp_path):
+    with Journal(tmp_path / JOURNAL_FILE, station="bench-1") as journal:
+        bad, off, new = (queued(journal, n) for n in (1, 2, 3))
+        journal.label_failed(bad.id, "no QR code holds its 2535 bytes at error correction M")
+        journal.label_not_printed(off.id, "cannot print to /dev/usb/lp0: No such file")
+    run = flashjig("labels", "--pending", "--state-dir", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "2 label(s) wait for the printer:"
+    assert lines[1].endswith("unit 2  (tried 1x: cannot print to /dev/usb/lp0: No such file)")
+    assert lines[2].endswith(f"socket1  {new.mac}  unit 3  (not tried yet)")
+    assert lines[3] == "1 label(s) failed, not printed (they cannot be made):"
+    assert lines[4].endswith(
+        f"socket1  {bad.mac}  unit 1  (failed: no QR code holds its 2535 bytes at error "
+        "correction M)"
+    )
+    assert len(lines) == 5
+
+
+def test_a_label_that_cannot_be_made_is_said_in_one_line(tmp_path):
+    with Journal(tmp_path / JOURNAL_FILE, station="bench-1") as journal:
+        record(journal, ok_result("socket1", serial=8, client_id="lamp\n0008"))
+    for out in ("--png", "--pdf"):
+        run = flashjig("labels", out, str(tmp_path / "out"), "--state-dir", str(tmp_path))
+        assert run.returncode == 1
+        assert run.stderr == (
+            "flashjig labels: the label of unit 8 cannot be made: cannot draw 'lamp\\n0008' on "
+            "it: can't measure length of multiline text\n"
+        )

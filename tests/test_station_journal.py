@@ -20,6 +20,7 @@ from flashjig.flashing.result import Reason
 from flashjig.station.journal import (
     INTERRUPTED_DETAIL,
     JOURNAL_FILE,
+    MIGRATIONS,
     ROW_KEYS,
     SCHEMA_VERSION,
     Journal,
@@ -111,6 +112,35 @@ def test_newer_schema_is_refused(tmp_path):
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(RuntimeError, match="newer"):
         Journal(path)
+
+
+def test_a_journal_of_schema_5_keeps_its_print_queue(tmp_path):
+    """Schema 6 lets a label fail for good: the labels queued before it still wait."""
+    path = tmp_path / JOURNAL_FILE
+    with sqlite3.connect(path) as conn:
+        for statement in (s for migration in MIGRATIONS[:5] for s in migration):
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO attempts (station, socket, profile, started_at, result, mac)"
+            " VALUES ('b', 's1', 'demo', '2026-12-02T08:00:00.000Z', 'ok', '5c:cf:7f:00:00:01')"
+        )
+        conn.execute(
+            "INSERT INTO labels (attempt, queued_at, tries, error) VALUES (1, 'x', 3, 'off')"
+        )
+        conn.execute("PRAGMA user_version = 5")
+    with Journal(path) as journal:
+        ((row, tries, error),) = journal.pending_labels()
+        assert (row.id, tries, error) == (1, 3, "off")
+        journal.label_failed(1, "no QR code holds it")
+        assert journal.pending_labels() == []
+        assert [(r.id, t, e) for r, t, e in journal.failed_labels()] == [
+            (1, 4, "no QR code holds it")
+        ]
+        assert journal.label_counts() == {
+            "waiting": 0,
+            "failed": 1,
+            "last_failure": "no QR code holds it",
+        }
 
 
 def test_concurrent_finishes_from_eight_threads(journal):

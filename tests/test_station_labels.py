@@ -2,7 +2,9 @@
 reader), a Zebra's ZPL and a CUPS queue's file, each decoded back into the label and its QR
 code read with zxing-cpp; and an overnight batch of 25 through the station, printing as
 modules pass, with the printer off for the first part: flashing never waits, the labels
-queue in the journal (``flashjig labels --pending``) and print once the printer is back."""
+queue in the journal (``flashjig labels --pending``) and print once the printer is back.
+A label that cannot be made fails alone: marked failed with why, the queue goes on, the
+status says so."""
 
 import json
 import os
@@ -14,14 +16,17 @@ import yaml
 import zxingcpp
 from brother_ql.reader import BrotherQLReader
 from conftest import write_station_config
-from helpers import build_path, flash_sockets, flashjig, state_of, wait_for
+from helpers import build_path, flash_sockets, flashjig, ok_result, record, state_of, wait_for
 from PIL import Image
 
+from flashjig.cli.statusview import render as render_status
 from flashjig.config import LabelLayout, load_config
 from flashjig.hardware.printers import BrotherQL, Cups, PrinterError, Zebra
 from flashjig.simulation.station import simulated_station
 from flashjig.station import printing
+from flashjig.station.journal import JOURNAL_FILE, Journal
 from flashjig.station.labels import Label, render
+from flashjig.station.printing import LabelSpooler
 from flashjig.station.socket import SocketState
 
 LABEL = Label(42, "lamp-0042", "5c:cf:7f:12:34:56", "bench-1", "demo", "ESP8266EX", "2026-12-02")
@@ -92,6 +97,140 @@ def test_a_printer_that_is_not_there_says_so(tmp_path):
         Zebra(str(tmp_path / "nothing" / "lp0")).print(render(LABEL, LabelLayout()))
     with pytest.raises(PrinterError, match="cannot print to tcp://127.0.0.1:9: "):
         Zebra("tcp://127.0.0.1:9").print(render(LABEL, LabelLayout()))
+    # An address the loader refuses, given anyway: the printer's error, not a crash.
+    with pytest.raises(PrinterError, match="99999.* is not a TCP port"):
+        Zebra("tcp://127.0.0.1:99999").print(render(LABEL, LabelLayout()))
+
+
+# -- the spooler ----------------------------------------------------------------------------
+
+TOO_LONG = "x" * 2400  # a unit record holds it, no QR code does
+
+
+def queue(journal, serial, client_id=None):
+    """Unit ``serial`` flashed ok and its label queued, as the station records it."""
+    client_id = client_id or f"lamp-{serial:04d}"
+    mac = f"5c:cf:7f:00:00:{serial:02x}"
+    return record(
+        journal, ok_result("socket1", mac=mac, serial=serial, client_id=client_id), label=True
+    )
+
+
+def printed_serials(device):
+    return [p["serial"] for label in zpl_labels(device.read_bytes()) for p in qr_payloads(label)]
+
+
+@pytest.fixture
+def journal(tmp_path):
+    with Journal(tmp_path / JOURNAL_FILE, station="bench-1") as journal:
+        yield journal
+
+
+@pytest.fixture
+def spool(journal, tmp_path):
+    """A spooler on a Zebra (a file), started; stopped after the test."""
+    started = []
+
+    def start(printer=None):
+        spooler = LabelSpooler(journal, printer or Zebra(str(tmp_path / "zebra")), LabelLayout())
+        spooler.start()
+        started.append(spooler)
+        return spooler
+
+    yield start
+    for spooler in started:
+        spooler.stop()
+
+
+def test_a_label_that_cannot_be_made_fails_alone_and_the_queue_goes_on(journal, spool, tmp_path):
+    queue(journal, 1)
+    queue(journal, 2, TOO_LONG)  # segno: DataOverflowError
+    queue(journal, 3, "lamp\n0003")  # Pillow: cannot measure multi-line text
+    queue(journal, 4)
+    spooler = spool()
+    wait_for(lambda: not journal.pending_labels(), timeout=10, what="the queue printed")
+    assert printed_serials(tmp_path / "zebra") == [1, 4]
+    failed = {row.serial: (tries, error) for row, tries, error in journal.failed_labels()}
+    assert failed == {
+        2: (1, "no QR code holds its 2535 bytes at error correction M"),
+        3: (1, "cannot draw 'lamp\\n0003' on it: can't measure length of multiline text"),
+    }
+    assert spooler.problem == ""
+    queue(journal, 5)  # the spooler lives on
+    spooler.wake()
+    wait_for(lambda: not journal.pending_labels(), timeout=10, what="unit 5's label printed")
+    assert printed_serials(tmp_path / "zebra") == [1, 4, 5]
+    spooler.stop()
+    # Restarted, it does not try them again: they are not first in the queue any more.
+    queue(journal, 6)
+    spool()
+    wait_for(lambda: not journal.pending_labels(), timeout=10, what="unit 6's label printed")
+    assert printed_serials(tmp_path / "zebra") == [1, 4, 5, 6]
+    assert [tries for _, tries, _ in journal.failed_labels()] == [1, 1]
+
+
+class Flaky(Zebra):
+    """A Zebra whose encoding fails once, in a way nobody foresaw."""
+
+    def __init__(self, device):
+        super().__init__(device)
+        self.failed = False
+
+    def encode(self, label):
+        if not self.failed:
+            self.failed = True
+            raise KeyError("a bug")
+        return super().encode(label)
+
+
+def test_any_error_of_one_label_fails_that_label_only(journal, spool, tmp_path):
+    queue(journal, 1)
+    queue(journal, 2)
+    spool(Flaky(str(tmp_path / "zebra")))
+    wait_for(lambda: not journal.pending_labels(), timeout=10, what="the queue printed")
+    assert printed_serials(tmp_path / "zebra") == [2]
+    ((row, _, error),) = journal.failed_labels()
+    assert (row.serial, error) == (1, "cannot make it: KeyError: 'a bug'")
+
+
+def test_a_printer_that_is_off_keeps_its_labels_queued(journal, spool, tmp_path):
+    queue(journal, 1)
+    queue(journal, 2)
+    device = tmp_path / "usb" / "lp0"
+    spooler = spool(Zebra(str(device)))
+    wait_for(lambda: journal.pending_labels()[0][1], timeout=10, what="a try")
+    (first, tries, error), (second, *_) = journal.pending_labels()
+    assert (first.serial, tries, second.serial) == (1, 1, 2)
+    assert "No such file or directory" in error and error in spooler.problem
+    assert journal.failed_labels() == []
+    device.parent.mkdir()  # switched on
+    spooler.wake()
+    wait_for(lambda: not journal.pending_labels(), timeout=10, what="the queue printed")
+    assert printed_serials(device) == [1, 2] and spooler.problem == ""
+
+
+def test_the_status_counts_the_failed_labels_and_says_why(tmp_path):
+    config = batch_config(tmp_path, {"kind": "zebra", "device": str(tmp_path / "zebra")})
+    state = tmp_path / "state"
+    with Journal(state / JOURNAL_FILE, station="bench-1") as journal:
+        queue(journal, 7, TOO_LONG)  # flashed under an older config
+    with simulated_station(config, state) as (station, _, _):
+        labels = wait_for(
+            lambda: station.status()["labels"]["failed"] and station.status()["labels"],
+            timeout=10,
+            what="the label failed",
+        )
+        status = station.status()
+    assert labels == {
+        "waiting": 0,
+        "failed": 1,
+        "last_failure": "no QR code holds its 2535 bytes at error correction M",
+        "problem": "",
+    }
+    assert (
+        "! labels: 0 waiting; 1 failed, the last: no QR code holds its 2535 bytes"
+        in render_status(status)
+    )
 
 
 # -- an overnight batch ---------------------------------------------------------------------

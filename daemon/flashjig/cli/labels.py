@@ -16,9 +16,10 @@ from flashjig.cli.common import (
     state_dir,
 )
 from flashjig.config import LabelLayout
+from flashjig.config.labelcode import LabelError
 from flashjig.errors import ExitCode, JournalError, UsageError
 from flashjig.flashing.result import Outcome
-from flashjig.station.journal import Journal
+from flashjig.station.journal import AttemptRow
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -75,14 +76,18 @@ def run(args: argparse.Namespace) -> int:
     if not labels:
         print("flashjig labels: no unit flashed ok in the journal for that", file=sys.stderr)
         return ExitCode.FAILED
-    if args.png is not None:
-        written = save_pngs(labels, layout, args.png)
-        print(f"{len(written)} labels written to {args.png}/")
-        return ExitCode.OK
     try:
+        if args.png is not None:
+            written = save_pngs(labels, layout, args.png)
+            print(f"{len(written)} labels written to {args.png}/")
+            return ExitCode.OK
         save_pdf(sheets(labels, layout, roll=args.roll), args.pdf, layout.dpi)
+    except LabelError as e:  # a unit flashed under an older config's client id template
+        print(f"flashjig labels: {e}", file=sys.stderr)
+        return ExitCode.FAILED
     except OSError as e:
-        print(f"flashjig labels: cannot write {args.pdf}: {e.strerror}", file=sys.stderr)
+        where = e.filename or args.pdf or args.png
+        print(f"flashjig labels: cannot write {where}: {e.strerror or e}", file=sys.stderr)
         return ExitCode.FAILED
     pages = len(labels) if args.roll else pages_needed(len(labels), layout)
     print(f"{len(labels)} labels on {pages} page(s) written to {args.pdf}")
@@ -90,21 +95,32 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pending(args: argparse.Namespace) -> int:
-    """The print queue: each waiting label's unit, how often it was tried, the last error."""
+    """The print queue: each waiting label's unit, how often it was tried, the last error;
+    then the labels given up, each with why it cannot be made."""
     try:
-        pending = reading_journal(state_dir(args), Journal.pending_labels)
+        pending, failed = reading_journal(
+            state_dir(args), lambda journal: (journal.pending_labels(), journal.failed_labels())
+        )
     except JournalError as e:
         print(f"flashjig labels: {e}", file=sys.stderr)
         return ExitCode.FAILED
     if not pending:
         print("no label waits for the printer")
-        return ExitCode.OK
-    print(f"{len(pending)} label(s) wait for the printer:")
+    else:
+        print(f"{len(pending)} label(s) wait for the printer:")
     for row, tries, error in pending:
-        unit = f"unit {row.serial}" if row.serial is not None else "no serial"
         tried = f"tried {tries}x: {error}" if tries else "not tried yet"
-        print(f"  {row.finished_at or row.started_at}  {row.socket}  {row.mac}  {unit}  ({tried})")
+        print(f"  {_unit_line(row)}  ({tried})")
+    if failed:
+        print(f"{len(failed)} label(s) failed, not printed (they cannot be made):")
+    for row, _tries, error in failed:
+        print(f"  {_unit_line(row)}  (failed: {error})")
     return ExitCode.OK
+
+
+def _unit_line(row: AttemptRow) -> str:
+    unit = f"unit {row.serial}" if row.serial is not None else "no serial"
+    return f"{row.finished_at or row.started_at}  {row.socket}  {row.mac}  {unit}"
 
 
 def _layout(args: argparse.Namespace) -> LabelLayout:

@@ -36,6 +36,8 @@ def render(status: dict[str, Any], *, colour: bool = False) -> str:
         lines.insert(1, f"  ! {status['journal']}")
     if "broker" in status:
         lines.insert(1, f"  MQTT: {status['broker']}")
+    if labels := _labels_line(status.get("labels")):
+        lines.insert(1, labels)
     for s in status["sockets"]:
         if s["state"] == "flashing":
             stage = s["stage"] or "starting"
@@ -57,3 +59,15 @@ def render(status: dict[str, Any], *, colour: bool = False) -> str:
             f"{mac:<17}  {last}"
         )
     return "\n".join(lines)
+
+
+def _labels_line(labels: dict[str, Any] | None) -> str:
+    """What is wrong with the labels, one line; "" when nothing is (or an older daemon)."""
+    if not labels or not (labels["problem"] or labels["failed"]):
+        return ""
+    said = [f"{labels['waiting']} waiting"]
+    if labels["problem"]:
+        said.append(labels["problem"])
+    if labels["failed"]:
+        said.append(f"{labels['failed']} failed, the last: {labels['last_failure']}")
+    return "  ! labels: " + "; ".join(said)

@@ -23,11 +23,11 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from PIL import Image
 
 from flashjig.config import LabelLayout, PrinterConfig
+from flashjig.config.model import tcp_address
 from flashjig.errors import FlashjigError
 
 CONNECT_TIMEOUT_S = 5.0
@@ -51,8 +51,12 @@ class LabelPrinter(abc.ABC):
         """What the printer is sent for one label."""
 
     @abc.abstractmethod
+    def send(self, data: bytes) -> None:
+        """Send one label's bytes; PrinterError when they do not reach the printer."""
+
     def print(self, label: Image.Image) -> None:
         """Send one label; PrinterError when it cannot be."""
+        self.send(self.encode(label))
 
 
 class _RawPrinter(LabelPrinter):
@@ -61,12 +65,10 @@ class _RawPrinter(LabelPrinter):
     def __init__(self, device: str) -> None:
         self.device = device
 
-    def print(self, label: Image.Image) -> None:
-        data = self.encode(label)
+    def send(self, data: bytes) -> None:
         try:
             if self.device.startswith("tcp://"):
-                where = urlsplit(self.device)
-                address = (where.hostname or "", where.port or 9100)
+                address = tcp_address(self.device)
                 with socket.create_connection(address, timeout=CONNECT_TIMEOUT_S) as link:
                     link.sendall(data)
             else:
@@ -74,6 +76,8 @@ class _RawPrinter(LabelPrinter):
                     device.write(data)
         except OSError as e:
             raise PrinterError(f"cannot print to {self.device}: {e.strerror or e}") from None
+        except ValueError as e:  # an address the loader would refuse
+            raise PrinterError(f"cannot print to {self.device}: {e}") from None
 
 
 class BrotherQL(_RawPrinter):
@@ -132,10 +136,10 @@ class Cups(LabelPrinter):
         label.save(out, "PNG", dpi=dpi)
         return out.getvalue()
 
-    def print(self, label: Image.Image) -> None:
+    def send(self, data: bytes) -> None:
         with tempfile.TemporaryDirectory(prefix="flashjig-label-") as tmp:
             path = Path(tmp) / "label.png"
-            path.write_bytes(self.encode(label))
+            path.write_bytes(data)
             try:
                 done = subprocess.run(
                     ["lp", "-d", self.queue, "-o", "fit-to-page", str(path)],

@@ -158,6 +158,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX labels_pending ON labels (attempt) WHERE printed_at IS NULL",
     ),
+    (
+        # A label that cannot be made (its client id does not fit a QR code, say) is the
+        # same on every try: failed_at marks it given up, so it no longer holds the queue.
+        "ALTER TABLE labels ADD COLUMN failed_at TEXT",
+        "DROP INDEX labels_pending",
+        "CREATE INDEX labels_pending ON labels (attempt)"
+        " WHERE printed_at IS NULL AND failed_at IS NULL",
+        "CREATE INDEX labels_failed ON labels (attempt) WHERE failed_at IS NOT NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -309,14 +318,23 @@ class Journal:
             return AttemptRow.from_row(row.fetchone())
 
     def pending_labels(self) -> list[tuple[AttemptRow, int, str]]:
-        """The labels not printed yet, oldest first: the attempt, tries so far, last error."""
+        """The labels waiting for the printer, oldest first: the attempt, tries so far, last
+        error."""
+        return self._labels("labels.printed_at IS NULL AND labels.failed_at IS NULL")
+
+    def failed_labels(self) -> list[tuple[AttemptRow, int, str]]:
+        """The labels given up because they cannot be made, oldest first: the attempt,
+        tries, why."""
+        return self._labels("labels.failed_at IS NOT NULL")
+
+    def _labels(self, where: str) -> list[tuple[AttemptRow, int, str]]:
         with self._lock:
             if not self._has_schema():
                 return []
             found = self._conn.execute(
                 "SELECT attempts.*, labels.tries AS label_tries, labels.error AS label_error"
-                " FROM labels JOIN attempts ON attempts.id = labels.attempt"
-                " WHERE labels.printed_at IS NULL ORDER BY labels.attempt"
+                f" FROM labels JOIN attempts ON attempts.id = labels.attempt WHERE {where}"
+                " ORDER BY labels.attempt"
             ).fetchall()
         out = []
         for row in found:
@@ -324,6 +342,24 @@ class Journal:
             tries, error = data.pop("label_tries"), data.pop("label_error")
             out.append((AttemptRow.from_row(data), tries, error))
         return out
+
+    def label_counts(self) -> dict[str, int | str]:
+        """What the status shows of the labels: how many wait for the printer, how many
+        were given up, and why the last of those was."""
+        with self._lock:
+            if not self._has_schema():
+                return {"waiting": 0, "failed": 0, "last_failure": ""}
+            # Each count over its partial index: the status asks often, the table only grows.
+            waiting, failed = self._conn.execute(
+                "SELECT (SELECT COUNT(*) FROM labels"
+                " WHERE printed_at IS NULL AND failed_at IS NULL),"
+                " (SELECT COUNT(*) FROM labels WHERE failed_at IS NOT NULL)"
+            ).fetchone()
+            last = self._conn.execute(
+                "SELECT error FROM labels WHERE failed_at IS NOT NULL"
+                " ORDER BY failed_at DESC, attempt DESC LIMIT 1"
+            ).fetchone()
+        return {"waiting": waiting, "failed": failed, "last_failure": last[0] if last else ""}
 
     def label_printed(self, attempt_id: int) -> None:
         self._check_writable()
@@ -333,12 +369,22 @@ class Journal:
                 (utc_timestamp(), attempt_id),
             )
 
-    def label_failed(self, attempt_id: int, error: str) -> None:
+    def label_not_printed(self, attempt_id: int, error: str) -> None:
+        """A try that did not reach the printer: the label stays queued for the next."""
         self._check_writable()
         with self._lock:
             self._conn.execute(
                 "UPDATE labels SET tries = tries + 1, error = ? WHERE attempt = ?",
                 (error, attempt_id),
+            )
+
+    def label_failed(self, attempt_id: int, error: str) -> None:
+        """The label cannot be made: given up, with why, and never tried again."""
+        self._check_writable()
+        with self._lock:
+            self._conn.execute(
+                "UPDATE labels SET failed_at = ?, tries = tries + 1, error = ? WHERE attempt = ?",
+                (utc_timestamp(), error, attempt_id),
             )
 
     def finished_row(self, attempt_id: int, result: FlashResult) -> AttemptRow:

@@ -364,8 +364,15 @@ class Station:
             "today": counts_today,
             "total": counts_all,
             "sockets": [s.status.as_dict() for s in self.sockets.values()],
+            "labels": self._labels_status(),
             **{name: field() for name, field in list(self.status_fields.items())},
         }
+
+    def _labels_status(self) -> dict[str, int | str]:
+        """The labels waiting and failed (from the journal: they outlive a restart), the
+        last failure's reason, and what holds the printer's queue now ("" when nothing)."""
+        spooler = self.spooler
+        return {**self.journal.label_counts(), "problem": spooler.problem if spooler else ""}
 
     def stop(self) -> None:
         """Stop taking work, cancel running flashes (modules stay in their bootloader,
