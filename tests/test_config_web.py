@@ -47,3 +47,34 @@ def test_a_page_that_cannot_or_must_not_listen_is_refused(path, web, field, why)
     err = load_error(path, BASE + f"web: {web}\n")
     assert err.field == field, str(err)
     assert why in str(err)
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"caf\xe9\n", "is not UTF-8 text (byte 3 is 0xe9)"),
+        (b"\n", "the first line is blank"),
+        (b"", "the first line is blank"),
+        (b"   \nsecond\n", "the first line is blank"),
+    ],
+)
+@pytest.mark.parametrize("section", ["web", "mqtt"])
+def test_a_password_file_the_station_cannot_use_is_refused_at_load(path, content, why, section):
+    """Read as its users read it, when the config loads: before, a file that was not UTF-8
+    crashed the daemon at start (or killed it on a reload), and a blank one was a password
+    that anyone sending none would match."""
+    (path.parent / "password").write_bytes(content)
+    sections = {
+        "web": "web: {listen: '0.0.0.0:8443', password_file: password}\n",
+        "mqtt": "mqtt: {host: localhost, username: bench, password_file: password}\n",
+    }
+    err = load_error(path, BASE + sections[section])
+    assert err.field == f"{section}.password_file", str(err)
+    assert why in str(err) and "\n" not in str(err)
+
+
+def test_the_password_is_the_first_line_without_spaces_or_line_ending(path):
+    from flashjig.config.passwords import read_password
+
+    (path.parent / "password").write_bytes(b" s3cret word \r\nignored\n")
+    assert read_password(path.parent / "password") == "s3cret word"

@@ -50,9 +50,10 @@ from flashjig.config.model import (
     tcp_address,
 )
 from flashjig.config.nodes import NodeReader, describe, is_kind, located_error, suggest
+from flashjig.config.passwords import read_password
 from flashjig.config.sizes import BYTES as SIZE_BYTES
 from flashjig.config.sizes import ESP8266_MAPS, header_bytes, size_name
-from flashjig.errors import ConfigError
+from flashjig.errors import ConfigError, PasswordError
 
 _MAX_BCM = 27
 # Whatever flash_size says (detect and keep say nothing), no offset lies beyond this.
@@ -326,7 +327,7 @@ class _Parser(NodeReader):
         if (n := self.present(m, "user")) is not None:
             web = replace(web, user=self.string(n, "web.user"))
         if (n := self.present(m, "password_file")) is not None:
-            web = replace(web, password_file=self.runtime_file(n, "web.password_file"))
+            web = replace(web, password_file=self.password_file(n, "web.password_file"))
         if not web.loopback and web.password_file is None:
             reason = (
                 f"the status page listens beyond loopback ({host}): give it a password_file "
@@ -334,6 +335,17 @@ class _Parser(NodeReader):
             )
             raise self.error(node, "web.password_file", reason)
         return web
+
+    def password_file(self, node: yaml.Node, path: str) -> Path:
+        """A password file, read as its users will read it (``passwords``) when files are
+        checked: refused here, naming the field, not in the thread that connects."""
+        value = self.runtime_file(node, path)
+        if self.check_files:
+            try:
+                read_password(value)
+            except PasswordError as e:
+                raise self.error(node, path, str(e)) from None
+        return value
 
     def runtime_file(self, node: yaml.Node, path: str) -> Path:
         """A file the station reads at run time (secrets, certificates): it must exist."""
@@ -390,7 +402,7 @@ class _Parser(NodeReader):
                     raise self.error(n, f"mqtt.{name}", f"expected {reason}, got {text!r}")
                 kwargs[name] = text
         if (n := self.present(m, "password_file")) is not None:
-            kwargs["password_file"] = self.runtime_file(n, "mqtt.password_file")
+            kwargs["password_file"] = self.password_file(n, "mqtt.password_file")
         if (n := self.present(m, "commands")) is not None:
             kwargs["commands"] = self.boolean(n, "mqtt.commands")
         if (n := self.present(m, "tls")) is not None:
