@@ -23,7 +23,10 @@ from flashjig.emulator.firmware import build_firmware
 from flashjig.station.control import ControlError, request
 from flashjig.station.paths import control_socket
 
-GROUPS = ("overhead", "reflash", "parallel", "cpu", "idle", "scale", "changes", "modules", "web")
+GROUPS = (
+    *("overhead", "reflash", "parallel", "cpu", "idle", "scale", "changes", "modules", "web"),
+    "load",
+)
 ALIASES = {"limit": "overhead"}
 SHIPPED_CONFIG = lib.ROOT / "config" / "flashjig.yaml"
 # The modules people buy (issue 16): ESP-01S sold as 4 MB. kind -> (what the flash holds,
@@ -222,6 +225,12 @@ class Bench:
         self.emit("web_flash_5_s", watched)
         self.emit("web_flash_ratio", watched / plain)
         self.emit("web_cpu_s_per_module", lib.median([r["cpu_s"] for r in runs]) / 5)
+
+    def load(self) -> None:
+        """The daemon under a busy network and a long-lived journal (bench/load.py)."""
+        import load
+
+        load.run(self.emit, self.fresh_dir, self.image(1), _write_config)
 
     def parallel(self) -> None:
         one = lib.median([_slowest(r, "verified_s") for r in self.flashjig_runs(1)])

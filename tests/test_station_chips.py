@@ -53,7 +53,7 @@ def test_a_mixed_tray_through_the_station(tmp_path, firmware_1m, c3_build):  # n
             what="the tray flashed",
         )
         rows = {row.socket: row for row in journal.attempts()}
-        report = render(journal.attempts(), journal.units())
+        report = render(journal)
         states = {name: station.sockets[name].status.state for name in TRAY}
         flashes = {name: hardware.modules[name].flash.read(0, 4 << 20) for name in TRAY}
         erases = hardware.modules["socket4"].flash.erases.total()

@@ -247,9 +247,9 @@ def _open_fds() -> int:
 
 def test_idle_connections_are_capped_and_closed_and_the_page_still_answers(page, monkeypatch):
     """Before: no cap and aiohttp's hour-long wait for a first request: a few hundred silent
-    connections used up the daemon's descriptors. Now at most MAX_CONNECTIONS are held,
-    the rest closed as they come, silent ones closed after IDLE_S, and a person's request
-    is still answered."""
+    connections used up the daemon's descriptors. Now at most MAX_CONNECTIONS are held
+    (the oldest silent ones closed to make room), silent ones closed after IDLE_S, and a
+    person's request is answered meanwhile."""
     import socket
     import time
 
@@ -271,7 +271,7 @@ def test_idle_connections_are_capped_and_closed_and_the_page_still_answers(page,
         except ConnectionResetError:
             return True
 
-    # The ones over the cap are closed at once; the page answers a person meanwhile.
+    # As many as came over the cap are closed at once; a person gets room meanwhile.
     wait_for(lambda: sum(map(closed, idle)) >= 50, timeout=10, what="the extra ones closed")
     started = time.monotonic()
     assert get(status_page, "/api/status")[0] == 200

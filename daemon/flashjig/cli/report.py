@@ -7,7 +7,7 @@ import csv
 import sys
 from pathlib import Path
 
-from flashjig.cli.common import Subparsers, read_journal, state_dir
+from flashjig.cli.common import Subparsers, parse_since, reading_journal, state_dir
 from flashjig.errors import ExitCode, JournalError, UsageError
 from flashjig.station.report import UNIT_FIELDS, render, units
 
@@ -31,18 +31,21 @@ def run(args: argparse.Namespace) -> int:
 
 def run_report(state_dir: Path, *, since: str | None, csv_path: Path | None) -> int:
     try:
-        rows, allocated = read_journal(state_dir, since)
+        start = parse_since(since) if since else None
+        text, lines = reading_journal(
+            state_dir, lambda journal: (render(journal, start), units(journal, start))
+        )
     except UsageError as e:
         print(f"flashjig report: {e}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except JournalError as e:
         print(f"flashjig report: {e}", file=sys.stderr)
         return ExitCode.FAILED
-    print(render(rows, allocated))
+    print(text)
     if csv_path is not None:
         with open(csv_path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=UNIT_FIELDS, extrasaction="ignore")
             writer.writeheader()
-            writer.writerows(unit.as_dict() for unit in units(rows, allocated))
+            writer.writerows(unit.as_dict() for unit in lines)
         print(f"units written to {csv_path}")
     return ExitCode.OK

@@ -93,6 +93,42 @@ class UnitRecord:
     allocated_at: str
 
 
+@dataclass(frozen=True)
+class ModuleRow:
+    """One module of a batch: its unit (where it was given one) and its last finished
+    attempt (result None: a serial was handed out and no attempt with it finished)."""
+
+    serial: int | None
+    mac: str
+    client_id: str | None
+    profile: str
+    result: Outcome | None
+    reason: Reason | None
+    socket: str | None
+    finished_at: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """As the report's JSON and CSV carry it: "" for no result or reason."""
+        data = asdict(self)
+        data["reason"] = self.reason or ""
+        data["result"] = self.result or ""
+        return data
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> ModuleRow:
+        serial, mac, client_id, profile, result, reason, socket, finished_at = row
+        return cls(
+            serial,
+            mac,
+            client_id,
+            profile,
+            Outcome(result) if result else None,
+            Reason(reason) if reason else None,
+            socket,
+            finished_at,
+        )
+
+
 # MIGRATIONS[n] takes the schema from user_version n to n + 1. Append, never edit: a
 # station's journal may be at any earlier version. Result values are checked in Python,
 # not by a CHECK constraint, so adding one never means rebuilding the table.
@@ -167,6 +203,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " WHERE printed_at IS NULL AND failed_at IS NULL",
         "CREATE INDEX labels_failed ON labels (attempt) WHERE failed_at IS NOT NULL",
     ),
+    (
+        # The report's modules: each MAC's last finished attempt, found without a sort of
+        # the whole table (a 500k-row journal took the report to 34 s).
+        "CREATE INDEX attempts_module ON attempts (mac, id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -188,6 +229,9 @@ class Journal:
         self.readonly = readonly
         self.recovered = 0
         self._lock = threading.Lock()
+        # counts() of the whole journal: the rows up to _settled_upto, counted once.
+        self._settled = {"ok": 0, "failed": 0, "total": 0}
+        self._settled_upto = 0
         if readonly:
             self._conn = _open_readonly(self.path)
         else:
@@ -417,20 +461,99 @@ class Journal:
 
     def counts(self, *, since: datetime | None = None) -> dict[str, int]:
         """{"ok", "failed", "total"}: failed includes interrupted and cancelled; total also
-        counts attempts still in progress."""
-        where, params = _since_clause(since)
-        marks = ", ".join("?" for _ in FAILED_OUTCOMES)
-        sql = (
-            "SELECT COUNT(*), COALESCE(SUM(result = ?), 0),"
-            f" COALESCE(SUM(result IN ({marks})), 0) FROM attempts {where}"
-        )
+        counts attempts still in progress. ``since`` is a range of the started_at index;
+        the whole journal's are counted once and then only what was added (a full scan
+        per status took 158 ms at 500k rows, under the journal's lock)."""
         with self._lock:
             if not self._has_schema():
                 return {"ok": 0, "failed": 0, "total": 0}
-            total, ok, failed = self._conn.execute(
-                sql, [Outcome.OK, *FAILED_OUTCOMES, *params]
+            if since is not None:
+                where, params = _since_clause(since)
+                return self._count(where, params)
+            # Rows before the oldest attempt still in progress never change again.
+            oldest_open, last = self._conn.execute(
+                f"SELECT (SELECT MIN(id) FROM attempts WHERE result = '{Outcome.STARTED}'),"
+                " (SELECT MAX(id) FROM attempts)"
             ).fetchone()
+            settled = (oldest_open - 1) if oldest_open is not None else (last or 0)
+            if settled > self._settled_upto:
+                more = self._count("WHERE id > ? AND id <= ?", [self._settled_upto, settled])
+                self._settled = {k: self._settled[k] + more[k] for k in self._settled}
+                self._settled_upto = settled
+            tail = self._count("WHERE id > ?", [self._settled_upto])
+        return {k: self._settled[k] + tail[k] for k in self._settled}
+
+    def _count(self, where: str, params: list[object]) -> dict[str, int]:
+        marks = ", ".join("?" for _ in FAILED_OUTCOMES)
+        total, ok, failed = self._conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(result = ?), 0),"
+            f" COALESCE(SUM(result IN ({marks})), 0) FROM attempts {where}",
+            [Outcome.OK, *FAILED_OUTCOMES, *params],
+        ).fetchone()
         return {"ok": ok, "failed": failed, "total": total}
+
+    # -- the report, in SQL: the same cost on day 1 and day 700 ---------------------------
+
+    def tallies(self, *, since: datetime | None = None) -> list[tuple[str, Outcome, str, str, int]]:
+        """(socket, result, reason, hour, count) of the attempts finished, started at or
+        after ``since``; the hour is 'YYYY-MM-DDTHH' (UTC) of its end."""
+        where, params = _since_clause(since, f"result != '{Outcome.STARTED}'")
+        sql = (
+            "SELECT socket, result, reason, substr(COALESCE(finished_at, started_at), 1, 13),"
+            f" COUNT(*) FROM attempts {where} GROUP BY 1, 2, 3, 4"
+        )
+        with self._lock:
+            if not self._has_schema():
+                return []
+            rows = self._conn.execute(sql, params).fetchall()
+        return [(row[0], Outcome(row[1]), row[2], row[3], row[4]) for row in rows]
+
+    def span(self, *, since: datetime | None = None) -> tuple[str | None, str | None]:
+        """When the first finished attempt (since ``since``) started and the last ended."""
+        where, params = _since_clause(since, f"result != '{Outcome.STARTED}'")
+        with self._lock:
+            if not self._has_schema():
+                return None, None
+            first, last = self._conn.execute(
+                f"SELECT MIN(started_at), MAX(finished_at) FROM attempts {where}", params
+            ).fetchone()
+        return first, last
+
+    def modules(
+        self, *, since: datetime | None = None, limit: int | None = None
+    ) -> tuple[int, int, list[ModuleRow]]:
+        """The modules of the batch: every unit handed a serial at or after ``since`` and
+        every other module (by MAC) an attempt started since then finished on, each with its
+        last finished attempt. How many, how many of them ended ok, and (the most recent
+        ``limit`` of them, all without) each one."""
+        where, params = _since_clause(since, f"result != '{Outcome.STARTED}' AND mac IS NOT NULL")
+        allocated = "" if since is None else "allocated_at >= ? AND"
+        unit_params = [] if since is None else [utc_timestamp(since)]
+        last = f"SELECT mac, MAX(id) AS id FROM attempts {where} GROUP BY mac"
+        finished = (
+            "SELECT COALESCE(u.serial, a.serial), a.mac, COALESCE(u.client_id, a.client_id),"
+            " COALESCE(u.profile, a.profile), a.result, a.reason, a.socket, a.finished_at,"
+            " COALESCE(a.finished_at, a.started_at) AS moment"
+            " FROM last JOIN attempts a ON a.id = last.id LEFT JOIN units u ON u.mac = a.mac"
+        )
+        waiting = (  # handed a serial, no attempt since has finished
+            "SELECT serial, mac, client_id, profile, NULL, NULL, NULL, NULL,"
+            " allocated_at AS moment"
+            f" FROM units WHERE {allocated} mac NOT IN (SELECT mac FROM last)"
+        )
+        lines = f"WITH last AS MATERIALIZED ({last}) {finished} UNION ALL {waiting}"
+        order = " ORDER BY moment DESC" + ("" if limit is None else " LIMIT ?")
+        with self._lock:
+            if not self._has_schema():
+                return 0, 0, []
+            total, good = self._conn.execute(
+                f"WITH lines AS ({lines}) SELECT COUNT(*), COALESCE(SUM(result = ?), 0) FROM lines",
+                [*params, *unit_params, Outcome.OK],
+            ).fetchone()
+            rows = self._conn.execute(
+                lines + order, [*params, *unit_params, *([] if limit is None else [limit])]
+            ).fetchall()
+        return total, good, [ModuleRow.from_row(tuple(row)[:8]) for row in rows]
 
     def allocate_unit(
         self,
@@ -606,7 +729,9 @@ def _outcome_columns(result: FlashResult) -> dict[str, object]:
     return columns
 
 
-def _since_clause(since: datetime | None) -> tuple[str, list[object]]:
-    if since is None:
-        return "", []
-    return "WHERE started_at >= ?", [utc_timestamp(since)]
+def _since_clause(since: datetime | None, also: str = "") -> tuple[str, list[object]]:
+    """A WHERE clause for attempts started at or after ``since`` (and ``also``)."""
+    terms = [] if since is None else ["started_at >= ?"]
+    terms += [also] if also else []
+    where = f"WHERE {' AND '.join(terms)}" if terms else ""
+    return where, ([] if since is None else [utc_timestamp(since)])

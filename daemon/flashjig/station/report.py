@@ -6,116 +6,73 @@ print labels from.
 """
 
 from collections import Counter
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from flashjig.flashing.result import FAILED_OUTCOMES, Outcome, Reason
-from flashjig.station.journal import AttemptRow, UnitRecord
+from flashjig.flashing.result import FAILED_OUTCOMES, Outcome
+from flashjig.station.journal import Journal, ModuleRow
 
 UNIT_FIELDS = ("serial", "mac", "client_id", "profile", "result", "reason", "socket", "finished_at")
 
 
-@dataclass(frozen=True)
-class UnitLine:
-    """One module of the batch: its unit (where it was given one) and its last result
-    (None: a serial was handed out, and no attempt with it finished)."""
-
-    serial: int | None
-    mac: str
-    client_id: str | None
-    profile: str
-    result: Outcome | None
-    reason: Reason | None
-    socket: str | None
-    finished_at: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["reason"] = self.reason or ""
-        data["result"] = self.result or ""
-        return data
-
-
-def units(rows: list[AttemptRow], allocated: list[UnitRecord] | None = None) -> list[UnitLine]:
+def units(journal: Journal, since: datetime | None = None) -> list[ModuleRow]:
     """One line per module: every unit the journal handed a serial, and every other module
-    (by MAC) an attempt finished on, each with its last finished attempt."""
-    last: dict[str, AttemptRow] = {}
-    for row in rows:
-        if row.mac and row.result is not Outcome.STARTED:
-            last[row.mac] = row
-    lines = []
-    for unit in allocated or []:
-        found = last.pop(unit.mac, None)
-        lines.append(
-            UnitLine(
-                unit.serial,
-                unit.mac,
-                unit.client_id,
-                unit.profile,
-                found.result if found else None,
-                found.reason if found else None,
-                found.socket if found else None,
-                found.finished_at if found else None,
-            )
-        )
-    for mac, row in last.items():
-        lines.append(
-            UnitLine(
-                row.serial, mac, row.client_id, row.profile, row.result, row.reason,
-                row.socket, row.finished_at,
-            )
-        )  # fmt: skip
+    (by MAC) an attempt finished on, each with its last finished attempt; by serial."""
+    return _by_serial(journal.modules(since=since)[2])
+
+
+def _by_serial(lines: list[ModuleRow]) -> list[ModuleRow]:
     return sorted(lines, key=lambda u: (u.serial is None, u.serial or 0, u.mac))
 
 
-def _hours(rows: list[AttemptRow]) -> float:
-    stamps = [datetime.fromisoformat(r.started_at.replace("Z", "+00:00")) for r in rows]
-    ends = [
-        datetime.fromisoformat(r.finished_at.replace("Z", "+00:00")) for r in rows if r.finished_at
-    ]
-    if not stamps or not ends:
+def _hours(first: str | None, last: str | None) -> float:
+    if first is None or last is None:
         return 0.0
-    return max((max(ends) - min(stamps)).total_seconds() / 3600, 1 / 60)
+    start, end = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (first, last))
+    return max((end - start).total_seconds() / 3600, 1 / 60)
 
 
-def summary(rows: list[AttemptRow], allocated: list[UnitRecord] | None = None) -> dict[str, Any]:
+def summary(
+    journal: Journal, since: datetime | None = None, *, units_limit: int | None = None
+) -> dict[str, Any]:
     """The report as data (the status page's JSON, and what ``render`` writes out): counts,
-    throughput, failures by reason, ok and failed by socket and by hour, the units."""
-    finished = [r for r in rows if r.result is not Outcome.STARTED]
-    ok = [r for r in finished if r.result is Outcome.OK]
-    failed = [r for r in finished if r.result in FAILED_OUTCOMES]
-    unit_rows = units(rows, allocated)
-    hours = _hours(finished)
+    throughput, failures by reason, ok and failed by socket and by hour, the units (the
+    ``units_limit`` most recent of them; ``modules`` says how many there are). Added up by
+    the journal's SQL, never a row at a time in Python: the same cost on day 1 and day 700."""
+    tallies = journal.tallies(since=since)
+    modules, good, lines = journal.modules(since=since, limit=units_limit)
+    hours = _hours(*journal.span(since=since))
+    ok = sum(n for _, result, _, _, n in tallies if result is Outcome.OK)
+    failed_reasons: Counter[str] = Counter()
+    by_socket: dict[str, dict[str, int]] = {}
     per_hour: dict[str, dict[str, int]] = {}
-    for row in finished:
-        hour = per_hour.setdefault((row.finished_at or row.started_at)[:13], {"ok": 0, "failed": 0})
-        hour["ok" if row.result is Outcome.OK else "failed"] += 1
+    for socket, result, reason, hour, n in tallies:
+        key = "ok" if result is Outcome.OK else "failed"
+        if result in FAILED_OUTCOMES:
+            failed_reasons[reason or str(result)] += n
+        by_socket.setdefault(socket, {"ok": 0, "failed": 0})
+        if result is Outcome.OK or result in FAILED_OUTCOMES:
+            by_socket[socket][key] += n
+        per_hour.setdefault(hour, {"ok": 0, "failed": 0})[key] += n
     return {
-        "attempts": len(finished),
-        "ok": len(ok),
-        "failed": len(failed),
-        "modules": len(unit_rows),
-        "good": sum(1 for u in unit_rows if u.result is Outcome.OK),
+        "attempts": sum(n for *_, n in tallies),
+        "ok": ok,
+        "failed": sum(failed_reasons.values()),
+        "modules": modules,
+        "good": good,
         "hours": round(hours, 3),
-        "per_hour_rate": round(len(ok) / hours, 1) if hours else None,
-        "by_reason": dict(Counter(str(r.reason or r.result) for r in failed).most_common()),
-        "by_socket": {
-            name: {
-                "ok": sum(1 for r in ok if r.socket == name),
-                "failed": sum(1 for r in failed if r.socket == name),
-            }
-            for name in sorted({r.socket for r in finished})
-        },
+        "per_hour_rate": round(ok / hours, 1) if hours else None,
+        "by_reason": dict(failed_reasons.most_common()),
+        "by_socket": {name: by_socket[name] for name in sorted(by_socket)},
         "per_hour": [{"hour": hour, **counts} for hour, counts in sorted(per_hour.items())],
-        "units": [u.as_dict() for u in unit_rows],
+        "units": [u.as_dict() for u in _by_serial(lines)],
     }
 
 
-def render(rows: list[AttemptRow], allocated: list[UnitRecord] | None = None) -> str:
-    """The report as text: counts, throughput, failures by reason, sockets, units (with
-    ``allocated``, every unit handed a serial, whether an attempt with it finished or not)."""
-    data = summary(rows, allocated)
+def render(journal: Journal, since: datetime | None = None) -> str:
+    """The report as text: counts, throughput, failures by reason, sockets, units (every
+    unit handed a serial, whether an attempt with it finished or not)."""
+    data = summary(journal, since)
     lines = [
         f"{data['attempts']} attempts: {data['ok']} ok, {data['failed']} failed; "
         f"{data['modules']} modules, {data['good']} good",
@@ -133,13 +90,14 @@ def render(rows: list[AttemptRow], allocated: list[UnitRecord] | None = None) ->
         lines.append(f"  {name:<10} {counts['ok']:5d} / {counts['failed']}")
     lines.append("units:")
     lines.append(f"  {'SERIAL':>6}  {'MAC':<17}  {'CLIENT ID':<16}  {'PROFILE':<12}  RESULT")
-    for u in units(rows, allocated):
-        serial = "-" if u.serial is None else str(u.serial)
-        if u.result is None:
+    for u in data["units"]:
+        serial = "-" if u["serial"] is None else str(u["serial"])
+        if not u["result"]:
             result = "no finished attempt"
         else:
-            result = u.result if u.result is Outcome.OK else f"{u.result}: {u.reason}"
+            result = u["result"] if u["result"] == Outcome.OK else f"{u['result']}: {u['reason']}"
         lines.append(
-            f"  {serial:>6}  {u.mac:<17}  {u.client_id or '-':<16}  {u.profile:<12}  {result}"
+            f"  {serial:>6}  {u['mac']:<17}  {u['client_id'] or '-':<16}  {u['profile']:<12}  "
+            f"{result}"
         )
     return "\n".join(lines)

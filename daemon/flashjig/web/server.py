@@ -53,6 +53,7 @@ KEEPALIVE_S = 15.0
 IDLE_S = 10.0
 MAX_CONNECTIONS = 256
 MAX_STREAMS = 64
+UNITS_SHOWN = 1000  # the report's units on the page: the most recent (``modules``: all)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -73,10 +74,14 @@ class StatusPage:
         self._loop = asyncio.new_event_loop()
         self._streams = 0  # event streams open
         self._feed: _StatusFeed | None = None  # made on the server's loop
+        self._reader: Journal | None = None  # the reports' own read-only connection
+        self._reporting = asyncio.Lock()
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
-        self._turned_away = 0  # connections closed at the cap since it was last reached
+        self._crowding = 0  # connections closed at the cap since it was last reached
+        self._open = 0  # connections handed to aiohttp and not yet lost
+        self._silent: dict[_Counted, None] = {}  # of those, the ones that sent nothing yet
         self._ready = threading.Event()
         self._failure: Exception | None = None
         self._thread = threading.Thread(target=self._serve, name="web", daemon=True)
@@ -155,24 +160,38 @@ class StatusPage:
         )
 
     def _connection(self) -> asyncio.BaseProtocol:
-        """aiohttp's handler for a new connection, or, at the cap, one that closes it."""
+        """aiohttp's handler for a new connection. At the cap the oldest connection that
+        has sent nothing yet is closed to make room (a flood of silent connections cannot
+        keep a person out); with none such, the new one is closed. Counted here, as it is
+        made: asyncio accepts a burst of connections before any of them is made (aiohttp
+        counts its own only then)."""
         assert self._runner is not None and self._runner.server is not None
-        if len(self._runner.server.connections) < MAX_CONNECTIONS:
-            if self._turned_away:
-                log.warning(
-                    "status page: %d connection(s) were turned away at the cap of %d",
-                    self._turned_away,
-                    MAX_CONNECTIONS,
-                )
-                self._turned_away = 0
-            return self._runner.server()
-        if not self._turned_away:  # said once per time the cap is reached, not per client
+        if self._open >= MAX_CONNECTIONS:
+            silent = next((c for c in self._silent if c.connected), None)
+            if silent is not None:
+                silent.close()
+            self._crowded()
+        elif self._crowding:
             log.warning(
-                "status page: %d connections open, the most it takes: closing new ones",
+                "status page: below %d connections again (%d closed to make room or "
+                "turned away meanwhile)",
+                MAX_CONNECTIONS,
+                self._crowding,
+            )
+            self._crowding = 0
+        if self._open < MAX_CONNECTIONS:
+            return _Counted(self._runner.server(), self)
+        return _TurnedAway()
+
+    def _crowded(self) -> None:
+        """Said once each time the cap is reached, not once per connection."""
+        if not self._crowding:
+            log.warning(
+                "status page: %d connections open, the most it takes: closing the silent "
+                "ones, then new ones",
                 MAX_CONNECTIONS,
             )
-        self._turned_away += 1
-        return _TurnedAway()
+        self._crowding += 1
 
     async def _shutdown(self) -> None:
         """Close the open event streams, then the server."""
@@ -183,6 +202,8 @@ class StatusPage:
             self._server.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._reader is not None:
+            self._reader.close()
 
     def _socket_changed(self, socket: Socket) -> None:
         """A station listener (any thread): tell the feed, nothing more."""
@@ -222,7 +243,7 @@ class StatusPage:
         return web.json_response(status)
 
     async def _report(self, request: web.Request) -> web.Response:
-        return web.json_response(await asyncio.to_thread(self._summary, request))
+        return web.json_response(await self._summary(request))
 
     async def _plot(self, request: web.Request) -> web.Response:
         from flashjig.web import plots
@@ -233,21 +254,27 @@ class StatusPage:
         if draw is None:
             raise web.HTTPNotFound()
 
-        def picture() -> bytes:
-            return draw(self._summary(request))
-
-        body = await asyncio.to_thread(picture)
+        report = await self._summary(request)
+        body = await asyncio.to_thread(draw, report)
         return web.Response(body=body, content_type="image/png")
 
-    def _summary(self, request: web.Request) -> dict[str, Any]:
+    async def _summary(self, request: web.Request) -> dict[str, Any]:
         """The report for ``?since=`` (else the whole journal); 400 for a WHEN it cannot
-        read."""
+        read. Added up in SQL on the page's own read-only connection (the station's lock
+        and connection stay the station's), one report at a time: a page reloaded by many
+        people queues, it does not multiply the work."""
         since_text = request.query.get("since")
         try:
             since = self._parse_since(since_text) if since_text else None
         except ValueError as e:
             raise web.HTTPBadRequest(text=str(e)) from None
-        return summary(self.journal.attempts(since=since), self.journal.units(since=since))
+        async with self._reporting:
+            if self._reader is None:
+                self._reader = await asyncio.to_thread(
+                    Journal, self.journal.path, station=self.journal.station, readonly=True
+                )
+            reader = self._reader
+            return await asyncio.to_thread(summary, reader, since, units_limit=UNITS_SHOWN)
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         if self._streams >= MAX_STREAMS:
@@ -323,6 +350,57 @@ class _StatusFeed:
             with contextlib.suppress(TimeoutError):  # no change: say it again anyway
                 await asyncio.wait_for(self._changed.wait(), KEEPALIVE_S)
             self._changed.clear()
+
+
+class _Counted(asyncio.Protocol):
+    """aiohttp's handler for one connection, counted in its page's ``_open`` (and, until
+    it sends a byte, in ``_silent``) from when it is made until it is closed; everything
+    else is the handler's."""
+
+    def __init__(self, handler: asyncio.Protocol, page: StatusPage) -> None:
+        self._handler = handler
+        self._page = page
+        self._transport: asyncio.BaseTransport | None = None
+        self._counted = True
+        page._open += 1
+        page._silent[self] = None
+
+    @property
+    def connected(self) -> bool:
+        return self._transport is not None
+
+    def close(self) -> None:
+        """Make room: uncounted at once, the connection closed."""
+        self._uncount()
+        if self._transport is not None:
+            self._transport.close()
+
+    def _uncount(self) -> None:
+        if self._counted:
+            self._counted = False
+            self._page._open -= 1
+            self._page._silent.pop(self, None)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._handler.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._uncount()
+        self._handler.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._page._silent.pop(self, None)
+        self._handler.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._handler.eof_received()
+
+    def pause_writing(self) -> None:
+        self._handler.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._handler.resume_writing()
 
 
 class _TurnedAway(asyncio.Protocol):
