@@ -94,6 +94,38 @@ class UnitRecord:
 
 
 @dataclass(frozen=True)
+class Tally:
+    """How many finished attempts share a socket, result, reason and hour (UTC,
+    'YYYY-MM-DDTHH', of their end), and when the first of them started and the last ended."""
+
+    socket: str
+    result: str
+    reason: str
+    hour: str
+    count: int
+    first_started: str
+    last_finished: str | None
+
+
+# Group -> [count, first started, last finished]: what Journal.tallies keeps and adds to.
+_Groups = dict[tuple[str, str, str, str], list[Any]]
+
+
+def _add_tallies(groups: _Groups, rows: list[Any]) -> _Groups:
+    """``groups`` with the tally rows of more attempts added in (a new dict)."""
+    out = {key: list(value) for key, value in groups.items()}
+    for socket, result, reason, hour, count, first, last in rows:
+        entry = out.get((socket, result, reason, hour))
+        if entry is None:
+            out[(socket, result, reason, hour)] = [count, first, last]
+            continue
+        entry[0] += count
+        entry[1] = min(entry[1], first)
+        entry[2] = max(filter(None, (entry[2], last)), default=None)
+    return out
+
+
+@dataclass(frozen=True)
 class ModuleRow:
     """One module of a batch: its unit (where it was given one) and its last finished
     attempt (result None: a serial was handed out and no attempt with it finished)."""
@@ -206,10 +238,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         # The report's modules: each MAC's last finished attempt, found without a sort of
         # the whole table (a 500k-row journal took the report to 34 s).
-        "CREATE INDEX attempts_module ON attempts (mac, id)",
+        "CREATE INDEX attempts_module ON attempts (mac, id, result)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+TALLIES_KEPT = 4  # the reports' periods kept added up (the page asks "today" and "all")
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:
@@ -232,6 +265,9 @@ class Journal:
         # counts() of the whole journal: the rows up to _settled_upto, counted once.
         self._settled = {"ok": 0, "failed": 0, "total": 0}
         self._settled_upto = 0
+        # tallies() per since: the rows up to an id, added up once (least recently asked
+        # first, TALLIES_KEPT of them).
+        self._tallied: dict[str, tuple[int, _Groups]] = {}
         if readonly:
             self._conn = _open_readonly(self.path)
         else:
@@ -470,18 +506,28 @@ class Journal:
             if since is not None:
                 where, params = _since_clause(since)
                 return self._count(where, params)
-            # Rows before the oldest attempt still in progress never change again.
-            oldest_open, last = self._conn.execute(
-                f"SELECT (SELECT MIN(id) FROM attempts WHERE result = '{Outcome.STARTED}'),"
-                " (SELECT MAX(id) FROM attempts)"
-            ).fetchone()
-            settled = (oldest_open - 1) if oldest_open is not None else (last or 0)
+            settled = self._settled_id()
             if settled > self._settled_upto:
                 more = self._count("WHERE id > ? AND id <= ?", [self._settled_upto, settled])
                 self._settled = {k: self._settled[k] + more[k] for k in self._settled}
                 self._settled_upto = settled
             tail = self._count("WHERE id > ?", [self._settled_upto])
         return {k: self._settled[k] + tail[k] for k in self._settled}
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (the station's, for a reader) has committed
+        since it was last asked: what a cached report is keyed on."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def _settled_id(self) -> int:
+        """The rows up to this id never change again: all before the oldest attempt still in
+        progress (a finished row is final; only started ones are written to again)."""
+        oldest_open, last = self._conn.execute(
+            f"SELECT (SELECT MIN(id) FROM attempts WHERE result = '{Outcome.STARTED}'),"
+            " (SELECT MAX(id) FROM attempts)"
+        ).fetchone()
+        return int((oldest_open - 1) if oldest_open is not None else (last or 0))
 
     def _count(self, where: str, params: list[object]) -> dict[str, int]:
         marks = ", ".join("?" for _ in FAILED_OUTCOMES)
@@ -494,30 +540,38 @@ class Journal:
 
     # -- the report, in SQL: the same cost on day 1 and day 700 ---------------------------
 
-    def tallies(self, *, since: datetime | None = None) -> list[tuple[str, Outcome, str, str, int]]:
-        """(socket, result, reason, hour, count) of the attempts finished, started at or
-        after ``since``; the hour is 'YYYY-MM-DDTHH' (UTC) of its end."""
-        where, params = _since_clause(since, f"result != '{Outcome.STARTED}'")
-        sql = (
-            "SELECT socket, result, reason, substr(COALESCE(finished_at, started_at), 1, 13),"
-            f" COUNT(*) FROM attempts {where} GROUP BY 1, 2, 3, 4"
-        )
+    def tallies(self, *, since: datetime | None = None) -> list[Tally]:
+        """The attempts finished, started at or after ``since``, counted by socket, result,
+        reason and the hour (UTC) they ended in. Rows that can no longer change are added
+        up once per ``since`` and kept; each call adds only the rows after them, so a
+        report costs on day 700 what it did on day 1."""
+        key = "" if since is None else utc_timestamp(since)
         with self._lock:
             if not self._has_schema():
                 return []
-            rows = self._conn.execute(sql, params).fetchall()
-        return [(row[0], Outcome(row[1]), row[2], row[3], row[4]) for row in rows]
+            settled = self._settled_id()
+            upto, kept = self._tallied.pop(key, (0, {}))
+            if settled > upto:
+                kept = _add_tallies(kept, self._tally_rows(since, upto, settled))
+                upto = settled
+            self._tallied[key] = (upto, kept)
+            while len(self._tallied) > TALLIES_KEPT:  # the least recently asked goes
+                del self._tallied[next(iter(self._tallied))]
+            groups = _add_tallies(dict(kept), self._tally_rows(since, upto, None))
+        return [Tally(*key, *value) for key, value in groups.items()]
 
-    def span(self, *, since: datetime | None = None) -> tuple[str | None, str | None]:
-        """When the first finished attempt (since ``since``) started and the last ended."""
-        where, params = _since_clause(since, f"result != '{Outcome.STARTED}'")
-        with self._lock:
-            if not self._has_schema():
-                return None, None
-            first, last = self._conn.execute(
-                f"SELECT MIN(started_at), MAX(finished_at) FROM attempts {where}", params
-            ).fetchone()
-        return first, last
+    def _tally_rows(self, since: datetime | None, after: int, upto: int | None) -> list[Any]:
+        where, params = _since_clause(since, f"result != '{Outcome.STARTED}' AND id > ?")
+        params.append(after)
+        if upto is not None:
+            where += " AND id <= ?"
+            params.append(upto)
+        return self._conn.execute(
+            "SELECT socket, result, reason, substr(COALESCE(finished_at, started_at), 1, 13),"
+            " COUNT(*), MIN(started_at), MAX(finished_at)"
+            f" FROM attempts {where} GROUP BY 1, 2, 3, 4",
+            params,
+        ).fetchall()
 
     def modules(
         self, *, since: datetime | None = None, limit: int | None = None
@@ -525,35 +579,51 @@ class Journal:
         """The modules of the batch: every unit handed a serial at or after ``since`` and
         every other module (by MAC) an attempt started since then finished on, each with its
         last finished attempt. How many, how many of them ended ok, and (the most recent
-        ``limit`` of them, all without) each one."""
-        where, params = _since_clause(since, f"result != '{Outcome.STARTED}' AND mac IS NOT NULL")
-        allocated = "" if since is None else "allocated_at >= ? AND"
-        unit_params = [] if since is None else [utc_timestamp(since)]
-        last = f"SELECT mac, MAX(id) AS id FROM attempts {where} GROUP BY mac"
-        finished = (
-            "SELECT COALESCE(u.serial, a.serial), a.mac, COALESCE(u.client_id, a.client_id),"
-            " COALESCE(u.profile, a.profile), a.result, a.reason, a.socket, a.finished_at,"
-            " COALESCE(a.finished_at, a.started_at) AS moment"
-            " FROM last JOIN attempts a ON a.id = last.id LEFT JOIN units u ON u.mac = a.mac"
+        ``limit`` of them, all without) each one, newest first. Each module's last attempt
+        is found on the (mac, id, result) index, never by sorting the table."""
+        at = [] if since is None else [utc_timestamp(since)]
+        since_a = "" if since is None else " AND a.started_at >= ?"
+        finished_a = f"a.result != '{Outcome.STARTED}' AND a.mac IS NOT NULL{since_a}"
+        # No attempt on the same module finished after this one (since ``since``).
+        last_a = (
+            "NOT EXISTS (SELECT 1 FROM attempts b WHERE b.mac = a.mac AND b.id > a.id"
+            f" AND b.result != '{Outcome.STARTED}'{since_a.replace('a.', 'b.')})"
         )
-        waiting = (  # handed a serial, no attempt since has finished
-            "SELECT serial, mac, client_id, profile, NULL, NULL, NULL, NULL,"
-            " allocated_at AS moment"
-            f" FROM units WHERE {allocated} mac NOT IN (SELECT mac FROM last)"
-        )
-        lines = f"WITH last AS MATERIALIZED ({last}) {finished} UNION ALL {waiting}"
-        order = " ORDER BY moment DESC" + ("" if limit is None else " LIMIT ?")
+        # A unit handed a serial (since ``since``) with no attempt finished since.
+        waiting_u = (
+            "" if since is None else "u.allocated_at >= ? AND "
+        ) + f"NOT EXISTS (SELECT 1 FROM attempts a WHERE a.mac = u.mac AND {finished_a})"
+        cut = "" if limit is None else " LIMIT ?"
+        cut_params = [] if limit is None else [limit]
         with self._lock:
             if not self._has_schema():
                 return 0, 0, []
-            total, good = self._conn.execute(
-                f"WITH lines AS ({lines}) SELECT COUNT(*), COALESCE(SUM(result = ?), 0) FROM lines",
-                [*params, *unit_params, Outcome.OK],
+            finished_count, good = self._conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(result = ?), 0) FROM (SELECT MAX(a.id),"
+                f" a.result FROM attempts a WHERE {finished_a} GROUP BY a.mac)",
+                [Outcome.OK, *at],
             ).fetchone()
-            rows = self._conn.execute(
-                lines + order, [*params, *unit_params, *([] if limit is None else [limit])]
+            (waiting_count,) = self._conn.execute(
+                f"SELECT COUNT(*) FROM units u WHERE {waiting_u}", [*at, *at]
+            ).fetchone()
+            last = self._conn.execute(
+                "SELECT COALESCE(u.serial, a.serial), a.mac, COALESCE(u.client_id, a.client_id),"
+                " COALESCE(u.profile, a.profile), a.result, a.reason, a.socket, a.finished_at,"
+                " COALESCE(a.finished_at, a.started_at) FROM attempts a"
+                f" LEFT JOIN units u ON u.mac = a.mac WHERE {finished_a} AND {last_a}"
+                f" ORDER BY a.id DESC{cut}",
+                [*at, *at, *cut_params],
             ).fetchall()
-        return total, good, [ModuleRow.from_row(tuple(row)[:8]) for row in rows]
+            waiting = self._conn.execute(
+                "SELECT serial, mac, client_id, profile, NULL, NULL, NULL, NULL, allocated_at"
+                f" FROM units u WHERE {waiting_u} ORDER BY allocated_at DESC{cut}",
+                [*at, *at, *cut_params],
+            ).fetchall()
+        lines = sorted([*last, *waiting], key=lambda row: row[8], reverse=True)
+        if limit is not None:
+            lines = lines[:limit]
+        rows = [ModuleRow.from_row(tuple(row)[:8]) for row in lines]
+        return finished_count + waiting_count, good, rows
 
     def allocate_unit(
         self,

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from flashjig.flashing.result import FAILED_OUTCOMES, Outcome
-from flashjig.station.journal import Journal, ModuleRow
+from flashjig.station.journal import Journal, ModuleRow, Tally
 
 UNIT_FIELDS = ("serial", "mac", "client_id", "profile", "result", "reason", "socket", "finished_at")
 
@@ -25,7 +25,10 @@ def _by_serial(lines: list[ModuleRow]) -> list[ModuleRow]:
     return sorted(lines, key=lambda u: (u.serial is None, u.serial or 0, u.mac))
 
 
-def _hours(first: str | None, last: str | None) -> float:
+def _hours(tallies: list[Tally]) -> float:
+    """From the first finished attempt's start to the last one's end, in hours."""
+    first = min((t.first_started for t in tallies), default=None)
+    last = max((t.last_finished for t in tallies if t.last_finished), default=None)
     if first is None or last is None:
         return 0.0
     start, end = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (first, last))
@@ -41,21 +44,21 @@ def summary(
     the journal's SQL, never a row at a time in Python: the same cost on day 1 and day 700."""
     tallies = journal.tallies(since=since)
     modules, good, lines = journal.modules(since=since, limit=units_limit)
-    hours = _hours(*journal.span(since=since))
-    ok = sum(n for _, result, _, _, n in tallies if result is Outcome.OK)
+    hours = _hours(tallies)
+    ok = sum(t.count for t in tallies if t.result == Outcome.OK)
     failed_reasons: Counter[str] = Counter()
     by_socket: dict[str, dict[str, int]] = {}
     per_hour: dict[str, dict[str, int]] = {}
-    for socket, result, reason, hour, n in tallies:
-        key = "ok" if result is Outcome.OK else "failed"
-        if result in FAILED_OUTCOMES:
-            failed_reasons[reason or str(result)] += n
-        by_socket.setdefault(socket, {"ok": 0, "failed": 0})
-        if result is Outcome.OK or result in FAILED_OUTCOMES:
-            by_socket[socket][key] += n
-        per_hour.setdefault(hour, {"ok": 0, "failed": 0})[key] += n
+    for t in tallies:
+        key = "ok" if t.result == Outcome.OK else "failed"
+        if t.result in FAILED_OUTCOMES:
+            failed_reasons[t.reason or t.result] += t.count
+        counts = by_socket.setdefault(t.socket, {"ok": 0, "failed": 0})
+        if t.result == Outcome.OK or t.result in FAILED_OUTCOMES:
+            counts[key] += t.count
+        per_hour.setdefault(t.hour, {"ok": 0, "failed": 0})[key] += t.count
     return {
-        "attempts": sum(n for *_, n in tallies),
+        "attempts": sum(t.count for t in tallies),
         "ok": ok,
         "failed": sum(failed_reasons.values()),
         "modules": modules,

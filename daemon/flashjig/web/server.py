@@ -76,6 +76,7 @@ class StatusPage:
         self._feed: _StatusFeed | None = None  # made on the server's loop
         self._reader: Journal | None = None  # the reports' own read-only connection
         self._reporting = asyncio.Lock()
+        self._last_report: tuple[tuple[datetime | None, int], dict[str, Any]] | None = None
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
@@ -274,7 +275,12 @@ class StatusPage:
                     Journal, self.journal.path, station=self.journal.station, readonly=True
                 )
             reader = self._reader
-            return await asyncio.to_thread(summary, reader, since, units_limit=UNITS_SHOWN)
+            # The same report again (a second page, its pictures) while nothing was written.
+            key = (since, await asyncio.to_thread(reader.data_version))
+            if self._last_report is None or self._last_report[0] != key:
+                report = await asyncio.to_thread(summary, reader, since, units_limit=UNITS_SHOWN)
+                self._last_report = (key, report)
+            return self._last_report[1]
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         if self._streams >= MAX_STREAMS:
