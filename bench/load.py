@@ -46,17 +46,22 @@ JOURNAL_ROWS = 500_000
 
 def run(emit, fresh_dir, image: Path, config_for) -> None:
     _raise_own_file_limit()
-    plain = _flash(fresh_dir("load-plain"), image, config_for)
+    quiet: dict[str, float] = {}
+    plain = _flash(fresh_dir("load-plain"), image, config_for, fds=quiet)
     emit("load_flash_plain_s", plain)
-    fds = {}
+    emit("load_daemon_cpu_plain_s", quiet["cpu"])
+    fds: dict[str, float] = {}
     idle = _flash(fresh_dir("load-idle"), image, config_for, pressure=_IdleConnections, fds=fds)
     emit("load_flash_idle_s", idle)
     emit("load_idle_ratio", idle / plain)
+    emit("load_daemon_cpu_idle_s", fds["cpu"])
     for moment in ("before", "during", "after"):
         emit(f"load_fds_{moment}", fds[moment])
-    pages = _flash(fresh_dir("load-pages"), image, config_for, pressure=_Pages)
+    busy: dict[str, float] = {}
+    pages = _flash(fresh_dir("load-pages"), image, config_for, pressure=_Pages, fds=busy)
     emit("load_flash_pages_s", pages)
     emit("load_pages_ratio", pages / plain)
+    emit("load_daemon_cpu_pages_s", busy["cpu"])
     report_s, rss_mb, stall_s = _big_report(fresh_dir("load-journal"), image, config_for)
     emit("report_500k_s", report_s)
     emit("rss_report_500k_mb", rss_mb)
@@ -189,7 +194,8 @@ def _unit_limits() -> None:
 
 
 def _flash(state: Path, image: Path, config_for, *, pressure=None, fds=None) -> float:
-    """Five line-rate modules flashed by the daemon, with ``pressure`` on its page."""
+    """Five line-rate modules flashed by the daemon, with ``pressure`` on its page; into
+    ``fds`` its descriptors and the CPU it used during the flash."""
     with lib.sims(state, 5) as sims:
         config = config_for(state, image, {i: sim.devices[0] for i, sim in enumerate(sims)})
         port = _with_page(config, state)
@@ -197,12 +203,19 @@ def _flash(state: Path, image: Path, config_for, *, pressure=None, fds=None) -> 
         try:
             daemon.wait_for_page(port)
             if pressure is None:
-                return daemon.flash_all()
+                cpu0 = lib.cpu_s(daemon.pid)
+                seconds = daemon.flash_all()
+                if fds is not None:
+                    fds.update(cpu=lib.cpu_s(daemon.pid) - cpu0)
+                return seconds
             before = daemon.fds()
             with pressure(port) as load:
                 load.ready()
+                cpu0 = lib.cpu_s(daemon.pid)
                 seconds = daemon.flash_all()
                 during = daemon.fds()
+                if fds is not None:
+                    fds.update(cpu=lib.cpu_s(daemon.pid) - cpu0)
             time.sleep(2)  # the page notices the clients gone
             if fds is not None:
                 fds.update(before=before, during=during, after=daemon.fds())

@@ -25,6 +25,7 @@ import hmac
 import importlib.resources
 import json
 import logging
+import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -47,12 +48,15 @@ KEEPALIVE_S = 15.0
 # What the page may hold of the daemon: a connection that sends no request (or nothing
 # more after one) is closed after IDLE_S (aiohttp's keep-alive timeout, which it also
 # applies before the first request: 3630 s by default); at most MAX_CONNECTIONS are open
-# at once, the rest are closed as they come, well below the unit's file limit (its
-# LimitNOFILE), so the daemon never runs out of descriptors for serial ports, the journal
-# and the control socket; at most MAX_STREAMS of them are event streams.
+# at once, well below the unit's file limit (its LimitNOFILE), so the daemon never runs out
+# of descriptors for serial ports, the journal and the control socket, and the rest wait
+# in the kernel's backlog; at most MAX_STREAMS of them are event streams.
 IDLE_S = 10.0
 MAX_CONNECTIONS = 256
 MAX_STREAMS = 64
+SILENT_S = 5.0  # at the cap, a connection silent this long is closed for a new one
+CROWDED_POLL_S = 0.1
+BACKLOG = 128
 UNITS_SHOWN = 1000  # the report's units on the page: the most recent (``modules``: all)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -79,8 +83,10 @@ class StatusPage:
         self._last_report: tuple[tuple[datetime | None, int], dict[str, Any]] | None = None
         self._closing = False
         self._runner: web.AppRunner | None = None
-        self._server: asyncio.Server | None = None
-        self._crowding = 0  # connections closed at the cap since it was last reached
+        self._listening: list[socket.socket] = []
+        self._accepting: list[asyncio.Task[None]] = []
+        self._crowding = 0  # times a connection had to wait at the cap, this time
+        self._evicted = 0  # silent connections closed to make room, this time
         self._open = 0  # connections handed to aiohttp and not yet lost
         self._silent: dict[_Counted, None] = {}  # of those, the ones that sent nothing yet
         self._ready = threading.Event()
@@ -95,10 +101,9 @@ class StatusPage:
     @property
     def port(self) -> int:
         """The port listened on (the config's; with 0, the one the system gave)."""
-        server = self._server
-        if server is None or not server.sockets:
+        if not self._listening:
             return self.config.port
-        return int(server.sockets[0].getsockname()[1])
+        return int(self._listening[0].getsockname()[1])
 
     def start(self) -> None:
         """Listen; a page that cannot (its port taken, say) is logged and left out: the
@@ -155,52 +160,91 @@ class StatusPage:
         )
         await self._runner.setup()
         self._feed = _StatusFeed(self.station.status)
-        # The listening socket is ours, so every connection passes the cap first.
-        self._server = await self._loop.create_server(
-            self._connection, self.config.host, self.config.port, reuse_address=True
-        )
+        # The listening sockets are ours: a connection is accepted only when there is room
+        # for it, so a flood waits in the kernel's backlog instead of costing the daemon.
+        for family, kind, proto, _, address in socket.getaddrinfo(
+            self.config.host, self.config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        ):
+            listening = socket.socket(family, kind, proto)
+            try:
+                listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:  # as asyncio does: v6 only, v4 on its own
+                    listening.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                listening.bind(address)
+                listening.listen(BACKLOG)
+                listening.setblocking(False)
+            except OSError:
+                listening.close()
+                for other in self._listening:
+                    other.close()
+                raise
+            self._listening.append(listening)
+        self._accepting = [self._loop.create_task(self._accept(s)) for s in self._listening]
 
-    def _connection(self) -> asyncio.BaseProtocol:
-        """aiohttp's handler for a new connection. At the cap the oldest connection that
-        has sent nothing yet is closed to make room (a flood of silent connections cannot
-        keep a person out); with none such, the new one is closed. Counted here, as it is
-        made: asyncio accepts a burst of connections before any of them is made (aiohttp
-        counts its own only then)."""
-        assert self._runner is not None and self._runner.server is not None
-        if self._open >= MAX_CONNECTIONS:
-            silent = next((c for c in self._silent if c.connected), None)
-            if silent is not None:
-                silent.close()
-            self._crowded()
-        elif self._crowding:
-            log.warning(
-                "status page: below %d connections again (%d closed to make room or "
-                "turned away meanwhile)",
-                MAX_CONNECTIONS,
-                self._crowding,
-            )
-            self._crowding = 0
-        if self._open < MAX_CONNECTIONS:
-            return _Counted(self._runner.server(), self)
-        return _TurnedAway()
+    async def _accept(self, listening: socket.socket) -> None:
+        """Accept connections while there is room. At the cap, the oldest connection that
+        has sent nothing for SILENT_S is closed to make room (a flood of silent connections
+        cannot keep a person out for long); with none such, nothing is accepted until one
+        is, or until a connection ends. A failure to accept (out of descriptors) is said
+        once, and tried again a second later."""
+        failing = False
+        while True:
+            while self._open >= MAX_CONNECTIONS:
+                if not self._crowding:
+                    log.warning(
+                        "status page: %d connections open, the most it takes: the next wait",
+                        MAX_CONNECTIONS,
+                    )
+                self._crowding += 1
+                if self._make_room():
+                    break
+                await asyncio.sleep(CROWDED_POLL_S)
+            if self._crowding and self._open < MAX_CONNECTIONS - 1:
+                log.warning(
+                    "status page: room again (%d silent connections closed meanwhile)",
+                    self._evicted,
+                )
+                self._crowding = self._evicted = 0
+            try:
+                connection, _ = await self._loop.sock_accept(listening)
+            except OSError as e:
+                if not failing:
+                    log.error("status page: cannot accept connections: %s", e.strerror or e)
+                failing = True
+                await asyncio.sleep(1.0)
+                continue
+            if failing:
+                log.info("status page: accepting connections again")
+                failing = False
+            assert self._runner is not None and self._runner.server is not None
+            handler = _Counted(self._runner.server(), self)
+            try:
+                await self._loop.connect_accepted_socket(handler.itself, connection)
+            except OSError:
+                handler.connection_lost(None)
+                connection.close()
 
-    def _crowded(self) -> None:
-        """Said once each time the cap is reached, not once per connection."""
-        if not self._crowding:
-            log.warning(
-                "status page: %d connections open, the most it takes: closing the silent "
-                "ones, then new ones",
-                MAX_CONNECTIONS,
-            )
-        self._crowding += 1
+    def _make_room(self) -> bool:
+        """Close the oldest connection that has been silent for SILENT_S, if there is one."""
+        now = self._loop.time()
+        for connection in self._silent:
+            if now - connection.since >= SILENT_S:
+                connection.close()
+                self._evicted += 1
+                return True
+            break  # the oldest is too young: the rest are younger
+        return False
 
     async def _shutdown(self) -> None:
         """Close the open event streams, then the server."""
         self._closing = True
         if self._feed is not None:
-            self._feed.close()
-        if self._server is not None:
-            self._server.close()
+            await self._feed.close()
+        for task in self._accepting:
+            task.cancel()
+        await asyncio.gather(*self._accepting, return_exceptions=True)
+        for listening in self._listening:
+            listening.close()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._reader is not None:
@@ -325,10 +369,12 @@ class _StatusFeed:
     def changed(self) -> None:
         self._changed.set()
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Stop making frames; the streams end."""
         self._closed = True
         self._task.cancel()
         self._fresh.set()
+        await asyncio.gather(self._task, return_exceptions=True)
 
     async def frames(self) -> AsyncIterator[bytes]:
         """The current frame, then each new one, until the feed closes."""
@@ -368,12 +414,9 @@ class _Counted(asyncio.Protocol):
         self._page = page
         self._transport: asyncio.BaseTransport | None = None
         self._counted = True
+        self.since = page._loop.time()
         page._open += 1
         page._silent[self] = None
-
-    @property
-    def connected(self) -> bool:
-        return self._transport is not None
 
     def close(self) -> None:
         """Make room: uncounted at once, the connection closed."""
@@ -386,6 +429,10 @@ class _Counted(asyncio.Protocol):
             self._counted = False
             self._page._open -= 1
             self._page._silent.pop(self, None)
+
+    def itself(self) -> _Counted:
+        """As a protocol factory: this one, made already (and counted)."""
+        return self
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
@@ -407,13 +454,6 @@ class _Counted(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._handler.resume_writing()
-
-
-class _TurnedAway(asyncio.Protocol):
-    """A connection over the cap: closed at once, before it costs more than its socket."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.close()
 
 
 def _asset(name: str) -> web.Response:
