@@ -127,3 +127,27 @@ def test_a_page_opened_on_an_idle_station_shows_every_socket_within_a_second(
             assert bool(held) == (stream == "held back")
         finally:
             page_server.stop()
+
+
+def test_the_page_says_when_a_label_could_not_be_made(station_config, tmp_path, browser):
+    """The label printer's trouble is on the page as in `flashjig status`: a label that
+    could not be made, with why."""
+    from helpers import ok_result, record
+
+    with simulated_station(station_config, tmp_path / "state") as (station, _hardware, journal):
+        row = record(journal, ok_result("socket1", mac="5c:cf:7f:00:00:01"), label=True)
+        journal.label_failed(row.id, "client id does not fit a QR code")
+        page_server = StatusPage(
+            WebConfig(host="127.0.0.1", port=0), station, journal, parse_since=parse_since
+        )
+        page_server.start()
+        try:
+            page = browser.new_page()
+            page.goto(page_server.url)
+            page.wait_for_function(
+                "document.getElementById('summary').textContent.includes('labels failed')"
+            )
+            summary = page.inner_text("#summary")
+            assert "1 labels failed (client id does not fit a QR code)" in summary
+        finally:
+            page_server.stop()

@@ -9,12 +9,22 @@ function cell(row, text, cls) {
   return td;
 }
 
+// The label printer's queue, when something needs a look: waiting labels and why, and the
+// labels that could not be made at all.
+function labelsLine(labels) {
+  if (!labels) return "";
+  const parts = [];
+  if (labels.problem) parts.push(`labels: ${labels.waiting} waiting (${labels.problem})`);
+  if (labels.failed) parts.push(`${labels.failed} labels failed (${labels.last_failure})`);
+  return parts.length ? `; ${parts.join("; ")}` : "";
+}
+
 function showStatus(status) {
   document.getElementById("station").textContent = status.station;
   const flashing = status.sockets.filter((s) => s.state === "flashing").length;
   document.getElementById("summary").textContent =
     `profile ${status.profile}, trigger ${status.trigger}, ${flashing} flashing` +
-    (status.journal !== "ok" ? `, journal: ${status.journal}` : "");
+    (status.journal !== "ok" ? `, journal: ${status.journal}` : "") + labelsLine(status.labels);
   const body = document.querySelector("#sockets tbody");
   body.replaceChildren();
   for (const s of status.sockets) {
