@@ -277,6 +277,32 @@ def test_silent_connections_are_closed_after_a_while_and_their_descriptors_come_
     wait_for(lambda: _open_fds() <= before + 2, timeout=10, what="descriptors given back")
 
 
+def test_a_request_head_sent_a_byte_at_a_time_is_cut_off(page, monkeypatch):
+    """A client that never finishes its request head (one byte now and then) is closed
+    after IDLE_S like a silent one, not held while it trickles."""
+    import socket
+    import time
+
+    from flashjig.web import server
+
+    monkeypatch.setattr(server, "IDLE_S", 1.0)
+    status_page, _, _ = page()
+    slow = socket.create_connection(("127.0.0.1", status_page.port), timeout=0.3)
+    slow.sendall(b"GET /api/status HTTP/1.1\r\n")
+    started = time.monotonic()
+    while time.monotonic() - started < 10:
+        try:
+            slow.sendall(b"X")
+            if slow.recv(1) == b"":
+                break
+        except TimeoutError:
+            continue
+        except OSError:  # reset: closed
+            break
+    assert time.monotonic() - started < 5
+    slow.close()
+
+
 def test_a_flood_of_connections_is_held_at_the_cap_and_a_person_still_gets_in(page, monkeypatch):
     """Before: no cap; a few hundred silent connections used up the daemon's descriptors
     and a person's request timed out. Now at most MAX_CONNECTIONS are accepted (the rest

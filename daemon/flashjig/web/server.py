@@ -8,12 +8,14 @@ station, reading what ``flashjig status --json`` reads.
   and ``/plots/reasons.png``: its modules per hour and failures by reason (``plots``);
 - ``/events``: server-sent events, ``status`` with the whole status at most four times a
   second while sockets change (and every 15 s regardless, which keeps proxies from closing
-  the stream), so the page follows a flash without reloading.
+  the stream), so the page follows a flash without reloading; the status is built once
+  per change and sent to every stream (``_StatusFeed``).
 
 With ``password_file`` every request needs HTTP basic auth (``user`` and the file's first
 line, as ``config.passwords`` reads it); a wrong or missing one gets 401 and nothing else.
 The server never blocks the station: a socket change only sets an event on the server's
-loop.
+loop, and reports are added up in SQL on the page's own read-only journal connection, one
+at a time. Whoever connects, the page takes a bounded share of the daemon (see IDLE_S).
 """
 
 from __future__ import annotations
