@@ -194,7 +194,7 @@ class StatusPage:
             while self._open >= MAX_CONNECTIONS:
                 if not self._crowding:
                     log.warning(
-                        "status page: %d connections open, the most it takes: the next wait",
+                        "status page: %d connections open, the most it takes: new ones wait",
                         MAX_CONNECTIONS,
                     )
                 self._crowding += 1
