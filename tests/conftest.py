@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from buildcache import build_deb
 from helpers import DaemonProcess, mqtt_config, start_sim
 from mqtt_broker import Broker, Recorder
 
@@ -67,6 +68,20 @@ def shipped_copy(tmp_path, firmware_1m):
     path = tmp_path / "flashjig.yaml"
     shutil.copy(SHIPPED, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def package(tmp_path_factory) -> Path:
+    """The Debian package built from the tree by ./jig deb, once per run for every test that
+    needs it; $FLASHJIG_TEST_DEB names one built already (by ./jig deb from this tree), to
+    test the scripts again without building again."""
+    given = os.environ.get("FLASHJIG_TEST_DEB")
+    if given:
+        return Path(given)
+    deb = build_deb()
+    kept = tmp_path_factory.mktemp("deb") / deb.name
+    shutil.copy(deb, kept)
+    return kept
 
 
 # -- the station ----------------------------------------------------------------------------

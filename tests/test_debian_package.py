@@ -1,12 +1,14 @@
-"""The Debian package (`./jig deb`), built once per run and installed with dpkg into a fresh
-Debian Bookworm root (mmdebstrap, holding only what the package depends on): its files, its
-conffile, its unit, its maintainer scripts (install, upgrade over an edited config, remove,
-purge) and the installed `flashjig demo --fast`, with no network; and the preinst's wait
+"""The Debian package (`./jig deb`), built once per run (conftest's `package`) and installed
+with dpkg into a fresh Debian Bookworm root (mmdebstrap, holding only what the package
+depends on; bootstrapped once and kept, see bookworm_tarball): its files, its conffile, its
+unit, its maintainer scripts (install, upgrade over an edited config, remove, purge) and the
+installed `flashjig demo --fast`, with no network; and the preinst's wait
 for a flash in progress, on a simulated station. Root is needed to build the root, to
 chroot into it and to mount."""
 
 import contextlib
 import gzip
+import hashlib
 import os
 import shutil
 import subprocess
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from buildcache import build_deb, cache_dir, packaging_inputs, sha256, writing
 from helpers import flashing_socket1
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,39 +30,47 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def package(tmp_path_factory) -> Path:
-    """The package built from the tree; $FLASHJIG_TEST_DEB names one built already (by
-    ./jig deb from this tree), to test the scripts again without building again."""
-    given = os.environ.get("FLASHJIG_TEST_DEB")
-    if given:
-        return Path(given)
-    deb = build()
-    kept = tmp_path_factory.mktemp("deb") / deb.name
-    shutil.copy(deb, kept)
-    return kept
-
-
-def build() -> Path:
-    """./jig deb, as a developer runs it: the package's path."""
-    built = subprocess.run(
-        [str(ROOT / "jig"), "deb"], capture_output=True, text=True, timeout=1800, cwd=ROOT
-    )
-    assert built.returncode == 0, built.stderr[-4000:]
-    return ROOT / built.stdout.strip().splitlines()[-1]
+def bookworm_tarball(tmp_path_factory) -> Path:
+    """The minimal Bookworm root as a tarball, bootstrapped from the network once and kept in
+    the cache (buildcache.cache_dir), named by what it is made of: a change to
+    BASE_PACKAGES (or the suite, variant or architecture) makes a new one. Delete it to
+    take Bookworm's updates. Without a cache it is made in the run's temporary directory."""
+    arch = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    how = ["--variant=apt", f"--architectures={arch}", f"--include={BASE_PACKAGES}", "bookworm"]
+    key = hashlib.sha256("\0".join(how).encode()).hexdigest()[:16]
+    cache = cache_dir() or tmp_path_factory.mktemp("bookworm-tar")
+    tarball = cache / f"bookworm-{key}.tar"
+    if not tarball.exists():
+        with writing(tarball) as partial:
+            # mmdebstrap picks the format from the name: give it one ending in .tar.
+            made_tar = partial.with_name(partial.name + ".tar")
+            try:
+                made = subprocess.run(
+                    ["mmdebstrap", *how, str(made_tar)],
+                    capture_output=True,
+                    text=True,
+                    timeout=1200,
+                )
+                assert made.returncode == 0, made.stderr[-4000:]
+                os.replace(made_tar, partial)
+            finally:
+                made_tar.unlink(missing_ok=True)
+    return tarball
 
 
 @pytest.fixture(scope="module")
 def bookworm(tmp_path_factory) -> Path:
-    """A minimal Bookworm root, made once per module and copied for each test."""
+    """A minimal Bookworm root, unpacked once per module from the kept tarball and copied
+    for each test."""
     root = tmp_path_factory.mktemp("bookworm") / "root"
-    made = subprocess.run(
-        ["mmdebstrap", "--variant=apt", f"--include={BASE_PACKAGES}", "bookworm", str(root)],
-        capture_output=True,
-        text=True,
-        timeout=1200,
+    root.mkdir()
+    subprocess.run(
+        ["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf"]
+        + [str(bookworm_tarball(tmp_path_factory)), "-C", str(root)],
+        check=True,
     )
-    assert made.returncode == 0, made.stderr[-4000:]
     return root
 
 
@@ -135,7 +146,11 @@ def rebuilt(deb: Path, version: str, conffile_line: str, into: Path) -> Path:
     lines = [line for line in md5sums.read_text().splitlines() if "etc/flashjig/" not in line]
     md5sums.write_text("\n".join([*lines, digest.strip()]) + "\n")
     later = into / f"flashjig_{version}_amd64.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(tree), str(later)], check=True)
+    # gzip at its fastest, not dpkg-deb's xz (40 s for the venv): dpkg unpacks either alike.
+    fast = ["-Zgzip", "-z1"]
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", *fast, "-b", str(tree), str(later)], check=True
+    )
     return later
 
 
@@ -284,8 +299,24 @@ def run_preinst(daemon, tmp_path, *args: str, drain_timeout: str = "60"):
 
 def test_two_builds_of_one_version_are_the_same(package):
     """Every wheel pinned, mtimes clamped to the changelog's date, no build path inside:
-    the same tree builds the same bytes."""
-    assert build().read_bytes() == package.read_bytes()
+    the same tree builds the same bytes.
+
+    The second build need not be this run's. The cache keeps, under the digest of the
+    packaging inputs (buildcache.packaging_inputs: every file the build reads, the build
+    tools' versions, the architecture), the digest of a package built from those inputs
+    that was itself found equal to a second build. When the inputs are unchanged since, this
+    run's package is compared with that build; when they changed (or there is no cache, or
+    the earlier package differs: say a wheel for a pinned version was published since), the
+    tree is built again here and the two compared, as ever, and the result kept."""
+    inputs = packaging_inputs()
+    cache = cache_dir()
+    verified = cache / f"deb-reproduced-{inputs}" if cache else None
+    earlier = verified.read_text().strip() if verified and verified.exists() else None
+    if earlier != sha256(package):
+        assert build_deb().read_bytes() == package.read_bytes()
+    if verified and earlier != sha256(package):
+        with writing(verified) as partial:
+            partial.write_text(sha256(package) + "\n")
 
 
 def test_the_built_preinst_drains_before_debhelper_stops_the_service(package, tmp_path):
