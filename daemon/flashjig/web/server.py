@@ -184,11 +184,11 @@ class StatusPage:
         self._accepting = [self._loop.create_task(self._accept(s)) for s in self._listening]
 
     async def _accept(self, listening: socket.socket) -> None:
-        """Accept connections while there is room. At the cap, the oldest connection that
-        has sent nothing for SILENT_S is closed to make room (a flood of silent connections
-        cannot keep a person out for long); with none such, nothing is accepted until one
-        is, or until a connection ends. A failure to accept (out of descriptors) is said
-        once, and tried again a second later."""
+        """Accept connections while there is room. At the cap, once another connection
+        waits, the oldest one that has sent nothing for SILENT_S is closed to make room for
+        it (a flood of silent connections cannot keep a person out for long); with none
+        such, nothing is accepted until one is, or until a connection ends. A failure to
+        accept (out of descriptors) is said once, and tried again a second later."""
         failing = False
         while True:
             while self._open >= MAX_CONNECTIONS:
@@ -198,6 +198,7 @@ class StatusPage:
                         MAX_CONNECTIONS,
                     )
                 self._crowding += 1
+                await self._someone_waits(listening)
                 if self._make_room():
                     break
                 await asyncio.sleep(CROWDED_POLL_S)
@@ -225,6 +226,22 @@ class StatusPage:
             except OSError:
                 handler.connection_lost(None)
                 connection.close()
+
+    async def _someone_waits(self, listening: socket.socket) -> None:
+        """Return once a connection waits in ``listening``'s backlog: room is made for one
+        that is there, never ahead of it (a silent connection closed with nobody waiting
+        would leave the page one below the cap for good)."""
+        waiting: asyncio.Future[None] = self._loop.create_future()
+
+        def readable() -> None:
+            if not waiting.done():
+                waiting.set_result(None)
+
+        self._loop.add_reader(listening.fileno(), readable)
+        try:
+            await waiting
+        finally:
+            self._loop.remove_reader(listening.fileno())
 
     def _make_room(self) -> bool:
         """Close the oldest connection that has been silent for SILENT_S, if there is one."""
