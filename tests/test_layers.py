@@ -131,3 +131,23 @@ def test_the_walk_sees_an_upward_import(tmp_path):
     finally:
         del MODULES[name]
     assert {"flashjig.cli", "flashjig.station.daemon"} <= set(MODULES)  # the walk finds them
+
+
+def test_the_command_line_loads_without_compiled_libraries_of_its_commands():
+    """debian/rules makes the man page by importing ``flashjig.cli`` from the package's
+    site-packages on the build machine: for arm64 on an amd64 machine those hold aarch64
+    Pillow, numpy and aiohttp, which cannot load there. Before, ``flashjig.cli`` imported
+    the whole station (Pillow with it) and `./jig deb arm64` failed on amd64; the commands
+    load these when they run."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, flashjig.cli; print(*sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "flashjig.cli.run" in loaded  # every command's parser is there
+    heavy = {"PIL", "matplotlib", "numpy", "aiohttp", "multidict", "yarl", "paho", "kiwisolver"}
+    assert heavy.isdisjoint(name.split(".")[0] for name in loaded)

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flashjig.cli.common import Subparsers, config_path, parse_since
 from flashjig.config import Config
-from flashjig.hardware.base import Hardware
-from flashjig.station.daemon import Reporter
-from flashjig.station.station import Station
+
+if TYPE_CHECKING:  # the station (and Pillow, for its labels) loads when `run` runs
+    from flashjig.hardware.base import Hardware
+    from flashjig.station.daemon import Reporter
+    from flashjig.station.station import Station
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
