@@ -18,6 +18,7 @@ def test_probe_simulate_passes_every_socket(tmp_path, firmware_1m):
     run = flashjig("probe", "--simulate", "--config", str(path), "--state-dir", str(tmp_path))
     assert run.returncode == 0, run.stdout + run.stderr
     verdicts = run.stdout.strip().splitlines()[-5:]
+    assert len(verdicts) == 5, run.stdout  # one for each socket, none left unchecked
     for n, verdict in enumerate(verdicts, 1):
         assert verdict.startswith(f"socket{n}: pass: detect switch ok, button ok, serial /dev/")
         assert re.search(r"ROM bootloader answered \(MAC 5c:cf:7f(:[0-9a-f]{2}){3}\)$", verdict)
@@ -36,7 +37,9 @@ def test_probe_times_out_when_nobody_seats_a_module(shipped_copy, monkeypatch, c
     monkeypatch.setattr(probe, "SIM_STEP_S", 0.2)
     args = argparse.Namespace(config=shipped_copy, state_dir=None, simulate=True, yes=False)
     assert probe.run_probe(args) == 1
-    verdicts = capsys.readouterr().out.strip().splitlines()[-5:]
+    out = capsys.readouterr().out
+    verdicts = out.strip().splitlines()[-5:]
+    assert len(verdicts) == 5, out  # one for each socket, none left unchecked
     for n, verdict in enumerate(verdicts, 1):
         assert verdict.startswith(
             f"socket{n}: FAIL: detect switch not seen, button not seen, serial missing"
