@@ -1,7 +1,10 @@
-"""A real mosquitto on loopback for the MQTT tests, and a subscriber that records."""
+"""A real mosquitto on loopback for the MQTT tests, a subscriber that records, a proxy
+that plays a bad network, and sentinels: the way a test knows a client's messages are in,
+rather than sleeping."""
 
 import contextlib
 import getpass
+import itertools
 import json
 import shutil
 import socket
@@ -72,11 +75,14 @@ class Broker:
 
 
 class Recorder:
-    """Subscribes to everything and keeps (topic, payload, retain) in arrival order."""
+    """Subscribes to everything and keeps (topic, payload, retain) in arrival order;
+    ``subscribed`` is set once the broker has the subscription (from then on nothing
+    published is missed)."""
 
     def __init__(self, port: int, topic: str = "#", client_id: str = "", **auth) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self._lock = threading.Lock()
+        self.subscribed = threading.Event()
         # With a client id the session persists: QoS 1 messages wait while we are away.
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not client_id
@@ -87,6 +93,7 @@ class Recorder:
             self.client.tls_set(ca_certs=auth["ca"])
         self.client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
         self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.reconnect_delay_set(0.2, 1)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
@@ -114,8 +121,36 @@ class Recorder:
         self.client.publish(topic, payload, qos=1, **kwargs).wait_for_publish(5)
 
     def close(self) -> None:
-        self.client.loop_stop()
+        # Disconnecting first ends paho's loop at once; stopped first, the loop would sit
+        # out its one-second select.
         self.client.disconnect()
+        self.client.loop_stop()
+
+
+SENTINEL = "flashjig-tests/sentinel"
+_markers = itertools.count()
+
+
+def sentinel(client: mqtt.Client, recorder: Recorder, timeout: float = 20.0) -> None:
+    """Publish a marker through ``client`` and wait until ``recorder`` has it: mosquitto
+    hands one client's QoS 1 messages to a subscriber in the order the client sent them,
+    so whatever ``client`` had sent before (a result sent twice, discovery sent again) has
+    reached the recorder by then. The end of a check that nothing more comes."""
+    marker = str(next(_markers)).encode()
+    client.publish(SENTINEL, marker, qos=1)
+    recorder.wait(lambda: marker in recorder.on(SENTINEL), timeout=timeout, what="the sentinel")
+
+
+def all_in(client: mqtt.Client, timeout: float = 20.0) -> None:
+    """Return once the broker has taken everything ``client`` sent before this call, even
+    what paho was still resending after a reconnect: the acknowledgement of a first marker
+    is read on paho's network thread only after it has finished with the connection's
+    CONNACK (and the resends that follow it), so a second marker goes out behind those; the
+    broker handles one client's packets in order and acknowledges the second after them."""
+    for _ in range(2):
+        info = client.publish(SENTINEL, str(next(_markers)), qos=1)
+        info.wait_for_publish(timeout)
+        assert info.is_published(), f"the broker did not acknowledge a marker in {timeout:g} s"
 
 
 class Proxy:
@@ -130,6 +165,7 @@ class Proxy:
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._dropping = False
+        self._dropped: list[bytes] = []
         self._open = True
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -158,6 +194,8 @@ class Proxy:
             if not data:
                 break
             if from_client and self._dropping:
+                with self._lock:
+                    self._dropped.append(data)
                 continue
             try:
                 target.sendall(data)
@@ -169,6 +207,11 @@ class Proxy:
 
     def blackhole(self) -> None:
         self._dropping = True
+
+    def dropped(self) -> list[bytes]:
+        """What the blackhole took from the client (as read: a packet, or several)."""
+        with self._lock:
+            return list(self._dropped)
 
     def cut(self) -> None:
         with self._lock:

@@ -48,6 +48,7 @@ PROGRESS_INTERVAL_S = 1.0
 MAX_COMMAND_BYTES = 256
 BIRTH_DELAY_S = (0.5, 2.0)  # spread discovery after a Home Assistant restart
 ACK_TIMEOUT_S = 5.0
+RECONNECT_DELAY_S = (1, 30)  # between connection attempts: the first wait, doubled up to this
 # Connections the broker closes this soon after it accepted them, this many times in a
 # row: another client has our client id (a second station with the same station id).
 SHORT_CONNECTION_S = 5.0
@@ -98,13 +99,17 @@ class MqttReporter:
         self._journal_shown = ""  # the station state's last "journal": follow its changes
         self._republish_lock = threading.Lock()
         self._republish_timer: threading.Timer | None = None
+        # The outbox's rounds begun and ended, for outbox_round() to wait on.
+        self._rounds = threading.Condition()
+        self._rounds_begun = 0
+        self._rounds_ended = 0
         self._outbox = threading.Thread(target=self._drain_outbox, name="mqtt-outbox", daemon=True)
         self.client = self._client()
 
     def _client(self) -> mqtt.Client:
         client = client_for(self.settings, self.client_id)
         client.will_set(self.topics.availability, "offline", qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(*RECONNECT_DELAY_S)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -255,6 +260,8 @@ class MqttReporter:
                 return
             delay = random.uniform(*BIRTH_DELAY_S)
             self._republish_timer = threading.Timer(delay, self._republish)
+            # Named in a dump of the daemon's threads, and for the tests to wait on.
+            self._republish_timer.name = "mqtt-republish"
             self._republish_timer.daemon = True
             self._republish_timer.start()
 
@@ -414,10 +421,24 @@ class MqttReporter:
 
     # -- the result outbox ---------------------------------------------------------------
 
+    def outbox_round(self, timeout: float) -> bool:
+        """Wake the outbox and wait until a round of it that began after this call has
+        ended: by then it has handed paho whatever it was going to publish (and, connected,
+        has had it acknowledged or given up waiting). The tests wait on this, not on the
+        outbox's one-second tick; False after ``timeout`` seconds."""
+        with self._rounds:
+            # A round counted from now on runs its body after this line.
+            after = self._rounds_begun + 1
+        self._wake.set()
+        with self._rounds:
+            return self._rounds.wait_for(lambda: self._rounds_ended >= after, timeout)
+
     def _drain_outbox(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
+            with self._rounds:
+                self._rounds_begun += 1
             self._note_stable_connection()
             if self._connected.is_set() and time.monotonic() >= self._refresh_at:
                 self.publish_station()  # the Pi's temperature and free disk move on their own
@@ -434,6 +455,9 @@ class MqttReporter:
                     break
                 if not moved:
                     break
+            with self._rounds:
+                self._rounds_ended += 1
+                self._rounds.notify_all()
 
     def _publish_batch(self) -> bool:
         """Publish unacknowledged results in journal order, then the outcomes the station
