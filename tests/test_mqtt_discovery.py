@@ -3,9 +3,11 @@ sockets taken out of the config removed, two stations on one broker kept apart."
 
 import dataclasses
 import json
+import threading
 
 import pytest
-from helpers import flash_sockets, mqtt_config, other_station
+from helpers import flash_sockets, mqtt_config, other_station, wait_for
+from mqtt_broker import sentinel
 
 pytestmark = pytest.mark.slow
 
@@ -21,16 +23,25 @@ def test_home_assistant_birth_resends_discovery(mqtt_rig, recorder):
 def test_a_burst_of_births_is_one_republish(mqtt_rig, recorder):
     """Home Assistant restarting (or several on one broker) says online many times: one
     discovery and one set of states go out, not one per birth."""
-    import time
-
-    _, _, _, reporter = mqtt_rig()
-    topic = reporter.topics.discovery
-    recorder.wait(lambda: len(recorder.on(topic)) == 1, what="first discovery")
+    _, _, _, reporter = mqtt_rig(commands=True)
+    topics = reporter.topics
+    recorder.wait(lambda: len(recorder.on(topics.discovery)) == 1, what="first discovery")
     for _ in range(20):
-        recorder.publish(reporter.topics.birth, "online")
-    recorder.wait(lambda: len(recorder.on(topic)) == 2, timeout=10, what="discovery again")
-    time.sleep(2.5)  # past the longest spread (BIRTH_DELAY_S): nothing more comes
-    assert len(recorder.on(topic)) == 2
+        recorder.publish(topics.birth, "online")
+    # A command after the births, from the same client: its answer on the error topic
+    # means the reporter has taken every birth before it (one client's messages in order).
+    recorder.publish(f"{topics.commands}/after-the-births", "PRESS")
+    recorder.wait(lambda: recorder.on(topics.error), what="the births taken")
+    recorder.wait(lambda: len(recorder.on(topics.discovery)) == 2, what="discovery again")
+
+    # Every republish the births started has run once no timer for one is left; what
+    # those sent is at the recorder once a sentinel sent after them is.
+    def republishing() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "mqtt-republish" and t.is_alive()]
+
+    wait_for(lambda: not republishing(), timeout=10, what="the republish timers to run")
+    sentinel(reporter.client, recorder)
+    assert len(recorder.on(topics.discovery)) == 2
 
 
 def test_sockets_taken_out_of_the_config_are_removed(
