@@ -26,10 +26,13 @@ def test_sockets_flash_in_parallel_with_routed_esptool_logs(station_config, capl
         for t in threads:
             t.join(timeout=60)
         macs = {n: hw.modules[n].mac_text for n in results}
+    # A thread that raised (or hung) leaves no result: then nothing below would look at it.
+    assert sorted(results) == ["socket1", "socket2"], results
     assert all(r.ok for r in results.values()), results
     assert {n: r.mac for n, r in results.items()} == macs
     tagged = {r.SOCKET for r in caplog.records if r.name == "flashjig.esptool"}
     assert tagged == {"socket1", "socket2"}
-    for record in caplog.records:
-        if "Stub flasher running" in record.getMessage():
-            assert record.getMessage().startswith(record.SOCKET)
+    stub = [r for r in caplog.records if "Stub flasher running" in r.getMessage()]
+    assert sorted(r.SOCKET for r in stub) == ["socket1", "socket2"]  # one line each
+    for record in stub:
+        assert record.getMessage().startswith(record.SOCKET)
