@@ -88,11 +88,12 @@ def test_sighup_applies_a_good_config_and_refuses_a_bad_one(start_daemon, statio
     wait_for(lambda: st.status()["trigger"] == "both", what="reloaded")
     station_config.path.write_text(text.replace("trigger: button", "trigger: sometimes"))
     st.proc.send_signal(signal.SIGHUP)
-    time.sleep(1.0)
+    # The refusal first, then the station after it: a status read before the reload ran
+    # would show the old config whatever the reload did.
+    wait_for(lambda: "reload refused" in st.stderr, timeout=20, what="the reload refused")
     assert st.status()["trigger"] == "both"
     assert st.proc.poll() is None
     st.stop()
-    assert "reload refused" in st.stderr
 
 
 def test_bad_config_stops_before_any_pin_is_touched(tmp_path, monkeypatch):
