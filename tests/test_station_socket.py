@@ -118,7 +118,8 @@ def test_module_that_never_syncs_is_retried_at_the_fallback_baud(rig):
 def test_power_pin_powers_the_socket_only_while_seated(station_config, tmp_path):
     sockets = list(station_config.sockets)
     sockets[0] = dataclasses.replace(sockets[0], power="GPIO1", power_active_low=True)
-    config = dataclasses.replace(station_config, sockets=tuple(sockets))
+    retries = dataclasses.replace(station_config.station, retries=2)  # not the shipped file's
+    config = dataclasses.replace(station_config, sockets=tuple(sockets), station=retries)
     with simulated_station(config, tmp_path) as (station, hw, _):
         gate = hw.pin_factory.pin("GPIO1")
         assert gate.state is True  # P-MOSFET gate high: off
@@ -136,7 +137,7 @@ def test_power_pin_powers_the_socket_only_while_seated(station_config, tmp_path)
         hw.press()
         wait_for(lambda: state_of(station, "socket1") is SocketState.FAILED, timeout=30)
         cycles = [s.state for s in gate.states[1:]]
-        assert cycles == [True, False] * station.config.station.retries
+        assert cycles == [True, False, True, False]  # off and on again before each retry
 
 
 @pytest.mark.slow
