@@ -7,6 +7,7 @@ match the schemas refused once each, the rest of the fleet shown; a journal made
 never stops publishing not holding the view back; an earlier viewer's bad data read."""
 
 import contextlib
+import itertools
 import json
 import sqlite3
 import subprocess
@@ -18,7 +19,7 @@ from helpers import flash_sockets, flashjig, mqtt_config, other_station, wait_fo
 from mqtt_broker import Recorder
 
 from flashjig.flashing.result import Outcome
-from flashjig.mqtt.fleet import GATHER_LIMIT_S, StationView, overlapping_ranges
+from flashjig.mqtt.fleet import GATHER_LIMIT_S, QUIET_S, StationView, overlapping_ranges
 from flashjig.mqtt.incoming import check_station_state
 from flashjig.mqtt.result import result_event
 from flashjig.station.journal import AttemptRow
@@ -264,27 +265,44 @@ def test_a_station_whose_retained_topics_were_cleared_while_the_viewer_was_away_
 @contextlib.contextmanager
 def flooding(broker, *, results: bool):
     """A station that publishes its state every 0.3 s (and a result, with ``results``)
-    for as long as the block lasts."""
+    for as long as the block lasts; the block gets the times of its publishes. A publish
+    that raised ends the block with its error (in the thread it would be a warning)."""
     client = Recorder(broker.port, topic="nothing/#")
     stop = threading.Event()
+    sent: list[float] = []
+    failed: list[Exception] = []
 
     def flood() -> None:
         n = 0
-        while not stop.wait(0.3):
-            n += 1
-            client.publish("flashjig/bench-6/state", json.dumps({"ok_today": n}), retain=True)
-            if results:
-                stamp = f"2026-03-02T08:{n // 60 % 60:02d}:{n % 60:02d}.000Z"
-                client.publish("flashjig/bench-6/result", json.dumps(event(n, stamp, "bench-6")))
+        try:
+            while not stop.wait(0.3):
+                n += 1
+                client.publish("flashjig/bench-6/state", json.dumps({"ok_today": n}), retain=True)
+                if results:
+                    stamp = f"2026-03-02T08:{n // 60 % 60:02d}:{n % 60:02d}.000Z"
+                    result = json.dumps(event(n, stamp, "bench-6"))
+                    client.publish("flashjig/bench-6/result", result)
+                sent.append(time.monotonic())
+        except Exception as e:  # noqa: BLE001 - said when the block ends
+            failed.append(e)
 
     thread = threading.Thread(target=flood, daemon=True)
     thread.start()
     try:
-        yield
+        yield sent
     finally:
         stop.set()
         thread.join()
         client.close()
+    assert not failed, f"the flood stopped: {failed[0]!r}"
+
+
+def flooded_throughout(sent: list[float], started: float, ended: float) -> None:
+    """The flood published from ``started`` to ``ended`` without a pause of QUIET_S: a
+    viewer that went quiet in that time did so in spite of it, not in a pause."""
+    times = [started, *(t for t in sent if started < t < ended), ended]
+    pause = max(later - earlier for earlier, later in itertools.pairwise(times))
+    assert pause < QUIET_S, f"the flood paused {pause:.1f} s while the viewer gathered"
 
 
 def test_a_station_that_never_stops_publishing_cannot_hold_the_view_back(viewer, broker):
@@ -305,14 +323,17 @@ def test_a_station_that_never_stops_publishing_cannot_hold_the_view_back(viewer,
 def test_live_states_alone_do_not_keep_the_gathering_going(viewer, broker):
     """Only what the broker held for the viewer (retained states, queued results) keeps it
     listening: a busy station's progress, live, would keep it for ever."""
-    with flooding(broker, results=False):
+    with flooding(broker, results=False) as sent:
+        started = time.monotonic()
         try:
             run = run_fleet("status", **viewer, timeout=GATHER_LIMIT_S + 30)
         except subprocess.TimeoutExpired:
             pytest.fail("fleet status still gathering 30 s past its limit")
+        ended = time.monotonic()
     assert run.returncode == 0, run.stderr
     assert "station bench-6" in run.stdout
     assert run.stderr == ""  # gone quiet: not cut short
+    flooded_throughout(sent, started, ended)  # while the live states kept coming
 
 
 # What fleet.sqlite3 held before results were keyed by their start time as well.
