@@ -88,6 +88,7 @@ def test_the_page_follows_five_sockets_flashing_live(station_config, tmp_path, b
             results = page.eval_on_selector_all(
                 ROW, "rows => rows.map(r => r.cells[5].textContent)"
             )
+            assert len(results) == 5, results  # a row each: all() of none would hold
             assert all(text.startswith("ok in ") for text in results), results
             page.wait_for_function(
                 "[...document.images].every(i => i.complete && i.naturalWidth > 0)"
