@@ -651,7 +651,8 @@ def test_tls_files_are_loaded_as_the_client_will(station: Path) -> None:
 
     good_ca = "    ca_file: client.crt\n"
     text = BASE + mqtt.replace("    ca_file: ca.crt\n", good_ca)
-    assert load_config(write(station, text)).mqtt is not None  # a real certificate loads
+    tls = load_config(write(station, text)).mqtt.tls  # a real certificate loads
+    assert tls.ca_file == directory / "client.crt"
     pair = f"    cert_file: {cert.name}\n    key_file: {other_key.name}\n"
     text = BASE + mqtt.replace("    ca_file: ca.crt\n", good_ca + pair)
     err = load_error(station, text)
@@ -659,7 +660,8 @@ def test_tls_files_are_loaded_as_the_client_will(station: Path) -> None:
         err, station, line_of(text, "cert_file"), "mqtt.tls.cert_file", "do not load together"
     )
     right = f"    cert_file: {cert.name}\n    key_file: {key.name}\n"
-    assert load_config(write(station, BASE + mqtt.replace("    ca_file: ca.crt\n", right)))
+    tls = load_config(write(station, BASE + mqtt.replace("    ca_file: ca.crt\n", right))).mqtt.tls
+    assert (tls.cert_file, tls.key_file) == (cert, key)  # the pair that belongs together loads
 
 
 def test_a_station_id_with_an_underscore_is_refused(station: Path) -> None:
