@@ -210,7 +210,7 @@ def test_a_password_file_the_service_user_cannot_read_is_refused_at_load(station
         config.write_text(
             text.replace(str(station_config.profile.images[0].path), str(where / "demo.bin"))
         )
-        assert load_config(config).mqtt is not None  # root reads it
+        assert load_config(config).mqtt.password_file == secret  # root reads it
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:
