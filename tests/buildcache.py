@@ -56,10 +56,11 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_deb() -> Path:
-    """./jig deb, as a developer runs it: the package's path (in build/deb/)."""
+def build_deb(*arch: str) -> Path:
+    """./jig deb [ARCH], as a developer runs it: the package's path (in build/deb/, which
+    each build empties first)."""
     built = subprocess.run(
-        [str(ROOT / "jig"), "deb"], capture_output=True, text=True, timeout=1800, cwd=ROOT
+        [str(ROOT / "jig"), "deb", *arch], capture_output=True, text=True, timeout=1800, cwd=ROOT
     )
     assert built.returncode == 0, built.stderr[-4000:]
     return ROOT / built.stdout.strip().splitlines()[-1]

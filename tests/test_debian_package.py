@@ -1,125 +1,35 @@
 """The Debian package (`./jig deb`), built once per run (conftest's `package`) and installed
 with dpkg into a fresh Debian Bookworm root (mmdebstrap, holding only what the package
-depends on; bootstrapped once and kept, see bookworm_tarball): its files, its conffile, its
+depends on; bootstrapped once and kept, see debroot): its files, its conffile, its
 unit, its maintainer scripts (install, upgrade over an edited config, remove, purge) and the
 installed `flashjig demo --fast`, with no network; and the preinst's wait
 for a flash in progress, on a simulated station. Root is needed to build the root, to
 chroot into it and to mount."""
 
-import contextlib
 import gzip
-import hashlib
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from buildcache import build_deb, cache_dir, packaging_inputs, sha256, writing
+from debroot import Machine, bookworm_tarball, host_arch, unpack
 from helpers import flashing_socket1
 
 ROOT = Path(__file__).resolve().parents[1]
-# What a Bookworm machine has that the package depends on (debian/control).
-BASE_PACKAGES = "python3,python3-systemd,systemd,init-system-helpers,procps"
-
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="building and installing a package needs root"),
 ]
 
 
-def bookworm_tarball(tmp_path_factory) -> Path:
-    """The minimal Bookworm root as a tarball, bootstrapped from the network once and kept in
-    the cache (buildcache.cache_dir), named by what it is made of: a change to
-    BASE_PACKAGES (or the suite, variant or architecture) makes a new one. Delete it to
-    take Bookworm's updates. Without a cache it is made in the run's temporary directory."""
-    arch = subprocess.run(
-        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    how = ["--variant=apt", f"--architectures={arch}", f"--include={BASE_PACKAGES}", "bookworm"]
-    key = hashlib.sha256("\0".join(how).encode()).hexdigest()[:16]
-    cache = cache_dir() or tmp_path_factory.mktemp("bookworm-tar")
-    tarball = cache / f"bookworm-{key}.tar"
-    if not tarball.exists():
-        with writing(tarball) as partial:
-            # mmdebstrap picks the format from the name: give it one ending in .tar.
-            made_tar = partial.with_name(partial.name + ".tar")
-            try:
-                made = subprocess.run(
-                    ["mmdebstrap", *how, str(made_tar)],
-                    capture_output=True,
-                    text=True,
-                    timeout=1200,
-                )
-                assert made.returncode == 0, made.stderr[-4000:]
-                os.replace(made_tar, partial)
-            finally:
-                made_tar.unlink(missing_ok=True)
-    return tarball
-
-
 @pytest.fixture(scope="module")
 def bookworm(tmp_path_factory) -> Path:
-    """A minimal Bookworm root, unpacked once per module from the kept tarball and copied
-    for each test."""
-    root = tmp_path_factory.mktemp("bookworm") / "root"
-    root.mkdir()
-    subprocess.run(
-        ["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf"]
-        + [str(bookworm_tarball(tmp_path_factory)), "-C", str(root)],
-        check=True,
-    )
-    return root
-
-
-@contextlib.contextmanager
-def mounted(root: Path) -> Iterator[None]:
-    """/proc (systemd-tmpfiles), /dev and /dev/pts (the demo's emulated modules) inside."""
-    done: list[Path] = []
-    try:
-        for source, target, how in (
-            ("proc", root / "proc", ["-t", "proc"]),
-            ("/dev", root / "dev", ["--bind"]),
-            ("/dev/pts", root / "dev" / "pts", ["--bind"]),
-        ):
-            subprocess.run(["mount", *how, source, str(target)], check=True)
-            done.append(target)
-        yield
-    finally:
-        for target in reversed(done):
-            subprocess.run(["umount", str(target)], check=True)
-
-
-class Machine:
-    """A copy of the Bookworm root with the package at hand, and a way to run in it
-    (in a network namespace of its own: loopback only, so nothing can be fetched)."""
-
-    def __init__(self, root: Path, deb: Path) -> None:
-        self.root = root
-        self.host_deb = deb
-        self.deb = Path("/tmp") / deb.name
-        shutil.copy(deb, root / self.deb.relative_to("/"))
-
-    def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
-        with mounted(self.root):
-            done = subprocess.run(
-                ["unshare", "--net", "chroot", str(self.root), *command],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
-            )
-        if check:
-            assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
-        return done
-
-    def path(self, inside: str) -> Path:
-        return self.root / inside.lstrip("/")
-
-    def version(self) -> str:
-        return self.run("dpkg-query", "-W", "-f", "${Version}", "flashjig").stdout
+    """A minimal Bookworm root of this machine's architecture, unpacked once per module
+    from the kept tarball and copied for each test."""
+    scratch = tmp_path_factory.mktemp("bookworm")
+    return unpack(bookworm_tarball(host_arch(), scratch), scratch / "root")
 
 
 @pytest.fixture
@@ -229,8 +139,9 @@ def test_upgrade_keeps_the_edited_config_and_the_state(machine, tmp_path):
     journal = machine.path("/var/lib/flashjig/journal.sqlite3")
     journal.write_bytes(b"the journal, backups and serial counters live here")
     later = rebuilt(machine.host_deb, "0.1.1", "# a newer sample\n", tmp_path)
-    shutil.copy(later, machine.path("/tmp"))
-    upgrade = machine.run("dpkg", "--force-confdef", "--force-confold", "-i", f"/tmp/{later.name}")
+    upgrade = machine.run(
+        "dpkg", "--force-confdef", "--force-confold", "-i", str(machine.put(later))
+    )
     assert machine.version() == "0.1.1"
     assert config.read_text() == edited
     assert "# a newer sample" in machine.path("/etc/flashjig/flashjig.yaml.dpkg-dist").read_text()
