@@ -9,12 +9,11 @@ import math
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from helpers import flash_sockets, mqtt_config, state_of, wait_for
-from mqtt_broker import Broker, Proxy, Recorder
+from mqtt_broker import Broker, Proxy, Recorder, all_in, sentinel
 
 from flashjig.cli.statusview import render
 from flashjig.mqtt.discovery import Topics
@@ -31,6 +30,44 @@ REQUIRED = {
     "button": {"command_topic"},
     "select": {"command_topic", "options"},
 }
+
+
+# The reporter's wait between connection attempts (1 s, doubled up to 30 s), short: the
+# tests that take a broker away wait for the retries, not for the time between them.
+QUICK_RETRIES = (0.05, 0.5)
+
+
+@pytest.fixture
+def kept(tmp_path):
+    """A broker that keeps its clients' sessions across a restart, and a recorder with a
+    session there: what goes out while it is down and just after reaches the recorder,
+    however soon the reporter is back. (A recorder that connects after the restart races
+    the reporter's backlog, and now and then misses it.)"""
+    directory = tmp_path / "kept"
+    directory.mkdir()
+    broker = Broker(directory, persistent=True)
+    recorder = Recorder(broker.port, client_id="flashjig-tests-recorder")
+    try:
+        assert recorder.subscribed.wait(10), "the recorder's subscription"
+        yield broker, recorder
+    finally:
+        recorder.close()
+        broker.stop()
+
+
+def connect_failures(reporter) -> list[str]:
+    """The reporter's failed connection attempts from now on, one entry each: paho calls
+    on_connect_fail for every one, and the reporter's own handler still gets each call
+    (first: when an entry is there, what it logs is too)."""
+    failures: list[str] = []
+    handler = reporter.client.on_connect_fail
+
+    def counted(client, userdata) -> None:
+        handler(client, userdata)
+        failures.append(reporter.connection)
+
+    reporter.client.on_connect_fail = counted
+    return failures
 
 
 def test_online_discovery_states_and_results_for_five_sockets(mqtt_rig, recorder):
@@ -97,26 +134,27 @@ def test_clean_stop_says_offline(mqtt_rig, recorder):
     recorder.wait(lambda: recorder.last(topic) == b"offline", what="offline")
 
 
-def test_broker_away_mid_run_loses_no_result(mqtt_rig, broker, tmp_path):
-    station, hw, journal, reporter = mqtt_rig()
+def test_broker_away_mid_run_loses_no_result(kept, mqtt_rig, station_config, monkeypatch):
+    broker, recorder = kept
+    monkeypatch.setattr("flashjig.mqtt.reporter.RECONNECT_DELAY_S", QUICK_RETRIES)
+    station, hw, journal, reporter = mqtt_rig(config=mqtt_config(station_config.path, broker.port))
     wait_for(lambda: reporter.connected, timeout=10, what="the reporter connected")
     broker.stop()
     flash_sockets(station, hw, ["socket1", "socket2"])
     assert len(journal.unpublished()) == 2
     broker.start()
-    recorder = Recorder(broker.port)
-    try:
-        recorder.wait(
-            lambda: len(recorder.on(reporter.topics.result)) == 2,
-            timeout=40,
-            what="backlog after the broker came back",
-        )
-        time.sleep(1.0)
-        ids = [r["id"] for r in recorder.json_on(reporter.topics.result)]
-        assert sorted(ids) == ids and len(ids) == len(set(ids)) == 2
-        assert journal.unpublished() == []
-    finally:
-        recorder.close()
+    recorder.wait(
+        lambda: len(recorder.on(reporter.topics.result)) >= 2,
+        timeout=40,
+        what="backlog after the broker came back",
+    )
+    wait_for(lambda: journal.unpublished() == [], what="both acknowledged")
+    # Nothing more comes: the outbox has been through the journal once more, and a
+    # sentinel sent after that has reached the recorder.
+    assert reporter.outbox_round(timeout=30), "a round of the outbox"
+    sentinel(reporter.client, recorder)
+    ids = [r["id"] for r in recorder.json_on(reporter.topics.result)]
+    assert sorted(ids) == ids and len(ids) == len(set(ids)) == 2
 
 
 def test_unpublished_rows_go_out_after_a_restart(
@@ -129,6 +167,8 @@ def test_unpublished_rows_go_out_after_a_restart(
         flash_sockets(station, hardware, ["socket4"])
     broker.start()
     recorder = Recorder(broker.port)
+    # Subscribed before the daemon can connect: its backlog goes out as soon as it does.
+    assert recorder.subscribed.wait(10), "the recorder's subscription"
     daemon = start_daemon(config=config.path, state=state)
     try:
         topic = Topics(config).result
@@ -183,13 +223,19 @@ def test_commands_accepted_and_refused(mqtt_rig, recorder):
     assert reporter.connected
 
 
-def test_commands_are_off_unless_enabled(mqtt_rig, recorder):
+def test_commands_are_off_unless_enabled(mqtt_rig, recorder, monkeypatch):
+    monkeypatch.setattr("flashjig.mqtt.reporter.BIRTH_DELAY_S", (0.0, 0.0))
     station, hw, journal, reporter = mqtt_rig()
-    recorder.wait(lambda: reporter.connected)
+    # Discovery goes out after the reporter's subscriptions: the broker has them now.
+    recorder.wait(lambda: recorder.on(reporter.topics.discovery), what="discovery")
     hw.insert("socket1")
     recorder.wait(lambda: station.sockets["socket1"].status.state is SocketState.INSERTED)
     recorder.publish(reporter.topics.flash(), "PRESS")
-    time.sleep(1.0)
+    # Home Assistant's birth after the command, from the same client: discovery sent again
+    # means the reporter has taken the birth, and so anything sent before it. A command
+    # it had taken would have left the socket flashing at once.
+    recorder.publish(reporter.topics.birth, "online")
+    recorder.wait(lambda: len(recorder.on(reporter.topics.discovery)) == 2, what="the birth")
     assert station.sockets["socket1"].status.state is SocketState.INSERTED
     cmps = json.loads(recorder.last(reporter.topics.discovery))["cmps"]
     assert not any(c["p"] in ("button", "select") for c in cmps.values())
@@ -273,7 +319,10 @@ def test_username_password_and_tls(station_config, tmp_path):
                 secret.write_text("wrong\n")
                 bad = MqttReporter(dataclasses.replace(config), station, journal, tmp_path / "b")
                 bad.start()
-                time.sleep(1.5)
+                wait_for(
+                    lambda: "refused the connection" in bad.connection,
+                    what="the broker refusing the wrong password",
+                )
                 assert not bad.connected
                 bad.stop(flush_s=0.1)
             finally:
@@ -323,15 +372,22 @@ def test_an_outcome_held_on_a_full_disk_is_published_once(small_disk, mqtt_rig, 
     )
     flash_sockets(station, hw, ["socket2"])
     recorder.wait(lambda: len(recorder.on(topics.result)) >= 2, what="the next result")
-    time.sleep(1.5)  # the outbox wakes every second: anything sent twice is in by now
+    wait_for(lambda: journal.unpublished() == [], what="the next result acknowledged")
+    # Nothing more comes: the outbox has been through the journal and what the station
+    # holds once more, and a sentinel sent after that has reached the recorder.
+    assert reporter.outbox_round(timeout=30), "a round of the outbox"
+    sentinel(reporter.client, recorder)
     ids = [r["id"] for r in recorder.json_on(topics.result)]
     assert ids == [held["id"], held["id"] + 1]
 
 
-def test_retained_states_after_a_reconnect_are_the_stations(station_config, broker, tmp_path):
+def test_retained_states_after_a_reconnect_are_the_stations(
+    station_config, broker, tmp_path, monkeypatch
+):
     """The link goes quiet mid-flash (states sent into the void, never acknowledged), then
     drops; the flash ends while it is down. After the reconnect, the retained state of the
     socket is the station's own: "ok", not a "flashing" that paho resent late."""
+    monkeypatch.setattr("flashjig.mqtt.reporter.RECONNECT_DELAY_S", QUICK_RETRIES)
     proxy = Proxy(broker.port)
     config = mqtt_config(station_config.path, proxy.port)
     state = tmp_path / "state"
@@ -347,13 +403,17 @@ def test_retained_states_after_a_reconnect_are_the_stations(station_config, brok
             writing = station.sockets["socket1"].status
             wait_for(lambda: writing.stage == "writing", timeout=20, what="writing")
             proxy.blackhole()
-            time.sleep(2.5)  # two or three progress states, unacknowledged
+            socket1 = reporter.topics.socket("socket1").encode()
+            wait_for(
+                lambda: any(socket1 in data and b'"flashing"' in data for data in proxy.dropped()),
+                what="a progress state sent into the void",
+            )
             proxy.cut()
             wait_for(lambda: not reporter.connected, what="the cut seen")
             wait_for(lambda: not station.sockets["socket1"].busy, timeout=90, what="done")
             proxy.restore()
             wait_for(lambda: reporter.connected, timeout=60, what="reconnected")
-            time.sleep(1.0)  # whatever paho resends after the reconnect lands by now
+            all_in(reporter.client)  # what paho resends after the reconnect included
             viewer = Recorder(broker.port)  # a dashboard opened now: the retained states
             topic = reporter.topics.socket("socket1")
             viewer.wait(lambda: viewer.on(topic), what="the retained state")
@@ -390,11 +450,15 @@ def test_every_stage_goes_out(mqtt_rig, recorder):
     assert len(seen) >= 4 and changes == seen
 
 
-def test_a_result_sent_as_the_connection_drops_goes_out_once(mqtt_rig, broker):
+def test_a_result_sent_as_the_connection_drops_goes_out_once(
+    kept, mqtt_rig, station_config, monkeypatch
+):
     """The outbox publishes in the instant the connection is gone (paho answers
     MQTT_ERR_NO_CONN, yet keeps the message and sends it on reconnecting): that result
     must not be published a second time once the broker is back."""
-    station, hw, journal, reporter = mqtt_rig()
+    broker, recorder = kept
+    monkeypatch.setattr("flashjig.mqtt.reporter.RECONNECT_DELAY_S", QUICK_RETRIES)
+    station, hw, journal, reporter = mqtt_rig(config=mqtt_config(station_config.path, broker.port))
     wait_for(lambda: reporter.connected, timeout=10, what="connected")
     broker.stop()
     wait_for(lambda: not reporter.connected, what="the broker gone")
@@ -402,13 +466,12 @@ def test_a_result_sent_as_the_connection_drops_goes_out_once(mqtt_rig, broker):
     (row,) = journal.unpublished()
     reporter._publish_batch()  # the outbox's step, as it ran when the connection dropped
     broker.start()
-    recorder = Recorder(broker.port)
-    try:
-        recorder.wait(lambda: journal.unpublished() == [], timeout=40, what="acknowledged")
-        time.sleep(1.5)  # a second copy, if any, arrives by now
-        assert [r["id"] for r in recorder.json_on(reporter.topics.result)] == [row.id]
-    finally:
-        recorder.close()
+    wait_for(lambda: journal.unpublished() == [], timeout=40, what="acknowledged")
+    # A second copy would be out by the end of the outbox's next round; a sentinel sent
+    # after that reaching the recorder means it would be there.
+    assert reporter.outbox_round(timeout=30), "a round of the outbox"
+    sentinel(reporter.client, recorder)
+    assert [r["id"] for r in recorder.json_on(reporter.topics.result)] == [row.id]
 
 
 def connection_warnings(caplog) -> list[str]:
@@ -419,17 +482,24 @@ def connection_warnings(caplog) -> list[str]:
     ]
 
 
-def test_a_broker_that_is_not_there_is_said_once_and_shown_in_status(mqtt_rig, broker, caplog):
+def test_a_broker_that_is_not_there_is_said_once_and_shown_in_status(
+    mqtt_rig, broker, caplog, monkeypatch
+):
     """Refused, again and again while it retries: one warning, the status says it, and
     the reconnect says what it was."""
     caplog.set_level(logging.INFO, logger="flashjig.mqtt.reporter")
+    monkeypatch.setattr("flashjig.mqtt.reporter.RECONNECT_DELAY_S", QUICK_RETRIES)
+    # Said once the connection has lasted this long: not 5 s here.
+    monkeypatch.setattr("flashjig.mqtt.reporter.SHORT_CONNECTION_S", 0.5)
     broker.stop()
     station, hw, journal, reporter = mqtt_rig()
+    failures = connect_failures(reporter)
     where = f"127.0.0.1:{broker.port}"
     refused = f"cannot connect to the MQTT broker {where}: connection refused"
     wait_for(lambda: refused in station.status()["broker"], what="the status saying so")
     assert f"  MQTT: {refused}" in render(station.status())  # flashjig status
-    time.sleep(3.5)  # retries at 1, 2 (and more) seconds
+    wait_for(lambda: len(failures) >= 3, what="three attempts refused")
+    assert all(refused in failure for failure in failures)
     assert [w for w in connection_warnings(caplog) if "connect" in w] == [
         f"{refused} (is the broker running, on this port?) (retrying)"
     ]
@@ -444,7 +514,8 @@ def test_a_broker_that_is_not_there_is_said_once_and_shown_in_status(mqtt_rig, b
     )
 
 
-def test_a_certificate_that_does_not_verify_is_said(station_config, tmp_path, caplog):
+def test_a_certificate_that_does_not_verify_is_said(station_config, tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr("flashjig.mqtt.reporter.RECONNECT_DELAY_S", QUICK_RETRIES)
     certs = tmp_path / "certs"
     make_certs(certs)
     other_ca = make_ca(certs, "other")  # not the CA that signed the broker's certificate
@@ -453,10 +524,12 @@ def test_a_certificate_that_does_not_verify_is_said(station_config, tmp_path, ca
     try:
         with simulated_station(config, tmp_path / "state") as (station, _, journal):
             reporter = MqttReporter(config, station, journal, tmp_path / "state")
+            failures = connect_failures(reporter)
             reporter.start()
             try:
                 wait_for(lambda: "does not verify" in station.status()["broker"], what="the reason")
-                time.sleep(2.5)
+                wait_for(lambda: len(failures) >= 3, what="three attempts that do not verify")
+                assert all("does not verify" in failure for failure in failures)
                 (warning,) = connection_warnings(caplog)
                 assert "its TLS certificate does not verify" in warning
                 assert not reporter.connected
