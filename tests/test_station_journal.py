@@ -3,12 +3,15 @@ finished after, attempts a crash left open marked interrupted, readers beside th
 counts, and the units (a serial per MAC) it hands out."""
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from helpers import IMAGES, failed_result, ok_result, record
@@ -217,17 +220,44 @@ def test_counts_and_attempts_since(journal):
     assert [row.result for row in journal.attempts(limit=2)] == ["cancelled", "started"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
 def test_readonly_reader_without_write_access_to_the_directory(tmp_path):
-    state = tmp_path / "state"
-    with Journal(state / JOURNAL_FILE) as journal:
-        record(journal, ok_result())
-    state.chmod(0o550)
+    """A reader that may not write the journal's directory (no -wal or -shm file of its
+    own) still reads it. Root ignores directory permissions, so as root (CI) the reader
+    is a forked child become nobody, in a directory nobody may read but not write."""
+    base = Path(tempfile.mkdtemp(prefix="journal-", dir="/tmp"))  # not under pytest's 0700
+    state = base / "state"
     try:
-        with Journal(state / JOURNAL_FILE, readonly=True) as reader:
-            assert [row.result for row in reader.attempts()] == ["ok"]
+        with Journal(state / JOURNAL_FILE) as journal:
+            record(journal, ok_result())
+        base.chmod(0o755)
+        state.chmod(0o555)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: as nobody (when root), read and say what was read
+            code = 99
+            try:
+                os.close(read)
+                if os.geteuid() == 0:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                with Journal(state / JOURNAL_FILE, readonly=True) as reader:
+                    results = [row.result for row in reader.attempts()]
+                said = f"{os.access(state, os.W_OK)} {' '.join(results)}"
+                code = 0
+            except BaseException as e:  # noqa: BLE001 - what the test looks for
+                said = f"escaped: {type(e).__name__}: {e}"
+            finally:
+                os.write(write, said.encode())
+                os._exit(code)
+        os.close(write)
+        with os.fdopen(read) as stream:
+            said = stream.read()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, said
+        assert said.split() == ["False", "ok"]  # it could not write there, and it read
     finally:
-        state.chmod(0o750)
+        state.chmod(0o755)
+        shutil.rmtree(base)
 
 
 # -- units: a serial per MAC ----------------------------------------------------------------
