@@ -18,8 +18,10 @@ UNIT = ROOT / "systemd" / "flashjig.service"
 EXEC_START = "/opt/flashjig/venv/bin/flashjig"
 
 
+# ./jig test installs systemd's tools as root (as CI runs it): missing there, these fail.
 needs_analyze = pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed"
+    shutil.which("systemd-analyze") is None and os.geteuid() != 0,
+    reason="systemd-analyze not installed",
 )
 
 
