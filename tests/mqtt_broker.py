@@ -118,7 +118,11 @@ class Recorder:
         wait_for(predicate, timeout=timeout, what=what)
 
     def publish(self, topic: str, payload, **kwargs) -> None:
-        self.client.publish(topic, payload, qos=1, **kwargs).wait_for_publish(5)
+        """Publish at QoS 1 and return once the broker has acknowledged it (paho's
+        wait_for_publish returns at its timeout too: that is a failure here)."""
+        sent = self.client.publish(topic, payload, qos=1, **kwargs)
+        sent.wait_for_publish(5)
+        assert sent.is_published(), f"the broker did not acknowledge {topic} in 5 s"
 
     def close(self) -> None:
         # Disconnecting first ends paho's loop at once; stopped first, the loop would sit
