@@ -73,8 +73,9 @@ def shipped_copy(tmp_path, firmware_1m):
 @pytest.fixture(scope="session")
 def package(tmp_path_factory) -> Path:
     """The Debian package built from the tree by ./jig deb, once per run for every test that
-    needs it; $FLASHJIG_TEST_DEB names one built already (by ./jig deb from this tree), to
-    test the scripts again without building again."""
+    needs it (they share an xdist worker: the group deb-amd64); $FLASHJIG_TEST_DEB names one
+    built already (by ./jig deb from this tree), to test the scripts again without building
+    again."""
     given = os.environ.get("FLASHJIG_TEST_DEB")
     if given:
         return Path(given)

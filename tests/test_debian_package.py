@@ -21,13 +21,15 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="building and installing a package needs root"),
+    # One worker builds the package (conftest's `package`, once per worker) and runs these.
+    pytest.mark.xdist_group("deb-amd64"),
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # a worker may run other modules' tests between these
 def bookworm(tmp_path_factory) -> Path:
-    """A minimal Bookworm root of this machine's architecture, unpacked once per module
-    from the kept tarball and copied for each test."""
+    """A minimal Bookworm root of this machine's architecture, unpacked once from the kept
+    tarball and copied for each test."""
     scratch = tmp_path_factory.mktemp("bookworm")
     return unpack(bookworm_tarball(host_arch(), scratch), scratch / "root")
 

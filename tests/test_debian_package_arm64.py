@@ -23,6 +23,7 @@ from debroot import Machine, bookworm_tarball, runs_here, unpack
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="building and installing a package needs root"),
+    pytest.mark.xdist_group("deb-arm64"),  # beside the amd64 ones (./jig deb builds both at once)
 ]
 
 LGPIO_WHEEL = "lgpio-0.2.2.0-cp311-cp311-manylinux_2_34_aarch64.whl"
@@ -56,7 +57,7 @@ def lgpio_stand_in(into: Path) -> Path:
     return deb
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # a worker may run other modules' tests between these
 def pi(tmp_path_factory) -> Machine:
     """An arm64 Bookworm root with the arm64 package and the lgpio stand-in installed by apt,
     as on a Pi: apt resolves the package's dependencies from what the root has, offline."""
