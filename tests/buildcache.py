@@ -8,11 +8,13 @@ only. Files are written under a temporary name and renamed, so an interrupted ru
 nothing half made."""
 
 import contextlib
+import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +48,26 @@ def writing(target: Path) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def once_per_run(tmp_path_factory, what: str, make: Callable[[], Path]) -> Path:
+    """The file ``make`` makes, made once per test run and kept (by its name) in a directory
+    named ``what`` that every xdist worker of the run sees; a worker that needs it while
+    another makes it waits for that one (an exclusive lock). Without xdist, in the run's own
+    temporary directory."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent / f"shared-{run}" if run else base / "shared") / what
+    shared.mkdir(parents=True, exist_ok=True)
+    with open(shared.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kept = [path for path in shared.iterdir() if not path.name.startswith(".")]
+        if not kept:
+            made = make()
+            with writing(shared / made.name) as partial:
+                shutil.copy(made, partial)
+            kept = [shared / made.name]
+    return kept[0]
 
 
 def sha256(path: Path) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from buildcache import build_deb
+from buildcache import build_deb, once_per_run
 from helpers import DaemonProcess, mqtt_config, start_sim
 from mqtt_broker import Broker, Recorder
 
@@ -73,16 +73,13 @@ def shipped_copy(tmp_path, firmware_1m):
 @pytest.fixture(scope="session")
 def package(tmp_path_factory) -> Path:
     """The Debian package built from the tree by ./jig deb, once per run for every test that
-    needs it (they share an xdist worker: the group deb-amd64); $FLASHJIG_TEST_DEB names one
-    built already (by ./jig deb from this tree), to test the scripts again without building
-    again."""
+    needs it, whichever xdist worker runs it (buildcache.once_per_run); $FLASHJIG_TEST_DEB
+    names one built already (by ./jig deb from this tree), to test the scripts again without
+    building again."""
     given = os.environ.get("FLASHJIG_TEST_DEB")
     if given:
         return Path(given)
-    deb = build_deb()
-    kept = tmp_path_factory.mktemp("deb") / deb.name
-    shutil.copy(deb, kept)
-    return kept
+    return once_per_run(tmp_path_factory, "deb-amd64", build_deb)
 
 
 # -- the station ----------------------------------------------------------------------------

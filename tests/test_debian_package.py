@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildcache import build_deb, cache_dir, packaging_inputs, sha256, writing
 from debroot import Machine, bookworm_tarball, host_arch, unpack
 from helpers import flashing_socket1
 
@@ -21,12 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="building and installing a package needs root"),
-    # One worker builds the package (conftest's `package`, once per worker) and runs these.
-    pytest.mark.xdist_group("deb-amd64"),
 ]
 
 
-@pytest.fixture(scope="session")  # a worker may run other modules' tests between these
+@pytest.fixture(scope="session")  # once per run, whatever else the worker runs between
 def bookworm(tmp_path_factory) -> Path:
     """A minimal Bookworm root of this machine's architecture, unpacked once from the kept
     tarball and copied for each test."""
@@ -208,28 +205,6 @@ def run_preinst(daemon, tmp_path, *args: str, drain_timeout: str = "60"):
         },
     )
     return done, calls.read_text().splitlines() if calls.exists() else []
-
-
-def test_two_builds_of_one_version_are_the_same(package):
-    """Every wheel pinned, mtimes clamped to the changelog's date, no build path inside:
-    the same tree builds the same bytes.
-
-    The second build need not be this run's. The cache keeps, under the digest of the
-    packaging inputs (buildcache.packaging_inputs: every file the build reads, the build
-    tools' versions, the architecture), the digest of a package built from those inputs
-    that was itself found equal to a second build. When the inputs are unchanged since, this
-    run's package is compared with that build; when they changed (or there is no cache, or
-    the earlier package differs: say a wheel for a pinned version was published since), the
-    tree is built again here and the two compared, as ever, and the result kept."""
-    inputs = packaging_inputs()
-    cache = cache_dir()
-    verified = cache / f"deb-reproduced-{inputs}" if cache else None
-    earlier = verified.read_text().strip() if verified and verified.exists() else None
-    if earlier != sha256(package):
-        assert build_deb().read_bytes() == package.read_bytes()
-    if verified and earlier != sha256(package):
-        with writing(verified) as partial:
-            partial.write_text(sha256(package) + "\n")
 
 
 def test_the_built_preinst_drains_before_debhelper_stops_the_service(package, tmp_path):

@@ -10,20 +10,18 @@ Debian's python3 packages go. No Pi is here: lgpio is imported, never driven."""
 import gzip
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from buildcache import build_deb
+from buildcache import build_deb, once_per_run
 from debroot import Machine, bookworm_tarball, runs_here, unpack
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="building and installing a package needs root"),
-    pytest.mark.xdist_group("deb-arm64"),  # beside the amd64 ones (./jig deb builds both at once)
 ]
 
 LGPIO_WHEEL = "lgpio-0.2.2.0-cp311-cp311-manylinux_2_34_aarch64.whl"
@@ -57,15 +55,14 @@ def lgpio_stand_in(into: Path) -> Path:
     return deb
 
 
-@pytest.fixture(scope="session")  # a worker may run other modules' tests between these
+@pytest.fixture(scope="session")  # once per run, whatever else the worker runs between
 def pi(tmp_path_factory) -> Machine:
     """An arm64 Bookworm root with the arm64 package and the lgpio stand-in installed by apt,
     as on a Pi: apt resolves the package's dependencies from what the root has, offline."""
     # As root, a machine that cannot run arm64 programs is a failure, never a skip.
     assert runs_here("arm64"), "no qemu-user for arm64 programs: ./jig test sets it up"
     scratch = tmp_path_factory.mktemp("arm64")
-    deb = scratch / "flashjig_arm64.deb"
-    shutil.copy(build_deb("arm64"), deb)
+    deb = once_per_run(tmp_path_factory, "deb-arm64", lambda: build_deb("arm64"))
     root = unpack(bookworm_tarball("arm64", scratch), scratch / "root")
     machine = Machine(root, deb, timeout=900)
     lgpio = machine.put(lgpio_stand_in(scratch))
