@@ -8,6 +8,7 @@ import http.client
 import io
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 
@@ -337,6 +338,27 @@ def test_a_flood_of_connections_is_held_at_the_cap_and_a_person_still_gets_in(pa
     for connection in flood:
         connection.close()
     wait_for(lambda: _open_fds() <= before + 2, timeout=15, what="descriptors given back")
+
+
+def test_at_the_cap_a_connection_that_ends_makes_room_without_closing_another(page, monkeypatch):
+    """Before: waiting at the cap for a newcomer, the page closed a silent connection for it
+    even when one had ended meanwhile and there was room already."""
+    from flashjig.web import server
+
+    monkeypatch.setattr(server, "SILENT_S", 0.5)
+    monkeypatch.setattr(server, "IDLE_S", 120.0)
+    status_page, _, _ = page()
+    flood = _silent_connections(status_page.port, server.MAX_CONNECTIONS)
+    wait_for(lambda: status_page._open == server.MAX_CONNECTIONS, what="the cap reached")
+    flood.pop().close()
+    wait_for(lambda: status_page._open == server.MAX_CONNECTIONS - 1, what="one gone")
+    time.sleep(server.SILENT_S)  # every one of the flood may be closed for a newcomer now
+    flood += _silent_connections(status_page.port, 1)
+    wait_for(lambda: status_page._open == server.MAX_CONNECTIONS, what="the newcomer in")
+    assert status_page._evicted == 0
+    assert not any(map(_closed_by_the_page, flood))
+    for connection in flood:
+        connection.close()
 
 
 def test_event_streams_are_capped(page):

@@ -199,7 +199,7 @@ class StatusPage:
                     )
                 self._crowding += 1
                 await self._someone_waits(listening)
-                if self._make_room():
+                if self._open < MAX_CONNECTIONS or self._make_room():  # one may have ended
                     break
                 await asyncio.sleep(CROWDED_POLL_S)
             if self._crowding and self._open < MAX_CONNECTIONS - 1:
