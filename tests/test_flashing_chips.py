@@ -124,6 +124,7 @@ def test_the_profiles_flash_settings_go_into_the_c3_bootloader_with_its_digest_r
 # -- native USB ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # 2 s or more
 def test_a_c3_on_native_usb_is_flashed_through_its_resets_and_new_ttys(
     tmp_path, firmware_1m, c3_build
 ):
@@ -154,6 +155,7 @@ def test_a_c3_on_native_usb_is_flashed_through_its_resets_and_new_ttys(
             assert module.flash.read(image["offset"], len(data)) == data
 
 
+@pytest.mark.slow  # 2 s or more
 def test_a_blank_c3_on_native_usb_is_said_to_need_its_boot_line(tmp_path, firmware_1m, c3_build):
     config = mixed_config(tmp_path, firmware_1m, c3_build, ["esp32c3"], native=("socket1",))
     with SimulatedHardware(config, modules={"socket1": ModuleSpec(boot_held=False)}) as hw:
@@ -171,6 +173,7 @@ def test_a_blank_c3_seated_with_its_boot_button_held_is_flashed(tmp_path, firmwa
         assert hw.modules["socket1"].state is State.APP
 
 
+@pytest.mark.slow  # 2 s or more
 @pytest.mark.parametrize("native", [False, True], ids=["uart", "native-usb"])
 def test_a_c3_that_crashes_in_burn_in_fails_it(tmp_path, firmware_1m, c3_build, native):
     """On UART straps the ROM's banner gives the reset away; over native USB the device

@@ -58,6 +58,7 @@ def test_what_cannot_be_generated_is_said(namespace, rows, size, why):
         nvs.nvs_blob(namespace, rows, size)
 
 
+@pytest.mark.slow  # 2 s or more
 def test_each_c3_gets_its_unit_in_nvs_and_the_esp8266_its_record(
     tmp_path,
     firmware_1m,

@@ -6,6 +6,7 @@ wrong chip. Also the capacity check and a backup on a C3."""
 
 from pathlib import Path
 
+import pytest
 from helpers import flash_profile, wait_for
 from test_flashing_chips import c3_build, mixed_config  # noqa: F401 - fixtures
 
@@ -27,6 +28,7 @@ TRAY = {
 }
 
 
+@pytest.mark.slow  # 2 s or more
 def test_a_mixed_tray_through_the_station(tmp_path, firmware_1m, c3_build):  # noqa: F811
     identity = {"mode": "record", "offset": 0x100000, "template": "lamp-{serial:04d}"}
     config = mixed_config(
@@ -96,6 +98,7 @@ def test_a_mixed_tray_through_the_station(tmp_path, firmware_1m, c3_build):  # n
     assert result_event(rows["socket1"])["chip_revision"] is None
 
 
+@pytest.mark.slow  # 2 s or more
 def test_a_counterfeit_c3_is_caught_and_a_backup_is_its_flash(tmp_path, firmware_1m, c3_build):  # noqa: F811
     config = mixed_config(
         tmp_path,
