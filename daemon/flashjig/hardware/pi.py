@@ -89,13 +89,16 @@ def header_chip(labels: Mapping[int, str]) -> int:
 
 
 def _header_factory() -> Factory | None:
-    """lgpio on the header's chip; None (gpiozero's own choice) where a factory was named
-    in GPIOZERO_PIN_FACTORY or lgpio is not installed (not a Pi)."""
+    """lgpio on the header's chip, its outputs claimed at their first level (an active-low
+    power switch never blips on: ``flashjig.hardware.lgpio_pins``); None (gpiozero's own
+    choice) where a factory was named in GPIOZERO_PIN_FACTORY or lgpio is not installed
+    (not a Pi)."""
     if os.environ.get("GPIOZERO_PIN_FACTORY", "lgpio") != "lgpio":
         return None
     try:
         import lgpio
-        from gpiozero.pins.lgpio import LGPIOFactory
+
+        from flashjig.hardware.lgpio_pins import LevelClaimFactory
     except ImportError:
         return None
     labels = {}
@@ -106,5 +109,5 @@ def _header_factory() -> Factory | None:
             labels[number] = lgpio.gpio_get_chip_info(handle)[3]  # status, lines, name, label
         finally:
             lgpio.gpiochip_close(handle)
-    factory: Factory = LGPIOFactory(chip=header_chip(labels))
+    factory: Factory = LevelClaimFactory(chip=header_chip(labels))
     return factory

@@ -45,7 +45,12 @@ class StrapLine(GPIODevice):
 def power_switch(
     pin: str | None, *, active_low: bool, pin_factory: Factory | None = None
 ) -> DigitalOutputDevice | None:
-    """A socket's power switch (off at first), or None when the socket has none."""
+    """A socket's power switch, or None when the socket has none. Claimed off: the level
+    "off" means (high when ``active_low``) is given with the claim, so that a factory that
+    can claim an output at a level (``flashjig.hardware.lgpio_pins``) never shows the switch
+    on, not even between claiming the pin and writing it."""
     if pin is None:
         return None
-    return DigitalOutputDevice(pin, active_high=not active_low, pin_factory=pin_factory)
+    return DigitalOutputDevice(
+        pin, active_high=not active_low, initial_value=False, pin_factory=pin_factory
+    )
