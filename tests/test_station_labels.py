@@ -56,6 +56,7 @@ def zpl_labels(data: bytes):
 
 def test_a_brother_ql_gets_a_raster_of_the_label(tmp_path):
     device = tmp_path / "lp0"
+    device.touch()  # a file stands in for the device node, which the printer's driver makes
     printer = BrotherQL(str(device), model="QL-800", label="62x29")
     printer.print(render(LABEL, LabelLayout(), printer.canvas(LabelLayout())))
     data = device.read_bytes()
@@ -68,6 +69,7 @@ def test_a_brother_ql_gets_a_raster_of_the_label(tmp_path):
 
 def test_a_zebra_gets_zpl_holding_the_label(tmp_path):
     device = tmp_path / "zebra"
+    device.touch()
     printer = Zebra(str(device))
     printer.print(render(LABEL, LabelLayout(dpi=203), printer.canvas(LabelLayout(dpi=203))))
     data = device.read_bytes()
@@ -102,6 +104,26 @@ def test_a_printer_that_is_not_there_says_so(tmp_path):
         Zebra("tcp://127.0.0.1:99999").print(render(LABEL, LabelLayout()))
 
 
+@pytest.mark.parametrize("kind", ["zebra", "brother_ql"])
+def test_an_unplugged_printer_creates_no_file_and_says_so_in_one_line(tmp_path, kind):
+    """Unplugged, /dev/usb/lp0 is gone while /dev/usb/ stays (other usbmisc nodes, and root
+    may write there): printing must not leave a regular file in the device's place, which
+    would swallow every label after it, even with the printer back."""
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    device = usb / "lp0"
+    printer = Zebra(str(device))
+    if kind == "brother_ql":
+        printer = BrotherQL(str(device), model="QL-800", label="62x29")
+    with pytest.raises(PrinterError) as raised:
+        printer.print(render(LABEL, LabelLayout(), printer.canvas(LabelLayout())))
+    assert list(usb.iterdir()) == []
+    message = str(raised.value)
+    assert message == (
+        f"cannot print to {device}: No such file or directory (is the printer on and plugged in?)"
+    )
+
+
 # -- the spooler ----------------------------------------------------------------------------
 
 TOO_LONG = "x" * 2400  # a unit record holds it, no QR code does
@@ -130,6 +152,7 @@ def journal(tmp_path):
 def spool(journal, tmp_path):
     """A spooler on a Zebra (a file), started; stopped after the test."""
     started = []
+    (tmp_path / "zebra").touch()
 
     def start(printer=None):
         spooler = LabelSpooler(journal, printer or Zebra(str(tmp_path / "zebra")), LabelLayout())
@@ -203,7 +226,8 @@ def test_a_printer_that_is_off_keeps_its_labels_queued(journal, spool, tmp_path)
     assert (first.serial, tries, second.serial) == (1, 1, 2)
     assert "No such file or directory" in error and error in spooler.problem
     assert journal.failed_labels() == []
-    device.parent.mkdir()  # switched on
+    device.parent.mkdir()  # switched on: the driver makes the node
+    device.touch()
     spooler.wake()
     wait_for(lambda: not journal.pending_labels(), timeout=10, what="the queue printed")
     assert printed_serials(device) == [1, 2] and spooler.problem == ""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import io
+import os
 import socket
 import subprocess
 import tempfile
@@ -72,12 +73,30 @@ class _RawPrinter(LabelPrinter):
                 with socket.create_connection(address, timeout=CONNECT_TIMEOUT_S) as link:
                     link.sendall(data)
             else:
-                with open(self.device, "ab", buffering=0) as device:
-                    device.write(data)
+                self._write_device(data)
+        except FileNotFoundError as e:  # no node: the printer is off or unplugged
+            raise PrinterError(
+                f"cannot print to {self.device}: {e.strerror} (is the printer on and plugged in?)"
+            ) from None
         except OSError as e:
             raise PrinterError(f"cannot print to {self.device}: {e.strerror or e}") from None
         except ValueError as e:  # an address the loader would refuse
             raise PrinterError(f"cannot print to {self.device}: {e}") from None
+
+    def _write_device(self, data: bytes) -> None:
+        """Write to the printer's device node, never creating it: open(path, "ab") would
+        make a regular file of that name while the printer is unplugged (wherever the
+        directory is writable: /dev/usb/ for root), and every label after would go into
+        that file instead of the printer once it is back. O_APPEND lets a plain file stand
+        in for the device (the tests); O_NOCTTY keeps a serial printer (/dev/ttyUSBn) from
+        becoming the controlling terminal."""
+        fd = os.open(self.device, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            rest = memoryview(data)
+            while rest:  # a device may take less than it is given
+                rest = rest[os.write(fd, rest) :]
+        finally:
+            os.close(fd)
 
 
 class BrotherQL(_RawPrinter):
