@@ -57,7 +57,7 @@ def test_unit_has_the_required_settings():
         "WatchdogSec": "30",
         "TimeoutStopSec": "30",
         "User": "flashjig",
-        "SupplementaryGroups": "gpio dialout",
+        "SupplementaryGroups": "gpio dialout lp",
         "StateDirectory": "flashjig",
         "StateDirectoryMode": "0750",
         "RuntimeDirectory": "flashjig",
@@ -75,7 +75,12 @@ def test_unit_has_the_required_settings():
     }
     for key, value in expected.items():
         assert settings.get(key) == [value], key
-    assert settings["DeviceAllow"] == ["char-gpiochip rw", "char-ttyUSB rw", "char-ttyACM rw"]
+    assert settings["DeviceAllow"] == [
+        "char-gpiochip rw",
+        "char-ttyUSB rw",
+        "char-ttyACM rw",
+        "char-usb rw",  # USB label printers, /dev/usb/lpN (tests/test_systemd_printers.py)
+    ]
     assert "@system-service" in settings["SystemCallFilter"]
     # char-ttyUSB/char-ttyACM only resolve once their drivers are loaded.
     after = " ".join(settings["After"]).split()
