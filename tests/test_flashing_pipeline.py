@@ -263,3 +263,30 @@ def test_a_flaky_module_that_misses_its_first_strap_is_flashed(station_config):
         en.listeners.insert(0, wake_on_second_strap)
         result, _ = run_job(station_config, hw)
         assert result.ok, result.detail
+
+
+def test_each_connect_attempt_straps_with_its_number(monkeypatch):
+    """The pipeline tells the straps which attempt it is on, so that a later one holds the
+    boot line longer (esptool's 0.05 s, then 0.55 s); no sync answers here."""
+    from esptool.util import FatalError
+
+    from flashjig.flashing import pipeline
+
+    class Straps:
+        reenumerates = False
+        attempts: list[int] = []
+
+        def enter_bootloader(self, attempt=1):
+            self.attempts.append(attempt)
+
+        def why_silent(self):
+            return "silent"
+
+    def no_sync(*args, **kwargs):
+        raise FatalError("Failed to connect")
+
+    monkeypatch.setattr(pipeline, "detect_chip", no_sync)
+    straps = Straps()
+    with pytest.raises(pipeline.Failure):
+        pipeline.connect("/dev/null", straps, attempts=3)
+    assert straps.attempts == [1, 2, 3]

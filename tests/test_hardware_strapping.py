@@ -61,3 +61,31 @@ def test_gpio0_read_back_sees_a_seated_powered_module(station_config):
         assert lines.straps.module_on_boot_line()
         assert gpio0.state is True and gpio0.pull == "up"  # released as before
         lines.close()
+
+
+def test_later_connect_attempts_hold_the_boot_line_longer():
+    """esptool escalates its reset delay (0.05 s, then 0.55 s) for boards whose EN rises
+    slowly through its RC: each later attempt holds the boot line at least as long, and the
+    second one long enough for a slow EN."""
+    from flashjig.hardware.strapping import BOOT_HOLDS_S, boot_hold
+
+    factory = MockFactory(pin_class=StrapPin)  # listeners: when each line changes
+    rises: list[tuple[str, float]] = []
+    for name, pin in (("boot", "GPIO4"), ("en", "GPIO5")):
+        factory.pin(pin).listeners.append(
+            lambda _, high, name=name: rises.append((name, time.monotonic())) if high else None
+        )
+    lines = ModuleLines(
+        StrapLine("GPIO4", pin_factory=factory), StrapLine("GPIO5", pin_factory=factory)
+    )
+    held = []
+    for attempt in (1, 2, 3):
+        rises.clear()
+        lines.enter_bootloader(attempt)
+        last = {name: t for name, t in rises}  # each line's last rise
+        held.append(last["boot"] - last["en"])
+    lines.close()
+    assert BOOT_HOLDS_S == (0.05, 0.55)  # esptool's DEFAULT_RESET_DELAY, and 0.5 s more
+    assert [boot_hold(a) for a in (1, 2, 3)] == [0.05, 0.55, 0.55]
+    assert 0.05 <= held[0] < 0.15, held
+    assert 0.55 <= held[1] < 0.65 and 0.55 <= held[2] < 0.65, held

@@ -176,12 +176,14 @@ def connect(
 ) -> ESPLoader:
     """Strap the module into its ROM loader and sync with it, strapping it again before
     each attempt: a module that missed one reset (a slow supply, a bouncing socket) gets a
-    fresh one, not three more syncs against a chip that is not listening. esptool's own
-    reset is off (``no-reset``): the station owns the boot line and EN. Without ``strap``, only
-    the sync (``flashjig probe``: a module running its firmware must not answer)."""
+    fresh one, not three more syncs against a chip that is not listening; later attempts
+    hold the boot line longer past EN's rise, as esptool's own resets escalate (a board with a
+    slow EN RC samples its strap late: ``hardware.strapping.boot_hold``). esptool's own reset
+    is off (``no-reset``): the station owns the boot line and EN. Without ``strap``, only the
+    sync (``flashjig probe``: a module running its firmware must not answer)."""
     for attempt in range(1, attempts + 1):
         if strap:
-            lines.enter_bootloader()
+            lines.enter_bootloader(attempt)
         try:
             esp = detect_chip(port, ROM_BAUD, connect_mode="no-reset", connect_attempts=1)
             break

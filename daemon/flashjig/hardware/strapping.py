@@ -1,17 +1,32 @@
 """Strapping sequences: how the station puts a module into its ROM bootloader or back
 into its firmware. The boot line is the strap the chip samples as EN rises (GPIO0 on an
 ESP8266, ESP32 or ESP32-S3, GPIO9 on an ESP32-C3). The timings are esptool's and
-esp-serial-flasher's (EN low 100 ms, the boot line held 50 ms past the rising edge, where
-the chip samples it)."""
+esp-serial-flasher's (EN low 100 ms, the boot line held past the rising edge, where the chip
+samples it)."""
 
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from esptool.reset import DEFAULT_RESET_DELAY
+
 from flashjig.hardware.pins import StrapLine
 
 RESET_HOLD_S = 0.1
-BOOT_HOLD_S = 0.05
+# How long the boot line stays low after EN is let go, by connect attempt: esptool's own
+# escalation. Its reset strategies on Linux (loader.py, _construct_reset_strategy_sequence)
+# are UnixTightReset and ClassicReset with ``delay`` = DEFAULT_RESET_DELAY (0.05 s,
+# esp_pylib/serial_reset.py) and then ``extra_delay`` = DEFAULT_RESET_DELAY + 0.5, "for
+# boards with a slow EN RC": the chip samples its strap when EN, rising through its RC,
+# crosses the threshold, which on such boards comes after 50 ms. esptool cycles back to the
+# short one; a socket's EN RC does not change between attempts, so later attempts keep the
+# long one.
+BOOT_HOLDS_S = (DEFAULT_RESET_DELAY, DEFAULT_RESET_DELAY + 0.5)
+
+
+def boot_hold(attempt: int) -> float:
+    """The boot line's hold past EN's rise on connect attempt ``attempt`` (1 the first)."""
+    return BOOT_HOLDS_S[min(max(attempt, 1), len(BOOT_HOLDS_S)) - 1]
 
 
 class Straps(Protocol):
@@ -21,7 +36,11 @@ class Straps(Protocol):
     # Does a reset take the module's serial device away (native USB re-enumerating)?
     reenumerates: bool
 
-    def enter_bootloader(self) -> None: ...
+    def enter_bootloader(self, attempt: int = 1) -> None:
+        """Into the ROM loader; ``attempt`` counts the connect attempts (later ones strap
+        for a slower module)."""
+        ...
+
     def run_firmware(self) -> None: ...
     def hold_in_reset(self) -> None: ...
     def why_silent(self) -> str:
@@ -40,16 +59,17 @@ class ModuleLines:
     reenumerates = False  # the USB adapter stays whatever the module does
     _reset_since: float | None = field(default=None, init=False)
 
-    def enter_bootloader(self) -> None:
+    def enter_bootloader(self, attempt: int = 1) -> None:
         """The boot line low while EN rises: the ROM starts its UART download mode. EN goes
         low first, as in esptool's reset: a running module is stopped before its boot pin (an
-        output in some firmware) is pulled."""
+        output in some firmware) is pulled. The boot line is held ``boot_hold(attempt)``
+        past EN's release."""
         if self._reset_since is None:
             self.hold_in_reset()
         self.boot.assert_low()
         self._reset()
         self.en.release()
-        time.sleep(BOOT_HOLD_S)
+        time.sleep(boot_hold(attempt))
         self.boot.release()
 
     def run_firmware(self) -> None:

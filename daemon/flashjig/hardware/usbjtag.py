@@ -138,7 +138,8 @@ class UsbStraps:
     def __init__(self, port: UsbPort) -> None:
         self.port = port
 
-    def enter_bootloader(self) -> None:
+    def enter_bootloader(self, attempt: int = 1) -> None:
+        # esptool's USB-Serial-JTAG reset has no delay to grow (USBJTAGSerialReset).
         self.port.reset(download=True)
         self.port.wait_present()
 
