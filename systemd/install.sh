@@ -7,8 +7,9 @@ usage() {
   cat <<'USAGE'
 Usage: systemd/install.sh
 
-Build the Debian package from this checkout and install it with apt (Raspberry Pi OS or
-Debian Bookworm, amd64 or arm64). The same as:
+Build the Debian package from this checkout and install it with apt: on a Pi (arm64),
+Raspberry Pi OS Bookworm, whose archive has python3-lgpio (Debian's has not); on amd64,
+Debian Bookworm (no GPIO there). The same as:
 
   ./jig deb && sudo apt install ./build/deb/flashjig_*_$(dpkg --print-architecture).deb
 
