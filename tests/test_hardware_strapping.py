@@ -3,6 +3,7 @@ already under way."""
 
 import time
 
+import pytest
 from gpiozero.pins.mock import MockFactory
 
 from flashjig.emulator.module import StrapPin
@@ -89,3 +90,55 @@ def test_later_connect_attempts_hold_the_boot_line_longer():
     assert [boot_hold(a) for a in (1, 2, 3)] == [0.05, 0.55, 0.55]
     assert 0.05 <= held[0] < 0.15, held
     assert 0.55 <= held[1] < 0.65 and 0.55 <= held[2] < 0.65, held
+
+
+@pytest.mark.parametrize(
+    ("chip", "says", "never"),
+    [
+        # An ESP-01S pulls GPIO0 up on the module: low means no powered module there.
+        ("esp8266", "no module's pull-up on the boot line: is a module seated and powered, "
+         "is its boot pin (GPIO0) wired?", "shows nothing"),
+        # The ESP32's GPIO0, the S3's and the C3's GPIO9 pull-ups are inside the chip, off
+        # while EN holds it in reset: the low reading is no sign that the socket is empty.
+        ("esp32", "shows nothing: the pull-up on the boot pin (GPIO0 of an ESP32) is inside "
+         "the chip and off while EN holds it in reset", "no module's pull-up"),
+        ("esp32c3", "(GPIO9 of an ESP32-C3) is inside the chip", "no module's pull-up"),
+        ("esp32s3", "(GPIO0 of an ESP32-S3) is inside the chip", "no module's pull-up"),
+        ("auto", "on an ESP-01S (ESP8266, its own pull-up on GPIO0) no module is there",
+         "no module's pull-up"),
+    ],
+)  # fmt: skip
+def test_why_silent_says_what_a_low_boot_line_shows_for_the_chip(chip, says, never):
+    factory = MockFactory()  # nothing pulls the boot line up: it reads low
+    lines = ModuleLines(
+        StrapLine("GPIO4", pin_factory=factory), StrapLine("GPIO5", pin_factory=factory), chip
+    )
+    said = lines.why_silent()
+    lines.close()
+    assert says in said and never not in said, said
+    assert "is a module seated and powered" in said
+
+
+@pytest.mark.parametrize("chip", ["esp8266", "esp32c3"])
+def test_why_silent_with_a_pull_up_on_the_boot_line(chip):
+    factory = MockFactory(pin_class=StrapPin)
+    factory.pin("GPIO4").set_module_pull_up(True)  # a seated, powered module's board
+    lines = ModuleLines(
+        StrapLine("GPIO4", pin_factory=factory), StrapLine("GPIO5", pin_factory=factory), chip
+    )
+    said = lines.why_silent()
+    lines.close()
+    assert said.endswith("is its serial line, or EN, wired?"), said
+    if chip == "esp32c3":  # a board's own pull-up: the chip's is off in reset
+        assert "the chip's own is off in reset" in said
+
+
+def test_a_sockets_lines_know_its_chip(station_config):
+    import dataclasses
+
+    from flashjig.hardware.socket_lines import SocketLines
+
+    config = dataclasses.replace(station_config.socket("socket1"), chip="esp32c3")
+    lines = SocketLines.build(config, pin_factory=MockFactory())
+    assert lines.straps.chip == "esp32c3"
+    lines.close()

@@ -64,7 +64,7 @@ class SocketLines:
             for device in reversed(made):
                 device.close()
             raise
-        return cls(ModuleLines(boot, en), detect, power, light)
+        return cls(ModuleLines(boot, en, config.chip), detect, power, light)
 
     def power_on(self, *, settle: bool = True) -> None:
         """Power the socket with its module held in reset, so that it runs none of the

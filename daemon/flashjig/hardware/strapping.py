@@ -29,6 +29,18 @@ def boot_hold(attempt: int) -> float:
     return BOOT_HOLDS_S[min(max(attempt, 1), len(BOOT_HOLDS_S)) - 1]
 
 
+# The boot strap of each chip, and the chips whose modules pull it up on the board (not
+# only inside the chip): see ModuleLines.why_silent.
+BOOT_PIN = {"esp8266": "GPIO0", "esp32": "GPIO0", "esp32s3": "GPIO0", "esp32c3": "GPIO9"}
+CHIP_NAMES = {"esp8266": "ESP8266", "esp32": "ESP32", "esp32s3": "ESP32-S3", "esp32c3": "ESP32-C3"}
+EXTERNAL_BOOT_PULL_UP = frozenset({"esp8266"})
+
+
+def _chips(chip: str) -> list[str]:
+    """The chips a socket may hold: ``auto`` is any of them."""
+    return list(BOOT_PIN) if chip == "auto" else [chip]
+
+
 class Straps(Protocol):
     """How a socket takes its module into the ROM loader and back: by its boot and EN lines
     (``ModuleLines``) or, on a native-USB socket, by resets over USB (``UsbStraps``)."""
@@ -56,6 +68,7 @@ class ModuleLines:
 
     boot: StrapLine
     en: StrapLine
+    chip: str = "esp8266"  # what the socket holds (SocketConfig.chip), or "auto"
     reenumerates = False  # the USB adapter stays whatever the module does
     _reset_since: float | None = field(default=None, init=False)
 
@@ -108,11 +121,36 @@ class ModuleLines:
                 self.en.release()
 
     def why_silent(self) -> str:
-        if self.module_on_boot_line():
-            return "a module's pull-up is on the boot line: is its serial line, or EN, wired?"
+        """What the boot line's read-back (EN held low) can tell of a silent module, for the
+        chip the socket holds. An ESP-01S (ESP8266) has its own 10 kOhm pull-up on GPIO0
+        (shared/esp8266-notes.md, boot and strapping): read low, no powered module is on the
+        line. The ESP32's and S3's GPIO0 and the C3's GPIO9 pull-ups are inside the chip
+        (Espressif's datasheets, strapping pins) and off while EN holds it in reset
+        (shared/platform-notes.md): low is what a seated, powered module reads too, so it
+        shows nothing; only a board's own pull-up reads high."""
+        held_up = self.module_on_boot_line()
+        internal = [chip for chip in _chips(self.chip) if chip not in EXTERNAL_BOOT_PULL_UP]
+        if held_up:
+            if self.chip in EXTERNAL_BOOT_PULL_UP:
+                return "a module's pull-up is on the boot line: is its serial line, or EN, wired?"
+            return (
+                "a pull-up is on the boot line (a module's board: the chip's own is off in "
+                "reset): is its serial line, or EN, wired?"
+            )
+        if not internal:
+            return (
+                "no module's pull-up on the boot line: is a module seated and powered, "
+                f"is its boot pin ({BOOT_PIN[self.chip]}) wired?"
+            )
+        pins = ", ".join(f"{BOOT_PIN[chip]} of an {CHIP_NAMES[chip]}" for chip in internal)
+        said = (
+            f"the boot line reads low, which shows nothing: the pull-up on the boot pin "
+            f"({pins}) is inside the chip and off while EN holds it in reset"
+        )
+        if self.chip == "auto":
+            said += "; on an ESP-01S (ESP8266, its own pull-up on GPIO0) no module is there"
         return (
-            "no module's pull-up on the boot line: is a module seated and powered, "
-            "is its boot pin (GPIO0, GPIO9 on a C3) wired?"
+            f"{said}; is a module seated and powered, are its serial line, EN and boot pin wired?"
         )
 
     def close(self) -> None:
