@@ -10,11 +10,13 @@ import sys
 from html import escape
 from pathlib import Path
 
+import yaml
+
 from flashjig.hardware.header import J8_HEADER, header_pin
 from flashjig.hardware.pinmap import PinMap, load_pinmap
 
 HERE = Path(__file__).resolve().parent
-WIDTH, HEIGHT = 1280, 1010
+WIDTH, HEIGHT = 1280, 1100
 FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
 COLOURS = {
     "boot": "#d9480f",
@@ -69,12 +71,16 @@ class Svg:
         self.line((mid + 18, y), (x2, y), colour=colour)
         self.text(mid, y - 10, value, size=11, anchor="middle")
 
-    def resistor_v(self, x, y1, y2, value, colour="#212529") -> None:
+    def resistor_v(self, x, y1, y2, value, colour="#212529", left=False) -> None:
         mid = (y1 + y2) / 2
         self.line((x, y1), (x, mid - 14), colour=colour)
         self.rect(x - 6, mid - 14, 12, 28, fill="#fff", stroke=colour)
         self.line((x, mid + 14), (x, y2), colour=colour)
-        self.text(x + 9, mid + 4, value, size=11)
+        if value:
+            if left:
+                self.text(x - 9, mid + 4, value, size=11, anchor="end")
+            else:
+                self.text(x + 9, mid + 4, value, size=11)
 
     def ground(self, x, y) -> None:
         self.line((x - 9, y), (x + 9, y), width=2)
@@ -148,106 +154,119 @@ def draw_header(svg: Svg, pinmap: PinMap) -> None:
             svg.text(x - 26, y + 4, label, 12, "end", colour)
 
 
-def draw_socket(svg: Svg) -> None:
-    """One socket's circuit; the pin map table names the GPIOs of each."""
+def draw_socket(svg: Svg, parts: dict) -> None:
+    """One socket's circuit, its values from hw/circuit.yaml; the pin map table names the
+    GPIOs of each socket."""
+    gate = parts["gate"]
     svg.text(910, 62, "One socket (N = 1 to 5): every socket is wired the same", 15, "middle",
              weight="bold")  # fmt: skip
     # The Pi's pins and the USB-serial adapter, left.
-    svg.rect(580, 150, 120, 225, fill="#f1f3f5", rx=6)
+    svg.rect(580, 150, 120, 290, fill="#f1f3f5", rx=6)
     svg.text(640, 170, "Raspberry Pi", 12, "middle", weight="bold")
     svg.text(640, 185, "(pin map below)", 10, "middle")
-    svg.rect(580, 385, 120, 108, fill="#f1f3f5", rx=6)
-    svg.text(640, 400, "USB-serial N", 12, "middle", weight="bold")
-    svg.text(640, 413, "3.3 V, hub port N", 10, "middle")
+    svg.rect(580, 450, 120, 108, fill="#f1f3f5", rx=6)
+    svg.text(640, 466, "USB-serial N", 12, "middle", weight="bold")
+    svg.text(640, 479, "CP2102(N) / FT232R", 10, "middle")
     # The ESP-01S socket, right.
-    svg.rect(1110, 140, 150, 355, fill="#fff9db", rx=6)
+    svg.rect(1110, 140, 150, 418, fill="#fff9db", rx=6)
     svg.text(1185, 160, "ESP-01S socket N", 12, "middle", weight="bold")
-    for y, name in ((170, "3V3"), (250, "EN"), (285, "GPIO0"), (430, "RX"), (455, "TX"),
-                    (480, "GND")):  # fmt: skip
+    for y, name in ((210, "3V3"), (310, "EN"), (345, "GPIO0"), (490, "RX"), (515, "TX"),
+                    (540, "GND")):  # fmt: skip
         svg.dot(1110, y)
         svg.text(1116, y + 4, name, 11)
-    svg.text(1185, 330, "RST, GPIO2:", 10, "middle")
-    svg.text(1185, 343, "not connected", 10, "middle")
-    svg.text(1185, 356, "(pulled up on", 10, "middle")
-    svg.text(1185, 369, "the module)", 10, "middle")
-    svg.text(1185, 200, "GND GPIO2 GPIO0 RX", 9, "middle")
-    svg.text(1185, 212, "TX  EN  RST  3V3", 9, "middle")
-    svg.text(1185, 224, "(2x4 header rows)", 9, "middle")
+    svg.text(1185, 390, "RST, GPIO2:", 10, "middle")
+    svg.text(1185, 403, "not connected", 10, "middle")
+    svg.text(1185, 416, "(pulled up on", 10, "middle")
+    svg.text(1185, 429, "the module)", 10, "middle")
+    svg.text(1185, 240, "GND GPIO2 GPIO0 RX", 9, "middle")
+    svg.text(1185, 252, "TX  EN  RST  3V3", 9, "middle")
+    svg.text(1185, 264, "(2x4 header rows)", 9, "middle")
 
-    # Power switch: rail -> Q1 (P-MOSFET) -> socket 3V3; Q2 (NPN) pulls Q1's gate low.
+    # Power switch: rail -> Q1 (P-MOSFET) -> fuse -> socket 3V3; Q2 (NPN) pulls Q1's gate
+    # down through the series resistor; gate-source resistor and capacitor: the soft start.
     rail = COLOURS["3V3"]
     svg.line((740, 100), (1000, 100), colour=rail, width=3)
     svg.text(740, 94, "+3V3 modules: from the 3.3 V buck, not from the Pi", 11, colour=rail)
-    svg.line((960, 100), (960, 118))
-    svg.rect(930, 118, 60, 40, fill="#fff")
-    svg.text(960, 135, "Q1", 11, "middle", weight="bold")
-    svg.text(960, 149, "AO3401A", 9, "middle")
-    svg.text(966, 114, "S", 9)
-    svg.text(966, 170, "D", 9)
-    svg.text(922, 134, "G", 9, "end")
-    svg.resistor_v(900, 100, 138, "10k")
-    svg.dot(900, 100)
-    svg.line((900, 138), (930, 138))
-    svg.dot(900, 138)
-    svg.line((860, 138), (900, 138))
-    svg.line((860, 138), (860, 152))
-    svg.rect(835, 152, 50, 36, fill="#fff")
-    svg.text(860, 168, "Q2", 11, "middle", weight="bold")
-    svg.text(860, 181, "2N3904", 9, "middle")
-    svg.text(866, 148, "C", 9)
-    svg.text(866, 200, "E", 9)
-    svg.line((860, 188), (860, 205))
-    svg.ground(860, 205)
+    svg.line((975, 100), (975, 118))
+    svg.rect(945, 118, 60, 40, fill="#fff")
+    svg.text(975, 135, "Q1", 11, "middle", weight="bold")
+    svg.text(975, 149, parts["mosfet"]["part"], 9, "middle")
+    svg.text(981, 114, "S", 9)
+    svg.text(981, 170, "D", 9)
+    svg.text(941, 134, "G", 9, "end")
+    for x in (850, 915):
+        svg.dot(x, 100)
+        svg.dot(x, 138)
+    svg.resistor_v(915, 100, 138, ohms(gate["source_ohms"]), left=True)
+    svg.capacitor_v(850, 100, 138, "")
+    svg.text(841, 123, f"{gate['capacitor_nf']}n", 10, "end")
+    svg.line((850, 138), (945, 138))
+    svg.resistor_v(915, 138, 190, ohms(gate["series_ohms"]))
+    svg.rect(890, 190, 50, 36, fill="#fff")
+    svg.text(915, 206, "Q2", 11, "middle", weight="bold")
+    svg.text(915, 219, parts["npn"]["part"], 9, "middle")
+    svg.text(921, 188, "C", 9)
+    svg.text(921, 238, "E", 9)
+    svg.line((915, 226), (915, 240))
+    svg.ground(915, 240)
     power = COLOURS["power"]
-    svg.line((700, 170), (745, 170), colour=power)
-    svg.resistor_h(745, 812, 170, "4.7k", power)
-    svg.line((812, 170), (835, 170))
-    svg.text(830, 165, "B", 9, "end")
-    svg.dot(812, 170)
-    svg.resistor_v(812, 170, 230, "10k")
-    svg.ground(812, 230)
-    svg.text(706, 166, "power", 11, colour=power)
-    # Switched 3V3 to the module, with its capacitors and bleed resistor.
-    svg.line((960, 158), (960, 178), (1110, 178), (1110, 170), colour=rail, width=2)
-    for x, value in ((995, "100µF"), (1035, "100n")):
-        svg.dot(x, 178)
-        svg.capacitor_v(x, 178, 225, value)
-        svg.ground(x, 225)
-    svg.dot(1075, 178)
-    svg.resistor_v(1075, 178, 225, "")
-    svg.ground(1075, 225)
-    svg.text(1075, 249, "470", 10, "middle")
+    svg.text(694, 212, "power", 11, "end", colour=power)
+    svg.resistor_h(700, 830, 208, ohms(gate["base_ohms"]), power)
+    svg.line((830, 208), (890, 208))
+    svg.text(886, 203, "B", 9, "end")
+    svg.dot(830, 208)
+    svg.resistor_v(830, 208, 268, ohms(gate["base_pull_down_ohms"]))
+    svg.ground(830, 268)
+    # Q1's drain, the fuse, the switched 3V3 with its capacitors and bleed resistor.
+    fuse = parts["fuse"]
+    svg.line((975, 158), (975, 164), colour=rail, width=2)
+    svg.resistor_v(975, 164, 210, "", colour=rail)
+    svg.text(966, 184, "fuse", 10, "end")
+    svg.text(966, 196, f"{fuse['hold_a']:g} A", 10, "end")
+    svg.text(900, 283, f"fuse: {fuse['part']} (polyfuse, {fuse['r1_max_ohms']:g} ohm max)",
+             10, "middle")  # fmt: skip
+    svg.line((975, 210), (1110, 210), colour=rail, width=2)
+    for x, value in ((1005, "100µF"), (1040, "100n")):
+        svg.dot(x, 210)
+        svg.capacitor_v(x, 210, 250, value)
+        svg.ground(x, 250)
+    svg.dot(1075, 210)
+    svg.resistor_v(1075, 210, 250, "")
+    svg.ground(1075, 250)
+    svg.text(1075, 274, str(parts["bleed_ohms"]), 10, "middle")
 
     # Strapping lines: 1k in series, the module's pull-ups take them high.
-    for y, role, label in ((250, "en", "EN"), (285, "boot", "GPIO0")):
+    for y, role, label in ((310, "en", "EN"), (345, "boot", "GPIO0")):
         colour = COLOURS[role]
         svg.text(706, y - 4, label, 11, colour=colour)
         svg.line((700, y), (860, y), colour=colour)
         svg.resistor_h(860, 940, y, "1k", colour)
         svg.line((940, y), (1110, y), colour=colour)
-    # Detect switch to ground, wired straight (GPIO2's board pull-up: see hw/README.md).
+    # Detect switch to ground through its series resistor (hw/README.md: Detect switch).
     colour = COLOURS["detect"]
-    svg.text(706, 321, "detect", 11, colour=colour)
-    svg.line((700, 325), (965, 325), colour=colour)
-    svg.dot(965, 325)
-    svg.line((965, 325), (992, 312), colour=colour, width=2)
-    svg.dot(995, 325)
-    svg.line((995, 325), (1010, 325), (1010, 335))
-    svg.ground(1010, 335)
-    svg.text(980, 305, "microswitch", 10, "middle")
+    svg.text(706, 381, "detect", 11, colour=colour)
+    svg.line((700, 385), (860, 385), colour=colour)
+    svg.resistor_h(860, 940, 385, ohms(parts["detect"]["series_ohms"]), colour)
+    svg.line((940, 385), (965, 385), colour=colour)
+    svg.dot(965, 385)
+    svg.line((965, 385), (992, 372), colour=colour, width=2)
+    svg.dot(995, 385)
+    svg.line((995, 385), (1010, 385), (1010, 395))
+    svg.ground(1010, 395)
+    svg.text(980, 365, "microswitch", 10, "middle")
     # LED to ground.
     colour = COLOURS["led"]
-    svg.text(706, 361, "LED", 11, colour=colour)
-    svg.line((700, 365), (860, 365), colour=colour)
-    svg.resistor_h(860, 940, 365, "330", colour)
-    svg.line((940, 365), (960, 365), colour=colour)
-    svg.add(f'<polygon points="960,357 960,373 976,365" fill="{colour}"/>')
-    svg.line((977, 356), (977, 374), colour=colour, width=2.5)
-    svg.line((977, 365), (1010, 365), (1010, 375))
-    svg.ground(1010, 375)
-    svg.text(968, 390, "green", 10, "middle")
+    svg.text(706, 421, "LED", 11, colour=colour)
+    svg.line((700, 425), (860, 425), colour=colour)
+    svg.resistor_h(860, 940, 425, "330", colour)
+    svg.line((940, 425), (960, 425), colour=colour)
+    svg.add(f'<polygon points="960,417 960,433 976,425" fill="{colour}"/>')
+    svg.line((977, 416), (977, 434), colour=colour, width=2.5)
+    svg.line((977, 425), (1010, 425), (1010, 435))
+    svg.ground(1010, 435)
+    svg.text(968, 450, "green", 10, "middle")
     # Serial: adapter TXD -> 1k -> RX, TX -> 1k -> adapter RXD, GND.
-    for y, a in ((430, "TXD"), (455, "RXD")):
+    for y, a in ((490, "TXD"), (515, "RXD")):
         svg.text(694, y + 4, a, 11, "end")
         svg.line((700, y), (960, y))
         svg.resistor_h(960, 1040, y, "1k")
@@ -257,13 +276,18 @@ def draw_socket(svg: Svg) -> None:
             f'<polygon points="{arrow[0]},{y - 5} {arrow[1]},{y} {arrow[0]},{y + 5}" '
             'fill="#212529"/>'
         )
-    svg.text(694, 484, "GND", 11, "end")
-    svg.line((700, 480), (1110, 480), colour=COLOURS["GND"], width=2)
-    svg.text(905, 475, "common ground: Pi, buck, adapters, sockets", 10, "middle")
+    svg.text(694, 544, "GND", 11, "end")
+    svg.line((700, 540), (1110, 540), colour=COLOURS["GND"], width=2)
+    svg.text(905, 535, "common ground: Pi, buck, adapters, sockets", 10, "middle")
+
+
+def ohms(value: float) -> str:
+    """A resistor's label: 100k, 4.7k, 1k, 330."""
+    return f"{value / 1000:g}k" if value >= 1000 else f"{value:g}"
 
 
 def draw_table(svg: Svg, pinmap: PinMap) -> None:
-    x0, y0, row = 560, 540, 24
+    x0, y0, row = 560, 600, 24
     columns = (("socket", 80), ("GPIO0", 100), ("EN", 100), ("detect", 100), ("LED", 100),
                ("power", 100), ("serial", 120))  # fmt: skip
     svg.text(x0, y0 - 14, "Pin map (BCM name, header pin): hw/pinmap.yaml", 14, weight="bold")
@@ -330,41 +354,58 @@ def draw_power(svg: Svg) -> None:
     svg.line((x0 + 330, y + 24), (x0 + 360, y + 24), colour=COLOURS["detect"], width=2.5)
     svg.rect(x0 + 360, y, 150, 48, fill="#e7f5ff", stroke=COLOURS["detect"], rx=6)
     svg.text(x0 + 435, y + 20, "port N: adapter N", 12, "middle", weight="bold")
-    svg.text(x0 + 435, y + 37, "CP2102 / CH340 (3.3 V)", 11, "middle")
+    svg.text(x0 + 435, y + 37, "CP2102(N) / FT232R", 11, "middle")
     rules = "udev names them /dev/flashjig-socket1..5 by port (systemd/99-flashjig.rules)"
     svg.text(x0, y + 70, rules, 11)
 
 
-def draw_notes(svg: Svg) -> None:
-    x0, y0 = 560, 740
+def draw_notes(svg: Svg, parts: dict) -> None:
+    x0, y0 = 560, 800
+    gate = parts["gate"]
     svg.text(x0, y0, "Why", 15, weight="bold")
     notes = (
         "GPIO0 and EN: the Pi pulls them low or lets go (input); the module's pull-ups take them",
         "high. 1k in series: firmware that drives GPIO0 high cannot short a Pi pin (3 mA at most).",
         "Power: Pi pin high -> Q2 on -> Q1's gate low -> socket powered (power_active_low: false).",
-        "The 10k base pull-down keeps every socket off while the Pi boots, is off, or the service",
-        "is stopped. 470 ohm bleeds the socket to 0 V: a power-cycle is a real power-on reset,",
-        "not the adapter's TX line holding the chip half-alive through its input diodes.",
-        "Detect: a microswitch the module's board presses when fully seated, to GND; the Pi's",
-        "pull-up reads it. Seated = closed = low. The socket is powered only after that.",
+        f"Q1's gate: {ohms(gate['source_ohms'])} to source against {ohms(gate['series_ohms'])} "
+        f"to Q2: at least 3 V of drive; {ohms(gate['series_ohms'])} with "
+        f"{gate['capacitor_nf']}n: the soft start.",
+        "The base pull-down keeps every socket off while the Pi boots, is off, or the service",
+        f"is stopped. {parts['bleed_ohms']} ohm bleeds the socket to 0 V: a power-cycle is a "
+        "real power-on reset,",
+        "not the adapter's TX line holding the chip half-alive: no CH340 (it cannot hold TX low).",
+        f"Detect: a microswitch the module's board presses when fully seated, to GND through "
+        f"{ohms(parts['detect']['series_ohms'])};",
+        "the Pi's pull-up reads it. Seated = closed = low. The socket is powered only after that.",
         "LED: one green LED per socket (3 mA): short blink seated, blinking flashing, steady ok,",
         "fast blink failed. A second colour would cost 5 pins the power switches need.",
         "Serial console off (raspi-config): GPIO14/15 are detect inputs here, not a UART.",
+        f"TPS2553 in place of Q1/Q2: its EN takes the power pin, with "
+        f"{ohms(parts['tps2553']['en_pull_down_ohms'])} EN to GND (off when released).",
+        f"ESP32-C3 module: boot -> GPIO9, en -> EN (1k each); "
+        f"{ohms(parts['esp32c3']['strap_pull_up_ohms'])} from GPIO2, GPIO8, GPIO9 and EN "
+        "to the socket's switched 3V3.",
     )
     for i, note in enumerate(notes):
         svg.text(x0, y0 + 22 + i * 18, note, 11)
 
 
-def render(pinmap: PinMap) -> str:
+def render(pinmap: PinMap, parts: dict | None = None) -> str:
+    parts = load_parts() if parts is None else parts
     svg = Svg()
     title = "flashjig: five ESP-01S sockets on a Raspberry Pi (3B+, 4, 5, Zero 2 W)"
     svg.text(WIDTH / 2, 28, title, 18, "middle", weight="bold")
     draw_header(svg, pinmap)
-    draw_socket(svg)
+    draw_socket(svg, parts)
     draw_table(svg, pinmap)
     draw_power(svg)
-    draw_notes(svg)
+    draw_notes(svg, parts)
     return svg.render()
+
+
+def load_parts() -> dict:
+    """hw/circuit.yaml: one socket's part values, the one place the text and this take them."""
+    return yaml.safe_load((HERE / "circuit.yaml").read_text(encoding="utf-8"))
 
 
 def main(argv: list[str]) -> int:
