@@ -34,6 +34,27 @@ USB_CONTROLLERS = {
     "3B+": ("platform-3f980000.usb-usb-",),
     "Zero2W": ("platform-3f980000.usb-usb-",),
 }
+# Each model's USB-A ports, as the start of the ID_PATH of a USB 2 device plugged into one
+# (a serial adapter, or the hub it is behind: then ``.<hub port>`` follows). Pi 4: its four
+# sockets are ports 1-1.1 to 1-1.4 of the VIA hub behind the VL805 (hw/README.md; a USB 2
+# device never shows on its USB 3 root hub). Pi 5: RP1 has two xHCI controllers (the dwc3
+# nodes usb@200000 and usb@300000 of raspberrypi/linux's rp1.dtsi; udev's path_id names each
+# by its platform device, xhci-hcd.0 and xhci-hcd.1), and each has a USB 2 root hub of two
+# ports and a USB 3 root hub of one (``lsusb -t`` on a Pi 5: "xhci-hcd/2p, 480M" and
+# "xhci-hcd/1p, 5000M", geerlingguy/sbc-reviews issue 21): one blue and one black socket per
+# controller. A USB 2 adapter in either socket comes up on that controller's USB 2 root hub,
+# port 1 or 2; path_id writes the chain as ``usb-0:<port>...`` (the bus number dropped, and
+# the root hub's USB revision too, for compatibility: systemd's path_id.c,
+# add_id_with_usb_revision). So ``usb-0:1.N`` names a hub in port 1 of xhci-hcd.0 only: the
+# four ports are xhci-hcd.0 and xhci-hcd.1, each port 1 and 2. Which socket is which on the
+# board is for ``lsusb -t`` or ``flashjig usb-map`` to show; not checked here. The 3 B+ and
+# the Zero 2 W have no table (their ports not checked): only their controller is.
+USB_PORTS = {
+    "4": tuple(f"{USB_CONTROLLERS['4'][0]}0:1.{port}" for port in range(1, 5)),
+    "5": tuple(
+        f"platform-xhci-hcd.{controller}-usb-0:{port}" for controller in (0, 1) for port in (1, 2)
+    ),
+}
 
 
 class PiHardware(Hardware):
@@ -56,20 +77,40 @@ class PiHardware(Hardware):
             self.pin_factory.close()
 
 
+def usb_port(name: str, model: str) -> str | None:
+    """Which of a model's USB-A ports (``USB_PORTS``) a by-path name or ID_PATH hangs off;
+    None when it is under none of them, or the model has no port table."""
+    for port in USB_PORTS.get(model, ()):
+        rest = name.removeprefix(port)
+        if rest != name and rest[:1] in (".", ":"):  # behind a hub, or the adapter itself
+            return port
+    return None
+
+
 def usb_path_problems(config: Config) -> list[str]:
-    """Sockets whose /dev/serial/by-path/ name is another model's: a config written for a
-    Pi 4 on a Pi 5 (or the reverse) names USB ports that are not there."""
+    """Sockets whose /dev/serial/by-path/ name is not one of the model's USB ports: a config
+    written for a Pi 4 on a Pi 5 (or the reverse) names USB ports that are not there."""
     model = config.station.pi_model
     controllers = USB_CONTROLLERS[model]
     problems = []
     for i, socket in enumerate(config.sockets):
         name = socket.serial.removeprefix(f"{BY_PATH}/")
-        if name == socket.serial or name.startswith(controllers):
+        if name == socket.serial:
+            continue
+        if name.startswith(controllers) and (model not in USB_PORTS or usb_port(name, model)):
+            continue
+        field = f"sockets[{i}].serial"
+        if name.startswith(controllers):
+            ports = ", ".join(USB_PORTS[model])
+            problems.append(
+                f"{field}: {socket.serial} is under none of the Raspberry Pi {model}'s USB "
+                f"ports ({ports}; flashjig usb-map writes them)"
+            )
             continue
         others = [m for m, prefixes in USB_CONTROLLERS.items() if name.startswith(prefixes)]
         whose = f"a Raspberry Pi {' or '.join(others)} USB port" if others else "no USB port"
         problems.append(
-            f"sockets[{i}].serial: {socket.serial} names {whose}, but station.pi_model is "
+            f"{field}: {socket.serial} names {whose}, but station.pi_model is "
             f"{model!r} (its by-path names start {controllers[0]}...; flashjig usb-map "
             "writes them)"
         )
