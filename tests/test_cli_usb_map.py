@@ -85,3 +85,49 @@ def usb_map_args(config, rules):
     return build_parser().parse_args(
         ["usb-map", "--simulate", "--config", str(config), "--rules", str(rules)]
     )
+
+
+def test_on_a_pi5_the_map_takes_all_four_ports_and_sets_the_model(
+    tmp_path, monkeypatch, capsys, firmware_1m
+):
+    """The Pi 4 example on a Pi 5, adapters in all four of its USB ports (two RP1
+    controllers, two ports each): the serial: paths are the Pi 5's, and pi_model becomes "5"
+    (the device tree says so), so that check-config takes them."""
+    from flashjig.config import load_config
+    from flashjig.config import pimodel as pimodel_module
+    from flashjig.hardware.pi import usb_path_problems
+
+    config = unmapped(tmp_path, "flashjig.yaml", firmware_1m)
+    by_path = tmp_path / "by-path"
+    by_path.mkdir()
+    ports = ["xhci-hcd.0-usb-0:1", "xhci-hcd.0-usb-0:2", "xhci-hcd.1-usb-0:1", "xhci-hcd.1-usb-0:2"]
+    names = [f"platform-{port}.3:1.0-port0" for port in ports] + [
+        "platform-xhci-hcd.1-usb-0:2:1.0-port0"  # an adapter straight in the socket
+    ]
+    model = tmp_path / "model"
+    model.write_bytes(b"Raspberry Pi 5 Model B Rev 1.0\0")
+    monkeypatch.setattr(pimodel_module, "DEVICE_TREE_MODEL", model)
+    monkeypatch.setattr(usb, "BY_PATH", by_path)
+    monkeypatch.setattr(usb_map, "_ask_person", lambda n: (by_path / names[n - 1]).touch())
+    rules = tmp_path / "rules"
+    args = build_args(config, rules)
+    assert usb_map.run(args) == 0
+    out = capsys.readouterr().out
+    assert "this is a Raspberry Pi 5: station.pi_model '4' becomes '5'" in out
+    assert "(the Pi's USB port 4 of 4: platform-xhci-hcd.1-usb-0:2)" in out
+    text = config.read_text()
+    assert '  pi_model: "5"\n' in text and 'pi_model: "4"' not in text
+    loaded = load_config(config, check_files=False)
+    assert loaded.station.pi_model == "5"
+    assert [s.serial for s in loaded.sockets] == [f"{by_path}/{name}" for name in names]
+    # Named as udev names them, check-config's USB check takes all of them.
+    as_udev = tmp_path / "as-udev.yaml"
+    as_udev.write_text(text.replace(str(by_path), "/dev/serial/by-path"))
+    assert usb_path_problems(load_config(as_udev, check_files=False)) == []
+    assert "on a Raspberry Pi 5." in rules.read_text()
+
+
+def build_args(config, rules):
+    from flashjig.cli import build_parser
+
+    return build_parser().parse_args(["usb-map", "--config", str(config), "--rules", str(rules)])

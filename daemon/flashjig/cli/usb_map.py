@@ -5,8 +5,10 @@ USB serial numbers are no use here (cheap adapters share one, or have none), and
 numbers change between boots: the port is what stays. So the operator plugs the adapters in
 one at a time, in socket order, and the map watches /dev/serial/by-path for the name that
 appears. Nothing is written until every socket has its adapter; the config is rewritten
-in place with its comments kept (only the ``serial:`` values change) and checked by the
-loader before it replaces the old one.
+in place with its comments kept (only the ``serial:`` values change, and ``station.pi_model``
+when the device tree names another Pi than the config: the by-path names just found are this
+Pi's, and ``flashjig check-config`` holds them to the model) and checked by the loader
+before it replaces the old one.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import yaml
 
 from flashjig.cli.common import Subparsers, config_path, load
 from flashjig.config import parse_config
+from flashjig.config.pimodel import machine_pi_model
 from flashjig.errors import ConfigError, ExitCode, HardwareError, UsageError
 from flashjig.hardware import usb
+from flashjig.hardware.pi import USB_PORTS, usb_port
 
 if TYPE_CHECKING:
     from flashjig.simulation.adapters import SimulatedAdapters
@@ -67,6 +71,15 @@ def run(args: argparse.Namespace) -> int:
     directory = usb.BY_PATH
     plug: Callable[[int], None] = _ask_person
     timeout = STEP_S
+    # The Pi the adapters are plugged into; simulated adapters are named for the config's.
+    machine = None if args.simulate else machine_pi_model()
+    model = machine or config.station.pi_model
+    if machine is not None and machine != config.station.pi_model:
+        print(
+            f"this is a Raspberry Pi {machine}: station.pi_model "
+            f"{config.station.pi_model!r} becomes {machine!r}",
+            flush=True,
+        )
     if args.simulate:
         from flashjig.simulation.adapters import SimulatedAdapters
 
@@ -84,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             if name is None:
                 print(f"flashjig usb-map: no adapter appeared for {socket.name} in {timeout:g} s")
                 return ExitCode.FAILED
-            print(f"  {socket.name}: {name}", flush=True)
+            print(f"  {socket.name}: {name}{_under(name, model)}", flush=True)
             found[socket.name] = name
             before.add(name)
     except HardwareError as e:
@@ -94,11 +107,12 @@ def run(args: argparse.Namespace) -> int:
         if args.simulate:
             adapters.close()
     try:
-        _write_config(path, {s: f"{usb.BY_PATH}/{n}" for s, n in found.items()})
+        serials = {s: f"{usb.BY_PATH}/{n}" for s, n in found.items()}
+        _write_config(path, serials, pi_model=machine if model != config.station.pi_model else None)
     except (ConfigError, OSError) as e:
         print(f"flashjig usb-map: not writing {path}: {e}", file=sys.stderr)
         return ExitCode.FAILED
-    where = f"Written by flashjig usb-map for {path} on a Raspberry Pi {config.station.pi_model}."
+    where = f"Written by flashjig usb-map for {path} on a Raspberry Pi {model}."
     rules = usb.udev_rules(((s, usb.id_path(n)) for s, n in found.items()), where=where)
     try:
         _write_atomic(args.rules, rules)
@@ -110,6 +124,16 @@ def run(args: argparse.Namespace) -> int:
     )
     print("apply the rules: sudo udevadm control --reload && sudo udevadm trigger")
     return ExitCode.OK
+
+
+def _under(name: str, model: str) -> str:
+    """Which of the Pi's USB ports an adapter hangs off, where the model has a port table."""
+    if model not in USB_PORTS:
+        return ""
+    port = usb_port(name, model)
+    if port is None:
+        return f" (under none of the Raspberry Pi {model}'s USB ports: check-config refuses it)"
+    return f" (the Pi's USB port {USB_PORTS[model].index(port) + 1} of 4: {port})"
 
 
 def _ask_person(number: int) -> None:
@@ -127,15 +151,20 @@ def _simulated(adapters: SimulatedAdapters) -> Callable[[int], None]:
     return plug
 
 
-def _write_config(path: Path, serials: dict[str, str]) -> None:
-    """Replace the ``serial:`` values in the config's text, keeping everything else, and
-    check the result as the daemon will load it."""
+def _write_config(path: Path, serials: dict[str, str], *, pi_model: str | None = None) -> None:
+    """Replace the ``serial:`` values in the config's text (and ``station.pi_model``'s, when
+    given and the config has one: without one the loader takes the machine's), keeping
+    everything else, and check the result as the daemon will load it."""
     text = path.read_text(encoding="utf-8-sig")
     edits = []
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is None:
         raise ConfigError(f"{path}: config is empty")
     for item in root.value:
+        if item[0].value == "station" and isinstance(item[1], yaml.MappingNode) and pi_model:
+            for key, node in item[1].value:
+                if key.value == "pi_model":  # quoted: YAML 1.1 reads a bare 5 as a number
+                    edits.append((node.start_mark.index, node.end_mark.index, f'"{pi_model}"'))
         if item[0].value != "sockets":
             continue
         for socket in item[1].value:

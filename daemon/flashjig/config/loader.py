@@ -51,6 +51,7 @@ from flashjig.config.model import (
 )
 from flashjig.config.nodes import NodeReader, describe, is_kind, located_error, suggest
 from flashjig.config.passwords import read_password
+from flashjig.config.pimodel import DEFAULT_PI_MODEL, machine_pi_model
 from flashjig.config.sizes import BYTES as SIZE_BYTES
 from flashjig.config.sizes import ESP8266_MAPS, header_bytes, size_name
 from flashjig.errors import ConfigError, PasswordError
@@ -497,8 +498,14 @@ class _Parser(NodeReader):
             self.recovery_node = n
         if (n := self.present(m, "serial_range")) is not None:
             kwargs["serial_range"] = self.serial_range(n, "station.serial_range")
+        # Absent or "auto": this machine's model (usb-map writes it; a config copied to
+        # another Pi follows it), the reference station's on a machine that is not a Pi.
+        pi_model = "auto"
         if (n := self.present(m, "pi_model")) is not None:
-            kwargs["pi_model"] = self.choice(n, "station.pi_model", PI_MODELS)
+            pi_model = self.choice(n, "station.pi_model", (*PI_MODELS, "auto"))
+        if pi_model == "auto":
+            pi_model = machine_pi_model() or DEFAULT_PI_MODEL
+        kwargs["pi_model"] = pi_model
         if (n := self.present(m, "buses")) is not None:
             if not isinstance(n, yaml.SequenceNode):
                 raise self.error(n, "station.buses", f"expected a list, got {describe(n)}")
