@@ -19,6 +19,7 @@ from flashjig.cli import (
     fleet,
     history,
     labels,
+    lgpio_workdir,
     probe,
     report,
     restore,
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Before any command builds hardware: lgpio's notification FIFO in a writable directory
+    # of its own, not the caller's current one (lgpio_workdir.py).
+    lgpio_workdir.prepare()
     if args.command != "run":  # the daemon sets up its own logging (journald)
         logging.basicConfig(
             level=logging.WARNING, format="flashjig: %(levelname)s: %(message)s", stream=sys.stderr
