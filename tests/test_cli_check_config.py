@@ -93,3 +93,27 @@ def test_check_config_refuses_every_image_run_refuses(tmp_path, firmware_1m, fau
     state = tmp_path / "state"
     started = flashjig("run", "--simulate", "--config", str(path), "--state-dir", str(state))
     assert started.returncode == 2 and str(image) in started.stderr
+
+
+def test_check_config_on_a_pi_refuses_another_models_config(shipped_copy, tmp_path, monkeypatch):
+    """The packaged config says "4": on a Pi 5 (its device tree says so) check-config names
+    the mismatch at the pi_model line, rather than checking pins and USB names against a
+    board that is not there; auto takes the machine's model and passes the model check."""
+    from flashjig.config import pimodel
+
+    model = tmp_path / "model"
+    model.write_bytes(b"Raspberry Pi 5 Model B Rev 1.0\0")
+    monkeypatch.setattr(pimodel, "DEVICE_TREE_MODEL", model)
+    text = shipped_copy.read_text()
+    line = text.splitlines().index('  pi_model: "4"') + 1
+    assert check_config(shipped_copy)[0] == (
+        f"{shipped_copy}:{line}: station.pi_model: '4', but this machine is a Raspberry Pi 5 "
+        "(its device tree): set '5' or auto, or let flashjig usb-map set it"
+    )
+    shipped_copy.write_text(text.replace('pi_model: "4"', "pi_model: auto"))
+    problems = check_config(shipped_copy)
+    assert not any(": station.pi_model: " in problem for problem in problems)
+    assert "names a Raspberry Pi 4 USB port, but station.pi_model is '5'" in problems[0]
+    model.write_bytes(b"Raspberry Pi 4 Model B Rev 1.4\0")
+    shipped_copy.write_text(text)
+    assert check_config(shipped_copy) == []

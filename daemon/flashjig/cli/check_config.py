@@ -11,6 +11,7 @@ import yaml
 
 from flashjig.cli.common import Subparsers, config_path
 from flashjig.config import Config, load_config
+from flashjig.config.pimodel import machine_pi_model
 from flashjig.errors import ConfigError, ExitCode, ImageError
 from flashjig.hardware.header import pin_problems
 from flashjig.hardware.pi import usb_path_problems
@@ -68,10 +69,24 @@ def _located(path: Path, lines: dict[str, int], field: str, reason: str) -> str:
 
 
 def _board_problems(config: Config, path: Path) -> list[str]:
-    """What the Pi model says about the config: pins its buses take, its USB port names."""
+    """What the Pi model says about the config: pins its buses take, its USB port names;
+    and a model that is not this machine's, on a Pi."""
     lines = _field_lines(path)
-    problems = pin_problems(config) + usb_path_problems(config)
+    problems = _model_problems(config) + pin_problems(config) + usb_path_problems(config)
     return [_located(path, lines, *problem.split(": ", 1)) for problem in problems]
+
+
+def _model_problems(config: Config) -> list[str]:
+    """The config names another Pi than the device tree does (the packaged config's "4" on a
+    Pi 5): its pins and USB names are checked against a board that is not here."""
+    machine = machine_pi_model()
+    model = config.station.pi_model
+    if machine is None or machine == model:
+        return []
+    return [
+        f"station.pi_model: {model!r}, but this machine is a Raspberry Pi {machine} (its "
+        f"device tree): set {machine!r} or auto, or let flashjig usb-map set it"
+    ]
 
 
 def _refusal(path: Path, error: ConfigError | ImageError) -> str:
