@@ -21,6 +21,7 @@ from PIL import Image
 
 from flashjig.cli.statusview import render as render_status
 from flashjig.config import LabelLayout, load_config
+from flashjig.hardware import printers
 from flashjig.hardware.printers import BrotherQL, Cups, PrinterError, Zebra
 from flashjig.simulation.station import simulated_station
 from flashjig.station import printing
@@ -122,6 +123,18 @@ def test_an_unplugged_printer_creates_no_file_and_says_so_in_one_line(tmp_path, 
     assert message == (
         f"cannot print to {device}: No such file or directory (is the printer on and plugged in?)"
     )
+
+
+def test_a_regular_file_in_the_devices_place_is_not_printed_into(tmp_path, monkeypatch):
+    """An older flashjig's open(path, "ab") left a regular file at /dev/usb/lp0 while the
+    printer was off; labels must not go on disappearing into it (tmp_path plays /dev)."""
+    monkeypatch.setattr(printers, "DEV_DIR", f"{tmp_path}/")
+    device = tmp_path / "usb" / "lp0"
+    device.parent.mkdir()
+    device.write_bytes(b"")
+    with pytest.raises(PrinterError, match="lp0: a regular file, not the printer's device"):
+        Zebra(str(device)).print(render(LABEL, LabelLayout()))
+    assert device.read_bytes() == b""
 
 
 # -- the spooler ----------------------------------------------------------------------------

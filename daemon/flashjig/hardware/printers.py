@@ -21,6 +21,7 @@ import abc
 import io
 import os
 import socket
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -32,6 +33,7 @@ from flashjig.config.model import tcp_address
 from flashjig.errors import FlashjigError
 
 CONNECT_TIMEOUT_S = 5.0
+DEV_DIR = "/dev/"  # where device nodes live, and regular files have no business
 
 
 def mm_to_dots(mm: float, dpi: int) -> int:
@@ -92,6 +94,13 @@ class _RawPrinter(LabelPrinter):
         becoming the controlling terminal."""
         fd = os.open(self.device, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY | os.O_CLOEXEC)
         try:
+            if self.device.startswith(DEV_DIR) and stat.S_ISREG(os.fstat(fd).st_mode):
+                # What an older flashjig left in /dev while the printer was unplugged; the
+                # printer's driver cannot make its node there until it is gone.
+                raise PrinterError(
+                    f"cannot print to {self.device}: a regular file, not the printer's device"
+                    f" (left while the printer was unplugged?): remove it, replug the printer"
+                )
             rest = memoryview(data)
             while rest:  # a device may take less than it is given
                 rest = rest[os.write(fd, rest) :]
