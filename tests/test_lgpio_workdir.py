@@ -172,3 +172,12 @@ def test_someone_elses_name_in_tmp_is_not_used(tmp_path, monkeypatch):
     assert own and chosen.parent == tmp_path and chosen.name.startswith("flashjig-lgpio-")
     assert not chosen.is_symlink() and list(elsewhere.iterdir()) == []
     assert stat.S_IMODE(chosen.stat().st_mode) == 0o700
+
+
+def test_no_directory_to_be_had_changes_nothing(tmp_path, monkeypatch):
+    """No writable temporary directory (a bare root): the command runs as it did before."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "absent"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())  # "installed"
+    env: dict[str, str] = {}
+    assert lgpio_workdir.prepare(env) is None and env == {}
+    assert "lgpio" not in sys.modules

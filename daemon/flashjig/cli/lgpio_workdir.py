@@ -102,7 +102,10 @@ def prepare(environ: MutableMapping[str, str] = os.environ) -> Path | None:
             return None
     except (ImportError, ValueError):
         return None
-    directory, own = workdir(environ)
+    try:
+        directory, own = workdir(environ)
+    except OSError:  # no temporary directory to be had: lgpio finds its own way, as before
+        return None
     environ[ENV] = str(directory)
     if own:  # registered before lgpio's own exit handler, so run after it
         atexit.register(shutil.rmtree, directory, ignore_errors=True)
