@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from esptool.reset import DEFAULT_RESET_DELAY
+from esptool.targets import CHIP_DEFS
 
 from flashjig.hardware.pins import StrapLine
 
@@ -16,11 +17,11 @@ RESET_HOLD_S = 0.1
 # How long the boot line stays low after EN is let go, by connect attempt: esptool's own
 # escalation. Its reset strategies on Linux (loader.py, _construct_reset_strategy_sequence)
 # are UnixTightReset and ClassicReset with ``delay`` = DEFAULT_RESET_DELAY (0.05 s,
-# esp_pylib/serial_reset.py) and then ``extra_delay`` = DEFAULT_RESET_DELAY + 0.5, "for
-# boards with a slow EN RC": the chip samples its strap when EN, rising through its RC,
-# crosses the threshold, which on such boards comes after 50 ms. esptool cycles back to the
-# short one; a socket's EN RC does not change between attempts, so later attempts keep the
-# long one.
+# esp_pylib/serial_reset.py) and then ``extra_delay`` = DEFAULT_RESET_DELAY + 0.5. The long
+# one serves a board whose EN rises slowly through its RC: the chip samples its strap when EN
+# crosses its threshold, there later than 50 ms after the release (issue 26). esptool cycles
+# back to the short one; a socket's EN RC does not change between attempts, so later
+# attempts keep the long one.
 BOOT_HOLDS_S = (DEFAULT_RESET_DELAY, DEFAULT_RESET_DELAY + 0.5)
 
 
@@ -32,7 +33,6 @@ def boot_hold(attempt: int) -> float:
 # The boot strap of each chip, and the chips whose modules pull it up on the board (not
 # only inside the chip): see ModuleLines.why_silent.
 BOOT_PIN = {"esp8266": "GPIO0", "esp32": "GPIO0", "esp32s3": "GPIO0", "esp32c3": "GPIO9"}
-CHIP_NAMES = {"esp8266": "ESP8266", "esp32": "ESP32", "esp32s3": "ESP32-S3", "esp32c3": "ESP32-C3"}
 EXTERNAL_BOOT_PULL_UP = frozenset({"esp8266"})
 
 
@@ -142,7 +142,7 @@ class ModuleLines:
                 "no module's pull-up on the boot line: is a module seated and powered, "
                 f"is its boot pin ({BOOT_PIN[self.chip]}) wired?"
             )
-        pins = ", ".join(f"{BOOT_PIN[chip]} of an {CHIP_NAMES[chip]}" for chip in internal)
+        pins = ", ".join(f"{BOOT_PIN[chip]} of an {CHIP_DEFS[chip].CHIP_NAME}" for chip in internal)
         said = (
             f"the boot line reads low, which shows nothing: the pull-up on the boot pin "
             f"({pins}) is inside the chip and off while EN holds it in reset"
