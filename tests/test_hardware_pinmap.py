@@ -96,9 +96,10 @@ def test_wiring_svg_is_well_formed_current_and_names_every_pin(pinmap):
     )
 
 
-def test_no_switch_input_has_a_series_resistor_against_a_board_pull_up(pinmap):
-    """GPIO2/3 carry the board's 1.8 kOhm pull-ups: a switch through 1 kOhm reads 1.2 V."""
-    assert pinmap.series_ohms["detect"] == 0 and pinmap.series_ohms["boot"] == 1000
+def test_switch_inputs_series_resistor_keeps_a_board_pull_up_low(pinmap):
+    """GPIO2/3 carry the board's 1.8 kOhm pull-ups: a switch through 330 Ohm (there against
+    a GPIO still driven as an output) reads 0.51 V, low; through 1 kOhm, 1.2 V is not."""
+    assert pinmap.series_ohms["detect"] == 330 and pinmap.series_ohms["boot"] == 1000
     assert pinmap.input_problems() == []
     resistor = dataclasses.replace(pinmap, series_ohms={**pinmap.series_ohms, "detect": 1000})
     (problem,) = resistor.input_problems()  # socket1's detect is GPIO2
