@@ -100,9 +100,10 @@ def test_later_connect_attempts_hold_the_boot_line_longer():
          "is its boot pin (GPIO0) wired?", "shows nothing"),
         # The ESP32's GPIO0, the S3's and the C3's GPIO9 pull-ups are inside the chip, off
         # while EN holds it in reset: the low reading is no sign that the socket is empty.
-        ("esp32", "shows nothing: the pull-up on the boot pin (GPIO0 of an ESP32) is inside "
-         "the chip and off while EN holds it in reset", "no module's pull-up"),
-        ("esp32c3", "(GPIO9 of an ESP32-C3) is inside the chip", "no module's pull-up"),
+        ("esp32", "shows nothing of the module: the pull-up on its boot pin (GPIO0 of an "
+         "ESP32) is inside the chip and off while EN holds it in reset", "no module's pull-up"),
+        ("esp32c3", "a C3 socket's own pull-up on GPIO9 (hw/README.md) reads low unpowered",
+         "no module's pull-up"),
         ("esp32s3", "(GPIO0 of an ESP32-S3) is inside the chip", "no module's pull-up"),
         ("auto", "on an ESP-01S (ESP8266, its own pull-up on GPIO0) no module is there",
          "no module's pull-up"),
@@ -129,8 +130,8 @@ def test_why_silent_with_a_pull_up_on_the_boot_line(chip):
     said = lines.why_silent()
     lines.close()
     assert said.endswith("is its serial line, or EN, wired?"), said
-    if chip == "esp32c3":  # a board's own pull-up: the chip's is off in reset
-        assert "the chip's own is off in reset" in said
+    if chip == "esp32c3":  # a board's pull-up (the socket's, perhaps): the chip's is off
+        assert "the chip's own is off in reset" in said and "with no module too" in said
 
 
 def test_a_sockets_lines_know_its_chip(station_config):

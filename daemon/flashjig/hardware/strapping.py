@@ -127,15 +127,19 @@ class ModuleLines:
         line. The ESP32's and S3's GPIO0 and the C3's GPIO9 pull-ups are inside the chip
         (Espressif's datasheets, strapping pins) and off while EN holds it in reset
         (shared/platform-notes.md): low is what a seated, powered module reads too, so it
-        shows nothing; only a board's own pull-up reads high."""
+        shows nothing of the module. Only a board's pull-up reads high, and a C3 socket
+        wired as hw/README.md says has its own on GPIO9, to the socket's switched 3.3 V:
+        high there is a powered socket, seated or not; low, an unpowered one or an open
+        boot wire."""
         held_up = self.module_on_boot_line()
         internal = [chip for chip in _chips(self.chip) if chip not in EXTERNAL_BOOT_PULL_UP]
         if held_up:
             if self.chip in EXTERNAL_BOOT_PULL_UP:
                 return "a module's pull-up is on the boot line: is its serial line, or EN, wired?"
             return (
-                "a pull-up is on the boot line (a module's board: the chip's own is off in "
-                "reset): is its serial line, or EN, wired?"
+                "a pull-up is on the boot line (a board's, the chip's own is off in reset: a "
+                "C3 socket's own pull-up reads so with no module too): is a module seated, "
+                "is its serial line, or EN, wired?"
             )
         if not internal:
             return (
@@ -144,9 +148,11 @@ class ModuleLines:
             )
         pins = ", ".join(f"{BOOT_PIN[chip]} of an {CHIP_DEFS[chip].CHIP_NAME}" for chip in internal)
         said = (
-            f"the boot line reads low, which shows nothing: the pull-up on the boot pin "
-            f"({pins}) is inside the chip and off while EN holds it in reset"
+            f"the boot line reads low, which shows nothing of the module: the pull-up on its "
+            f"boot pin ({pins}) is inside the chip and off while EN holds it in reset"
         )
+        if "esp32c3" in internal:
+            said += "; a C3 socket's own pull-up on GPIO9 (hw/README.md) reads low unpowered"
         if self.chip == "auto":
             said += "; on an ESP-01S (ESP8266, its own pull-up on GPIO0) no module is there"
         return (
