@@ -88,7 +88,8 @@ def test_install_puts_everything_in_place_and_needs_no_network(machine):
         line.split(":")[0]: line.split(":")[3]
         for line in machine.path("/etc/group").read_text().splitlines()
     }
-    assert "flashjig" in groups["gpio"].split(",") and "flashjig" in groups["dialout"].split(",")
+    for group in ("gpio", "dialout", "lp"):  # GPIO chips, USB-serial adapters, label printer
+        assert "flashjig" in groups[group].split(","), group
     state = machine.run("stat", "-c", "%a %U %G", "/var/lib/flashjig").stdout.split()
     assert state == ["750", "flashjig", "flashjig"]
     # The venv's own packages first, Debian's (systemd's bindings) through the system's.
