@@ -117,5 +117,15 @@ class Machine:
     def path(self, inside: str) -> Path:
         return self.root / inside.lstrip("/")
 
+    def verify_unit(self) -> subprocess.CompletedProcess:
+        """This machine's `systemd-analyze verify` of the installed unit (run from outside:
+        it reads the root's files, whatever their architecture)."""
+        return subprocess.run(
+            ["systemd-analyze", f"--root={self.root}", "verify", "flashjig.service"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SYSTEMD_COLORS": "0", "SYSTEMD_PAGER": ""},
+        )
+
     def version(self) -> str:
         return self.run("dpkg-query", "-W", "-f", "${Version}", "flashjig").stdout

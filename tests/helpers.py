@@ -423,3 +423,39 @@ def flashing_socket1(daemon):
     daemon.ctl("flash", "socket1")
     wait_for(lambda: daemon.sockets()["socket1"]["state"] == "flashing", what="flashing")
     return daemon
+
+
+@dataclasses.dataclass(frozen=True)
+class ChildDone:
+    code: int  # its exit code (99: it raised, said in stderr as "escaped: ...")
+    stderr: str
+    pid: int
+
+
+def in_a_child_as_nobody(run) -> ChildDone:
+    """``run()`` (returning an exit code) in a forked child that, as root, becomes nobody
+    first: root ignores file permissions, and a new process is no way out (the venv's
+    interpreter lies under /root, which nobody may not enter). What it writes to stderr
+    comes back; an exception escaping it is said there as "escaped: TYPE: message"."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 99
+        sys.stderr = os.fdopen(write, "w")  # pytest holds the child's copy of sys.stderr
+        try:
+            os.close(read)
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+            code = run()
+        except BaseException as e:  # noqa: BLE001 - what the tests look for
+            print(f"escaped: {type(e).__name__}: {e}", file=sys.stderr)
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read) as stream:
+        stderr = stream.read()
+    _, status = os.waitpid(pid, 0)
+    return ChildDone(os.waitstatus_to_exitcode(status), stderr, pid)

@@ -4,10 +4,9 @@ import csv
 import io
 import json
 import os
-import sys
 
 import pytest
-from helpers import IMAGES, failed_result, ok_result, record
+from helpers import IMAGES, failed_result, in_a_child_as_nobody, ok_result, record
 
 from flashjig.cli.history import format_table, run_history
 from flashjig.station.journal import JOURNAL_FILE, ROW_KEYS, Journal
@@ -82,26 +81,8 @@ def test_someone_outside_the_group_is_told_who_may_read(tmp_path, journal, comma
     os.chmod(state, 0o750)
     os.chmod(tmp_path, 0o755)
     args = build_parser().parse_args([command, "--state-dir", str(state)])
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: become nobody and run the command
-        code = 99
-        sys.stderr = os.fdopen(write, "w")  # pytest holds the child's copy of sys.stderr
-        try:
-            os.close(read)
-            os.setgid(65534)
-            os.setuid(65534)
-            code = args.handler(args)
-        except BaseException as e:  # noqa: BLE001 - what the test looks for
-            print(f"escaped: {type(e).__name__}: {e}", file=sys.stderr)
-        finally:
-            sys.stderr.flush()
-            os._exit(code)
-    os.close(write)
-    with os.fdopen(read) as stream:
-        stderr = stream.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 1, stderr
-    (line,) = stderr.strip().splitlines()
+    child = in_a_child_as_nobody(lambda: args.handler(args))
+    assert child.code == 1, child.stderr
+    (line,) = child.stderr.strip().splitlines()
     assert line.startswith(f"flashjig {command}: not allowed to read {state}")
     assert "member of the station's group" in line

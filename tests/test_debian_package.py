@@ -120,12 +120,7 @@ def test_installed_demo_runs_with_no_network(machine):
 
 def test_installed_unit_verifies(machine):
     machine.run("dpkg", "-i", str(machine.deb))
-    verified = subprocess.run(
-        ["systemd-analyze", f"--root={machine.root}", "verify", "flashjig.service"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SYSTEMD_COLORS": "0", "SYSTEMD_PAGER": ""},
-    )
+    verified = machine.verify_unit()
     assert verified.returncode == 0, verified.stderr
 
 

@@ -100,10 +100,5 @@ def test_the_demo_runs(pi):
 
 
 def test_the_unit_verifies(pi):
-    verified = subprocess.run(
-        ["systemd-analyze", f"--root={pi.root}", "verify", "flashjig.service"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SYSTEMD_COLORS": "0", "SYSTEMD_PAGER": ""},
-    )
+    verified = pi.verify_unit()
     assert verified.returncode == 0, verified.stderr

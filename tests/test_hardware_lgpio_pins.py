@@ -93,13 +93,12 @@ def test_an_active_low_power_switch_is_never_on_from_its_claim(fake_lgpio):
     # The header's factory: claimed high, so the socket stays unpowered until switched on.
     factory = on_a_pi4(LevelClaimFactory)
     switch = power_switch("GPIO16", active_low=True, pin_factory=factory)
-    assert 0 not in fake_lgpio.levels[16], fake_lgpio.levels[16]
-    assert fake_lgpio.levels[16][-1] == 1 and not switch.value
+    assert fake_lgpio.levels[16] == [None, 1] and not switch.value  # never 0 (on) before on()
     switch.on()
-    assert fake_lgpio.levels[16][-1] == 0
+    assert fake_lgpio.levels[16] == [None, 1, 0]
     switch.close()
     # Active high (an NPN between pin and gate) is claimed low, as before.
     high = power_switch("GPIO20", active_low=False, pin_factory=factory)
-    assert 1 not in fake_lgpio.levels[20] and fake_lgpio.levels[20][-1] == 0
+    assert fake_lgpio.levels[20] == [None, 0]
     high.close()
     factory.close()

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import in_a_child_as_nobody
 
 from flashjig.cli import lgpio_workdir
 
@@ -81,43 +82,27 @@ def probe(world, **env):
     # late is imported here first.
     import encodings.utf_8_sig  # noqa: F401 - the config is read as utf-8-sig
 
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        code = 99
-        sys.stderr = os.fdopen(write, "w")  # pytest holds the child's copy of sys.stderr
-        try:
-            os.close(read)
-            if os.geteuid() == 0:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-            os.environ.clear()
-            os.environ.update(
-                PATH="/usr/bin:/bin",
-                TMPDIR=str(world / "tmp"),
-                STAND_IN_RECORD=str(world / "out" / "record.json"),
-                **env,
-            )
-            tempfile.tempdir = None  # read TMPDIR again
-            sys.path.insert(0, str(world / "site"))
-            importlib.invalidate_caches()
-            os.chdir(world / "readonly")
-            from gpiozero import Device
+    def run_probe() -> int:
+        os.environ.clear()
+        os.environ.update(
+            PATH="/usr/bin:/bin",
+            TMPDIR=str(world / "tmp"),
+            STAND_IN_RECORD=str(world / "out" / "record.json"),
+            **env,
+        )
+        tempfile.tempdir = None  # read TMPDIR again
+        sys.path.insert(0, str(world / "site"))
+        importlib.invalidate_caches()
+        os.chdir(world / "readonly")
+        from gpiozero import Device
 
-            Device.pin_factory = None  # gpiozero's own choice, as on a Pi: lgpio first
-            from flashjig.cli import main
+        Device.pin_factory = None  # gpiozero's own choice, as on a Pi: lgpio first
+        from flashjig.cli import main
 
-            code = main(["probe", "--yes", "--config", str(world / "flashjig.yaml")])
-        except BaseException as e:  # noqa: BLE001 - what the test looks for
-            print(f"escaped: {type(e).__name__}: {e}", file=sys.stderr)
-        finally:
-            sys.stderr.flush()
-            os._exit(code)
-    os.close(write)
-    with os.fdopen(read) as stream:
-        stderr = stream.read()
-    os.waitpid(pid, 0)
+        return main(["probe", "--yes", "--config", str(world / "flashjig.yaml")])
+
+    child = in_a_child_as_nobody(run_probe)
+    stderr, pid = child.stderr, child.pid
     record = world / "out" / "record.json"
     assert record.exists(), f"lgpio was never imported:\n{stderr}"
     return json.loads(record.read_text()), stderr, pid

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import IMAGES, failed_result, ok_result, record
+from helpers import IMAGES, failed_result, in_a_child_as_nobody, ok_result, record
 
 from flashjig.config import Identity
 from flashjig.errors import UnitsExhausted
@@ -231,30 +231,16 @@ def test_readonly_reader_without_write_access_to_the_directory(tmp_path):
             record(journal, ok_result())
         base.chmod(0o755)
         state.chmod(0o555)
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child: as nobody (when root), read and say what was read
-            code = 99
-            try:
-                os.close(read)
-                if os.geteuid() == 0:
-                    os.setgid(65534)
-                    os.setuid(65534)
-                with Journal(state / JOURNAL_FILE, readonly=True) as reader:
-                    results = [row.result for row in reader.attempts()]
-                said = f"{os.access(state, os.W_OK)} {' '.join(results)}"
-                code = 0
-            except BaseException as e:  # noqa: BLE001 - what the test looks for
-                said = f"escaped: {type(e).__name__}: {e}"
-            finally:
-                os.write(write, said.encode())
-                os._exit(code)
-        os.close(write)
-        with os.fdopen(read) as stream:
-            said = stream.read()
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0, said
-        assert said.split() == ["False", "ok"]  # it could not write there, and it read
+
+        def read() -> int:
+            with Journal(state / JOURNAL_FILE, readonly=True) as reader:
+                results = [row.result for row in reader.attempts()]
+            print(os.access(state, os.W_OK), *results, file=sys.stderr)
+            return 0
+
+        child = in_a_child_as_nobody(read)
+        assert child.code == 0, child.stderr
+        assert child.stderr.split() == ["False", "ok"]  # it could not write there, and it read
     finally:
         state.chmod(0o755)
         shutil.rmtree(base)
