@@ -97,15 +97,13 @@ def usb_path_problems(config: Config) -> list[str]:
         name = socket.serial.removeprefix(f"{BY_PATH}/")
         if name == socket.serial:
             continue
-        if name.startswith(controllers) and (model not in USB_PORTS or usb_port(name, model)):
-            continue
         field = f"sockets[{i}].serial"
         if name.startswith(controllers):
-            ports = ", ".join(USB_PORTS[model])
-            problems.append(
-                f"{field}: {socket.serial} is under none of the Raspberry Pi {model}'s USB "
-                f"ports ({ports}; flashjig usb-map writes them)"
-            )
+            if model in USB_PORTS and usb_port(name, model) is None:
+                problems.append(
+                    f"{field}: {socket.serial} is under none of the Raspberry Pi {model}'s "
+                    f"USB ports ({', '.join(USB_PORTS[model])}; flashjig usb-map writes them)"
+                )
             continue
         others = [m for m, prefixes in USB_CONTROLLERS.items() if name.startswith(prefixes)]
         whose = f"a Raspberry Pi {' or '.join(others)} USB port" if others else "no USB port"
