@@ -40,9 +40,10 @@ import flashjig.station.socket
 from flashjig.config import Config, ImageSpec, Profile, SocketConfig, StationConfig
 from flashjig.flashing import esptool_internals, pipeline
 from flashjig.flashing.images import load_images
+from flashjig.station.commands import StationCommands
 from flashjig.station.journal import JOURNAL_FILE, Journal
-from flashjig.station.socket import SocketState
 from flashjig.station.station import Station
+from flashjig.station.status import SocketState, SocketStatus
 
 BUTTON = "GPIO3"
 # Two lines per socket, ten sockets at most; the Pi's numbering does not matter to mocks.
@@ -103,7 +104,7 @@ def _page_open(station: Station, journal: Journal) -> Iterator[None]:
     from flashjig.web.server import StatusPage
 
     page_server = StatusPage(
-        WebConfig(host="127.0.0.1", port=0), station, journal, parse_since=parse_since
+        WebConfig(host="127.0.0.1", port=0), StationCommands(station), parse_since=parse_since
     )
     page_server.start()
     try:
@@ -154,12 +155,12 @@ def main() -> int:
         finished = threading.Event()
         started = 0.0
 
-        def changed(socket) -> None:
+        def changed(status: SocketStatus) -> None:
             now = time.monotonic() - started
-            if socket.status.stage == "booting":
-                verified.setdefault(socket.name, now)
-            if socket.status.state in DONE and socket.name not in done:
-                done[socket.name] = now
+            if status.stage == "booting":
+                verified.setdefault(status.name, now)
+            if status.state in DONE and status.name not in done:
+                done[status.name] = now
                 if len(done) == len(devices):
                     finished.set()
 
@@ -168,7 +169,7 @@ def main() -> int:
             station.start()
             if spec.get("web"):
                 watching.enter_context(_page_open(station, journal))
-            station.listeners.append(changed)
+            station.subscribe(changed)
             button = factory.pin(BUTTON)
             rss_before = memory_mb("VmRSS")
             button.drive_low()

@@ -19,6 +19,7 @@ from flashjig.emulator import EmulatedModule, Faults, FlashChip
 from flashjig.emulator.firmware import build_firmware
 from flashjig.mqtt.reporter import MqttReporter
 from flashjig.simulation.station import simulated_station
+from flashjig.station.commands import StationCommands
 from flashjig.station.journal import JOURNAL_FILE, Journal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,7 +189,7 @@ def mqtt_rig(station_config, broker, tmp_path):
         config = config or mqtt_config(station_config.path, broker.port, **mqtt)
         state = state or tmp_path / "state"
         station, hardware, journal = running.enter_context(simulated_station(config, state))
-        reporter = MqttReporter(config, station, journal, state)
+        reporter = MqttReporter(config, StationCommands(station), state)
         reporter.start()
         running.callback(reporter.stop, flush_s=0.5)
         return station, hardware, journal, reporter

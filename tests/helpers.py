@@ -28,7 +28,7 @@ from flashjig.flashing.pipeline import FlashJob, flash
 from flashjig.flashing.result import FlashResult, Outcome, Reason
 from flashjig.hardware.socket_lines import SocketLines
 from flashjig.station.control import request
-from flashjig.station.socket import SocketState
+from flashjig.station.status import SocketState
 
 # -- waiting --------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from flashjig.emulator import Faults
 from flashjig.hardware.leds import FAILED_BLINK, FLASHING_BLINK, SocketLight
 from flashjig.simulation.hardware import ModuleSpec
 from flashjig.simulation.station import simulated_station
-from flashjig.station.socket import SocketState, SocketStatus
+from flashjig.station.status import SocketState, SocketStatus
 
 STATES = list(SocketState)
 
@@ -39,14 +39,15 @@ def thread_errors(monkeypatch):
 def test_a_light_changed_from_several_threads_at_once_keeps_working(pins, thread_errors):
     factory = MockFactory()
     light = SocketLight(pins, pin_factory=factory)
-    status = SocketStatus("socket1")
+    # The socket's status as the station's threads replace it (SocketStatus is frozen).
+    status = [SocketStatus("socket1")]
     caller_errors = []
 
     def change(step: int) -> None:
         try:
             for i in range(1500):
-                status.state = STATES[(i * step) % len(STATES)]
-                light.follow(lambda: status.state.look)
+                status[0] = dataclasses.replace(status[0], state=STATES[(i * step) % len(STATES)])
+                light.follow(lambda: status[0].state.look)
         except Exception as e:  # noqa: BLE001 - what the test looks for
             caller_errors.append(repr(e))
 
@@ -58,8 +59,8 @@ def test_a_light_changed_from_several_threads_at_once_keeps_working(pins, thread
     assert not any(thread.is_alive() for thread in threads), "a light change hung"
     assert caller_errors == [] and thread_errors == []
     # The last call shows the state the socket is in now.
-    status.state = SocketState.OK
-    light.follow(lambda: status.state.look)
+    status[0] = dataclasses.replace(status[0], state=SocketState.OK)
+    light.follow(lambda: status[0].state.look)
     green = factory.pin(pins.green)
     assert green.state is True
     if pins.red is not None:

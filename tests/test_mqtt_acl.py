@@ -13,7 +13,8 @@ from mqtt_broker import Broker, Recorder
 
 from flashjig.mqtt.reporter import MqttReporter
 from flashjig.simulation.station import simulated_station
-from flashjig.station.socket import SocketState
+from flashjig.station.commands import StationCommands
+from flashjig.station.status import SocketState
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +61,7 @@ def test_the_shipped_acl_lets_a_station_report_and_only_the_dashboard_command(
     other_station = account(guarded, "bench-2")
     state = tmp_path / "state"
     with simulated_station(config, state) as (station, hw, journal):
-        reporter = MqttReporter(config, station, journal, state)
+        reporter = MqttReporter(config, StationCommands(station), state)
         reporter.start()
         try:
             topics = reporter.topics

@@ -18,7 +18,7 @@ from flashjig.mqtt.incoming import (
     one_line,
 )
 from flashjig.mqtt.result import FIELDS, result_event
-from flashjig.station.socket import SocketState, SocketStatus
+from flashjig.station.status import SocketState, SocketStatus
 
 
 def payload(value) -> bytes:

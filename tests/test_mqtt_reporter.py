@@ -19,7 +19,8 @@ from flashjig.cli.statusview import render
 from flashjig.mqtt.discovery import Topics
 from flashjig.mqtt.reporter import DISCOVERY_FILE, MqttReporter
 from flashjig.simulation.station import simulated_station
-from flashjig.station.socket import SocketState
+from flashjig.station.commands import StationCommands
+from flashjig.station.status import SocketState
 
 pytestmark = pytest.mark.slow
 
@@ -308,7 +309,7 @@ def test_username_password_and_tls(station_config, tmp_path):
             broker.port, username="jig", password="s3cret", ca=str(certs / "ca.crt")
         )
         with simulated_station(config, tmp_path / "state") as (station, _, journal):
-            reporter = MqttReporter(config, station, journal, tmp_path / "state")
+            reporter = MqttReporter(config, StationCommands(station), tmp_path / "state")
             try:
                 reporter.start()
                 recorder.wait(
@@ -317,7 +318,9 @@ def test_username_password_and_tls(station_config, tmp_path):
                 )
                 # A wrong password is refused by the broker: the station never connects.
                 secret.write_text("wrong\n")
-                bad = MqttReporter(dataclasses.replace(config), station, journal, tmp_path / "b")
+                bad = MqttReporter(
+                    dataclasses.replace(config), StationCommands(station), tmp_path / "b"
+                )
                 bad.start()
                 wait_for(
                     lambda: "refused the connection" in bad.connection,
@@ -392,7 +395,7 @@ def test_retained_states_after_a_reconnect_are_the_stations(
     config = mqtt_config(station_config.path, proxy.port)
     state = tmp_path / "state"
     with simulated_station(config, state, line_rate=True) as (station, hw, journal):
-        reporter = MqttReporter(config, station, journal, state)
+        reporter = MqttReporter(config, StationCommands(station), state)
         reporter.start()
         viewer = None
         try:
@@ -400,8 +403,8 @@ def test_retained_states_after_a_reconnect_are_the_stations(
             hw.insert("socket1")
             wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
             assert station.flash_one("socket1")
-            writing = station.sockets["socket1"].status
-            wait_for(lambda: writing.stage == "writing", timeout=20, what="writing")
+            socket = station.sockets["socket1"]
+            wait_for(lambda: socket.status.stage == "writing", timeout=20, what="writing")
             proxy.blackhole()
             socket1 = reporter.topics.socket("socket1").encode()
             wait_for(
@@ -433,12 +436,12 @@ def test_every_stage_goes_out(mqtt_rig, recorder):
     reaches the dashboard, not only the first of each second."""
     station, hw, journal, reporter = mqtt_rig()
     seen: list[str] = []
-    station.listeners.append(
-        lambda socket: (
-            socket.name == "socket1"
-            and socket.status.stage
-            and (not seen or seen[-1] != socket.status.stage)
-            and seen.append(socket.status.stage)
+    station.subscribe(
+        lambda status: (
+            status.name == "socket1"
+            and status.stage
+            and (not seen or seen[-1] != status.stage)
+            and seen.append(status.stage)
         )
     )
     recorder.wait(lambda: reporter.connected, what="connected")
@@ -496,8 +499,8 @@ def test_a_broker_that_is_not_there_is_said_once_and_shown_in_status(
     failures = connect_failures(reporter)
     where = f"127.0.0.1:{broker.port}"
     refused = f"cannot connect to the MQTT broker {where}: connection refused"
-    wait_for(lambda: refused in station.status()["broker"], what="the status saying so")
-    assert f"  MQTT: {refused}" in render(station.status())  # flashjig status
+    wait_for(lambda: refused in station.status().broker, what="the status saying so")
+    assert f"  MQTT: {refused}" in render(station.status().as_dict())  # flashjig status
     wait_for(lambda: len(failures) >= 3, what="three attempts refused")
     assert all(refused in failure for failure in failures)
     assert [w for w in connection_warnings(caplog) if "connect" in w] == [
@@ -505,7 +508,7 @@ def test_a_broker_that_is_not_there_is_said_once_and_shown_in_status(
     ]
     broker.start()
     wait_for(lambda: reporter.connected, timeout=40, what="connected")
-    assert station.status()["broker"] == f"connected to {where}"
+    assert station.status().broker == f"connected to {where}"
     wait_for(
         lambda: connection_warnings(caplog)[-1].startswith(
             f"connected to MQTT broker {where} (it was: {refused}"
@@ -523,11 +526,11 @@ def test_a_certificate_that_does_not_verify_is_said(station_config, tmp_path, ca
     config = mqtt_config(station_config.path, broker.port, tls={"ca_file": str(other_ca)})
     try:
         with simulated_station(config, tmp_path / "state") as (station, _, journal):
-            reporter = MqttReporter(config, station, journal, tmp_path / "state")
+            reporter = MqttReporter(config, StationCommands(station), tmp_path / "state")
             failures = connect_failures(reporter)
             reporter.start()
             try:
-                wait_for(lambda: "does not verify" in station.status()["broker"], what="the reason")
+                wait_for(lambda: "does not verify" in station.status().broker, what="the reason")
                 wait_for(lambda: len(failures) >= 3, what="three attempts that do not verify")
                 assert all("does not verify" in failure for failure in failures)
                 (warning,) = connection_warnings(caplog)
@@ -546,7 +549,7 @@ def test_two_stations_with_one_station_id_are_told(mqtt_rig, station_config, tmp
     second, _, _, other = mqtt_rig(config=one.config, state=tmp_path / "two")
     told = "another client uses client id 'flashjig-bench-1'"
     wait_for(
-        lambda: any(told in s.status()["broker"] for s in (first, second)),
+        lambda: any(told in s.status().broker for s in (first, second)),
         timeout=30,
         what="the duplicate client id said",
     )

@@ -18,7 +18,7 @@ from flashjig.mqtt.result import result_event
 from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
 from flashjig.simulation.station import simulated_station
 from flashjig.station.report import render
-from flashjig.station.socket import SocketState
+from flashjig.station.status import SocketState
 
 TRAY = {
     "socket1": ModuleSpec(flash_size="4MB"),  # an ESP-01S

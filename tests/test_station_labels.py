@@ -28,7 +28,7 @@ from flashjig.station import printing
 from flashjig.station.journal import JOURNAL_FILE, Journal
 from flashjig.station.labels import Label, render
 from flashjig.station.printing import LabelSpooler
-from flashjig.station.socket import SocketState
+from flashjig.station.status import SocketState
 
 LABEL = Label(42, "lamp-0042", "5c:cf:7f:12:34:56", "bench-1", "demo", "ESP8266EX", "2026-12-02")
 
@@ -253,11 +253,11 @@ def test_the_status_counts_the_failed_labels_and_says_why(tmp_path):
         queue(journal, 7, TOO_LONG)  # flashed under an older config
     with simulated_station(config, state) as (station, _, _):
         labels = wait_for(
-            lambda: station.status()["labels"]["failed"] and station.status()["labels"],
+            lambda: station.status().labels.failed and station.status().labels.as_dict(),
             timeout=10,
             what="the label failed",
         )
-        status = station.status()
+        status = station.status().as_dict()
     assert labels == {
         "waiting": 0,
         "failed": 1,

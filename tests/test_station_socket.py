@@ -11,7 +11,7 @@ from helpers import state_of, wait_for
 from flashjig.emulator import Faults
 from flashjig.simulation.hardware import ModuleSpec
 from flashjig.simulation.station import simulated_station
-from flashjig.station.socket import SocketState
+from flashjig.station.status import SocketState
 
 
 @pytest.mark.slow

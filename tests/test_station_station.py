@@ -11,7 +11,7 @@ import pytest
 from helpers import state_of, wait_for
 
 from flashjig.flashing.result import FlashResult, Reason
-from flashjig.station.socket import SocketState
+from flashjig.station.status import SocketState
 
 
 @pytest.mark.slow
@@ -45,12 +45,12 @@ def test_a_failing_listener_does_not_leave_a_socket_stuck(rig, caplog):
     station, hw, _ = rig()
     failed = []
 
-    def dashboard(socket):
-        if socket.status.state is SocketState.FLASHING and not failed:
-            failed.append(socket.name)
+    def dashboard(status):
+        if status.state is SocketState.FLASHING and not failed:
+            failed.append(status.name)
             raise RuntimeError("dashboard down")
 
-    station.listeners.append(dashboard)
+    station.subscribe(dashboard)
     hw.insert("socket1")
     wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
     hw.press()
@@ -199,7 +199,7 @@ def test_a_full_disk_keeps_the_outcome_and_takes_no_new_module(station_config, s
         wait_for(lambda: not station.sockets["socket1"].busy, timeout=60, what="done")
         assert state_of(station, "socket1") is SocketState.OK
         status = station.status()
-        assert "cannot be written" in status["journal"] and not status["accepting"]
+        assert "cannot be written" in status.journal and not status.accepting
         assert changes_within(light, 1.0) >= 8  # a strobe: 5 Hz
         assert not station.flash_one("socket2")  # nothing it could not record
         assert [r.result for r in journal.attempts()] == ["started"]
@@ -210,6 +210,6 @@ def test_a_full_disk_keeps_the_outcome_and_takes_no_new_module(station_config, s
         (row,) = journal.attempts()
         assert row.result == "ok" and row.socket == "socket1" and row.mac
         assert not row.published  # nobody published it: the outbox will
-        assert station.status()["journal"] == "ok" and station.accepting
+        assert station.status().journal == "ok" and station.accepting
         assert changes_within(light, 1.0) <= 2
         assert station.flash_one("socket2")

@@ -15,7 +15,8 @@ from playwright.sync_api import sync_playwright
 from flashjig.cli.common import parse_since
 from flashjig.config import WebConfig
 from flashjig.simulation.station import simulated_station
-from flashjig.station.socket import SocketState
+from flashjig.station.commands import StationCommands
+from flashjig.station.status import SocketState
 from flashjig.web.server import StatusPage
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ def test_the_page_follows_five_sockets_flashing_live(station_config, tmp_path, b
         _journal,
     ):
         page_server = StatusPage(
-            WebConfig(host="127.0.0.1", port=0), station, station.journal, parse_since=parse_since
+            WebConfig(host="127.0.0.1", port=0), StationCommands(station), parse_since=parse_since
         )
         page_server.start()
         try:
@@ -110,7 +111,7 @@ def test_a_page_opened_on_an_idle_station_shows_every_socket_within_a_second(
     /api/status."""
     with simulated_station(station_config, tmp_path / "state") as (station, _hardware, _j):
         page_server = StatusPage(
-            WebConfig(host="127.0.0.1", port=0), station, station.journal, parse_since=parse_since
+            WebConfig(host="127.0.0.1", port=0), StationCommands(station), parse_since=parse_since
         )
         page_server.start()
         try:
@@ -139,7 +140,7 @@ def test_the_page_says_when_a_label_could_not_be_made(station_config, tmp_path, 
         row = record(journal, ok_result("socket1", mac="5c:cf:7f:00:00:01"), label=True)
         journal.label_failed(row.id, "client id does not fit a QR code")
         page_server = StatusPage(
-            WebConfig(host="127.0.0.1", port=0), station, journal, parse_since=parse_since
+            WebConfig(host="127.0.0.1", port=0), StationCommands(station), parse_since=parse_since
         )
         page_server.start()
         try:

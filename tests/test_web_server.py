@@ -19,7 +19,8 @@ from PIL import Image
 from flashjig.cli.common import parse_since
 from flashjig.config import WebConfig
 from flashjig.simulation.station import simulated_station
-from flashjig.station.socket import SocketState
+from flashjig.station.commands import StationCommands
+from flashjig.station.status import SocketState
 from flashjig.web.server import STATIC, StatusPage
 
 
@@ -37,7 +38,7 @@ def page(station_config, tmp_path):
         config = WebConfig(host="127.0.0.1", port=0, password_file=password_file)
         running = simulated_station(station_config, tmp_path / "state", line_rate=line_rate)
         station, hardware, journal = running.__enter__()
-        status_page = StatusPage(config, station, journal, parse_since=parse_since)
+        status_page = StatusPage(config, StationCommands(station), parse_since=parse_since)
         status_page.start()
         pages.append((status_page, running))
         return status_page, station, hardware
@@ -104,7 +105,7 @@ def test_the_api_status_is_the_stations(page):
     status = json.loads(body)
     assert headers["Content-Type"].startswith("application/json")
     assert [s["name"] for s in status["sockets"]] == list(station.sockets)
-    assert status.keys() == station.status().keys()
+    assert status.keys() == station.status().as_dict().keys()
 
 
 def test_a_new_event_stream_gets_the_status_at_once_on_an_idle_station(page):
@@ -171,7 +172,7 @@ def test_a_wrong_password_gets_401_and_nothing_else(page):
 def test_a_taken_port_leaves_the_station_running(page, caplog):
     first, station, _ = page()
     config = WebConfig(host="127.0.0.1", port=first.port)
-    second = StatusPage(config, station, station.journal, parse_since=parse_since)
+    second = StatusPage(config, StationCommands(station), parse_since=parse_since)
     second.start()
     assert "the status page cannot listen on 127.0.0.1:" in caplog.text
     second.stop()

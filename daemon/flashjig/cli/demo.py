@@ -157,7 +157,7 @@ def _script(
 
 
 def _show(station: Station, hardware: SimulatedHardware, title: str) -> int:
-    from flashjig.station.socket import SocketState
+    from flashjig.station.status import SocketState
 
     tty = sys.stdout.isatty()
     scripted = threading.Event()
@@ -168,18 +168,14 @@ def _show(station: Station, hardware: SimulatedHardware, title: str) -> int:
     while True:
         status = station.status()
         if tty:
-            view = render(status, colour=True)
+            view = render(status.as_dict(), colour=True)
             sys.stdout.write(f"\x1b[H\x1b[J{title}\n\n{view}\n\n  {say.line}\n")
         else:
-            for s in status["sockets"]:
-                if seen.get(s["name"]) != s["state"]:
-                    seen[s["name"]] = s["state"]
-                    print(
-                        f"{time.monotonic() - started:6.1f}s  {s['name']}: {s['state']}", flush=True
-                    )
-        finished = all(
-            s.status.state in (SocketState.OK, SocketState.FAILED) for s in station.sockets.values()
-        )
+            for s in status.sockets:
+                if seen.get(s.name) != s.state:
+                    seen[s.name] = s.state
+                    print(f"{time.monotonic() - started:6.1f}s  {s.name}: {s.state}", flush=True)
+        finished = all(s.state in (SocketState.OK, SocketState.FAILED) for s in status.sockets)
         if scripted.is_set() and finished:
             break
         time.sleep(0.25)

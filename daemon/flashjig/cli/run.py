@@ -14,8 +14,8 @@ from flashjig.config import Config
 
 if TYPE_CHECKING:  # the station (and Pillow, for its labels) loads when `run` runs
     from flashjig.hardware.base import Hardware
+    from flashjig.station.commands import StationCommands
     from flashjig.station.daemon import Reporter
-    from flashjig.station.station import Station
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -57,18 +57,18 @@ def run(args: argparse.Namespace) -> int:
     )
 
 
-def reporters(config: Config, station: Station, state_dir: Path) -> Reporter:
+def reporters(config: Config, commands: StationCommands, state_dir: Path) -> Reporter:
     """The config's MQTT reporter and status page, started and stopped together. paho and
     aiohttp are imported only by a station that has their section."""
     parts: list[Reporter] = []
     if config.mqtt is not None:
         from flashjig.mqtt.reporter import MqttReporter
 
-        parts.append(MqttReporter(config, station, station.journal, state_dir))
+        parts.append(MqttReporter(config, commands, state_dir))
     if config.web is not None:
         from flashjig.web.server import StatusPage
 
-        parts.append(StatusPage(config.web, station, station.journal, parse_since=parse_since))
+        parts.append(StatusPage(config.web, commands, parse_since=parse_since))
     return _Reporters(parts)
 
 

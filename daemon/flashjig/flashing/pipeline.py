@@ -32,7 +32,7 @@ from esptool.cmds import attach_flash, detect_chip, detect_flash_size
 from esptool.loader import ERASE_WRITE_TIMEOUT_PER_MB, ESPLoader, timeout_per_mb
 from esptool.util import FatalError, flash_size_bytes
 
-from flashjig.config import Profile
+from flashjig.config import Profile, SocketConfig
 from flashjig.config.sizes import size_name, smallest_holding
 from flashjig.errors import BackupError, IdentityError, UnitsExhausted
 from flashjig.flashing import backups, capacity, chips, esplog, identity, sdklayout
@@ -83,6 +83,39 @@ class FlashJob:
     state_dir: Path | None = None  # where backups go
     unit_for: Callable[[str], Unit] | None = None  # the unit a MAC is (identity profiles)
     chip: str = "esp8266"  # what the socket holds, or "auto": whatever the ROM says
+
+    @classmethod
+    def for_socket(
+        cls,
+        socket: SocketConfig,
+        *,
+        port: str,
+        straps: Straps,
+        profile: Profile,
+        images: tuple[Image, ...],
+        station: str,
+        state_dir: Path | None,
+        on_progress: ProgressCallback = lambda progress: None,
+        cancel: threading.Event | None = None,
+        baud: int | None = None,
+        unit_for: Callable[[str], Unit] | None = None,
+    ) -> "FlashJob":
+        """The job for a socket of the config: its name and chip from there, the rest
+        from whoever runs it (the station's socket, ``flashjig flash``, the tests)."""
+        return cls(
+            socket=socket.name,
+            port=port,
+            lines=straps,
+            profile=profile,
+            images=images,
+            on_progress=on_progress,
+            cancel=cancel or threading.Event(),
+            baud=baud,
+            station=station,
+            state_dir=state_dir,
+            unit_for=unit_for,
+            chip=socket.chip,
+        )
 
 
 def flash(job: FlashJob) -> FlashResult:

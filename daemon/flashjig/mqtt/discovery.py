@@ -13,7 +13,7 @@ from typing import Any
 from flashjig import __version__
 from flashjig.config import Config
 from flashjig.hardware import host
-from flashjig.station.socket import SocketState
+from flashjig.station.status import SocketState
 
 ORIGIN = {"name": "flashjig", "sw": __version__, "url": "https://github.com/flashjig/flashjig"}
 # What a finished attempt's result can be: the event types, and the last result's options.

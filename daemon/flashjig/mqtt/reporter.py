@@ -22,6 +22,7 @@ import ssl
 import sys
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from socket import gaierror
@@ -38,9 +39,8 @@ from flashjig.hardware import host
 from flashjig.mqtt.client import client_for
 from flashjig.mqtt.discovery import Topics, device_config
 from flashjig.mqtt.result import result_event
-from flashjig.station.journal import Journal
-from flashjig.station.socket import Socket, SocketState
-from flashjig.station.station import Station, local_midnight
+from flashjig.station.commands import StationCommands
+from flashjig.station.status import SocketState, SocketStatus
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,14 @@ SETTLED = (SocketState.OK, SocketState.FAILED, SocketState.EMPTY)
 
 
 class MqttReporter:
-    def __init__(self, config: Config, station: Station, journal: Journal, state_dir: Path) -> None:
+    def __init__(self, config: Config, commands: StationCommands, state_dir: Path) -> None:
         if config.mqtt is None:
             raise ValueError("no mqtt section in the config")
         self.config = config
         self.settings = config.mqtt
-        self.station = station
-        self.journal = journal
+        self.commands = commands
+        self.station = commands.station
+        self.outbox = commands.station.outbox
         self.topics = Topics(config)
         self.state_dir = state_dir
         self._discovery_file = state_dir / DISCOVERY_FILE
@@ -78,7 +79,8 @@ class MqttReporter:
         self._connected = threading.Event()
         # How the broker connection is, in words ("connected to ..." or what is wrong),
         # and the last problem logged: each is logged once, and again when it changes.
-        self.connection = f"connecting to {config.mqtt.host}:{config.mqtt.port}"
+        self._connection = f"connecting to {config.mqtt.host}:{config.mqtt.port}"
+        self._unsubscribe: Callable[[], None] | None = None
         self._logged_problem: str | None = None
         self._connected_at = 0.0
         self._short_connections = 0
@@ -96,7 +98,6 @@ class MqttReporter:
         self._acks = threading.Condition()
         self._acked_at: dict[int, float] = {}
         self._refresh_at = 0.0  # when the station state goes out again, changed or not
-        self._journal_shown = ""  # the station state's last "journal": follow its changes
         self._republish_lock = threading.Lock()
         self._republish_timer: threading.Timer | None = None
         # The outbox's rounds begun and ended, for outbox_round() to wait on.
@@ -120,8 +121,8 @@ class MqttReporter:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        self.station.listeners.append(self.socket_changed)
-        self.station.status_fields["broker"] = lambda: self.connection
+        self._unsubscribe = self.station.subscribe(self.socket_changed, self.station_changed)
+        self.station.set_broker(self.connection)
         self.client.connect_async(
             self.settings.host, self.settings.port, keepalive=self.settings.keepalive
         )
@@ -130,13 +131,13 @@ class MqttReporter:
 
     def stop(self, flush_s: float = 2.0) -> None:
         """Send what is left (briefly), say offline, disconnect."""
-        if self.socket_changed in self.station.listeners:
-            self.station.listeners.remove(self.socket_changed)
-        self.station.status_fields.pop("broker", None)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.station.set_broker(None)
         if self._connected.is_set():
             self._wake.set()
             deadline = time.monotonic() + flush_s
-            while self.journal.unpublished(limit=1) and time.monotonic() < deadline:
+            while not self.outbox.empty and time.monotonic() < deadline:
                 time.sleep(0.05)
             info = self.client.publish(self.topics.availability, "offline", qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):
@@ -153,6 +154,17 @@ class MqttReporter:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def connection(self) -> str:
+        """How the broker connection is, in words: "connected to ..." or what is wrong."""
+        return self._connection
+
+    @connection.setter
+    def connection(self, text: str) -> None:
+        self._connection = text
+        if self._unsubscribe is not None:  # started: the station's status shows it
+            self.station.set_broker(text)
 
     # -- paho callbacks (paho's network thread) ------------------------------------------
 
@@ -285,26 +297,18 @@ class MqttReporter:
         if parts == ["flash"]:
             self._button(text)
             log.info("MQTT: flash all requested")
-            if not self.station.flash_all():
-                reasons = "; ".join(self.station.why_not_flashed(n) for n in self.station.sockets)
-                raise CommandError(f"nothing to flash: {reasons}")
+            self.commands.flash()
         elif len(parts) == 2 and parts[0] == "flash":
-            if parts[1] not in self.station.sockets:
-                raise CommandError(f"unknown socket {parts[1]!r}")
+            socket = self.commands.known(parts[1])
             self._button(text)
-            log.info("MQTT: flash %s requested", parts[1], extra={"SOCKET": parts[1]})
-            if not self.station.flash_one(parts[1]):
-                raise CommandError(f"not flashed: {self.station.why_not_flashed(parts[1])}")
+            log.info("MQTT: flash %s requested", socket, extra={"SOCKET": socket})
+            self.commands.flash(socket)
         elif parts == ["cancel"]:
             self._button(text)
             log.info("MQTT: cancel requested")
-            self.station.cancel_all()
+            self.commands.cancel()
         elif parts == ["profile"]:
-            if text not in self.station.config.profiles:
-                raise CommandError(f"unknown profile {text!r}")
-            self.station.set_profile(text)
-            log.info("MQTT: active profile is now %s", text)
-            self.publish_station()
+            self.commands.set_profile(text)
         else:
             raise CommandError("unknown command topic")
 
@@ -358,63 +362,62 @@ class MqttReporter:
 
     def publish_states(self) -> None:
         for socket in self.station.sockets.values():
-            self.publish_socket(socket)
+            self.publish_socket(socket.status)
         self.publish_station()
 
-    def publish_socket(self, socket: Socket) -> None:
+    def publish_socket(self, status: SocketStatus) -> None:
         with self._state_lock:
-            state = socket.status.as_dict()
-            state["inserted"] = socket.status.state is not SocketState.EMPTY
+            state = {**status.as_dict(), "inserted": status.state is not SocketState.EMPTY}
             self.client.publish(
-                self.topics.socket(socket.name), json.dumps(state), qos=STATE_QOS, retain=True
+                self.topics.socket(status.name), json.dumps(state), qos=STATE_QOS, retain=True
             )
 
     def publish_station(self) -> None:
         with self._state_lock:
-            journal = self.station.journal_problem or "ok"
-            today = self.journal.counts(since=local_midnight())
-            total = self.journal.counts()
-            sockets = self.station.sockets.values()
-            state = {
-                "profile": self.station.config.active_profile,
-                "ok_today": today["ok"],
-                "failed_today": today["failed"],
-                "ok_total": total["ok"],
-                "failed_total": total["failed"],
-                # By state, not by worker thread: the worker that reports "ok" is still alive.
-                "flashing": sum(s.status.state is SocketState.FLASHING for s in sockets),
-                "journal": journal,
+            status = self.commands.status()
+            state: dict[str, Any] = {
+                "profile": status.profile,
+                "ok_today": status.today.ok,
+                "failed_today": status.today.failed,
+                "ok_total": status.total.ok,
+                "failed_total": status.total.failed,
+                "flashing": status.flashing,
+                "journal": status.journal,
                 "broker": self.connection,
                 # Diagnostics: the outbox, the daemon, the Pi.
-                "backlog": self.journal.unpublished_count(),
-                "healthy": self.station.healthy,
+                "backlog": self.outbox.backlog(),
+                "healthy": status.healthy,
                 "version": __version__,
                 "cpu_temp_c": host.cpu_temperature_c(),
                 "disk_free_mb": host.free_megabytes(self.state_dir),
             }
-            if self.station.config.profile.identity is not None:  # it hands out serials
-                state["serial_range"] = list(self.station.config.station.serial_range)
-            self._journal_shown = journal
+            if status.serial_range is not None:  # the profile hands out serials
+                state["serial_range"] = list(status.serial_range)
             self._refresh_at = time.monotonic() + STATION_REFRESH_S
             self.client.publish(self.topics.station, json.dumps(state), qos=STATE_QOS, retain=True)
 
-    def socket_changed(self, socket: Socket) -> None:
+    def station_changed(self) -> None:
+        """Station listener: its profile, drain or journal changed."""
+        if self._connected.is_set():
+            self.publish_station()
+
+    def socket_changed(self, status: SocketStatus) -> None:
         """Station listener: every state and stage change goes out; progress within a stage
         at most once a second."""
         if not self._connected.is_set():
             return
         with self._state_lock:
-            state, stage = socket.status.state, socket.status.stage or ""
+            state, stage = status.state, status.stage or ""
             now = time.monotonic()
             last_state, last_stage, last_time = self._last_progress.get(
-                socket.name, (None, "", 0.0)
+                status.name, (None, "", 0.0)
             )
             # Only progress within one stage is thinned out: a new stage always goes out.
             busy = state is last_state is SocketState.FLASHING and stage == last_stage
             if busy and now - last_time < PROGRESS_INTERVAL_S:
                 return
-            self._last_progress[socket.name] = (state, stage, now)
-            self.publish_socket(socket)
+            self._last_progress[status.name] = (state, stage, now)
+            self.publish_socket(status)
         if state is not last_state and state in SETTLED:
             self.publish_station()
             self._wake.set()
@@ -442,11 +445,6 @@ class MqttReporter:
             self._note_stable_connection()
             if self._connected.is_set() and time.monotonic() >= self._refresh_at:
                 self.publish_station()  # the Pi's temperature and free disk move on their own
-            # A journal that fills or takes writes again changes no socket: say so here.
-            if self._connected.is_set() and self._journal_shown != (
-                self.station.journal_problem or "ok"
-            ):
-                self.publish_station()
             while self._connected.is_set() and not self._stop.is_set():
                 try:
                     moved = self._publish_batch()
@@ -467,7 +465,7 @@ class MqttReporter:
             if self._acked(sent):
                 self._acknowledged(attempt_id)
                 moved = True
-        for row in [*self.journal.unpublished(limit=50), *self.station.held_results()]:
+        for row in self.outbox.unpublished(limit=50):
             if row.id in self._pending:
                 continue
             sent_at = time.monotonic()
@@ -509,11 +507,9 @@ class MqttReporter:
             return self._acked_at.get(mid, -1.0) >= sent_at
 
     def _acknowledged(self, attempt_id: int) -> None:
-        """The broker has a result: a held outcome is recorded as published when the
-        journal takes it; a recorded one is marked now (a journal error leaves it pending,
-        so it is not sent again)."""
-        if not self.station.held_published(attempt_id):
-            self.journal.mark_published(attempt_id)
+        """The broker has a result (a journal error leaves it pending, so it is not sent
+        again)."""
+        self.outbox.published(attempt_id)
         del self._pending[attempt_id]
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flashjig.errors import ControlError
+from flashjig.errors import CommandError, ControlError
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class _RequestHandler(socketserver.StreamRequestHandler):
             return
         try:
             answer = self.server.handler(request)
-        except ControlError as e:
+        except (ControlError, CommandError) as e:  # a bad request, a command refused
             answer = {"ok": False, "error": str(e)}
         except Exception:
             log.exception("control request %r failed", request.get("cmd"))

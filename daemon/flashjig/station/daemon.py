@@ -16,7 +16,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from flashjig.config import Config, load_config
 from flashjig.errors import BackupError, ConfigError, ControlError, ExitCode, ImageError
@@ -24,9 +24,11 @@ from flashjig.flashing import backups
 from flashjig.flashing.images import Image, load_images
 from flashjig.hardware.base import Hardware
 from flashjig.station import paths
+from flashjig.station.commands import StationCommands
 from flashjig.station.control import ControlServer
 from flashjig.station.journal import JOURNAL_FILE, Journal
 from flashjig.station.logs import setup_logging
+from flashjig.station.requests import ControlRequests
 from flashjig.station.service import Notifier
 from flashjig.station.station import Station, local_midnight
 
@@ -42,9 +44,9 @@ class Reporter(Protocol):
 
 
 # What the daemon is handed: the hardware it runs on, and a reporter for a config with an
-# ``mqtt`` or ``web`` section (config, station, state directory).
+# ``mqtt`` or ``web`` section (config, the station's commands, state directory).
 HardwareFactory = Callable[[Config], Hardware]
-ReporterFactory = Callable[[Config, Station, Path], Reporter]
+ReporterFactory = Callable[[Config, StationCommands, Path], Reporter]
 
 
 def load_station(path: Path) -> tuple[Config, tuple[Image, ...]]:
@@ -84,6 +86,7 @@ class Daemon:
         self._reloading = threading.Lock()  # SIGHUP and `flashjig ctl reload` at once
         self.hardware: Hardware | None = None
         self.station: Station | None = None
+        self.commands: StationCommands | None = None
         self.reporter: Reporter | None = None
 
     def load(self) -> tuple[Config, tuple[Image, ...]]:
@@ -130,8 +133,13 @@ class Daemon:
                 usb_port=hardware.usb_port,
                 state_dir=self.state_dir,
             )
+            self.commands = commands = StationCommands(
+                station, reload=self.reload, operator=hardware.operator
+            )
             try:
-                control = ControlServer(paths.control_socket(self.state_dir), self.handle)
+                control = ControlServer(
+                    paths.control_socket(self.state_dir), ControlRequests(commands)
+                )
             except ControlError as e:
                 log.error("not starting: %s", e)
                 return ExitCode.FAILED
@@ -145,7 +153,7 @@ class Daemon:
                 signal.signal(sig, handler)
             station.start()
             control.start()
-            self.reporter = self._reporter(config, station)
+            self.reporter = self._reporter(config, commands)
             if self.reporter is not None:
                 self.reporter.start()
             self.notifier.ready(summary(station))
@@ -165,7 +173,7 @@ class Daemon:
                 self.hardware.close()
             journal.close()
 
-    def _reporter(self, config: Config, station: Station) -> Reporter | None:
+    def _reporter(self, config: Config, commands: StationCommands) -> Reporter | None:
         """The reporter for ``config``, made but not started (None without an mqtt or web
         section): whatever can fail in making it fails before anything is changed."""
         if not _reports(config):
@@ -173,7 +181,7 @@ class Daemon:
         if self.make_reporter is None:
             log.warning("this daemon has no reporter: the mqtt and web sections are ignored")
             return None
-        return self.make_reporter(config, station, self.state_dir)
+        return self.make_reporter(config, commands, self.state_dir)
 
     def _loop(self, station: Station, control: ControlServer) -> None:
         tick = min(1.0, self.notifier.watchdog_interval or 1.0)
@@ -195,14 +203,14 @@ class Daemon:
             return self._reload_config()
 
     def _reload_config(self) -> str | None:
-        station = self.station
-        if station is None:  # a reload before the station is up: nothing to reload yet
+        station, commands = self.station, self.commands
+        if station is None or commands is None:  # before the station is up: nothing yet
             return "the station is still starting"
         self.notifier.reloading()
         try:
             config, images = self.load()
             # Made before anything changes: one that cannot be made refuses the reload.
-            reporter = self._reporter(config, station)
+            reporter = self._reporter(config, commands)
         except Exception as e:  # any failure to load is a refused reload, never a stop
             reason = str(e) if isinstance(e, ConfigError | ImageError) else _unexpected(e)
             log.error("reload refused, keeping the running config: %s", reason)
@@ -219,76 +227,6 @@ class Daemon:
         log.info("reloaded %s: profile %s", self.config_path, config.active_profile)
         self.notifier.ready(summary(station))
         return None
-
-    # -- control requests ----------------------------------------------------------------
-
-    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        station = self.station
-        if station is None:
-            raise ControlError("the station is starting")
-        cmd = request["cmd"]
-        if cmd == "status":
-            return {"ok": True, "status": station.status()}
-        if cmd == "flash":
-            name = request.get("socket")
-            if name is None:
-                return {"ok": True, "started": station.flash_all()}
-            self._known(station, name)
-            if station.flash_one(name):
-                return {"ok": True, "started": [name]}
-            return {"ok": True, "started": [], "why": station.why_not_flashed(name)}
-        if cmd == "cancel":
-            return {"ok": True, "cancelled": station.cancel_all()}
-        if cmd == "drain":
-            why = request.get("why") or "asked to drain"
-            if not isinstance(why, str):
-                raise ControlError(f"bad request: why must be text, got {why!r}")
-            return {"ok": True, "busy": station.drain(why[:200])}
-        if cmd == "resume":
-            station.resume()
-            return {"ok": True}
-        if cmd == "reload":
-            refused = self.reload()
-            if refused is not None:
-                raise ControlError(f"reload refused: {refused}")
-            return {"ok": True}
-        if cmd in ("insert", "remove", "press"):
-            return self._operate(station, cmd, request)
-        raise ControlError(f"unknown command {cmd!r}")
-
-    @staticmethod
-    def _known(station: Station, name: object) -> str:
-        if not isinstance(name, str):
-            raise ControlError(f"bad request: socket must be a socket's name, got {name!r}")
-        if name not in station.sockets:
-            known = ", ".join(station.sockets)
-            raise ControlError(f"unknown socket {name!r} (known: {known})")
-        return name
-
-    def _operate(self, station: Station, cmd: str, request: dict[str, Any]) -> dict[str, Any]:
-        """Play the person at the jig, where the hardware has a stand-in for one."""
-        operator = self.hardware.operator if self.hardware is not None else None
-        if operator is None:
-            raise ControlError(f"'{cmd}' needs a simulated station (flashjig run --simulate)")
-        try:
-            if cmd == "press":
-                hold = request.get("hold") or 0.15
-                if not isinstance(hold, int | float) or isinstance(hold, bool):
-                    raise ControlError(f"bad request: hold must be seconds, got {hold!r}")
-                if not 0 < hold <= 60:
-                    raise ControlError("hold must be between 0 and 60 seconds")
-                operator.press(hold)
-                return {"ok": True}
-            name = self._known(station, request.get("socket"))
-            if cmd == "insert":
-                fault = request.get("fault") or "none"
-                if not isinstance(fault, str):
-                    raise ControlError(f"bad request: fault must be a fault's name, got {fault!r}")
-                return {"ok": True, "mac": operator.insert(name, fault)}
-            operator.remove(name)
-        except ValueError as e:
-            raise ControlError(str(e)) from None
-        return {"ok": True}
 
 
 def _unexpected(error: Exception) -> str:

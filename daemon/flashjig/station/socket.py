@@ -6,15 +6,14 @@ empty -> inserted (detect switch closed and stable for the debounce time) -> fla
 flashes in its own thread, so a slow or hung module holds up nobody else.
 """
 
-import enum
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from gpiozero.pins import Factory
 
@@ -23,12 +22,12 @@ from flashjig.flashing import identity
 from flashjig.flashing.identity import Unit
 from flashjig.flashing.images import Image
 from flashjig.flashing.pipeline import FlashJob, flash
-from flashjig.flashing.result import FlashResult, Outcome, Progress, Reason, Stage
-from flashjig.hardware.leds import Look
+from flashjig.flashing.result import FlashResult, Progress, Reason
 from flashjig.hardware.socket_lines import POWER_OFF_S, POWER_ON_S, SocketLines
 from flashjig.hardware.usb import tx_held_low
 from flashjig.hardware.usbjtag import UsbPort
 from flashjig.station.journal import Journal
+from flashjig.station.status import SocketState, SocketStatus
 
 log = logging.getLogger(__name__)
 
@@ -43,28 +42,6 @@ FINAL = {
     Reason.BACKUP_FAILED,
     Reason.DID_NOT_BOOT,
     Reason.BURN_IN_FAILED,
-}
-
-
-class SocketState(enum.StrEnum):
-    EMPTY = "empty"
-    INSERTED = "inserted"
-    FLASHING = "flashing"
-    OK = "ok"
-    FAILED = "failed"
-
-    @property
-    def look(self) -> Look:
-        """What the socket's light shows in this state."""
-        return _LOOKS[self]
-
-
-_LOOKS = {
-    SocketState.EMPTY: Look.OFF,
-    SocketState.INSERTED: Look.WAITING,
-    SocketState.FLASHING: Look.BUSY,
-    SocketState.OK: Look.GOOD,
-    SocketState.FAILED: Look.BAD,
 }
 
 
@@ -83,41 +60,6 @@ class Workshop(Protocol):
     def usb_port(self, socket: str) -> UsbPort: ...
     def socket_changed(self, socket: "Socket") -> None: ...
     def keep_unrecorded(self, row: int, result: FlashResult, error: Exception) -> None: ...
-
-
-@dataclass
-class SocketStatus:
-    """What status views, LEDs and MQTT show for a socket."""
-
-    name: str
-    state: SocketState = SocketState.EMPTY
-    stage: Stage | None = None
-    progress: float = 0.0
-    attempt: int = 0
-    profile: str | None = None
-    mac: str | None = None
-    result: Outcome | None = None  # of the last finished attempt
-    reason: Reason | None = None
-    detail: str = ""
-    duration_s: float | None = None
-    since: float = field(default_factory=time.time)
-
-    def as_dict(self) -> dict[str, Any]:
-        """What ``flashjig status --json`` and the MQTT state topic show."""
-        return {
-            "name": self.name,
-            "state": self.state.value,
-            "stage": self.stage or "",
-            "progress": round(self.progress, 1),
-            "attempt": self.attempt,
-            "profile": self.profile,
-            "mac": self.mac,
-            "last_result": self.result,
-            "reason": self.reason or "",
-            "detail": self.detail,
-            "duration_s": self.duration_s,
-            "since": self.since,
-        }
 
 
 class Socket:
@@ -181,17 +123,7 @@ class Socket:
         self._removed.clear()
         self.lines.straps.hold_in_reset()  # unpowered or not: it never starts its old firmware
         self.lines.power_on(settle=False)
-        self._set(
-            state=SocketState.INSERTED,
-            stage=None,
-            progress=0.0,
-            mac=None,
-            result=None,
-            reason=None,
-            detail="",
-            duration_s=None,
-            attempt=0,
-        )
+        self._move(SocketStatus.inserted)
         if self.workshop.settings.trigger in ("insert", "both"):
             self._settle = threading.Timer(self.workshop.settings.settle_time, self._settle_done)
             self._settle.daemon = True
@@ -213,7 +145,7 @@ class Socket:
         if self._power is not None:
             self._power.off()
         if self.status.state is not SocketState.FLASHING:
-            self._set(state=SocketState.EMPTY, stage=None, progress=0.0)
+            self._move(SocketStatus.emptied)
         # else the worker sets EMPTY when the attempt has wound down
 
     # -- flashing ------------------------------------------------------------------------
@@ -238,7 +170,7 @@ class Socket:
                 if self.busy:
                     return False
             self._cancel.clear()
-            self._set(state=SocketState.FLASHING, stage=Stage.CONNECTING, progress=0.0)
+            self._move(SocketStatus.flashing)
             self._worker = threading.Thread(
                 target=self._work, args=(recovery,), name=f"flash-{self.name}"
             )
@@ -258,7 +190,10 @@ class Socket:
                 if result is not None and result.reason in (Reason.NO_SYNC, Reason.TIMEOUT):
                     self._power_cycle()
                 baud = profile.baud if attempt == 0 else min(settings.fallback_baud, profile.baud)
-                self._set(attempt=attempt + 1, profile=profile.name)
+                attempting = partial(
+                    SocketStatus.attempting, attempt=attempt + 1, profile=profile.name
+                )
+                self._move(attempting)
                 result = self._attempt(profile, images, baud, attempt)
                 if result.ok or result.reason in FINAL or self._cancel.is_set():
                     break
@@ -268,22 +203,11 @@ class Socket:
                 self.name, reason=Reason.INTERNAL_ERROR, detail=f"{type(e).__name__}: {e}"
             )
         assert result is not None  # retries >= 0 (the loader checks it): there was an attempt
+        last: FlashResult = result
         with self._lock:
-            if self._removed.is_set():
-                state = SocketState.EMPTY
-            else:
-                state = SocketState.OK if result.ok else SocketState.FAILED
-            self._set(
-                state=state,
-                stage=None,
-                progress=100.0 if result.ok else self.status.progress,
-                result=result.result,
-                reason=result.reason,
-                detail=result.detail,
-                mac=result.mac,
-                duration_s=result.duration_s,
-            )
-            if state is SocketState.EMPTY and self._detect is not None and self._detect.is_active:
+            removed = self._removed.is_set()
+            self._move(lambda status: status.finished(last, removed=removed))
+            if removed and self._detect is not None and self._detect.is_active:
                 # Taken out and seated again while the attempt wound down: the edges came
                 # while the socket was still flashing, so take the new module up now.
                 self._inserted()
@@ -291,6 +215,7 @@ class Socket:
     def _attempt(
         self, profile: Profile, images: tuple[Image, ...], baud: int, retry: int
     ) -> FlashResult:
+        """One attempt, journalled from before the module is touched to its outcome."""
         journal = self.workshop.journal
         row = journal.start_attempt(
             socket=self.name,
@@ -303,39 +228,45 @@ class Socket:
             baud=baud,
             retry=retry,
         )
-        job = FlashJob(
-            socket=self.name,
+        job = FlashJob.for_socket(
+            self.config,
             port=self.workshop.port(self.name),
-            lines=self.lines.straps,
+            straps=self.lines.straps,
             profile=profile,
             images=images,
+            station=self.workshop.settings.id,
+            state_dir=self.workshop.state_dir,
             on_progress=self._recording(row),
             cancel=self._cancel,
             baud=baud,
-            station=self.workshop.settings.id,
-            state_dir=self.workshop.state_dir,
             unit_for=self._unit_for(profile, row),
-            chip=self.config.chip,
         )
-        result = flash(job)
-        if not result.ok and self._detect is not None and not self._removed.is_set():
-            # Pulled out mid-write, a module breaks its serial line at once, before its
-            # detect switch has held open for the debounce time: wait for that verdict,
-            # so that the removal is the reason, and nothing is retried on an empty socket.
-            self._removed.wait(timeout=2 * self.workshop.settings.debounce + 0.05)
-        if self._removed.is_set() and not result.ok:
-            result.reason, result.detail = (
-                Reason.REMOVED,
-                f"taken out during the attempt ({result.detail})",
-            )
+        result = self._taken_out_during(flash(job))
         try:
             journal.finish_attempt(row, result, label=self.workshop.settings.prints_labels)
         except (sqlite3.Error, OSError) as e:  # a full disk: the outcome must not be lost
             self.workshop.keep_unrecorded(row, result, e)
-        level = logging.INFO if result.ok else logging.WARNING
+        self._log_outcome(result, retry, baud)
+        return result
+
+    def _taken_out_during(self, result: FlashResult) -> FlashResult:
+        """A failed attempt whose module was pulled out fails for that reason. Pulled out
+        mid-write, a module breaks its serial line at once, before its detect switch has
+        held open for the debounce time: wait for that verdict, so that the removal is the
+        reason, and nothing is retried on an empty socket."""
+        if result.ok:
+            return result
+        if self._detect is not None and not self._removed.is_set():
+            self._removed.wait(timeout=2 * self.workshop.settings.debounce + 0.05)
+        if self._removed.is_set():
+            result.reason = Reason.REMOVED
+            result.detail = f"taken out during the attempt ({result.detail})"
+        return result
+
+    def _log_outcome(self, result: FlashResult, retry: int, baud: int) -> None:
         words = "flashed and verified" if result.ok else f"failed: {result.reason}: {result.detail}"
         log.log(
-            level,
+            logging.INFO if result.ok else logging.WARNING,
             "%s: module %s %s in %.1f s (attempt %d, %d baud)",
             self.name,
             result.mac or "(no MAC)",
@@ -345,7 +276,6 @@ class Socket:
             baud,
             extra={"SOCKET": self.name, "MAC": result.mac or "", "RESULT": result.result},
         )
-        return result
 
     def _recording(self, row: int) -> Callable[[Progress], None]:
         """Progress as usual, and the module's MAC on its journal row the moment it is
@@ -401,19 +331,14 @@ class Socket:
         time.sleep(POWER_ON_S)
 
     def _progress(self, progress: Progress) -> None:
-        if progress.mac is not None:
-            self._set(stage=progress.stage, progress=progress.percent, mac=progress.mac)
-        else:
-            self._set(stage=progress.stage, progress=progress.percent)
+        self._move(lambda status: status.progressed(progress.stage, progress.percent, progress.mac))
 
     # -- state ---------------------------------------------------------------------------
 
-    def _set(self, **changes: object) -> None:
+    def _move(self, transition: Callable[[SocketStatus], SocketStatus]) -> None:
+        """Take the socket to its next status (a transition of SocketStatus) and show it."""
         with self._lock:
-            if "state" in changes and changes["state"] is not self.status.state:
-                self.status.since = time.time()
-            for key, value in changes.items():
-                setattr(self.status, key, value)
+            self.status = transition(self.status)
         self.workshop.socket_changed(self)
 
     def join(self, timeout: float | None = None) -> None:

@@ -7,14 +7,14 @@ cancels the flashes in progress.
 """
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from gpiozero import Button
 from gpiozero.pins import Factory
@@ -25,8 +25,16 @@ from flashjig.flashing.result import FlashResult
 from flashjig.hardware.leds import AliveLight, Look
 from flashjig.hardware.printers import printer_for
 from flashjig.hardware.usbjtag import EsptoolUsbPort, UsbPort
-from flashjig.station.journal import AttemptRow, Journal
-from flashjig.station.socket import Socket, SocketState
+from flashjig.station.journal import Journal
+from flashjig.station.outbox import HeldOutcomes, ResultOutbox
+from flashjig.station.socket import Socket
+from flashjig.station.status import (
+    Counts,
+    LabelsStatus,
+    SocketState,
+    SocketStatus,
+    StationStatus,
+)
 
 if TYPE_CHECKING:
     from flashjig.station.printing import LabelSpooler
@@ -35,17 +43,10 @@ log = logging.getLogger(__name__)
 
 STOP_S = 20.0  # what a stop waits for cancelled flashes to wind down
 
-Listener = Callable[[Socket], None]
-_T = TypeVar("_T")
-
-
-@dataclass
-class HeldOutcome:
-    """A finished attempt the journal could not take, and whether the broker has it."""
-
-    row: int
-    result: FlashResult
-    published: bool = False
+# Told of every change of a socket's status (its new one), on the thread that made it.
+SocketListener = Callable[[SocketStatus], None]
+# Told that the station's own status changed (its profile, paused, the journal's health).
+StationListener = Callable[[], None]
 
 
 class Station:
@@ -67,17 +68,15 @@ class Station:
         self.state_dir = state_dir
         # Why no new module is taken, besides a stop or a journal that cannot be written.
         self.paused: str | None = None
-        # Outcomes the journal could not take (a full disk), held until it can; the lock
-        # keeps recording one and marking it published (by the MQTT outbox) apart.
-        self.unrecorded: list[HeldOutcome] = []
-        self._held_lock = threading.Lock()
+        # Outcomes the journal could not take (a full disk), held until it can.
+        self.unrecorded = HeldOutcomes()
+        self.outbox = ResultOutbox(journal, self.unrecorded)
         self.journal_problem: str | None = None
         self._stopping = False
         self.healthy = False  # the daemon's verdict on itself (set_healthy)
         self.started_at = time.time()
-        self.listeners: list[Listener] = []
-        # More of what status shows, from those reporting the station (MQTT: "broker").
-        self.status_fields: dict[str, Callable[[], str]] = {}
+        self._listeners: list[tuple[SocketListener, StationListener | None]] = []
+        self._broker: str | None = None  # the MQTT connection in words, while reported
         self._port = port
         self._usb_port = usb_port or (lambda socket: EsptoolUsbPort(port(socket)))
         self._lock = threading.Lock()
@@ -130,14 +129,15 @@ class Station:
     def keep_unrecorded(self, row: int, result: FlashResult, error: Exception) -> None:
         """The journal would not take an outcome (a full disk): hold it in memory, and take
         no new module until it can be recorded (``record_unrecorded``)."""
-        with self._held_lock, self._lock:
-            self.unrecorded.append(HeldOutcome(row, result))
+        held = self.unrecorded.keep(row, result)
+        with self._lock:
             first = self.journal_problem is None
             self.journal_problem = (
                 f"journal {self.journal.path} cannot be written ({error}): "
-                f"{len(self.unrecorded)} outcome(s) held in memory, no new modules taken"
+                f"{held} outcome(s) held in memory, no new modules taken"
             )
         self._show_health()
+        self._station_changed()
         log.log(
             logging.ERROR if first else logging.WARNING,
             "%s: %s; %s's %s held until it can be recorded",
@@ -148,55 +148,56 @@ class Station:
             extra={"SOCKET": result.socket, "MAC": result.mac or ""},
         )
 
-    def held_results(self) -> list[AttemptRow]:
-        """The held outcomes not yet published, as the rows they will be once recorded."""
-        with self._held_lock:
-            held = [h for h in self.unrecorded if not h.published]
-        return [self.journal.finished_row(h.row, h.result) for h in held]
-
-    def held_published(self, row: int) -> bool:
-        """The broker acknowledged a held outcome: it is recorded as published. False when
-        it was recorded before the acknowledgement came (mark the journal's row instead)."""
-        with self._held_lock:
-            for held in self.unrecorded:
-                if held.row == row:
-                    held.published = True
-                    return True
-        return False
-
     def record_unrecorded(self) -> None:
         """Try the held outcomes again (the daemon's loop, every tick); once all are in,
         take modules again."""
-        with self._held_lock:
-            count = len(self.unrecorded)
-            if not count:
-                return
-            while self.unrecorded:
-                held = self.unrecorded[0]
-                try:
-                    self.journal.finish_attempt(
-                        held.row,
-                        held.result,
-                        published=held.published,
-                        label=self.config.station.prints_labels,
-                    )
-                except (sqlite3.Error, OSError):
-                    return
-                self.unrecorded.pop(0)
-            with self._lock:
-                self.journal_problem = None
+        if not self.unrecorded:
+            return
+        count = self.unrecorded.record(self.journal, label=self.config.station.prints_labels)
+        if count is None:
+            return
+        with self._lock:
+            self.journal_problem = None
         self._show_health()
+        self._station_changed()
         log.warning("the journal takes writes again: %d held outcome(s) recorded", count)
 
     def socket_changed(self, socket: Socket) -> None:
         """Show a socket's change. Runs inside the socket's own transitions (on its worker,
         its timers, the control or MQTT thread): a light or listener that fails must not
         cut a transition short and leave the socket stuck, so the failure is logged."""
-        _shown(socket, socket.lines.light.follow, lambda: socket.status.state.look)
-        if self.spooler is not None and socket.status.state is SocketState.OK:
+        status = socket.status
+        _shown(socket.name, lambda: socket.lines.light.follow(lambda: socket.status.state.look))
+        if self.spooler is not None and status.state is SocketState.OK:
             self.spooler.wake()  # its label was queued with the outcome
-        for listener in list(self.listeners):
-            _shown(socket, listener, socket)
+        for listener, _ in list(self._listeners):
+            _shown(socket.name, partial(listener, status))
+
+    def _station_changed(self) -> None:
+        for _, listener in list(self._listeners):
+            if listener is not None:
+                _shown(None, listener)
+
+    # -- what reporters ask of the station -----------------------------------------------
+
+    def subscribe(
+        self, socket_changed: SocketListener, station_changed: StationListener | None = None
+    ) -> Callable[[], None]:
+        """Tell ``socket_changed`` of every socket's change from now on, and
+        ``station_changed`` of the station's own; call what this returns to stop. They run
+        inside the change, on the thread that made it: they must be quick."""
+        entry = (socket_changed, station_changed)
+        self._listeners.append(entry)
+
+        def unsubscribe() -> None:
+            if entry in self._listeners:
+                self._listeners.remove(entry)
+
+        return unsubscribe
+
+    def set_broker(self, connection: str | None) -> None:
+        """How the MQTT connection is, in words, for the status (None: not reported)."""
+        self._broker = connection
 
     # -- operation -----------------------------------------------------------------------
 
@@ -244,6 +245,7 @@ class Station:
             self.paused = why
         busy = [name for name, s in self.sockets.items() if s.busy]
         if first:
+            self._station_changed()
             flashing = ", ".join(busy) or "none"
             log.warning("no new modules taken: %s; still flashing: %s", why, flashing)
         return busy
@@ -252,6 +254,7 @@ class Station:
         with self._lock:
             was, self.paused = self.paused, None
         if was is not None:
+            self._station_changed()
             log.warning("taking modules again (was: %s)", was)
 
     def flash_all(self) -> list[str]:
@@ -340,6 +343,7 @@ class Station:
             self.spooler = _spooler(config, self.journal)
             if self.spooler is not None:
                 self.spooler.start()
+        self._station_changed()
         return notes
 
     def set_profile(self, name: str) -> None:
@@ -349,30 +353,34 @@ class Station:
         with self._lock:
             self.config = replace(self.config, active_profile=name)
             self.images = images
+        self._station_changed()
 
-    def status(self) -> dict[str, Any]:
-        counts_today = self.journal.counts(since=local_midnight())
-        counts_all = self.journal.counts()
-        return {
-            "station": self.config.station.id,
-            "profile": self.config.active_profile,
-            "trigger": self.config.station.trigger,
-            "accepting": self.accepting,
-            "paused": self.paused or "",
-            "journal": self.journal_problem or "ok",
-            "uptime_s": round(time.time() - self.started_at, 1),
-            "today": counts_today,
-            "total": counts_all,
-            "sockets": [s.status.as_dict() for s in self.sockets.values()],
-            "labels": self._labels_status(),
-            **{name: field() for name, field in list(self.status_fields.items())},
-        }
-
-    def _labels_status(self) -> dict[str, int | str]:
-        """The labels waiting and failed (from the journal: they outlive a restart), the
-        last failure's reason, and what holds the printer's queue now ("" when nothing)."""
+    def status(self) -> StationStatus:
+        """The whole station now, built once for whoever shows it."""
+        config = self.config
         spooler = self.spooler
-        return {**self.journal.label_counts(), "problem": spooler.problem if spooler else ""}
+        labels = self.journal.label_counts()
+        return StationStatus(
+            station=config.station.id,
+            profile=config.active_profile,
+            trigger=config.station.trigger,
+            paused=self.paused,
+            journal_problem=self.journal_problem,
+            accepting=self.accepting,
+            healthy=self.healthy,
+            uptime_s=time.time() - self.started_at,
+            today=Counts(**self.journal.counts(since=local_midnight())),
+            total=Counts(**self.journal.counts()),
+            sockets=tuple(s.status for s in self.sockets.values()),
+            labels=LabelsStatus(
+                waiting=int(labels["waiting"]),
+                failed=int(labels["failed"]),
+                last_failure=str(labels["last_failure"]),
+                problem=spooler.problem if spooler else "",
+            ),
+            broker=self._broker,
+            serial_range=config.station.serial_range if config.profile.identity else None,
+        )
 
     def stop(self) -> None:
         """Stop taking work, cancel running flashes (modules stay in their bootloader,
@@ -419,10 +427,13 @@ def local_midnight() -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _shown(socket: Socket, show: Callable[[_T], None], what: _T) -> None:
+def _shown(socket: str | None, show: Callable[[], None]) -> None:
+    """Show a change of ``socket`` (None: of the station); a light or listener that fails
+    is logged, and the change goes on."""
     try:
-        show(what)
+        show()
     except Exception:
-        log.exception(
-            "%s: showing its new state failed", socket.name, extra={"SOCKET": socket.name}
-        )
+        if socket is None:
+            log.exception("showing the station's new state failed")
+        else:
+            log.exception("%s: showing its new state failed", socket, extra={"SOCKET": socket})

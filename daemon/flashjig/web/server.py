@@ -37,10 +37,10 @@ from aiohttp import web
 
 from flashjig.config import WebConfig
 from flashjig.config.passwords import read_password
+from flashjig.station.commands import StationCommands
 from flashjig.station.journal import Journal
 from flashjig.station.report import summary
-from flashjig.station.socket import Socket
-from flashjig.station.station import Station
+from flashjig.station.status import SocketStatus
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +67,15 @@ class StatusPage:
     def __init__(
         self,
         config: WebConfig,
-        station: Station,
-        journal: Journal,
+        commands: StationCommands,
         *,
         parse_since: Callable[[str], datetime],
     ) -> None:
         self.config = config
-        self.station = station
-        self.journal = journal
+        self.commands = commands
+        self.station = commands.station
+        self.journal = commands.station.journal
+        self._unsubscribe: Callable[[], None] | None = None
         self._parse_since = parse_since
         self._password = _password(config)
         self._loop = asyncio.new_event_loop()
@@ -116,12 +117,12 @@ class StatusPage:
             where = f"{self.config.host}:{self.config.port}"
             log.error("the status page cannot listen on %s: %s", where, self._failure)
             return
-        self.station.listeners.append(self._socket_changed)
+        self._unsubscribe = self.station.subscribe(self._socket_changed, self._station_changed)
         log.info("status page at %s", self.url)
 
     def stop(self) -> None:
-        if self._socket_changed in self.station.listeners:
-            self.station.listeners.remove(self._socket_changed)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         if self._loop.is_running():
             asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
             self._loop.call_soon_threadsafe(self._loop.stop)
@@ -161,7 +162,7 @@ class StatusPage:
             handler_cancellation=True,
         )
         await self._runner.setup()
-        self._feed = _StatusFeed(self.station.status)
+        self._feed = _StatusFeed(lambda: self.commands.status().as_dict())
         # The listening sockets are ours: a connection is accepted only when there is room
         # for it, so a flood waits in the kernel's backlog instead of costing the daemon.
         for family, kind, proto, _, address in socket.getaddrinfo(
@@ -269,7 +270,10 @@ class StatusPage:
         if self._reader is not None:
             self._reader.close()
 
-    def _socket_changed(self, socket: Socket) -> None:
+    def _socket_changed(self, status: SocketStatus) -> None:
+        self._station_changed()
+
+    def _station_changed(self) -> None:
         """A station listener (any thread): tell the feed, nothing more."""
         feed = self._feed
         if feed is not None and not self._loop.is_closed():
@@ -303,8 +307,8 @@ class StatusPage:
         return _asset(request.match_info["name"])
 
     async def _status(self, request: web.Request) -> web.Response:
-        status = await asyncio.to_thread(self.station.status)
-        return web.json_response(status)
+        status = await asyncio.to_thread(self.commands.status)
+        return web.json_response(status.as_dict())
 
     async def _report(self, request: web.Request) -> web.Response:
         return web.json_response(await self._summary(request))
