@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import serial
 
 from flashjig.config import BootCheck, BurnIn
-from flashjig.flashing.result import Cancelled
+from flashjig.flashing.result import Cancelled, Reason
 
 KEEP_LINES = 20  # what the journal keeps of a module's output
 READ_CHUNK_S = 0.1
@@ -33,9 +33,13 @@ REOPEN_S = 0.05  # native USB: how often to look for the device to be back
 class Listening:
     """What a module printed while we listened, and what it means."""
 
-    ok: bool
-    reason: str = ""
+    failure: Reason | None = None  # None: it booted (and lasted its burn-in)
+    reason: str = ""  # what went wrong, in words
     lines: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
 
     @property
     def log(self) -> str:
@@ -65,7 +69,10 @@ def check_boot(
         reboot()
         link = _open_when_back(port, baud, time.monotonic() + check.timeout, cancel)
         if link is None:
-            return Listening(False, f"its USB device did not come back within {check.timeout:g} s")
+            return Listening(
+                Reason.DID_NOT_BOOT,
+                f"its USB device did not come back within {check.timeout:g} s",
+            )
     else:
         link = serial.Serial(port, baud, timeout=READ_CHUNK_S)
         reboot()
@@ -81,9 +88,9 @@ def check_boot(
         if match is None:
             said = "nothing" if not text.strip() else "no line matching it"
             reason = f"printed {said} within {check.timeout:g} s (expected /{check.pattern}/)"
-            return Listening(False, reason, _lines(text))
+            return Listening(Reason.DID_NOT_BOOT, reason, _lines(text))
         if burn_in is None:
-            return Listening(True, lines=_lines(text))
+            return Listening(lines=_lines(text))
         return _burn_in(link, text, match.end(), ready, burn_in, cancel, usb=reopen)
 
 
@@ -129,12 +136,16 @@ def _burn_in(
             if not usb:
                 raise
             return Listening(
-                False, "burn-in: the module reset (its USB device went away)", _lines(text)
+                Reason.BURN_IN_FAILED,
+                "burn-in: the module reset (its USB device went away)",
+                _lines(text),
             )
         after = text[start:]
         for regex in failures:
             if found := regex.search(after):
-                return Listening(False, f"burn-in: printed {found.group(0)!r}", _lines(text))
+                return Listening(
+                    Reason.BURN_IN_FAILED, f"burn-in: printed {found.group(0)!r}", _lines(text)
+                )
         if not usb and ready.search(after):
-            return Listening(False, "burn-in: the firmware restarted", _lines(text))
-    return Listening(True, lines=_lines(text))
+            return Listening(Reason.BURN_IN_FAILED, "burn-in: the firmware restarted", _lines(text))
+    return Listening(lines=_lines(text))

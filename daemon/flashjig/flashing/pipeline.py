@@ -430,11 +430,8 @@ def _boot(job: FlashJob, result: FlashResult) -> None:
     except serial.SerialException as e:
         raise Failure(Reason.SERIAL_ERROR, f"cannot listen on {job.port}: {e}") from None
     result.boot_log = heard.log
-    if not heard.ok:
-        reason = (
-            Reason.BURN_IN_FAILED if heard.reason.startswith("burn-in") else (Reason.DID_NOT_BOOT)
-        )
-        raise Failure(reason, heard.reason)
+    if heard.failure is not None:
+        raise Failure(heard.failure, heard.reason)
 
 
 def _write_all(
