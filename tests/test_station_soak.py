@@ -38,6 +38,51 @@ def usage(daemon) -> tuple[float, int]:
     return rss / 1024, len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def one_cycle(daemon, names, rng, events, cycle: int, *, kill: bool) -> None:
+    """Seat a module (with a fault drawn at random) in every socket; maybe pull one the
+    station is working on, maybe kill the daemon mid-flash; end with every socket empty."""
+    for name in names:
+        daemon.ask("insert", socket=name, fault=rng.choice(FAULTS))
+        events["inserted"] += 1
+    pull = cycle % 3 == 2
+    pulled = None
+    if pull or kill:
+        wait_for(
+            lambda: any(s["state"] == "flashing" for s in daemon.sockets().values()),
+            timeout=30,
+            what="a socket flashing",
+            interval=0.1,
+        )
+    if pull:  # take out a module the station is working on
+        busy = [n for n, s in daemon.sockets().items() if s["state"] == "flashing"]
+        pulled = rng.choice(busy or names)
+        daemon.ask("remove", socket=pulled)
+        events["pulled"] += 1
+    if kill:
+        daemon.stop(signal.SIGKILL)
+        events["kills"] += 1
+        daemon.start()
+    else:
+        wait_for(
+            lambda: all(
+                s["state"] in SETTLED or (n == pulled and s["state"] == "empty")
+                for n, s in daemon.sockets().items()
+            ),
+            timeout=60,
+            what=f"cycle {cycle}: sockets settled",
+            interval=0.1,
+        )
+        for name, s in daemon.sockets().items():
+            if s["state"] != "empty":
+                daemon.ask("remove", socket=name)
+    wait_for(
+        lambda: all(s["state"] == "empty" for s in daemon.sockets().values()),
+        timeout=30,
+        what=f"cycle {cycle}: sockets empty",
+        interval=0.1,
+    )
+
+
 def test_soak(station_config, tmp_path, pytestconfig, start_daemon):
     cycles = pytestconfig.getoption("--soak-cycles")
     rng = random.Random(8266)
@@ -81,47 +126,9 @@ def test_soak(station_config, tmp_path, pytestconfig, start_daemon):
             kill = cycle % max(5, cycles // 10) == 3
             if broker_away:
                 broker.stop()
-            for name in names:
-                daemon.ask("insert", socket=name, fault=rng.choice(FAULTS))
-                events["inserted"] += 1
-            pull = cycle % 3 == 2
-            pulled = None
-            if pull or kill:
-                wait_for(
-                    lambda: any(s["state"] == "flashing" for s in daemon.sockets().values()),
-                    timeout=30,
-                    what="a socket flashing",
-                    interval=0.1,
-                )
-            if pull:  # take out a module the station is working on
-                busy = [n for n, s in daemon.sockets().items() if s["state"] == "flashing"]
-                pulled = rng.choice(busy or names)
-                daemon.ask("remove", socket=pulled)
-                events["pulled"] += 1
+            one_cycle(daemon, names, rng, events, cycle, kill=kill)
             if kill:
-                daemon.stop(signal.SIGKILL)
-                events["kills"] += 1
-                daemon.start()
                 runs.append([])  # a new process: memory is measured per process
-            else:
-                wait_for(
-                    lambda pulled=pulled: all(
-                        s["state"] in SETTLED or (n == pulled and s["state"] == "empty")
-                        for n, s in daemon.sockets().items()
-                    ),
-                    timeout=60,
-                    what=f"cycle {cycle}: sockets settled",
-                    interval=0.1,
-                )
-                for name, s in daemon.sockets().items():
-                    if s["state"] != "empty":
-                        daemon.ask("remove", socket=name)
-            wait_for(
-                lambda: all(s["state"] == "empty" for s in daemon.sockets().values()),
-                timeout=30,
-                what=f"cycle {cycle}: sockets empty",
-                interval=0.1,
-            )
             if not broker_away and not kill:
                 wait_for(
                     dashboard_shows_empty,
