@@ -36,6 +36,11 @@ def test_payload_sends_the_fault_of_an_insert():
     assert "fault" not in payload(parse(["ctl", "remove", "socket1"]))
 
 
+def test_payload_names_the_profile():
+    parse = build_parser().parse_args
+    assert payload(parse(["ctl", "profile", "spare"])) == {"cmd": "profile", "name": "spare"}
+
+
 @pytest.mark.slow
 def test_insert_with_a_fault_seats_a_module_with_that_fault(start_daemon):
     """`ctl insert --fault` reaches the daemon: a silent module never answers its ROM

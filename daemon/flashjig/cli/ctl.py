@@ -1,5 +1,5 @@
-"""``flashjig ctl``: one command to the running station (flash, cancel, reload; insert,
-remove and press when it is simulated)."""
+"""``flashjig ctl``: one command to the running station (flash, cancel, drain, resume,
+profile, reload; insert, remove and press when it is simulated)."""
 
 from __future__ import annotations
 
@@ -89,6 +89,14 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         help="take modules again after a drain",
         description="Undo 'ctl drain': the station takes new modules again.",
     )
+    p = actions.add_parser(
+        "profile",
+        parents=[common],
+        help="make another of the config's profiles active",
+        description="Make another of the config's profiles active (its images checked "
+        "first); flashes in progress finish with the old one. Until a restart or reload.",
+    )
+    p.add_argument("name", metavar="PROFILE")
     actions.add_parser(
         "reload",
         parents=[common],
@@ -108,6 +116,8 @@ def payload(args: argparse.Namespace) -> dict[str, Any]:
         message["hold"] = args.hold
     elif args.action == "drain":
         message["why"] = args.why
+    elif args.action == "profile":
+        message["name"] = args.name
     return message
 
 
