@@ -8,7 +8,6 @@ flashes in its own thread, so a slow or hung module holds up nobody else.
 
 import enum
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 from gpiozero.pins import Factory
 
 from flashjig.config import Profile, SocketConfig, StationConfig
+from flashjig.errors import JournalUnwritable
 from flashjig.flashing import identity
 from flashjig.flashing.identity import Unit
 from flashjig.flashing.images import Image
@@ -330,7 +330,7 @@ class Socket:
             )
         try:
             journal.finish_attempt(row, result, label=self.workshop.settings.prints_labels)
-        except (sqlite3.Error, OSError) as e:  # a full disk: the outcome must not be lost
+        except JournalUnwritable as e:  # a full disk: the outcome must not be lost
             self.workshop.keep_unrecorded(row, result, e)
         level = logging.INFO if result.ok else logging.WARNING
         words = "flashed and verified" if result.ok else f"failed: {result.reason}: {result.detail}"
@@ -357,7 +357,7 @@ class Socket:
                 recorded.append(event.mac)
                 try:
                     self.workshop.journal.record_module(row, mac=event.mac)
-                except (sqlite3.Error, OSError) as e:  # the end of the attempt records it
+                except JournalUnwritable as e:  # the end of the attempt records it
                     log.warning("%s: journal: %s", self.name, e, extra={"SOCKET": self.name})
             self._progress(event)
 

@@ -7,7 +7,6 @@ cancels the flashes in progress.
 """
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from gpiozero import Button
 from gpiozero.pins import Factory
 
 from flashjig.config import Config, Profile, StationConfig
+from flashjig.errors import JournalUnwritable
 from flashjig.flashing.images import Image, load_images
 from flashjig.flashing.result import FlashResult
 from flashjig.hardware.leds import AliveLight, Look
@@ -180,7 +180,7 @@ class Station:
                         published=held.published,
                         label=self.config.station.prints_labels,
                     )
-                except (sqlite3.Error, OSError):
+                except JournalUnwritable:
                     return
                 self.unrecorded.pop(0)
             with self._lock:
