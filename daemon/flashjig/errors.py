@@ -16,6 +16,7 @@ __all__ = [
     "ControlError",
     "ExitCode",
     "FlashjigError",
+    "FleetError",
     "HardwareError",
     "IdentityError",
     "ImageError",
@@ -115,6 +116,11 @@ class JournalUnreadable(JournalError):
 class JournalUnwritable(JournalError):
     """A write the journal does not take: a full disk, a read-only file system, an I/O
     error, or a journal opened read-only."""
+
+
+class FleetError(FlashjigError):
+    """The broker could not be reached or refused the fleet viewer, or its store cannot be
+    used."""
 
 
 class ControlError(FlashjigError):
