@@ -90,15 +90,12 @@ def test_rom_refuses_what_only_the_stub_does(chip_sim):
     """Asked straight (esptool itself would not send it), the ROM answers erase-flash with
     an invalid-command status in its four status bytes."""
     chip, device = chip_sim
-    esp = esptool.cmds.detect_chip(device, 115200, "no-reset", 1)
-    try:
+    with esptool.cmds.detect_chip(device, 115200, "no-reset", 1) as esp:  # closes its port
         assert esp.CHIP_NAME == CHIPS[chip].rom.CHIP_NAME
         with pytest.raises(FatalError, match="result was 0105: The format of the received"):
             esp.check_command("erase flash", esp.ESP_CMDS["ERASE_FLASH"], timeout=2)
         # The ROM goes on answering afterwards.
         assert esp.read_reg(esp.UART_CLKDIV_REG) == round(40e6 / 115200)
-    finally:
-        esp._port.close()
 
 
 @pytest.mark.slow

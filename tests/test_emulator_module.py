@@ -146,14 +146,11 @@ def test_boot_log_readable_only_at_74880(strapped, baud):
 def test_standalone_module_answers_esptool(standalone):
     module = standalone()
     assert module.state is State.DOWNLOAD
-    esp = esptool.cmds.detect_chip(
+    with esptool.cmds.detect_chip(  # the loader closes its port as the block ends
         module.device, 115200, connect_mode="no-reset", connect_attempts=1
-    )
-    try:
+    ) as esp:
         assert isinstance(esp, ESP8266ROM)
         assert bytes(esp.read_mac()) == module.mac
-    finally:
-        esp._port.close()
 
 
 def test_silent_module_is_not_detected(standalone):

@@ -1,6 +1,8 @@
 """The real-capacity check through the pipeline: a counterfeit that wraps is caught with
 its data intact, a genuine module passes and keeps what it held."""
 
+import contextlib
+
 import pytest
 from helpers import build_path, flash_profile, old_content
 
@@ -65,20 +67,21 @@ def stub_on():
 
     from flashjig.emulator import EmulatedModule
 
-    opened = []
+    with contextlib.ExitStack() as opened:
 
-    def connect(flash):
-        module = EmulatedModule("capacity", flash)
-        esp = esptool.cmds.detect_chip(
-            module.device, 115200, connect_mode="no-reset", connect_attempts=1
-        )
-        opened.append((module, esp))
-        return esptool.cmds.run_stub(esp)
+        def connect(flash):
+            module = EmulatedModule("capacity", flash)
+            opened.callback(module.close)
+            # The loader closes its port (the stub's too) as the stack unwinds, before
+            # the module it talks to.
+            esp = opened.enter_context(
+                esptool.cmds.detect_chip(
+                    module.device, 115200, connect_mode="no-reset", connect_attempts=1
+                )
+            )
+            return esptool.cmds.run_stub(esp)
 
-    yield connect
-    for module, esp in opened:
-        esp._port.close()
-        module.close()
+        yield connect
 
 
 MIB = 1 << 20

@@ -119,6 +119,28 @@ def test_no_import_cycle():
         walk(module, [])
 
 
+# The only modules that talk to SQLite: the layers above catch their errors (JournalError,
+# FleetStoreError), never sqlite3's.
+SQLITE_USERS = {"flashjig.station.journal", "flashjig.mqtt.fleetstore"}
+
+
+def outside_imports(module: str) -> set[str]:
+    """The top-level names of every module ``module`` imports, anywhere in it."""
+    tree = ast.parse(MODULES[module].read_text(), str(MODULES[module]))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_only_the_journal_and_the_fleet_store_import_sqlite3():
+    users = {m for m in MODULES if "sqlite3" in outside_imports(m)}
+    assert users == SQLITE_USERS
+
+
 def test_the_walk_sees_an_upward_import(tmp_path):
     """The checks above can fail: an upward import in a module is found by ``imports``."""
     sample = tmp_path / "sample.py"
@@ -128,6 +150,8 @@ def test_the_walk_sees_an_upward_import(tmp_path):
     try:
         assert imports(name) == {"flashjig.cli"}
         assert imports(name, top_level_only=True) == set()
+        sample.write_text("def f():\n    import sqlite3.dbapi2\n")
+        assert "sqlite3" in outside_imports(name)
     finally:
         del MODULES[name]
     assert {"flashjig.cli", "flashjig.station.daemon"} <= set(MODULES)  # the walk finds them

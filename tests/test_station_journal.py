@@ -17,7 +17,14 @@ import pytest
 from helpers import IMAGES, failed_result, in_a_child_as_nobody, ok_result, record
 
 from flashjig.config import Identity
-from flashjig.errors import UnitsExhausted
+from flashjig.errors import (
+    JournalMissing,
+    JournalNewerSchema,
+    JournalNotAllowed,
+    JournalUnreadable,
+    JournalUnwritable,
+    UnitsExhausted,
+)
 from flashjig.flashing.identity import client_id
 from flashjig.flashing.result import Reason
 from flashjig.station.journal import (
@@ -113,7 +120,7 @@ def test_newer_schema_is_refused(tmp_path):
     Journal(path).close()
     with sqlite3.connect(path) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    with pytest.raises(RuntimeError, match="newer"):
+    with pytest.raises(JournalNewerSchema, match="newer"):
         Journal(path)
 
 
@@ -181,7 +188,7 @@ def test_readonly_sees_an_open_writer_and_cannot_write(journal):
         record(journal, failed_result())  # writer still open, writing on
         assert [row.result for row in reader.attempts()] == ["ok", "failed"]
         assert reader.recovered == 0
-        with pytest.raises(PermissionError):
+        with pytest.raises(JournalUnwritable, match="journal is open readonly"):
             reader.start_attempt(socket="s1", profile="demo", images=[], baud=115200)
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             reader._conn.execute("DELETE FROM attempts")
@@ -192,7 +199,7 @@ def test_readonly_does_not_recover_or_create(tmp_path, journal):
     journal.start_attempt(socket="s1", profile="demo", images=[], baud=115200)
     with Journal(journal.path, readonly=True) as reader:
         assert reader.attempts()[0].result == "started"
-    with pytest.raises(FileNotFoundError, match="no journal at"):
+    with pytest.raises(JournalMissing, match="no journal at"):
         Journal(tmp_path / "missing" / JOURNAL_FILE, readonly=True)
     assert not (tmp_path / "missing").exists()
 
@@ -244,6 +251,51 @@ def test_readonly_reader_without_write_access_to_the_directory(tmp_path):
     finally:
         state.chmod(0o755)
         shutil.rmtree(base)
+
+
+def test_a_file_that_is_no_journal_cannot_be_read_or_written(tmp_path):
+    """SQLite's words, in the journal's errors: the layers above never see sqlite3's."""
+    path = tmp_path / JOURNAL_FILE
+    path.write_bytes(b"not a database, whatever it was" * 100)
+    with pytest.raises(JournalUnreadable, match="^file is not a database$") as read:
+        Journal(path, readonly=True)
+    assert isinstance(read.value.__cause__, sqlite3.DatabaseError)
+    with pytest.raises(JournalUnwritable, match="^file is not a database$"):
+        Journal(path)
+
+
+def test_a_reader_denied_the_directory_is_not_allowed(tmp_path):
+    """As root (CI) in a forked child become nobody, in a directory only root may enter."""
+    base = Path(tempfile.mkdtemp(prefix="journal-", dir="/tmp"))  # not under pytest's 0700
+    try:
+        Journal(base / "state" / JOURNAL_FILE).close()  # its directory made 0750, root's
+
+        def read() -> int:
+            try:
+                Journal(base / "state" / JOURNAL_FILE, readonly=True)
+            except JournalNotAllowed as e:
+                print(e, file=sys.stderr)
+                return 3
+            return 0
+
+        child = in_a_child_as_nobody(read)
+        assert child.code == 3, child.stderr
+        assert "Permission denied" in child.stderr
+    finally:
+        shutil.rmtree(base)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small disk needs root")
+def test_a_write_on_a_full_disk_is_unwritable_and_reading_goes_on(small_disk):
+    disk, fill = small_disk
+    with Journal(disk / JOURNAL_FILE, station="jig-1") as journal:
+        attempt = journal.start_attempt(socket="s1", profile="demo", images=IMAGES, baud=460800)
+        fill()
+        with pytest.raises(JournalUnwritable, match="^database or disk is full$") as full:
+            journal.finish_attempt(attempt, ok_result())
+        assert isinstance(full.value.__cause__, sqlite3.OperationalError)
+        assert journal.finished_row(attempt, ok_result()).result == "ok"
+        assert [row.result for row in journal.attempts()] == ["started"]
 
 
 # -- units: a serial per MAC ----------------------------------------------------------------

@@ -16,10 +16,16 @@ __all__ = [
     "ControlError",
     "ExitCode",
     "FlashjigError",
+    "FleetError",
     "HardwareError",
     "IdentityError",
     "ImageError",
     "JournalError",
+    "JournalMissing",
+    "JournalNewerSchema",
+    "JournalNotAllowed",
+    "JournalUnreadable",
+    "JournalUnwritable",
     "UnitsExhausted",
     "UsageError",
 ]
@@ -87,7 +93,34 @@ class BackupError(FlashjigError):
 
 
 class JournalError(FlashjigError):
-    """A journal that is not there, or cannot be read; the message names the file."""
+    """A journal that cannot be used as asked. The subclasses say which way; those that
+    stand for an error of SQLite or the system carry its words, and the cause it chains."""
+
+
+class JournalMissing(JournalError):
+    """No journal at the path a reader opens (the station has not run there)."""
+
+
+class JournalNotAllowed(JournalError):
+    """The system denies opening the journal, or the directory it lives in."""
+
+
+class JournalNewerSchema(JournalError):
+    """A journal written by a newer flashjig: this one must not change or guess at it."""
+
+
+class JournalUnreadable(JournalError):
+    """A journal that cannot be read: not a database, damaged, an I/O error."""
+
+
+class JournalUnwritable(JournalError):
+    """A write the journal does not take: a full disk, a read-only file system, an I/O
+    error, or a journal opened read-only."""
+
+
+class FleetError(FlashjigError):
+    """The broker could not be reached or refused the fleet viewer, or its store cannot be
+    used."""
 
 
 class ControlError(FlashjigError):

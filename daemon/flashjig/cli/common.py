@@ -7,14 +7,19 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeAlias, TypeVar
 
 from flashjig.config import Config, load_config
-from flashjig.errors import ConfigError, JournalError, UsageError
+from flashjig.errors import (
+    ConfigError,
+    JournalMissing,
+    JournalNotAllowed,
+    JournalUnreadable,
+    UsageError,
+)
 from flashjig.flashing.result import Progress
 from flashjig.station import paths
 from flashjig.station.journal import JOURNAL_FILE, AttemptRow, Journal, UnitRecord
@@ -114,12 +119,12 @@ def reading_journal(state: Path, read: Callable[[Journal], _Read]) -> _Read:
     try:
         with Journal(path, readonly=True) as journal:
             return read(journal)
-    except FileNotFoundError:
-        raise JournalError(f"no journal at {path} (has the station run?)") from None
-    except PermissionError:
-        raise JournalError(f"not allowed to read {path}: {WHO_MAY}") from None
-    except sqlite3.Error as e:
-        raise JournalError(f"cannot read the journal at {path}: {e}") from None
+    except JournalMissing:
+        raise JournalMissing(f"no journal at {path} (has the station run?)") from None
+    except JournalNotAllowed:
+        raise JournalNotAllowed(f"not allowed to read {path}: {WHO_MAY}") from None
+    except JournalUnreadable as e:
+        raise JournalUnreadable(f"cannot read the journal at {path}: {e}") from None
 
 
 def progress_printer(stream: TextIO) -> Callable[[Progress], None]:

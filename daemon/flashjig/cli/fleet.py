@@ -12,7 +12,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from flashjig.cli.common import Subparsers, load, parse_since, state_dir
-from flashjig.errors import ExitCode, UsageError
+from flashjig.errors import ExitCode, FleetError, UsageError
 
 if TYPE_CHECKING:  # MQTT is loaded by the fleet commands only, not by every command
     from flashjig.mqtt.fleet import Fleet, StationView
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if config.mqtt is None:
         print(f"flashjig fleet: {config.path}: no mqtt section (the broker)", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    from flashjig.mqtt.fleet import FLEET_FILE, Fleet, FleetError
+    from flashjig.mqtt.fleet import Fleet
+    from flashjig.mqtt.fleetstore import FLEET_FILE
 
     try:
         fleet = Fleet(state_dir(args) / FLEET_FILE)

@@ -1,9 +1,11 @@
-"""An emulated ESP8266 module: ROM bootloader, flasher stub and SPI flash.
+"""An emulated ESP module, an ESP8266, ESP32, ESP32-C3 or ESP32-S3: ROM bootloader,
+flasher stub and SPI flash.
 
-Layered like esptool itself: ``slip`` frames bytes, ``flashchip`` models the SPI NOR
-flash, ``loader`` answers the ROM and stub commands, ``bootrom`` decides what the chip
-does when EN rises, and ``module`` ties them to a pseudo terminal and two strapping
-pins. The real esptool, unchanged, is the client that proves it faithful.
+Layered like esptool itself: ``chips`` holds what differs between the four, as data (from
+esptool's target classes), ``slip`` frames bytes, ``flashchip`` models the SPI NOR flash,
+``loader`` answers the ROM and stub commands, ``bootrom`` decides what the chip does when
+EN rises, and ``module`` ties them to a pseudo terminal and two strapping pins. The real
+esptool, unchanged, is the client that proves it faithful.
 
 The package's names are imported when first used (PEP 562): the command line takes the
 fault names from ``faults`` for its options without loading an emulator it does not run.

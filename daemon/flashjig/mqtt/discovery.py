@@ -12,12 +12,13 @@ from typing import Any
 
 from flashjig import __version__
 from flashjig.config import Config
+from flashjig.flashing.result import Outcome
 from flashjig.hardware import host
 from flashjig.station.status import SocketState
 
 ORIGIN = {"name": "flashjig", "sw": __version__, "url": "https://github.com/flashjig/flashjig"}
 # What a finished attempt's result can be: the event types, and the last result's options.
-RESULTS = ("ok", "failed", "cancelled", "interrupted")
+RESULTS = tuple(outcome.value for outcome in Outcome if outcome is not Outcome.STARTED)
 # The station's diagnostic sensors: key, name, fields (from the station state).
 DIAGNOSTICS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     (

@@ -1,5 +1,5 @@
 """Several stations on one broker, seen as one: a viewer that gathers every station's
-retained states and its result events into a SQLite file of its own.
+retained states and its result events into a store of its own (flashjig.mqtt.fleetstore).
 
 The viewer keeps a persistent MQTT session (a fixed client id, clean_session off, results
 subscribed at QoS 1): while it is away the broker queues the results for it, so the next
@@ -22,13 +22,10 @@ the same serial, and the view says so.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +33,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from flashjig.config import MqttConfig
-from flashjig.errors import FlashjigError, PasswordError
+from flashjig.errors import FleetError, PasswordError
 from flashjig.mqtt.client import client_for
+from flashjig.mqtt.fleetstore import FleetStore, FleetStoreError
 from flashjig.mqtt.incoming import (
     Refused,
     check_availability,
@@ -47,7 +45,6 @@ from flashjig.mqtt.incoming import (
     one_line,
 )
 
-FLEET_FILE = "fleet.sqlite3"
 # A look ends once nothing the broker held for the viewer (retained states, queued
 # results) has come for QUIET_S, and GATHER_LIMIT_S after subscribing at the latest: a
 # station that publishes without pause cannot keep the view waiting. What is left is
@@ -62,22 +59,6 @@ SUBSCRIPTIONS = [
     ("flashjig/+/socket/+/state", 0),
 ]
 
-# The store's layout, in PRAGMA user_version. 0: results keyed by station and id only,
-# states as they came, unchecked (flashjig before issue 24).
-STORE_VERSION = 1
-TABLES = (
-    """CREATE TABLE results (
-        station TEXT NOT NULL, id INTEGER NOT NULL, started_at TEXT NOT NULL,
-        event TEXT NOT NULL, received_at REAL NOT NULL,
-        PRIMARY KEY (station, id, started_at)
-    )""",
-    "CREATE TABLE states (topic TEXT PRIMARY KEY, payload TEXT NOT NULL)",
-)
-
-
-class FleetError(FlashjigError):
-    """The broker could not be reached or refused the viewer, or its store cannot be used."""
-
 
 @dataclass(frozen=True)
 class StationView:
@@ -90,24 +71,16 @@ class StationView:
 
 
 class Fleet:
-    """The viewer's store: results and retained states, gathered from the broker, and what
-    was refused on the way (``notes``)."""
+    """The viewer: results and retained states, gathered from the broker into its store,
+    and what was refused on the way (``notes``)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         self._lock = threading.Lock()
         self._notes: dict[str, int] = {}  # a line -> how often it came
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit: each result is written as it comes, before it is acknowledged;
-            # the transactions that must be whole are opened explicitly.
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._upgrade()
-        except (OSError, sqlite3.Error) as e:
-            raise FleetError(f"cannot use {path}: {e}") from None
+        self._store = FleetStore(path, recheck=self._recheck)
 
     def close(self) -> None:
-        self._conn.close()
+        self._store.close()
 
     @property
     def notes(self) -> list[str]:
@@ -119,42 +92,16 @@ class Fleet:
         with self._lock:
             self._notes[text] = self._notes.get(text, 0) + 1
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
+    def _recheck(self, station: str, event: str) -> dict[str, Any] | None:
+        """A result an earlier viewer kept, checked as new ones are; None (said) when it
+        does not pass."""
         try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
-
-    def _upgrade(self) -> None:
-        """Bring a store of an earlier viewer to this layout. Its results are checked as
-        new ones are (it took anything whose id was a number); its states are dropped,
-        as the next look gathers them afresh."""
-        (version,) = self._conn.execute("PRAGMA user_version").fetchone()
-        if version == STORE_VERSION:
-            return
-        if version > STORE_VERSION:
-            raise FleetError(f"{self.path} is kept by a newer flashjig (layout {version})")
-        with self._transaction() as db:
-            earlier = []
-            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'results'").fetchone():
-                earlier = db.execute("SELECT station, event, received_at FROM results").fetchall()
-            db.execute("DROP TABLE IF EXISTS results")
-            db.execute("DROP TABLE IF EXISTS states")
-            for statement in TABLES:
-                db.execute(statement)
-            for station, event, received_at in earlier:
-                try:
-                    self._insert_result(station, check_result(event.encode()), received_at)
-                except Refused as e:
-                    self._note(
-                        f"station {one_line(station)}: a result an earlier flashjig kept "
-                        f"is dropped: {e}"
-                    )
-            db.execute(f"PRAGMA user_version = {STORE_VERSION}")
+            return check_result(event.encode())
+        except Refused as e:
+            self._note(
+                f"station {one_line(station)}: a result an earlier flashjig kept is dropped: {e}"
+            )
+            return None
 
     # -- gathering -----------------------------------------------------------------------
 
@@ -190,12 +137,7 @@ class Fleet:
             client.loop_stop()
         if look.failure:
             raise FleetError(look.failure)
-        try:
-            with self._transaction() as db:
-                db.execute("DELETE FROM states")
-                db.executemany("INSERT INTO states VALUES (?, ?)", sorted(look.states.items()))
-        except sqlite3.Error as e:
-            raise FleetError(f"cannot keep the stations' states in {self.path}: {e}") from None
+        self._store.replace_states(look.states)
         if cut_short:
             self._note(
                 f"stopped gathering after {GATHER_LIMIT_S:g} s with {where} still sending: "
@@ -208,7 +150,7 @@ class Fleet:
         station = one_line(parts[1])
         if parts[2] == "result":
             try:
-                self._insert_result(parts[1], check_result(payload), time.time())
+                self._store.keep_result(parts[1], check_result(payload), time.time())
             except Refused as e:
                 self._note(f"station {station}: result refused: {e}")
             return
@@ -226,20 +168,11 @@ class Fleet:
             what = f"socket {one_line(parts[3])}'s state" if parts[2] == "socket" else parts[2]
             self._note(f"station {station}: {what} refused: {e}")
 
-    def _insert_result(self, station: str, event: dict[str, Any], received_at: float) -> None:
-        with self._lock:
-            self._conn.execute(
-                "INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?, ?)",
-                (station, event["id"], event["started_at"], json.dumps(event), received_at),
-            )
-
     # -- what the viewer shows -----------------------------------------------------------
 
     def stations(self) -> list[StationView]:
-        with self._lock:
-            rows = self._conn.execute("SELECT topic, payload FROM states ORDER BY topic").fetchall()
         found: dict[str, dict[str, Any]] = {}
-        for topic, payload in rows:
+        for topic, payload in self._store.states():
             parts = topic.split("/")
             station = found.setdefault(parts[1], {"online": False, "state": {}, "sockets": {}})
             if parts[2] == "availability":
@@ -252,13 +185,7 @@ class Fleet:
 
     def results(self, since: float | None = None) -> list[dict[str, Any]]:
         """Every result kept (received at or after ``since``, epoch seconds), oldest first."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT event FROM results WHERE received_at >= ?"
-                " ORDER BY received_at, station, started_at, id",
-                (since or 0.0,),
-            ).fetchall()
-        return [json.loads(row[0]) for row in rows]
+        return self._store.results(since)
 
 
 class _Look:
@@ -290,9 +217,9 @@ class _Look:
     def on_message(self, client: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         try:
             self.fleet._take(message.topic, bytes(message.payload), self.states)
-        except sqlite3.Error as e:  # not acknowledged: the broker keeps it for the next look
+        except FleetStoreError as e:  # not acknowledged: the broker keeps it for the next look
             with self._changed:
-                self.failure = f"cannot keep what the broker sent in {self.fleet.path}: {e}"
+                self.failure = str(e)
                 self._changed.notify_all()
             return
         client.ack(message.mid, message.qos)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import faulthandler
 import logging
 import signal
-import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -19,7 +18,14 @@ from pathlib import Path
 from typing import Protocol
 
 from flashjig.config import Config, load_config
-from flashjig.errors import BackupError, ConfigError, ControlError, ExitCode, ImageError
+from flashjig.errors import (
+    BackupError,
+    ConfigError,
+    ControlError,
+    ExitCode,
+    ImageError,
+    JournalError,
+)
 from flashjig.flashing import backups
 from flashjig.flashing.images import Image, load_images
 from flashjig.hardware.base import Hardware
@@ -106,7 +112,7 @@ class Daemon:
                 return ExitCode.FAILED
         try:
             journal = Journal(self.state_dir / JOURNAL_FILE, station=config.station.id)
-        except (OSError, sqlite3.Error, RuntimeError) as e:  # RuntimeError: a newer schema
+        except JournalError as e:  # cannot be made or written, or of a newer schema
             log.error("not starting: journal %s: %s", self.state_dir / JOURNAL_FILE, e)
             return ExitCode.FAILED
         if journal.recovered:

@@ -5,10 +5,14 @@ A row is committed as 'started' first, so a crash or power loss leaves a row tha
 start marks 'interrupted' rather than no trace of the attempt. WAL with synchronous=FULL
 makes every commit durable; WAL also lets ``flashjig history`` read while the daemon
 writes. Sockets finish from several threads: one connection, serialised by a lock.
+
+What SQLite or the system refuses comes out as a ``JournalError`` (flashjig.errors) with
+their words: nothing above the journal knows it is SQLite.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -17,9 +21,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from flashjig.errors import UnitsExhausted
+from flashjig.errors import (
+    JournalError,
+    JournalMissing,
+    JournalNewerSchema,
+    JournalNotAllowed,
+    JournalUnreadable,
+    JournalUnwritable,
+    UnitsExhausted,
+)
 from flashjig.flashing.result import FAILED_OUTCOMES, FlashResult, Outcome, Reason
 
 JOURNAL_FILE = "journal.sqlite3"
@@ -245,6 +257,31 @@ SCHEMA_VERSION = len(MIGRATIONS)
 TALLIES_KEPT = 4  # the reports' periods kept added up (the page asks "today" and "all")
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _failing_as(error: type[JournalError]) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """A method whose SQLite or system errors come out as ``error``, with their words (a
+    full disk's "database or disk is full" is what the station shows)."""
+
+    def wrap(method: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(method)
+        def failing_as_error(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return method(*args, **kwargs)
+            except (sqlite3.Error, OSError) as e:
+                raise error(str(e)) from e
+
+        return failing_as_error
+
+    return wrap
+
+
+_reads = _failing_as(JournalUnreadable)
+_writes = _failing_as(JournalUnwritable)
+
+
 def utc_timestamp(moment: datetime | None = None) -> str:
     """ISO 8601 UTC with milliseconds and 'Z'; a naive moment is local time."""
     moment = (moment or datetime.now(UTC)).astimezone(UTC)
@@ -268,25 +305,30 @@ class Journal:
         # tallies() per since: the rows up to an id, added up once (least recently asked
         # first, TALLIES_KEPT of them).
         self._tallied: dict[str, tuple[int, _Groups]] = {}
-        if readonly:
-            self._conn = _open_readonly(self.path)
-        else:
-            self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-            self._conn = _connect(str(self.path))
-            try:
-                self._prepare()
-            except BaseException:
-                self._conn.close()
-                raise
+        try:
+            self._conn = _open_readonly(self.path) if readonly else self._open_writer()
+        except PermissionError as e:
+            raise JournalNotAllowed(str(e)) from e
+        except (sqlite3.Error, OSError) as e:
+            raise (JournalUnreadable if readonly else JournalUnwritable)(str(e)) from e
         self._conn.row_factory = sqlite3.Row
 
-    def _prepare(self) -> None:
-        conn = self._conn
+    def _open_writer(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        conn = _connect(str(self.path))
+        try:
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
-            raise sqlite3.OperationalError(f"{self.path}: cannot use WAL mode (got {mode!r})")
+            raise JournalUnwritable(f"{self.path}: cannot use WAL mode (got {mode!r})")
         conn.execute("PRAGMA synchronous=FULL")
-        self._migrate()
+        self._migrate(conn)
         # The state a literal: the partial index attempts_open serves only that.
         self.recovered = conn.execute(
             "UPDATE attempts SET result = ?, reason = ?, detail = ?, finished_at = ?"
@@ -294,15 +336,14 @@ class Journal:
             (Outcome.INTERRUPTED, Reason.INTERRUPTED, INTERRUPTED_DETAIL, utc_timestamp()),
         ).rowcount
 
-    def _migrate(self) -> None:
-        conn = self._conn
+    def _migrate(self, conn: sqlite3.Connection) -> None:
         # IMMEDIATE takes the write lock first, so two processes opening a new journal at
         # once cannot both apply the same migration.
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise RuntimeError(
+                raise JournalNewerSchema(
                     f"{self.path}: journal schema {version} is newer than this flashjig "
                     f"understands ({SCHEMA_VERSION}); upgrade flashjig"
                 )
@@ -315,6 +356,7 @@ class Journal:
             conn.execute("ROLLBACK")
             raise
 
+    @_writes
     def start_attempt(
         self, *, socket: str, profile: str, images: list[dict[str, Any]], baud: int, retry: int = 0
     ) -> int:
@@ -336,9 +378,10 @@ class Journal:
             )
             attempt_id = cursor.lastrowid
         if attempt_id is None:  # sqlite3 gives one for every INSERT
-            raise sqlite3.DatabaseError(f"{self.path}: no row id for the new attempt")
+            raise JournalUnwritable(f"{self.path}: no row id for the new attempt")
         return attempt_id
 
+    @_writes
     def record_module(
         self,
         attempt_id: int,
@@ -356,6 +399,7 @@ class Journal:
                 (mac, serial, client_id, attempt_id, Outcome.STARTED),
             )
 
+    @_writes
     def finish_attempt(
         self,
         attempt_id: int,
@@ -397,11 +441,13 @@ class Journal:
             row = conn.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
             return AttemptRow.from_row(row.fetchone())
 
+    @_reads
     def pending_labels(self) -> list[tuple[AttemptRow, int, str]]:
         """The labels waiting for the printer, oldest first: the attempt, tries so far, last
         error."""
         return self._labels("labels.printed_at IS NULL AND labels.failed_at IS NULL")
 
+    @_reads
     def failed_labels(self) -> list[tuple[AttemptRow, int, str]]:
         """The labels given up because they cannot be made, oldest first: the attempt,
         tries, why."""
@@ -423,6 +469,7 @@ class Journal:
             out.append((AttemptRow.from_row(data), tries, error))
         return out
 
+    @_reads
     def label_counts(self) -> dict[str, int | str]:
         """What the status shows of the labels: how many wait for the printer, how many
         were given up, and why the last of those was."""
@@ -441,6 +488,7 @@ class Journal:
             ).fetchone()
         return {"waiting": waiting, "failed": failed, "last_failure": last[0] if last else ""}
 
+    @_writes
     def label_printed(self, attempt_id: int) -> None:
         self._check_writable()
         with self._lock:
@@ -449,6 +497,7 @@ class Journal:
                 (utc_timestamp(), attempt_id),
             )
 
+    @_writes
     def label_not_printed(self, attempt_id: int, error: str) -> None:
         """A try that did not reach the printer: the label stays queued for the next."""
         self._check_writable()
@@ -458,6 +507,7 @@ class Journal:
                 (error, attempt_id),
             )
 
+    @_writes
     def label_failed(self, attempt_id: int, error: str) -> None:
         """The label cannot be made: given up, with why, and never tried again."""
         self._check_writable()
@@ -467,6 +517,7 @@ class Journal:
                 (utc_timestamp(), error, attempt_id),
             )
 
+    @_reads
     def finished_row(self, attempt_id: int, result: FlashResult) -> AttemptRow:
         """The row ``finish_attempt`` would make, without writing it: what an outcome held
         in memory (the journal cannot be written) is published as. Reading still works on
@@ -478,6 +529,7 @@ class Journal:
             raise KeyError(f"no attempt {attempt_id} in {self.path}")
         return AttemptRow.from_row({**dict(started), **_outcome_columns(result)})
 
+    @_reads
     def attempts(
         self, *, since: datetime | None = None, limit: int | None = None
     ) -> list[AttemptRow]:
@@ -495,6 +547,7 @@ class Journal:
             rows = self._conn.execute(sql, params).fetchall()
         return [AttemptRow.from_row(row) for row in reversed(rows)]
 
+    @_reads
     def counts(self, *, since: datetime | None = None) -> dict[str, int]:
         """{"ok", "failed", "total"}: failed includes interrupted and cancelled; total also
         counts attempts still in progress. ``since`` is a range of the started_at index;
@@ -514,6 +567,7 @@ class Journal:
             tail = self._count("WHERE id > ?", [self._settled_upto])
         return {k: self._settled[k] + tail[k] for k in self._settled}
 
+    @_reads
     def data_version(self) -> int:
         """Changes whenever another connection (the station's, for a reader) has committed
         since it was last asked: what a cached report is keyed on."""
@@ -540,6 +594,7 @@ class Journal:
 
     # -- the report, in SQL: the same cost on day 1 and day 700 ---------------------------
 
+    @_reads
     def tallies(self, *, since: datetime | None = None) -> list[Tally]:
         """The attempts finished, started at or after ``since``, counted by socket, result,
         reason and the hour (UTC) they ended in. Rows that can no longer change are added
@@ -573,6 +628,7 @@ class Journal:
             params,
         ).fetchall()
 
+    @_reads
     def modules(
         self, *, since: datetime | None = None, limit: int | None = None
     ) -> tuple[int, int, list[ModuleRow]]:
@@ -625,6 +681,7 @@ class Journal:
         rows = [ModuleRow.from_row(tuple(row)[:8]) for row in lines]
         return finished_count + waiting_count, good, rows
 
+    @_writes
     def allocate_unit(
         self,
         mac: str,
@@ -681,6 +738,7 @@ class Journal:
                 raise
         return UnitRecord(**dict(row))
 
+    @_reads
     def units(self, *, since: datetime | None = None) -> list[UnitRecord]:
         """The units handed a serial (at or after ``since``), by serial."""
         where, params = (
@@ -694,6 +752,7 @@ class Journal:
             ).fetchall()
         return [UnitRecord(**dict(r)) for r in rows]
 
+    @_reads
     def unpublished(self, *, limit: int = 50) -> list[AttemptRow]:
         """Finished attempts the broker has not acknowledged yet, oldest first."""
         with self._lock:
@@ -703,6 +762,7 @@ class Journal:
             ).fetchall()
         return [AttemptRow.from_row(row) for row in rows]
 
+    @_reads
     def unpublished_count(self) -> int:
         """How many finished attempts wait for the broker (the dashboard's backlog)."""
         with self._lock:
@@ -712,6 +772,7 @@ class Journal:
             ).fetchone()
         return int(row[0])
 
+    @_writes
     def mark_published(self, attempt_id: int) -> None:
         self._check_writable()
         with self._lock:
@@ -729,7 +790,7 @@ class Journal:
 
     def _check_writable(self) -> None:
         if self.readonly:
-            raise PermissionError(f"{self.path}: journal is open readonly")
+            raise JournalUnwritable(f"{self.path}: journal is open readonly")
 
     def _has_schema(self) -> bool:
         # A readonly reader may meet a journal whose writer has not created the table yet.
@@ -745,7 +806,7 @@ def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
 
 def _open_readonly(path: Path) -> sqlite3.Connection:
     if not path.is_file():
-        raise FileNotFoundError(f"no journal at {path}")
+        raise JournalMissing(f"no journal at {path}")
     uri = path.resolve().as_uri()
     conn = _connect(f"{uri}?mode=ro", uri=True)
     try:

@@ -8,10 +8,10 @@ published all the same, and recorded as published when the journal takes it.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass
 
+from flashjig.errors import JournalUnwritable
 from flashjig.flashing.result import FlashResult
 from flashjig.station.journal import AttemptRow, Journal
 
@@ -72,7 +72,7 @@ class HeldOutcomes:
                     journal.finish_attempt(
                         held.row, held.result, published=held.published, label=label
                     )
-                except (sqlite3.Error, OSError):
+                except JournalUnwritable:
                     return None
                 self._held.pop(0)
             return count

@@ -12,11 +12,11 @@ every try: it is marked failed with why, and the ones after it print. ``flashjig
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 
 from flashjig.config import LabelLayout
 from flashjig.config.labelcode import LabelError
+from flashjig.errors import JournalError
 from flashjig.hardware.printers import LabelPrinter, PrinterError
 from flashjig.station.journal import AttemptRow, Journal
 from flashjig.station.labels import Label, render
@@ -54,7 +54,7 @@ class LabelSpooler:
             self._wake.clear()
             try:
                 self._print_pending()
-            except (sqlite3.Error, OSError) as e:  # the journal: a full disk, say
+            except JournalError as e:  # a full disk, say
                 self._say(f"cannot read or update the queue: {e}")
             except Exception as e:  # a bug: said, tried again, never the thread's end
                 problem = f"the spooler failed: {type(e).__name__}: {e}"

@@ -7,7 +7,6 @@ flashes in its own thread, so a slow or hung module holds up nobody else.
 """
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Protocol
 from gpiozero.pins import Factory
 
 from flashjig.config import Profile, SocketConfig, StationConfig
+from flashjig.errors import JournalUnwritable
 from flashjig.flashing import identity
 from flashjig.flashing.identity import Unit
 from flashjig.flashing.images import Image
@@ -244,7 +244,7 @@ class Socket:
         result = self._taken_out_during(flash(job))
         try:
             journal.finish_attempt(row, result, label=self.workshop.settings.prints_labels)
-        except (sqlite3.Error, OSError) as e:  # a full disk: the outcome must not be lost
+        except JournalUnwritable as e:  # a full disk: the outcome must not be lost
             self.workshop.keep_unrecorded(row, result, e)
         self._log_outcome(result, retry, baud)
         return result
@@ -287,7 +287,7 @@ class Socket:
                 recorded.append(event.mac)
                 try:
                     self.workshop.journal.record_module(row, mac=event.mac)
-                except (sqlite3.Error, OSError) as e:  # the end of the attempt records it
+                except JournalUnwritable as e:  # the end of the attempt records it
                     log.warning("%s: journal: %s", self.name, e, extra={"SOCKET": self.name})
             self._progress(event)
 
