@@ -40,6 +40,7 @@ import flashjig.station.socket
 from flashjig.config import Config, ImageSpec, Profile, SocketConfig, StationConfig
 from flashjig.flashing import esptool_internals, pipeline
 from flashjig.flashing.images import load_images
+from flashjig.hardware.pi import PiHardware
 from flashjig.station.commands import StationCommands
 from flashjig.station.journal import JOURNAL_FILE, Journal
 from flashjig.station.station import Station
@@ -146,10 +147,9 @@ def main() -> int:
         config = build_config(devices, Path(spec["image"]), spec["baud"], state)
         journal = Journal(state / JOURNAL_FILE, station=config.station.id)
         factory = MockFactory()
-        port = {s.name: s.serial for s in config.sockets}.__getitem__
-        station = Station(
-            config, load_images(config.profile), journal, port=port, pin_factory=factory
-        )
+        # The Pi's hardware as the config wires it (serial ports at their paths), mock pins.
+        hardware = PiHardware(config, pin_factory=factory)
+        station = Station(config, load_images(config.profile), journal, hardware=hardware)
         verified: dict[str, float] = {}
         done: dict[str, float] = {}
         finished = threading.Event()

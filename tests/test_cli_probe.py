@@ -89,3 +89,29 @@ def test_probe_fails_the_sockets_whose_wiring_does_not_work(shipped_copy, monkey
     assert "GPIO0 release FAILS" in verdicts["socket2"] and "stuck low" in verdicts["socket2"]
     assert "power off FAILS" in verdicts["socket3"] and "power off" in verdicts["socket3"]
     assert verdicts["socket4"].startswith("FAIL: detect switch not seen")
+
+
+def test_probe_claims_its_pins_on_the_header_chip_as_the_daemon_does(
+    shipped_copy, monkeypatch, capsys
+):
+    """On the Pi, probe's pins come from the daemon's hardware (PiHardware), whose factory is
+    on the GPIO chip found by its label: not gpiozero's own choice (gpiochip4 on gpiozero
+    2.0.1, the wrong chip on a Pi 5 with a newer kernel)."""
+    from flashjig.hardware import pi
+
+    looked_up = []
+
+    def no_header_chip():  # as on a board without one
+        looked_up.append(True)
+        return pi.header_chip({0: "gpio-mockup-A"})
+
+    monkeypatch.setattr(pi, "_header_factory", no_header_chip)
+    monkeypatch.setattr(probe, "STEP_S", 0.1)  # a probe on gpiozero's choice walks the sockets
+    args = argparse.Namespace(config=shipped_copy, state_dir=None, simulate=False, yes=True)
+    assert probe.run_probe(args) == 1
+    assert looked_up == [True]
+    assert capsys.readouterr().err == (
+        "flashjig probe: cannot claim the station's pins: no GPIO chip labelled pinctrl-rp1 or "
+        "pinctrl-bcm2711 or pinctrl-bcm2835 (found: gpiochip0 'gpio-mockup-A'): is this a "
+        "Raspberry Pi 3 B+, 4, 5 or Zero 2 W?\n"
+    )

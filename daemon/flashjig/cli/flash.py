@@ -6,18 +6,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
 
 from flashjig.cli.common import Subparsers, load, progress_printer, state_dir
+from flashjig.cli.hardware_choice import choose_hardware
 from flashjig.config import Config, Profile, SocketConfig
 from flashjig.config.sizes import NAMES as SIZES
 from flashjig.errors import ConfigError, ExitCode, ImageError, UsageError
 from flashjig.flashing.images import Image, load_images
 from flashjig.flashing.pipeline import FlashJob, flash
 from flashjig.hardware.socket_lines import SocketLines
-
-if TYPE_CHECKING:
-    from flashjig.hardware.base import Hardware
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -75,22 +72,9 @@ def flash_with(
     images: tuple[Image, ...],
 ) -> int:
     """Power the socket, run the pipeline, print its result as JSON; 0 when it is ok."""
-    hardware: Hardware
-    if args.simulate:
-        from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
-
-        hardware = SimulatedHardware(
-            config,
-            modules={socket.name: ModuleSpec(flash_size=args.sim_flash_size)},
-            line_rate=args.line_rate,
-        )
-    else:
-        from flashjig.hardware.pi import PiHardware
-
-        hardware = PiHardware(config)
+    hardware = choose_hardware(config, args, seat=socket.name)
     try:
-        usb = hardware.usb_port(socket.name) if socket.native_usb else None
-        lines = SocketLines.build(socket, pin_factory=hardware.pin_factory, usb=usb)
+        lines = SocketLines.on(hardware, socket)
         try:
             lines.power_on()
             job = FlashJob(

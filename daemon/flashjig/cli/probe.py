@@ -26,21 +26,21 @@ from typing import TYPE_CHECKING, Protocol
 import serial
 from esptool.util import FatalError
 from gpiozero import Button
-from gpiozero.pins import Factory
 
 from flashjig.cli.common import Subparsers, config_path
+from flashjig.cli.hardware_choice import choose_hardware
 from flashjig.config import Config, SocketConfig, load_config
 from flashjig.errors import ConfigError, ExitCode
 from flashjig.flashing import esplog
 from flashjig.flashing.esptool_internals import close_port
 from flashjig.flashing.pipeline import connect as connect_rom  # the pipeline's, on its own
 from flashjig.flashing.result import Failure, Reason
+from flashjig.hardware.base import Hardware
 from flashjig.hardware.header import header_pin, pin_problems
 from flashjig.hardware.leds import Look
 from flashjig.hardware.socket_lines import POWER_OFF_S, SocketLines
 from flashjig.hardware.strapping import Straps
 from flashjig.hardware.usb import tx_held_low
-from flashjig.hardware.usbjtag import EsptoolUsbPort, UsbPort
 
 if TYPE_CHECKING:
     from flashjig.simulation.hardware import SimulatedHardware
@@ -106,22 +106,17 @@ class Report:
 
 
 class _Rig:
-    """gpiozero devices on every pin of the station: the Pi's, or the simulation's mock pins."""
+    """gpiozero devices on every pin of the station, on the hardware the station's own are
+    made on: the Pi's, or the simulation's mock pins."""
 
-    def __init__(
-        self,
-        config: Config,
-        pin_factory: Factory | None,
-        usb_port: Callable[[str], UsbPort],
-    ) -> None:
+    def __init__(self, config: Config, hardware: Hardware) -> None:
         self.sockets: dict[str, SocketLines] = {}
         self.button: Button | None = None
         try:
             if config.station.button is not None:
-                self.button = Button(config.station.button, pin_factory=pin_factory)
+                self.button = Button(config.station.button, pin_factory=hardware.pin_factory)
             for s in config.sockets:
-                usb = usb_port(s.name) if s.native_usb else None
-                self.sockets[s.name] = SocketLines.build(s, pin_factory=pin_factory, usb=usb)
+                self.sockets[s.name] = SocketLines.on(hardware, s)
         except BaseException:
             self.close()
             raise
@@ -192,7 +187,7 @@ def _confirm(path: Path) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def _list_serial(config: Config) -> None:
+def _list_serial(config: Config, hardware: Hardware) -> None:
     """Every serial device with its stable names, and the sockets whose device is missing."""
     from serial.tools import list_ports
 
@@ -208,9 +203,8 @@ def _list_serial(config: Config) -> None:
         print(f"  {port.device}  {port.description}{owner}")
         for alias in sorted(aliases.get(real, [])):
             print(f"      {alias}")
-    for s in config.sockets:
-        if "://" not in s.serial and not os.path.exists(s.serial):
-            print(f"  {s.name}: {s.serial} is not there")
+    for name, missing in hardware.absent_ports().items():
+        print(f"  {name}: {missing} is not there")
 
 
 def _show_pins(config: Config, rig: _Rig) -> None:
@@ -327,46 +321,41 @@ def run_probe(args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     if not args.simulate and not args.yes and not _confirm(path):
         return ExitCode.BAD_INPUT
-    hardware: SimulatedHardware | None = None
-    if args.simulate:
-        from flashjig.simulation.hardware import SimulatedHardware
-
-        hardware = SimulatedHardware(config, insert_all=False)
+    hardware: Hardware | None = None
     try:
-        if hardware is None:
-            ports = {s.name: s.serial for s in config.sockets}
-            rig = _Rig(config, None, lambda name: EsptoolUsbPort(ports[name]))
-        else:
-            rig = _Rig(config, hardware.pin_factory, hardware.usb_port)
+        hardware = choose_hardware(config, args)  # as the daemon's: the header's GPIO chip
+        rig = _Rig(config, hardware)
     except Exception as e:  # pin busy (is the service running?), no GPIO chip, no pin factory
         print(f"flashjig probe: cannot claim the station's pins: {e}", file=sys.stderr)
         if hardware is not None:
             hardware.close()
         return ExitCode.FAILED
     try:
-        return _probe(config, rig, hardware)
+        return _probe(config, rig, hardware, simulated=args.simulate)
     finally:
         rig.close()
-        if hardware is not None:
-            hardware.close()
+        hardware.close()
 
 
-def _probe(config: Config, rig: _Rig, hardware: SimulatedHardware | None) -> int:
+def _probe(config: Config, rig: _Rig, hardware: Hardware, *, simulated: bool) -> int:
     person: Person
-    if hardware is None:
-        _list_serial(config)
+    if not simulated:
+        _list_serial(config, hardware)
         person, timeout = _Person(), STEP_S
 
         def port(s: SocketConfig) -> str | None:
-            return s.serial if "://" in s.serial or os.path.exists(s.serial) else None
+            return None if s.name in hardware.absent_ports() else hardware.port(s.name)
 
     else:
+        from flashjig.simulation.hardware import SimulatedHardware
+
+        assert isinstance(hardware, SimulatedHardware)  # choose_hardware's, with --simulate
         print("serial devices: simulated, a pseudo terminal per seated module")
         person, timeout = _SimulatedPerson(hardware), SIM_STEP_S
-        simulated = hardware
+        emulated = hardware
 
         def port(s: SocketConfig) -> str | None:
-            module = simulated.modules.get(s.name)
+            module = emulated.modules.get(s.name)
             return module.device if module is not None else None
 
     _show_pins(config, rig)

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flashjig.cli.common import Subparsers, config_path, parse_since
+from flashjig.cli.hardware_choice import choose_hardware
 from flashjig.config import Config
 
 if TYPE_CHECKING:  # the station (and Pillow, for its labels) loads when `run` runs
-    from flashjig.hardware.base import Hardware
     from flashjig.station.commands import StationCommands
     from flashjig.station.daemon import Reporter
 
@@ -39,19 +39,10 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from flashjig.station.daemon import run as run_daemon
 
-    def hardware(config: Config) -> Hardware:
-        if args.simulate:
-            from flashjig.simulation.hardware import SimulatedHardware
-
-            return SimulatedHardware(config, insert_all=False, line_rate=args.line_rate)
-        from flashjig.hardware.pi import PiHardware
-
-        return PiHardware(config)
-
     return run_daemon(
         config_path(args),
         args.state_dir,
-        hardware=hardware,
+        hardware=lambda config: choose_hardware(config, args),  # again on each reload
         reporter=reporters,
         verbose=args.verbose,
     )

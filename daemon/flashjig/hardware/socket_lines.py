@@ -12,6 +12,7 @@ from gpiozero import DigitalInputDevice, DigitalOutputDevice, GPIODevice
 from gpiozero.pins import Factory
 
 from flashjig.config import SocketConfig
+from flashjig.hardware.base import Hardware
 from flashjig.hardware.leds import SocketLight
 from flashjig.hardware.pins import StrapLine, power_switch
 from flashjig.hardware.strapping import ModuleLines, Straps
@@ -65,6 +66,13 @@ class SocketLines:
                 device.close()
             raise
         return cls(ModuleLines(boot, en, config.chip), detect, power, light)
+
+    @classmethod
+    def on(cls, hardware: Hardware, config: SocketConfig) -> SocketLines:
+        """The socket's lines on a station's hardware: its pins from the hardware's pin
+        factory, a native-USB socket's port from the hardware."""
+        usb = hardware.usb_port(config.name) if config.native_usb else None
+        return cls.build(config, pin_factory=hardware.pin_factory, usb=usb)
 
     def power_on(self, *, settle: bool = True) -> None:
         """Power the socket with its module held in reset, so that it runs none of the

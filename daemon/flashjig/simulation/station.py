@@ -25,9 +25,7 @@ def simulated_station(
         config,
         load_images(config.profile),
         journal,
-        port=hardware.port,
-        pin_factory=hardware.pin_factory,
-        usb_port=hardware.usb_port,
+        hardware=hardware,
         state_dir=state_dir,
     )
     try:

@@ -134,9 +134,7 @@ class Daemon:
                 config,
                 images,
                 journal,
-                port=hardware.port,
-                pin_factory=hardware.pin_factory,
-                usb_port=hardware.usb_port,
+                hardware=hardware,
                 state_dir=self.state_dir,
             )
             self.commands = commands = StationCommands(

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gpiozero import Button
-from gpiozero.pins import Factory
 
 from flashjig.config import Config, Profile, StationConfig
 from flashjig.flashing.images import Image, load_images
 from flashjig.flashing.result import FlashResult
+from flashjig.hardware.base import Hardware
 from flashjig.hardware.leds import AliveLight, Look
 from flashjig.hardware.printers import printer_for
-from flashjig.hardware.usbjtag import EsptoolUsbPort, UsbPort
+from flashjig.hardware.usbjtag import UsbPort
 from flashjig.station.journal import Journal
 from flashjig.station.outbox import HeldOutcomes, ResultOutbox
 from flashjig.station.socket import Socket
@@ -56,10 +56,8 @@ class Station:
         images: tuple[Image, ...],
         journal: Journal,
         *,
-        port: Callable[[str], str],
-        pin_factory: Factory | None = None,
+        hardware: Hardware,
         state_dir: Path | None = None,
-        usb_port: Callable[[str], UsbPort] | None = None,
     ) -> None:
         self.config = config
         self.images = images
@@ -77,13 +75,14 @@ class Station:
         self.started_at = time.time()
         self._listeners: list[tuple[SocketListener, StationListener | None]] = []
         self._broker: str | None = None  # the MQTT connection in words, while reported
-        self._port = port
-        self._usb_port = usb_port or (lambda socket: EsptoolUsbPort(port(socket)))
+        self.hardware = hardware
         self._lock = threading.Lock()
         self._held = False
         self._pressed_at = 0.0
         self._press = threading.Lock()  # hold (gpiozero's hold thread) against release
-        self.sockets = {s.name: Socket(s, self, pin_factory=pin_factory) for s in config.sockets}
+        self.sockets = {
+            s.name: Socket(s, self, pin_factory=hardware.pin_factory) for s in config.sockets
+        }
         self.spooler = _spooler(config, journal)
         self.button: Button | None = None
         if config.station.button is not None:
@@ -91,14 +90,14 @@ class Station:
                 config.station.button,
                 pull_up=True,
                 hold_time=config.station.hold_time,
-                pin_factory=pin_factory,
+                pin_factory=hardware.pin_factory,
             )
             self.button.when_pressed = self._pressed
             self.button.when_held = self._long_press
             self.button.when_released = self._released
         self.alive: AliveLight | None = None
         if config.station.status_led is not None:
-            self.alive = AliveLight(config.station.status_led, pin_factory=pin_factory)
+            self.alive = AliveLight(config.station.status_led, pin_factory=hardware.pin_factory)
 
     # -- what sockets ask of the station (flashjig.station.socket.Workshop) --------------
 
@@ -121,10 +120,10 @@ class Station:
             return self.config.profile, self.images
 
     def port(self, socket: str) -> str:
-        return self._port(socket)
+        return self.hardware.port(socket)
 
     def usb_port(self, socket: str) -> UsbPort:
-        return self._usb_port(socket)
+        return self.hardware.usb_port(socket)
 
     def keep_unrecorded(self, row: int, result: FlashResult, error: Exception) -> None:
         """The journal would not take an outcome (a full disk): hold it in memory, and take
