@@ -36,7 +36,7 @@ from flashjig.station.journal import JOURNAL_FILE, Journal
 from flashjig.station.logs import setup_logging
 from flashjig.station.requests import ControlRequests
 from flashjig.station.service import Notifier
-from flashjig.station.station import Station, local_midnight
+from flashjig.station.station import Station
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,10 @@ def load_station(path: Path) -> tuple[Config, tuple[Image, ...]]:
 
 def summary(station: Station) -> str:
     """One line for systemd's STATUS=."""
-    states = Counter(s.status.state.value for s in station.sockets.values())
-    today = station.journal.counts(since=local_midnight())
+    status = station.status()
+    states = Counter(s.state.value for s in status.sockets)
     parts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
-    return f"{parts}; today {today['ok']} ok, {today['failed']} failed"
+    return f"{parts}; today {status.today.ok} ok, {status.today.failed} failed"
 
 
 class Daemon:
@@ -100,46 +100,13 @@ class Daemon:
 
     def run(self) -> int:
         try:
-            config, images = self.load()
-        except (ConfigError, ImageError) as e:
+            config, images, journal = self._prepare()
+        except _NotStarting as e:
             log.error("not starting: %s", e)
-            return ExitCode.BAD_INPUT
-        if any(p.backup == "before_write" for p in config.profiles.values()):
-            try:
-                backups.check_room(self.state_dir, backups.START_ROOM)
-            except BackupError as e:
-                log.error("not starting: %s", e)
-                return ExitCode.FAILED
-        try:
-            journal = Journal(self.state_dir / JOURNAL_FILE, station=config.station.id)
-        except JournalError as e:  # cannot be made or written, or of a newer schema
-            log.error("not starting: journal %s: %s", self.state_dir / JOURNAL_FILE, e)
-            return ExitCode.FAILED
-        if journal.recovered:
-            log.warning(
-                "%d attempt(s) were cut short by the last stop; marked interrupted",
-                journal.recovered,
-            )
+            return e.code
         control = None
         try:
-            self.hardware = hardware = self.make_hardware(config)
-            for socket, port in hardware.absent_ports().items():
-                log.warning(
-                    "%s: serial device %s is missing (adapter unplugged?)",
-                    socket,
-                    port,
-                    extra={"SOCKET": socket},
-                )
-            self.station = station = Station(
-                config,
-                images,
-                journal,
-                hardware=hardware,
-                state_dir=self.state_dir,
-            )
-            self.commands = commands = StationCommands(
-                station, reload=self.reload, operator=hardware.operator
-            )
+            station, commands = self._station(config, images, journal)
             try:
                 control = ControlServer(
                     paths.control_socket(self.state_dir), ControlRequests(commands)
@@ -147,14 +114,7 @@ class Daemon:
             except ControlError as e:
                 log.error("not starting: %s", e)
                 return ExitCode.FAILED
-            # `kill -USR1` dumps every thread's stack to the log: for a station that hangs.
-            faulthandler.register(signal.SIGUSR1, all_threads=True)
-            for sig, handler in (
-                (signal.SIGTERM, lambda *_: self._stop.set()),
-                (signal.SIGINT, lambda *_: self._stop.set()),
-                (signal.SIGHUP, lambda *_: self._reload.set()),
-            ):
-                signal.signal(sig, handler)
+            self._take_signals()
             station.start()
             control.start()
             self.reporter = self._reporter(config, commands)
@@ -176,6 +136,59 @@ class Daemon:
             if self.hardware is not None:
                 self.hardware.close()
             journal.close()
+
+    def _prepare(self) -> tuple[Config, tuple[Image, ...], Journal]:
+        """Everything checked before a pin is touched: the config and images, room for
+        backups, the journal (open, interrupted attempts marked)."""
+        try:
+            config, images = self.load()
+        except (ConfigError, ImageError) as e:
+            raise _NotStarting(str(e), ExitCode.BAD_INPUT) from None
+        if any(p.backup == "before_write" for p in config.profiles.values()):
+            try:
+                backups.check_room(self.state_dir, backups.START_ROOM)
+            except BackupError as e:
+                raise _NotStarting(str(e), ExitCode.FAILED) from None
+        path = self.state_dir / JOURNAL_FILE
+        try:
+            journal = Journal(path, station=config.station.id)
+        except JournalError as e:  # cannot be made or written, or of a newer schema
+            raise _NotStarting(f"journal {path}: {e}", ExitCode.FAILED) from None
+        if journal.recovered:
+            log.warning(
+                "%d attempt(s) were cut short by the last stop; marked interrupted",
+                journal.recovered,
+            )
+        return config, images, journal
+
+    def _station(
+        self, config: Config, images: tuple[Image, ...], journal: Journal
+    ) -> tuple[Station, StationCommands]:
+        """The hardware, the station on it, and its commands (kept for the stop and the
+        reload)."""
+        self.hardware = hardware = self.make_hardware(config)
+        for socket, port in hardware.absent_ports().items():
+            log.warning(
+                "%s: serial device %s is missing (adapter unplugged?)",
+                socket,
+                port,
+                extra={"SOCKET": socket},
+            )
+        self.station = station = Station(
+            config, images, journal, hardware=hardware, state_dir=self.state_dir
+        )
+        self.commands = StationCommands(station, reload=self.reload, operator=hardware.operator)
+        return station, self.commands
+
+    def _take_signals(self) -> None:
+        # `kill -USR1` dumps every thread's stack to the log: for a station that hangs.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        for sig, handler in (
+            (signal.SIGTERM, lambda *_: self._stop.set()),
+            (signal.SIGINT, lambda *_: self._stop.set()),
+            (signal.SIGHUP, lambda *_: self._reload.set()),
+        ):
+            signal.signal(sig, handler)
 
     def _reporter(self, config: Config, commands: StationCommands) -> Reporter | None:
         """The reporter for ``config``, made but not started (None without an mqtt or web
@@ -231,6 +244,14 @@ class Daemon:
         log.info("reloaded %s: profile %s", self.config_path, config.active_profile)
         self.notifier.ready(summary(station))
         return None
+
+
+class _NotStarting(Exception):
+    """Why the daemon does not start (one line), and the exit code that says so."""
+
+    def __init__(self, why: str, code: ExitCode) -> None:
+        super().__init__(why)
+        self.code = code
 
 
 def _unexpected(error: Exception) -> str:
