@@ -295,12 +295,12 @@ def ok_result(socket: str = "s1", **fields) -> FlashResult:
         duration_s=7.25,
     )
     values.update(fields)
-    return FlashResult(socket=socket, result=Outcome.OK, profile="demo", **values)
+    return FlashResult(socket=socket, outcome=Outcome.OK, profile="demo", **values)
 
 
 def failed_result(socket: str = "s1", reason: Reason = Reason.NO_SYNC) -> FlashResult:
     return FlashResult(
-        socket=socket, result=Outcome.FAILED, reason=reason, detail="no answer", duration_s=2.5
+        socket=socket, outcome=Outcome.FAILED, reason=reason, detail="no answer", duration_s=2.5
     )
 
 

@@ -15,7 +15,7 @@ def _result(socket, result, mac, reason=""):
 
     return FlashResult(
         socket=socket,
-        result=Outcome(result),
+        outcome=Outcome(result),
         reason=Reason(reason) if reason else None,
         mac=mac,
         profile="p",

@@ -127,7 +127,7 @@ def flash(job: FlashJob) -> FlashResult:
     with esplog.socket_context(job.socket):
         try:
             _run(job, result)
-            result.result = Outcome.OK
+            result.outcome = Outcome.OK
         except Failure as e:
             result.reason, result.detail = e.reason, e.detail
         except Cancelled:

@@ -82,11 +82,11 @@ class Progress:
 
 @dataclass
 class FlashResult:
-    """One attempt's result. ``result`` is OK or FAILED (a cancel is FAILED for reason
+    """One attempt's result. ``outcome`` is OK or FAILED (a cancel is FAILED for reason
     CANCELLED: the journal records it as CANCELLED); ``reason`` is None when it is OK."""
 
     socket: str
-    result: Outcome = Outcome.FAILED
+    outcome: Outcome = Outcome.FAILED
     reason: Reason | None = None
     detail: str = ""
     mac: str | None = None
@@ -107,11 +107,12 @@ class FlashResult:
 
     @property
     def ok(self) -> bool:
-        return self.result is Outcome.OK
+        return self.outcome is Outcome.OK
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON ``flashjig flash`` prints: reason "" when there is none."""
-        data = asdict(self)
+        """The JSON ``flashjig flash`` prints: the outcome as "result", reason "" when
+        there is none."""
+        data = {("result" if k == "outcome" else k): v for k, v in asdict(self).items()}
         data["reason"] = self.reason or ""
         return data
 

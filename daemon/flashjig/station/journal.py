@@ -825,14 +825,14 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
 
 
 def _final_result(result: FlashResult) -> Outcome:
-    if result.result is Outcome.OK:
+    if result.outcome is Outcome.OK:
         return Outcome.OK
     # The pipeline reports a cancel as a failure with reason 'cancelled'.
     if result.reason is Reason.CANCELLED:
         return Outcome.CANCELLED
-    if result.result in FAILED_OUTCOMES:
-        return result.result
-    raise ValueError(f"not a finished attempt's result: {result.result!r}")
+    if result.outcome in FAILED_OUTCOMES:
+        return result.outcome
+    raise ValueError(f"not a finished attempt's result: {result.outcome!r}")
 
 
 def _outcome_columns(result: FlashResult) -> dict[str, object]:

@@ -274,7 +274,7 @@ class Socket:
             result.duration_s,
             retry + 1,
             baud,
-            extra={"SOCKET": self.name, "MAC": result.mac or "", "RESULT": result.result},
+            extra={"SOCKET": self.name, "MAC": result.mac or "", "RESULT": result.outcome},
         )
 
     def _recording(self, row: int) -> Callable[[Progress], None]:

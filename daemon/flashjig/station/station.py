@@ -143,7 +143,7 @@ class Station:
             result.socket,
             self.journal_problem,
             result.mac or "the module",
-            result.result,
+            result.outcome,
             extra={"SOCKET": result.socket, "MAC": result.mac or ""},
         )
 

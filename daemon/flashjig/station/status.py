@@ -50,7 +50,7 @@ class SocketStatus:
     attempt: int = 0
     profile: str | None = None
     mac: str | None = None
-    result: Outcome | None = None  # of the last finished attempt
+    outcome: Outcome | None = None  # of the last finished attempt
     reason: Reason | None = None
     detail: str = ""
     duration_s: float | None = None
@@ -67,7 +67,7 @@ class SocketStatus:
             progress=0.0,
             attempt=0,
             mac=None,
-            result=None,
+            outcome=None,
             reason=None,
             detail="",
             duration_s=None,
@@ -106,7 +106,7 @@ class SocketStatus:
             state=state,
             stage=None,
             progress=100.0 if result.ok else self.progress,
-            result=result.result,
+            outcome=result.outcome,
             reason=result.reason,
             detail=result.detail,
             mac=result.mac,
@@ -130,7 +130,7 @@ class SocketStatus:
             "attempt": self.attempt,
             "profile": self.profile,
             "mac": self.mac,
-            "last_result": self.result,
+            "last_result": self.outcome,
             "reason": self.reason or "",
             "detail": self.detail,
             "duration_s": self.duration_s,
