@@ -208,8 +208,7 @@ def seated(config, hardware, socket, *, keep_power=False):
     held = _held.setdefault(hardware, {})
     lines = held.get(socket)
     if lines is None:
-        usb = hardware.usb_port(socket) if config.socket(socket).native_usb else None
-        lines = SocketLines.build(config.socket(socket), pin_factory=hardware.pin_factory, usb=usb)
+        lines = SocketLines.on(hardware, config.socket(socket))
         if keep_power:
             held[socket] = lines
     if lines.power is not None:

@@ -14,8 +14,6 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from gpiozero.pins import Factory
-
 from flashjig.config import Profile, SocketConfig, StationConfig
 from flashjig.errors import JournalUnwritable
 from flashjig.flashing import identity
@@ -23,9 +21,9 @@ from flashjig.flashing.identity import Unit
 from flashjig.flashing.images import Image
 from flashjig.flashing.pipeline import FlashJob, flash
 from flashjig.flashing.result import FlashResult, Progress, Reason
+from flashjig.hardware.base import Hardware
 from flashjig.hardware.socket_lines import POWER_OFF_S, POWER_ON_S, SocketLines
 from flashjig.hardware.usb import tx_held_low
-from flashjig.hardware.usbjtag import UsbPort
 from flashjig.station.journal import Journal
 from flashjig.station.status import SocketState, SocketStatus
 
@@ -49,6 +47,7 @@ class Workshop(Protocol):
     """What a socket needs from its station."""
 
     journal: Journal
+    hardware: Hardware
     state_dir: Path | None
 
     @property
@@ -56,16 +55,12 @@ class Workshop(Protocol):
     @property
     def accepting(self) -> bool: ...
     def job_inputs(self, recovery: bool = False) -> tuple[Profile, tuple[Image, ...]]: ...
-    def port(self, socket: str) -> str: ...
-    def usb_port(self, socket: str) -> UsbPort: ...
     def socket_changed(self, socket: "Socket") -> None: ...
     def keep_unrecorded(self, row: int, result: FlashResult, error: Exception) -> None: ...
 
 
 class Socket:
-    def __init__(
-        self, config: SocketConfig, workshop: Workshop, *, pin_factory: Factory | None = None
-    ) -> None:
+    def __init__(self, config: SocketConfig, workshop: Workshop) -> None:
         self.config = config
         self.name = config.name
         self.workshop = workshop
@@ -79,8 +74,7 @@ class Socket:
         self._worker: threading.Thread | None = None
         self._settle: threading.Timer | None = None
         self._debounce: threading.Timer | None = None
-        usb = workshop.usb_port(config.name) if config.native_usb else None
-        self.lines = SocketLines.build(config, pin_factory=pin_factory, usb=usb)
+        self.lines = SocketLines.on(workshop.hardware, config)
         self._power = self.lines.power
         self._detect = self.lines.detect
         if self._detect is not None:
@@ -230,7 +224,7 @@ class Socket:
         )
         job = FlashJob.for_socket(
             self.config,
-            port=self.workshop.port(self.name),
+            port=self.workshop.hardware.port(self.name),
             straps=self.lines.straps,
             profile=profile,
             images=images,
@@ -321,7 +315,7 @@ class Socket:
         if self._power is None or self._removed.is_set():
             return
         log.info("%s: power-cycling the module", self.name, extra={"SOCKET": self.name})
-        with tx_held_low(self.workshop.port(self.name)):  # or TX keeps it half powered
+        with tx_held_low(self.workshop.hardware.port(self.name)):  # or TX keeps it half powered
             self._power.off()
             time.sleep(POWER_OFF_S)
             with self._lock:  # a module taken out meanwhile stays unpowered

@@ -24,7 +24,6 @@ from flashjig.flashing.result import FlashResult
 from flashjig.hardware.base import Hardware
 from flashjig.hardware.leds import AliveLight, Look
 from flashjig.hardware.printers import printer_for
-from flashjig.hardware.usbjtag import UsbPort
 from flashjig.station.journal import Journal
 from flashjig.station.outbox import HeldOutcomes, ResultOutbox
 from flashjig.station.socket import Socket
@@ -81,7 +80,7 @@ class Station:
         self._pressed_at = 0.0
         self._press = threading.Lock()  # hold (gpiozero's hold thread) against release
         self.sockets = {
-            s.name: Socket(s, self, pin_factory=hardware.pin_factory) for s in config.sockets
+            s.name: Socket(s, self) for s in config.sockets
         }
         self.spooler = _spooler(config, journal)
         self.button: Button | None = None
@@ -118,12 +117,6 @@ class Station:
                 assert name is not None  # only a station with one asks for a recovery flash
                 return self.config.profiles[name], self.recovery_images
             return self.config.profile, self.images
-
-    def port(self, socket: str) -> str:
-        return self.hardware.port(socket)
-
-    def usb_port(self, socket: str) -> UsbPort:
-        return self.hardware.usb_port(socket)
 
     def keep_unrecorded(self, row: int, result: FlashResult, error: Exception) -> None:
         """The journal would not take an outcome (a full disk): hold it in memory, and take
