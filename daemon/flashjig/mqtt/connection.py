@@ -40,8 +40,7 @@ class ConnectionWatch:
     def text(self) -> str:
         return self._text
 
-    @text.setter
-    def text(self, text: str) -> None:
+    def _say(self, text: str) -> None:
         self._text = text
         self._show(text)
 
@@ -52,12 +51,13 @@ class ConnectionWatch:
 
     def opened(self) -> None:
         """The broker accepted the connection (not yet subscribed: see ``ready``)."""
-        self.text = f"connected to {self.broker}"
+        self._say(f"connected to {self.broker}")
         self._connected_at = time.monotonic()
         if self._logged_problem is None:
             log.info("connected to MQTT broker %s", self.broker)
 
     def ready(self) -> None:
+        """Subscribed too: from now on the reporter publishes."""
         self._connected.set()
 
     def refused(self, reason_code: ReasonCode) -> None:
@@ -84,7 +84,7 @@ class ConnectionWatch:
                 )
                 return
             log.warning("lost the MQTT broker (%s); results wait in the journal", reason_code)
-            self.text = f"lost {self.broker} ({reason_code}), reconnecting"
+            self._say(f"lost {self.broker} ({reason_code}), reconnecting")
         self._connected.clear()
 
     def note_stable(self) -> None:
@@ -100,7 +100,7 @@ class ConnectionWatch:
 
     def _problem(self, text: str) -> None:
         """A connection problem: shown in status at once, logged once until it changes."""
-        self.text = text
+        self._say(text)
         if text != self._logged_problem:
             log.warning("%s (retrying)", text)
             self._logged_problem = text

@@ -14,8 +14,9 @@ With ``mqtt.commands: true`` the station takes flash, cancel and profile command
 names from the config are accepted, and anything else is answered on the error topic.
 
 ``MqttReporter`` owns the paho client and wires its callbacks to the parts that do the
-work: ConnectionWatch (flashjig.mqtt.connection), CommandHandler (.commands),
-DiscoveryAnnouncer (.announcer), StatePublisher (.states) and ResultSender (.outbox).
+work, each in a module of flashjig.mqtt: ConnectionWatch (connection), CommandHandler
+(commands), DiscoveryAnnouncer (announcer), StatePublisher (states) and ResultSender
+(outbox).
 """
 
 import contextlib
@@ -48,10 +49,8 @@ class MqttReporter:
             raise ValueError("no mqtt section in the config")
         self.config = config
         self.settings = config.mqtt
-        self.commands = commands
         self.station = commands.station
         self.topics = Topics(config)
-        self.state_dir = state_dir
         self.client_id = self.settings.client_id or f"flashjig-{config.station.id}"
         self._unsubscribe: Callable[[], None] | None = None
         self.watch = ConnectionWatch(
