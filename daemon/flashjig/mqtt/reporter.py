@@ -44,6 +44,8 @@ RECONNECT_DELAY_S = (1, 30)  # between connection attempts: the first wait, doub
 
 
 class MqttReporter:
+    """A station's reporter: the paho client, its callbacks handed to the parts."""
+
     def __init__(self, config: Config, commands: StationCommands, state_dir: Path) -> None:
         if config.mqtt is None:
             raise ValueError("no mqtt section in the config")
