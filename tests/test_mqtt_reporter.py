@@ -16,8 +16,9 @@ from helpers import flash_sockets, mqtt_config, state_of, wait_for
 from mqtt_broker import Broker, Proxy, Recorder, all_in, sentinel
 
 from flashjig.cli.statusview import render
+from flashjig.mqtt.announcer import DISCOVERY_FILE
 from flashjig.mqtt.discovery import Topics
-from flashjig.mqtt.reporter import DISCOVERY_FILE, MqttReporter
+from flashjig.mqtt.reporter import MqttReporter
 from flashjig.simulation.station import simulated_station
 from flashjig.station.commands import StationCommands
 from flashjig.station.status import SocketState
@@ -225,7 +226,7 @@ def test_commands_accepted_and_refused(mqtt_rig, recorder):
 
 
 def test_commands_are_off_unless_enabled(mqtt_rig, recorder, monkeypatch):
-    monkeypatch.setattr("flashjig.mqtt.reporter.BIRTH_DELAY_S", (0.0, 0.0))
+    monkeypatch.setattr("flashjig.mqtt.announcer.BIRTH_DELAY_S", (0.0, 0.0))
     station, hw, journal, reporter = mqtt_rig()
     # Discovery goes out after the reporter's subscriptions: the broker has them now.
     recorder.wait(lambda: recorder.on(reporter.topics.discovery), what="discovery")
@@ -467,7 +468,7 @@ def test_a_result_sent_as_the_connection_drops_goes_out_once(
     wait_for(lambda: not reporter.connected, what="the broker gone")
     flash_sockets(station, hw, ["socket1"])
     (row,) = journal.unpublished()
-    reporter._publish_batch()  # the outbox's step, as it ran when the connection dropped
+    reporter.results.publish_batch()  # the outbox's step, as it ran when the connection dropped
     broker.start()
     wait_for(lambda: journal.unpublished() == [], timeout=40, what="acknowledged")
     # A second copy would be out by the end of the outbox's next round; a sentinel sent
@@ -493,7 +494,7 @@ def test_a_broker_that_is_not_there_is_said_once_and_shown_in_status(
     caplog.set_level(logging.INFO, logger="flashjig.mqtt.reporter")
     monkeypatch.setattr("flashjig.mqtt.reporter.RECONNECT_DELAY_S", QUICK_RETRIES)
     # Said once the connection has lasted this long: not 5 s here.
-    monkeypatch.setattr("flashjig.mqtt.reporter.SHORT_CONNECTION_S", 0.5)
+    monkeypatch.setattr("flashjig.mqtt.connection.SHORT_CONNECTION_S", 0.5)
     broker.stop()
     station, hw, journal, reporter = mqtt_rig()
     failures = connect_failures(reporter)

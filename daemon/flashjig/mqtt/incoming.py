@@ -1,5 +1,5 @@
 """What the fleet viewer takes from a station, checked against what stations publish: the
-result event (flashjig.mqtt.result) and the retained states (flashjig.mqtt.reporter's
+result event (flashjig.mqtt.result) and the retained states (flashjig.mqtt.states'
 station state, a socket's ``SocketStatus.as_dict()``, availability). Any account that may
 write a station's topics can send anything there, and a message the viewer cannot read
 must cost that message only, never the view of the whole fleet.
