@@ -48,11 +48,3 @@ TRAITS: dict[Chip, ChipTraits] = {
 # The chips a socket may reach by their own USB port.
 NATIVE_USB = tuple(chip for chip, traits in TRAITS.items() if traits.native_usb)
 
-
-def chips_with(**traits: object) -> frozenset[Chip]:
-    """The chips whose traits have these values, e.g. ``chips_with(rf_init=True)``."""
-    return frozenset(
-        chip
-        for chip, row in TRAITS.items()
-        if all(getattr(row, name) == value for name, value in traits.items())
-    )

@@ -61,15 +61,13 @@ class Walk(NodeReader):
     def section(self, section: type[T], node: yaml.Node, path: str, /, **given: Any) -> T:
         """``section`` read from a mapping; ``given`` fills fields not in the YAML."""
         taken = readers(section)
-        keys = [(name, reader.keys(name)) for name, reader in taken.items()]
-        required = tuple(names[0] for name, names in keys if taken[name].required)
-        optional = tuple(
-            key
-            for name, names in keys
-            for key in names
-            if not (taken[name].required and key == names[0])
-        )
-        place = Place(node, path, self.mapping(node, path, required, optional))
+        required: list[str] = []
+        optional: list[str] = []
+        for name, reader in taken.items():
+            first, *others = reader.keys(name)
+            (required if reader.required else optional).append(first)
+            optional += others
+        place = Place(node, path, self.mapping(node, path, tuple(required), tuple(optional)))
         values = dict(given)
         for name, reader in taken.items():
             values.update(reader.take(self, place, name))
