@@ -47,4 +47,3 @@ TRAITS: dict[Chip, ChipTraits] = {
 
 # The chips a socket may reach by their own USB port.
 NATIVE_USB = tuple(chip for chip, traits in TRAITS.items() if traits.native_usb)
-
