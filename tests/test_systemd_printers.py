@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_systemd_unit import unit_settings
 
-from flashjig.config.model import PRINTER_KINDS
+from flashjig.config.model import PrinterKind
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "systemd" / "flashjig.service"
@@ -67,10 +67,10 @@ def allows(device_allow: list[str], node: Node) -> bool:
 
 
 def test_every_printer_kind_the_config_accepts_is_listed():
-    assert set(DEVICES) == set(PRINTER_KINDS)
+    assert set(DEVICES) == set(PrinterKind)
 
 
-@pytest.mark.parametrize("kind", PRINTER_KINDS)
+@pytest.mark.parametrize("kind", [kind.value for kind in PrinterKind])
 def test_the_service_may_open_the_printers_device(kind):
     settings = unit_settings(UNIT.read_text())
     assert settings["DevicePolicy"] == ["closed"]

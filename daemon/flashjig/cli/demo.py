@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from flashjig.cli.common import Subparsers
 from flashjig.cli.statusview import render
-from flashjig.config import Config, ImageSpec, SocketConfig, load_config
+from flashjig.config import Chip, Config, ImageSpec, SocketConfig, load_config
 from flashjig.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:  # the station and the emulator are loaded by the demo, not every command
@@ -88,10 +88,10 @@ def demo_config(
 
 def _holding_c3(socket: SocketConfig, link: str | None) -> SocketConfig:
     if link == "uart":  # the same pins: the boot line goes to the C3's GPIO9
-        return dataclasses.replace(socket, chip="esp32c3")
+        return dataclasses.replace(socket, chip=Chip.ESP32C3)
     if link == "usb":
         return dataclasses.replace(
-            socket, chip="esp32c3", native_usb=True, boot=None, en=None, detect=None, power=None
+            socket, chip=Chip.ESP32C3, native_usb=True, boot=None, en=None, detect=None, power=None
         )
     return socket
 
@@ -115,7 +115,7 @@ def run_demo(
             for offset, data in build_esp32_firmware("esp32c3").items():
                 path = Path(tmp) / f"c3-demo-{offset:#x}.bin"
                 path.write_bytes(data)
-                c3_images.append(ImageSpec(offset, path, None, "esp32c3"))
+                c3_images.append(ImageSpec(offset, path, None, Chip.ESP32C3))
         config = demo_config(config_path, firmware, tuple(c3_images))
         with simulated_station(config, state, line_rate=line_rate) as (station, hardware, _):
             return _show(station, hardware, MIXED_TITLE if mixed else TITLE)

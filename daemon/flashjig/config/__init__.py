@@ -1,35 +1,45 @@
-"""The station config: its data model (``model``), the YAML loader with located errors
-(``loader`` over ``nodes``), and the flash size table (``sizes``). Everything above reads
-the frozen dataclasses this package builds."""
+"""The station config: its data model (``model``, each field beside its ``readers``
+reader), the YAML walk with located errors (``walk`` over ``nodes``), the rules that span
+sections (``rules``), the chips' traits (``chips``) and the flash size table (``sizes``).
+Everything above reads the frozen dataclasses this package builds."""
 
 from flashjig.config.loader import load_config, parse_config
 from flashjig.config.model import (
+    AUTO,
     BAUD_RATES,
     BUSES,
     FLASH_FREQS,
     FLASH_MODES,
     FLASH_SIZES,
     PI_MODELS,
-    SECTOR_SIZE,
-    TRIGGERS,
+    Backup,
     BootCheck,
     BurnIn,
+    Chip,
     Config,
+    Erase,
     Identity,
+    IdentityMode,
     ImageSpec,
     LabelLayout,
     LabelsConfig,
     LedPins,
     MqttConfig,
     PrinterConfig,
+    PrinterKind,
+    PrintOn,
     Profile,
+    RfInit,
     SocketConfig,
     StationConfig,
     TlsConfig,
+    Trigger,
     WebConfig,
 )
+from flashjig.config.sizes import SECTOR_SIZE
 
 __all__ = [
+    "AUTO",
     "BAUD_RATES",
     "BUSES",
     "FLASH_FREQS",
@@ -37,21 +47,28 @@ __all__ = [
     "FLASH_SIZES",
     "PI_MODELS",
     "SECTOR_SIZE",
-    "TRIGGERS",
+    "Backup",
     "BootCheck",
     "BurnIn",
+    "Chip",
     "Config",
+    "Erase",
     "Identity",
+    "IdentityMode",
     "ImageSpec",
     "LabelLayout",
     "LabelsConfig",
     "LedPins",
     "MqttConfig",
+    "PrintOn",
     "PrinterConfig",
+    "PrinterKind",
     "Profile",
+    "RfInit",
     "SocketConfig",
     "StationConfig",
     "TlsConfig",
+    "Trigger",
     "WebConfig",
     "load_config",
     "parse_config",

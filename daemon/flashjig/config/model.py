@@ -1,33 +1,128 @@
 """The station config as data: frozen dataclasses the loader builds and everything else
-reads, and the fixed choices the loader checks fields against."""
+reads, the fixed choices and policies their fields take, and beside each field the reader
+that fills it from the YAML (readers.py; walk.py calls them, rules.py checks what spans
+fields)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 
+from flashjig.config.readers import (
+    ActiveProfile,
+    Choice,
+    Choices,
+    Flag,
+    Folder,
+    ImageFile,
+    Images,
+    Listen,
+    Matching,
+    Measure,
+    Nested,
+    Number,
+    NvsFields,
+    NvsKey,
+    Offset,
+    OneOf,
+    PasswordFile,
+    PiModel,
+    Pin,
+    Profiles,
+    Regex,
+    Regexes,
+    RuntimeFile,
+    Seconds,
+    Sections,
+    SerialDevice,
+    SerialRange,
+    Sha256,
+    StrapLines,
+    Template,
+    Text,
+    Topic,
+)
+from flashjig.config.sizes import BYTES as SIZE_BYTES
 from flashjig.config.sizes import ESP8266_MAPS
 from flashjig.config.sizes import NAMES as SIZE_NAMES
 from flashjig.errors import ConfigError
 
-SECTOR_SIZE = 0x1000  # the flash's erase sector: images must start on one
 BAUD_RATES = (115200, 230400, 460800, 921600, 1500000, 2000000)
 FLASH_MODES = ("keep", "qio", "qout", "dio", "dout")
 FLASH_FREQS = ("keep", "40m", "26m", "20m", "80m")
 FLASH_SIZES = ("keep", "detect", *SIZE_NAMES, *ESP8266_MAPS)
-TRIGGERS = ("button", "insert", "both")
 PI_MODELS = ("3B+", "4", "5", "Zero2W")
-ERASE_POLICIES = ("written", "all")
-IDENTITY_MODES = ("record", "placeholder", "folder")
 BUSES = ("i2c1", "spi0", "spi1", "uart0", "uart2", "uart3", "uart4", "uart5")
-# The chips a profile has images for, by esptool's --chip names; a socket may also say
-# "auto": flash what the ROM says it is.
-CHIPS = ("esp8266", "esp32", "esp32c3", "esp32s3")
-SOCKET_CHIPS = (*CHIPS, "auto")
 # What a label may show, besides its QR code (which carries them all).
 LABEL_FIELDS = ("serial", "client_id", "mac", "profile", "date", "station", "chip")
-PRINTER_KINDS = ("brother_ql", "zebra", "cups")
+
+
+class Chip(StrEnum):
+    """The chips a profile has images for, by esptool's --chip names (chips.py: what
+    differs between them)."""
+
+    ESP8266 = "esp8266"
+    ESP32 = "esp32"
+    ESP32C3 = "esp32c3"
+    ESP32S3 = "esp32s3"
+
+
+DEFAULT_CHIP = Chip.ESP8266  # of images and sockets that do not say
+# A socket's chip may also be "auto": flash what the ROM says it is.
+AUTO: Final = "auto"
+SocketChip = Chip | Literal["auto"]
+# A firmware's console: the ESP8266 UART runs from 300 baud to about 4.5 Mbaud.
+MIN_BAUD, MAX_BAUD = 300, 4_500_000
+_NAME_RE = re.compile(r"[a-z0-9_-]{1,32}")
+# A station id names its Home Assistant device and entities, where "-" becomes "_" (their
+# ids take no "-"): an id with "_" could be another station's (bench_1 and bench-1).
+_STATION_ID_RE = re.compile(r"[a-z0-9-]{1,32}")
+
+
+class Trigger(StrEnum):
+    """What starts a flash: the station's button, a module seated in a socket, either."""
+
+    BUTTON = "button"
+    INSERT = "insert"
+    BOTH = "both"
+
+
+class Erase(StrEnum):
+    WRITTEN = "written"  # the sectors the images cover
+    ALL = "all"  # the whole chip first
+
+
+class RfInit(StrEnum):
+    NONE = "none"
+    AUTO = "auto"  # SDK RF init data and blank system sectors for the size
+
+
+class Backup(StrEnum):
+    NONE = "none"
+    BEFORE_WRITE = "before_write"  # read the whole flash into the state directory
+
+
+class IdentityMode(StrEnum):
+    RECORD = "record"
+    PLACEHOLDER = "placeholder"
+    FOLDER = "folder"
+
+
+class PrintOn(StrEnum):
+    NEVER = "never"
+    OK = "ok"  # each unit's label as its module passes
+
+
+class PrinterKind(StrEnum):
+    BROTHER_QL = "brother_ql"
+    ZEBRA = "zebra"
+    CUPS = "cups"
+
+
 PRINTER_PORT = 9100  # a networked label printer's raw port, when its device names none
 
 
@@ -36,10 +131,10 @@ class ImageSpec:
     """One binary to write to a chip; offset is sector aligned so esptool never erases a
     neighbour."""
 
-    offset: int
-    path: Path
-    sha256: str | None = None
-    chip: str = "esp8266"
+    offset: Annotated[int, Offset(required=True)]
+    path: Annotated[Path, ImageFile(key="file", required=True)]
+    sha256: Annotated[str | None, Sha256()] = None
+    chip: Chip = DEFAULT_CHIP  # the profile's: Images reads it
 
 
 @dataclass(frozen=True)
@@ -52,13 +147,14 @@ class Identity:
     images from ``folder`` taken in order, each used once, in place of the image at the
     profile's first offset. The last two are ESP8266 only."""
 
-    mode: str
-    template: str = "node-{serial:03d}"
-    offset: int | None = None
-    placeholder: str | None = None
-    folder: Path | None = None
-    namespace: str = "flashjig"
-    nvs_entries: tuple[tuple[str, str, str], ...] = ()  # (key, encoding, value template)
+    mode: Annotated[IdentityMode, Choice(IdentityMode, required=True)]
+    template: Annotated[str, Template()] = "node-{serial:03d}"
+    offset: Annotated[int | None, Offset()] = None
+    placeholder: Annotated[str | None, Text()] = None
+    folder: Annotated[Path | None, Folder()] = None
+    namespace: Annotated[str, NvsKey()] = "flashjig"
+    # (key, encoding, value template)
+    nvs_entries: Annotated[tuple[tuple[str, str, str], ...], NvsFields(key="nvs_fields")] = ()
 
 
 @dataclass(frozen=True)
@@ -66,17 +162,20 @@ class BootCheck:
     """After writing: strap into the firmware and wait for ``pattern`` (a regular
     expression) at the firmware's baud."""
 
-    pattern: str
-    timeout: float = 5.0
-    baud: int | None = None  # None: the baud the firmware announces, else 115200
+    pattern: Annotated[str, Regex(required=True)]
+    timeout: Annotated[float, Seconds(maximum=300)] = 5.0
+    # None: the baud the firmware announces, else 115200
+    baud: Annotated[
+        int | None, Number(MIN_BAUD, MAX_BAUD, "expected a baud from {low} to {high}, got {value}")
+    ] = None
 
 
 @dataclass(frozen=True)
 class BurnIn:
     """Keep a flashed module running and watch it: a reset or a crash fails the unit."""
 
-    seconds: float
-    fail_patterns: tuple[str, ...] = (
+    seconds: Annotated[float, Seconds(maximum=24 * 3600, required=True)]
+    fail_patterns: Annotated[tuple[str, ...], Regexes()] = (
         r"ets Jan  8 2013,rst cause",  # the ESP8266 ROM's banner: the module reset
         r"rst:0x[0-9a-f]+ \((?!POWERON)",  # an ESP32-family ROM's, after anything but power-on
         r"Exception \(\d+\)",  # an SDK exception dump
@@ -90,23 +189,26 @@ class Profile:
     """What to flash and how: the esptool settings shared by every socket. ``images`` holds
     every chip's images, each tagged with its chip."""
 
-    name: str
-    images: tuple[ImageSpec, ...]
-    baud: int = 921600
-    flash_mode: str = "keep"
-    flash_freq: str = "keep"
-    flash_size: str = "keep"
-    verify: bool = True
-    erase: str = "written"  # written: the sectors the images cover; all: the whole chip first
-    rf_init: str = "none"  # auto: SDK RF init data and blank system sectors for the size
-    min_flash_size: str | None = None  # refuse modules with less flash than this
-    backup: str = "none"  # before_write: read the whole flash into the state directory
-    identity: Identity | None = None
-    boot_check: BootCheck | None = None
-    burn_in: BurnIn | None = None
+    name: str  # its key under profiles
+    images: Annotated[tuple[ImageSpec, ...], Images(ImageSpec, Chip, DEFAULT_CHIP, required=True)]
+    baud: Annotated[int, OneOf(BAUD_RATES, "unsupported baud {value}; use one of {values}")] = (
+        921600
+    )
+    flash_mode: Annotated[str, Choice(FLASH_MODES)] = "keep"
+    flash_freq: Annotated[str, Choice(FLASH_FREQS)] = "keep"
+    flash_size: Annotated[str, Choice(FLASH_SIZES)] = "keep"
+    verify: Annotated[bool, Flag()] = True
+    erase: Annotated[Erase, Choice(Erase)] = Erase.WRITTEN
+    rf_init: Annotated[RfInit, Choice(RfInit)] = RfInit.NONE
+    # refuse modules with less flash than this
+    min_flash_size: Annotated[str | None, Choice(tuple(SIZE_BYTES))] = None
+    backup: Annotated[Backup, Choice(Backup)] = Backup.NONE
+    identity: Annotated[Identity | None, Nested(Identity)] = None
+    boot_check: Annotated[BootCheck | None, Nested(BootCheck)] = None
+    burn_in: Annotated[BurnIn | None, Nested(BurnIn)] = None
 
     @property
-    def chips(self) -> tuple[str, ...]:
+    def chips(self) -> tuple[Chip, ...]:
         """The chips this profile has images for, in the order the file names them."""
         return tuple(dict.fromkeys(spec.chip for spec in self.images))
 
@@ -118,9 +220,9 @@ class Profile:
 class LedPins:
     """Per-socket status LED; any colour may be absent on a cheaper build."""
 
-    red: str | None = None
-    green: str | None = None
-    blue: str | None = None
+    red: Annotated[str | None, Pin()] = None
+    green: Annotated[str | None, Pin()] = None
+    blue: Annotated[str | None, Pin()] = None
 
 
 @dataclass(frozen=True)
@@ -131,15 +233,17 @@ class SocketConfig:
     lines: ``serial`` is the USB port's by-path name, the module is seated while a tty is
     there, and it is reset over USB."""
 
-    name: str
-    serial: str
-    boot: str | None
+    name: Annotated[str, Matching(_NAME_RE, "socket name", "use 1-32 of [a-z0-9_-]", required=True)]
+    serial: Annotated[str, SerialDevice(required=True)]
+    boot: Annotated[str | None, StrapLines()]  # StrapLines fills en, boot_key, native_usb too
     en: str | None
-    detect: str | None = None
-    led: LedPins = LedPins()
-    power: str | None = None  # gate of the socket's power switch (P-MOSFET: low = on)
-    power_active_low: bool = True
-    chip: str = "esp8266"  # or "auto": whatever the ROM says it is
+    detect: Annotated[str | None, Pin()] = None
+    led: Annotated[LedPins, Nested(LedPins)] = LedPins()
+    # gate of the socket's power switch (P-MOSFET: low = on)
+    power: Annotated[str | None, Pin()] = None
+    power_active_low: Annotated[bool, Flag()] = True
+    # or "auto": whatever the ROM says it is
+    chip: Annotated[SocketChip, Choice(Chip, also=(AUTO,))] = DEFAULT_CHIP
     boot_key: str = "boot"  # the key the file named the boot line by (gpio0 is the old one)
     native_usb: bool = False
 
@@ -148,11 +252,18 @@ class SocketConfig:
 class LabelLayout:
     """One label: its size, the fields printed beside the QR code, their size in points."""
 
-    width_mm: float = 62.0  # a Brother DK-22205 62 mm roll, cut to...
-    height_mm: float = 29.0  # ...29 mm (DK-11209 62 x 29 die-cut labels are the same)
-    fields: tuple[str, ...] = ("serial", "client_id", "mac", "profile", "date")
-    font_size: float = 8.0
-    dpi: int = 300
+    width_mm: Annotated[float, Measure(10, 300)] = 62.0  # a Brother DK-22205 62 mm roll, cut to...
+    # ...29 mm (DK-11209 62 x 29 die-cut labels are the same)
+    height_mm: Annotated[float, Measure(10, 300)] = 29.0
+    fields: Annotated[tuple[str, ...], Choices(LABEL_FIELDS, noun="fields")] = (
+        "serial",
+        "client_id",
+        "mac",
+        "profile",
+        "date",
+    )
+    font_size: Annotated[float, Measure(4, 48)] = 8.0
+    dpi: Annotated[int, OneOf((203, 300, 600), "expected 203, 300 or 600, got {value}")] = 300
 
 
 @dataclass(frozen=True)
@@ -161,11 +272,11 @@ class PrinterConfig:
     Zebra (ZPL) on ``device`` (a raw device path, or tcp://host:port), or a CUPS
     ``queue`` through ``lp``."""
 
-    kind: str
-    device: str | None = None
-    model: str = "QL-800"
-    label: str = "62x29"
-    queue: str | None = None
+    kind: Annotated[PrinterKind, Choice(PrinterKind, required=True)]
+    device: Annotated[str | None, Text(strip=True)] = None
+    model: Annotated[str, Text(strip=True)] = "QL-800"
+    label: Annotated[str, Text(strip=True)] = "62x29"
+    queue: Annotated[str | None, Text(strip=True)] = None
 
 
 def tcp_address(device: str) -> tuple[str, int]:
@@ -186,62 +297,77 @@ def tcp_address(device: str) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class LabelsConfig:
-    print_on: str = "never"  # ok: each unit's label as its module passes
-    printer: PrinterConfig | None = None
-    layout: LabelLayout = LabelLayout()
+    print_on: Annotated[PrintOn, Choice(PrintOn)] = PrintOn.NEVER
+    printer: Annotated[PrinterConfig | None, Nested(PrinterConfig)] = None
+    layout: Annotated[LabelLayout, Nested(LabelLayout)] = LabelLayout()
 
 
 @dataclass(frozen=True)
 class StationConfig:
     """Station-wide settings that are not tied to a socket."""
 
-    id: str = "flashjig"
-    button: str | None = None
-    hold_time: float = 3.0  # a press this long cancels running flashes
-    trigger: str = "button"  # button | insert | both
-    settle_time: float = 1.0  # insert trigger: wait this long after a module is seated
-    debounce: float = 0.05  # a detect switch must hold its level this long
-    retries: int = 2  # attempts after the first
-    fallback_baud: int = 115200  # retries use this baud
-    status_led: str | None = None  # "daemon alive"
-    pi_model: str = "4"  # decides which pins the buses below take
-    buses: tuple[str, ...] = ()  # I2C/SPI/UART buses in use: their pins are reserved
-    serial_range: tuple[int, int] = (1, 999_999)  # unit serials this station may give out
-    recovery_profile: str | None = None  # a long press with nothing running flashes this
-    labels: LabelsConfig = LabelsConfig()
+    id: Annotated[
+        str,
+        Matching(
+            _STATION_ID_RE,
+            "station id",
+            "use 1-32 of [a-z0-9-] (no '_': Home Assistant's ids turn '-' into '_', and two "
+            "stations would be one)",
+        ),
+    ] = "flashjig"
+    button: Annotated[str | None, Pin()] = None
+    hold_time: Annotated[float, Seconds()] = 3.0  # a press this long cancels running flashes
+    trigger: Annotated[Trigger, Choice(Trigger)] = Trigger.BUTTON
+    # insert trigger: wait this long after a module is seated
+    settle_time: Annotated[float, Seconds()] = 1.0
+    debounce: Annotated[float, Seconds()] = 0.05  # a detect switch must hold its level this long
+    retries: Annotated[int, Number(0, 10)] = 2  # attempts after the first
+    fallback_baud: Annotated[int, OneOf(BAUD_RATES)] = 115200  # retries use this baud
+    status_led: Annotated[str | None, Pin()] = None  # "daemon alive"
+    # decides which pins the buses below take; absent from the file: this machine's
+    pi_model: Annotated[str, PiModel(PI_MODELS)] = "4"
+    # I2C/SPI/UART buses in use: their pins are reserved
+    buses: Annotated[tuple[str, ...], Choices(BUSES)] = ()
+    # unit serials this station may give out
+    serial_range: Annotated[tuple[int, int], SerialRange()] = (1, 999_999)
+    # a long press with nothing running flashes this
+    recovery_profile: Annotated[str | None, Text()] = None
+    labels: Annotated[LabelsConfig, Nested(LabelsConfig)] = LabelsConfig()
 
     @property
     def prints_labels(self) -> bool:
         """Is a label queued for the printer with every ok outcome?"""
-        return self.labels.print_on == "ok"
+        return self.labels.print_on == PrintOn.OK
 
 
 @dataclass(frozen=True)
 class TlsConfig:
     """TLS to the broker; ``insecure`` (no hostname check) only when asked for by name."""
 
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    insecure: bool = False
+    ca_file: Annotated[Path | None, RuntimeFile()] = None
+    cert_file: Annotated[Path | None, RuntimeFile()] = None
+    key_file: Annotated[Path | None, RuntimeFile()] = None
+    insecure: Annotated[bool, Flag()] = False
 
 
 @dataclass(frozen=True)
 class MqttConfig:
     """The broker the station reports to. The password is read from a file, never the YAML."""
 
-    host: str
-    port: int = 1883
-    client_id: str | None = None  # default flashjig-<station id>
-    username: str | None = None
-    password_file: Path | None = None
-    tls: TlsConfig | None = None
-    keepalive: int = 60
-    base_topic: str | None = None  # default flashjig/<station id>
-    discovery_prefix: str = "homeassistant"
-    qos: int = 1
-    commands: bool = False  # accept flash/cancel/profile commands from the broker
-    area: str | None = None  # the area Home Assistant suggests for the station's device
+    host: Annotated[str, Text(required=True)]
+    port: Annotated[int, Number(1, 65535)] = 1883
+    client_id: Annotated[str | None, Text()] = None  # default flashjig-<station id>
+    username: Annotated[str | None, Text()] = None
+    password_file: Annotated[Path | None, PasswordFile()] = None
+    tls: Annotated[TlsConfig | None, Nested(TlsConfig)] = None
+    keepalive: Annotated[int, Number(5, 3600)] = 60
+    base_topic: Annotated[str | None, Topic()] = None  # default flashjig/<station id>
+    discovery_prefix: Annotated[str, Topic()] = "homeassistant"
+    qos: Annotated[int, Number(0, 2)] = 1
+    # accept flash/cancel/profile commands from the broker
+    commands: Annotated[bool, Flag()] = False
+    # the area Home Assistant suggests for the station's device
+    area: Annotated[str | None, Text()] = None
 
 
 @dataclass(frozen=True)
@@ -249,27 +375,29 @@ class WebConfig:
     """The read-only status page: where it listens, and the password (read from a file,
     never the YAML) it asks for with HTTP basic auth; required beyond loopback."""
 
-    host: str = "127.0.0.1"
+    host: Annotated[str, Listen(required=True)] = "127.0.0.1"  # Listen fills port too
     port: int = 8080
-    user: str = "flashjig"
-    password_file: Path | None = None
+    user: Annotated[str, Text()] = "flashjig"
+    password_file: Annotated[Path | None, PasswordFile()] = None
 
     @property
     def loopback(self) -> bool:
         return self.host in ("127.0.0.1", "::1", "localhost")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole validated config; path is the absolute path of the file it came from."""
 
     path: Path
-    station: StationConfig
-    profiles: dict[str, Profile]
-    active_profile: str
-    sockets: tuple[SocketConfig, ...]
-    mqtt: MqttConfig | None = None
-    web: WebConfig | None = None
+    station: Annotated[StationConfig, Nested(StationConfig)] = StationConfig()
+    profiles: Annotated[dict[str, Profile], Profiles(Profile, required=True)]
+    active_profile: Annotated[str, ActiveProfile()]
+    sockets: Annotated[
+        tuple[SocketConfig, ...], Sections(SocketConfig, noun="sockets", required=True)
+    ]
+    mqtt: Annotated[MqttConfig | None, Nested(MqttConfig)] = None
+    web: Annotated[WebConfig | None, Nested(WebConfig)] = None
 
     def socket(self, name: str) -> SocketConfig:
         """Look a socket up by name; the error lists the known names to make typos obvious."""

@@ -7,6 +7,7 @@ S3 modules 4 MB to 16 MB (ESP32-WROOM-32E, ESP32-S3-WROOM-1: 4, 8 or 16 MB).
 
 from esptool.util import flash_size_bytes
 
+SECTOR_SIZE = 0x1000  # the flash's erase sector: images must start on one
 NAMES = ("512KB", "1MB", "2MB", "4MB", "8MB", "16MB")
 
 
