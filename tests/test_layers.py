@@ -48,6 +48,18 @@ def _in_type_checking(node: ast.If) -> bool:
     return isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
 
 
+def _flashjig_imports(node: ast.stmt) -> set[str]:
+    """The flashjig modules one statement imports (not those in statements inside it)."""
+    if isinstance(node, ast.Import):
+        return {a.name for a in node.names if a.name.split(".")[0] == "flashjig"}
+    if not isinstance(node, ast.ImportFrom) or not node.module or node.level != 0:
+        return set()
+    if node.module.split(".")[0] != "flashjig":
+        return set()
+    subs = (f"{node.module}.{alias.name}" for alias in node.names)
+    return {sub if sub in MODULES else node.module for sub in subs}
+
+
 def imports(module: str, *, top_level_only: bool = False) -> set[str]:
     """The flashjig modules ``module`` imports (a name imported from a package counts as
     its submodule when it is one). With ``top_level_only``, what runs at import time:
@@ -57,14 +69,7 @@ def imports(module: str, *, top_level_only: bool = False) -> set[str]:
 
     def visit(nodes: list[ast.stmt]) -> None:
         for node in nodes:
-            if isinstance(node, ast.Import):
-                found.update(a.name for a in node.names if a.name.split(".")[0] == "flashjig")
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                if node.module.split(".")[0] != "flashjig":
-                    continue
-                for alias in node.names:
-                    sub = f"{node.module}.{alias.name}"
-                    found.add(sub if sub in MODULES else node.module)
+            found.update(_flashjig_imports(node))
             if top_level_only:
                 if isinstance(node, ast.If) and _in_type_checking(node):
                     visit(node.orelse)
