@@ -228,15 +228,7 @@ def run_job(config, hardware, socket="socket1", **job_args):
     events = []
     # Power kept on: the tests look at the running module afterwards.
     with seated(config, hardware, socket, keep_power=True) as lines:
-        job = FlashJob(
-            socket=socket,
-            port=hardware.port(socket),
-            lines=lines,
-            profile=config.profile,
-            images=load_images(config.profile),
-            on_progress=events.append,
-            **{"chip": config.socket(socket).chip, **job_args},
-        )
+        job = job_for(config, hardware, socket, lines, on_progress=events.append, **job_args)
         return flash(job), events
 
 
@@ -244,16 +236,25 @@ def flash_profile(config, hardware, socket="socket1", profile=None, **job):
     """One attempt of ``profile`` (the config's by default) on ``socket``: its result."""
     profile = profile or config.profile
     with seated(config, hardware, socket, keep_power=True) as lines:
-        return flash(
-            FlashJob(
-                socket=socket,
-                port=hardware.port(socket),
-                lines=lines,
-                profile=profile,
-                images=load_images(profile),
-                **{"chip": config.socket(socket).chip, **job},
-            )
-        )
+        return flash(job_for(config, hardware, socket, lines, profile=profile, **job))
+
+
+def job_for(
+    config, hardware, socket, straps, *, profile=None, images=None, state_dir=None, **options
+):
+    """The station's job for ``socket`` (FlashJob.for_socket) with ``profile``, the
+    config's by default, and its images (loaded anew unless given)."""
+    profile = profile or config.profile
+    return FlashJob.for_socket(
+        config.socket(socket),
+        port=hardware.port(socket),
+        straps=straps,
+        profile=profile,
+        images=images or load_images(profile),
+        station=config.station.id,
+        state_dir=state_dir,
+        **options,
+    )
 
 
 def with_profile(config, **changes):

@@ -4,12 +4,12 @@ patched in, and the compressed stream made once per station, not per module."""
 import zlib
 
 import pytest
-from helpers import seated
+from helpers import job_for, seated
 
 from flashjig.config import ImageSpec, Profile
 from flashjig.errors import ImageError
 from flashjig.flashing.images import load_images
-from flashjig.flashing.pipeline import FlashJob, flash
+from flashjig.flashing.pipeline import flash
 from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
 
 
@@ -68,7 +68,7 @@ def test_compression_is_done_once_per_station_not_per_module(station_config, mon
         (image,) = load_images(station_config.profile)
         for socket in ("socket1", "socket2"):
             with seated(station_config, hw, socket) as lines:
-                job = FlashJob(socket, hw.port(socket), lines, station_config.profile, (image,))
+                job = job_for(station_config, hw, socket, lines, images=(image,))
                 assert flash(job).ok
         headers = {hw.modules[s].flash.read(3, 1)[0] >> 4 for s in ("socket1", "socket2")}
         assert headers == {2, 3}  # 1 MB and 2 MB headers

@@ -9,13 +9,13 @@ import threading
 import time
 
 import pytest
-from helpers import flash_profile, old_content, run_job, seated, with_profile
+from helpers import flash_profile, job_for, old_content, run_job, seated, with_profile
 
 from flashjig.emulator import Faults, FlashChip, loader
 from flashjig.emulator.firmware import build_firmware
 from flashjig.emulator.module import State
 from flashjig.flashing.images import load_images
-from flashjig.flashing.pipeline import FlashJob, flash
+from flashjig.flashing.pipeline import flash
 from flashjig.flashing.result import Reason, Stage
 from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
 
@@ -141,14 +141,7 @@ def flash_socket(config, hardware, socket="socket1"):
     events = []
     images = load_images(config.profile)
     with seated(config, hardware, socket) as lines:
-        job = FlashJob(
-            socket=socket,
-            port=hardware.port(socket),
-            lines=lines,
-            profile=config.profile,
-            images=images,
-            on_progress=events.append,
-        )
+        job = job_for(config, hardware, socket, lines, images=images, on_progress=events.append)
         return flash(job), events, images
 
 

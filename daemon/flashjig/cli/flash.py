@@ -77,16 +77,15 @@ def flash_with(
         lines = SocketLines.on(hardware, socket)
         try:
             lines.power_on()
-            job = FlashJob(
-                socket=socket.name,
+            job = FlashJob.for_socket(
+                socket,
                 port=hardware.port(socket.name),
-                lines=lines.straps,
+                straps=lines.straps,
                 profile=profile,
                 images=images,
                 station=config.station.id,
                 state_dir=state_dir(args),
                 on_progress=progress_printer(sys.stderr),
-                chip=socket.chip,
             )
             result = flash(job)
         finally:
