@@ -1,4 +1,5 @@
-"""A SPI NOR flash chip as an ESP8266 module carries it.
+"""A SPI NOR flash chip as an ESP module carries it (an ESP-01S's 1 or 4 MB part, an
+ESP32 board's 4 MB one).
 
 NOR semantics: erasing sets a 4 KiB sector to 0xFF, programming can only clear bits.
 A counterfeit chip answers to a larger JEDEC capacity than it holds and wraps addresses,

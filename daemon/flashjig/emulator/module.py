@@ -1,11 +1,10 @@
-"""One emulated module (an ESP-01S, an ESP32 or ESP32-C3 board): a pseudo terminal for its
-UART, two strapping pins, a flash chip.
+"""One emulated module (an ESP-01S, or an ESP32, ESP32-C3 or ESP32-S3 board): a pseudo
+terminal for its UART, two strapping pins, a flash chip.
 
 The module behaves as the hardware does at its edges: it enters the ROM's download mode
 only when its boot strap (GPIO0, GPIO9 on a C3) is low as EN rises, otherwise it boots the
-image in flash; bytes sent at
-the wrong baud arrive as garbage; with the line-rate model on, every byte takes
-10 bits / baud on the wire and the flash takes its datasheet times.
+image in flash; bytes sent at the wrong baud arrive as garbage; with the line-rate model
+on, every byte takes 10 bits / baud on the wire and the flash takes its datasheet times.
 """
 
 import array
