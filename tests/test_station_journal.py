@@ -33,7 +33,9 @@ from flashjig.station.journal import (
     MIGRATIONS,
     ROW_KEYS,
     SCHEMA_VERSION,
+    Counts,
     Journal,
+    LabelCounts,
 )
 
 # -- attempts -------------------------------------------------------------------------------
@@ -146,11 +148,9 @@ def test_a_journal_of_schema_5_keeps_its_print_queue(tmp_path):
         assert [(r.id, t, e) for r, t, e in journal.failed_labels()] == [
             (1, 4, "no QR code holds it")
         ]
-        assert journal.label_counts() == {
-            "waiting": 0,
-            "failed": 1,
-            "last_failure": "no QR code holds it",
-        }
+        assert journal.label_counts() == LabelCounts(
+            waiting=0, failed=1, last_failure="no QR code holds it"
+        )
 
 
 def test_concurrent_finishes_from_eight_threads(journal):
@@ -214,14 +214,10 @@ def test_counts_and_attempts_since(journal):
     record(journal, failed_result(reason=Reason.CANCELLED))
     journal.start_attempt(socket="s1", profile="demo", images=[], baud=115200)
 
-    assert journal.counts() == {"ok": 2, "failed": 3, "total": 6}
+    assert journal.counts() == Counts(ok=2, failed=3, total=6)
     since = datetime.now(UTC) - timedelta(hours=1)
-    assert journal.counts(since=since) == {"ok": 1, "failed": 2, "total": 4}
-    assert journal.counts(since=datetime(2030, 1, 1, tzinfo=UTC)) == {
-        "ok": 0,
-        "failed": 0,
-        "total": 0,
-    }
+    assert journal.counts(since=since) == Counts(ok=1, failed=2, total=4)
+    assert journal.counts(since=datetime(2030, 1, 1, tzinfo=UTC)) == Counts(0, 0, 0)
     recent = journal.attempts(since=since)
     assert [row.result for row in recent] == ["ok", "failed", "cancelled", "started"]
     assert [row.result for row in journal.attempts(limit=2)] == ["cancelled", "started"]

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from flashjig.cli.report import run_report
-from flashjig.station.journal import JOURNAL_FILE, Journal
+from flashjig.station.journal import JOURNAL_FILE, Counts, Journal
 from flashjig.station.report import render
 
 
@@ -165,12 +165,8 @@ def test_the_whole_journals_counts_follow_every_change(tmp_path):
             else:
                 journal.finish_attempt(row, _result("socket1", "ok" if i % 3 else "failed", "aa"))
             naive = _naive(journal.attempts(), [])
-            assert journal.counts() == {
-                "ok": naive["ok"],
-                "failed": naive["failed"],
-                "total": i + 1,
-            }
+            assert journal.counts() == Counts(naive["ok"], naive["failed"], i + 1)
         for row in opened:
             journal.finish_attempt(row, _result("socket1", "ok", "aa"))
         naive = _naive(journal.attempts(), [])
-        assert journal.counts() == {"ok": naive["ok"], "failed": naive["failed"], "total": 30}
+        assert journal.counts() == Counts(naive["ok"], naive["failed"], 30)

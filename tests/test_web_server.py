@@ -3,6 +3,7 @@ assets (nothing from elsewhere), /api/status as `flashjig status --json` has it,
 following a flash live (progress moving, the result arriving), /api/report, and basic
 auth: a wrong password gets 401 and nothing else."""
 
+import asyncio
 import base64
 import http.client
 import io
@@ -21,7 +22,7 @@ from flashjig.config import WebConfig
 from flashjig.simulation.station import simulated_station
 from flashjig.station.commands import StationCommands
 from flashjig.station.status import SocketState
-from flashjig.web.server import STATIC, StatusPage
+from flashjig.web.server import EVENT_MIN_S, STATIC, StatusPage, _StatusFeed
 
 
 @pytest.fixture
@@ -402,3 +403,18 @@ def test_open_pages_share_one_status_per_change(page):
     assert len(built) <= 3, len(built)  # ...from one status (or two, as the change settles)
     for stream in streams:
         stream.close()
+
+
+def test_the_feed_closes_when_a_change_comes_with_the_close():
+    """A change told just as the page stops (a reload tells the station's change, then
+    stops the old page): Python 3.11's asyncio.wait_for, which the feed waited for changes
+    in, returned the change and swallowed the cancel, so the feed ran on and the page's
+    stop timed out (a reload then failed with an internal error)."""
+
+    async def told_then_closed() -> None:
+        feed = _StatusFeed(lambda: {"station": "bench-1"})
+        await asyncio.sleep(EVENT_MIN_S + 0.25)  # its first frame made: waiting for a change
+        feed.changed()
+        await asyncio.wait_for(feed.close(), 5)
+
+    asyncio.run(told_then_closed())

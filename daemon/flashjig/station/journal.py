@@ -40,6 +40,31 @@ INTERRUPTED_DETAIL = "the station stopped during the attempt"
 
 
 @dataclass(frozen=True)
+class Counts:
+    """Attempts by how they ended: failed includes interrupted and cancelled; total also
+    counts those still in progress."""
+
+    ok: int = 0
+    failed: int = 0
+    total: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(self.ok + other.ok, self.failed + other.failed, self.total + other.total)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    """The labels waiting for the printer, those given up, and why the last of those was."""
+
+    waiting: int = 0
+    failed: int = 0
+    last_failure: str = ""
+
+
+@dataclass(frozen=True)
 class AttemptRow:
     """One attempt as the journal keeps it."""
 
@@ -300,7 +325,7 @@ class Journal:
         self.recovered = 0
         self._lock = threading.Lock()
         # counts() of the whole journal: the rows up to _settled_upto, counted once.
-        self._settled = {"ok": 0, "failed": 0, "total": 0}
+        self._settled = Counts()
         self._settled_upto = 0
         # tallies() per since: the rows up to an id, added up once (least recently asked
         # first, TALLIES_KEPT of them).
@@ -470,12 +495,11 @@ class Journal:
         return out
 
     @_reads
-    def label_counts(self) -> dict[str, int | str]:
-        """What the status shows of the labels: how many wait for the printer, how many
-        were given up, and why the last of those was."""
+    def label_counts(self) -> LabelCounts:
+        """What the status shows of the labels."""
         with self._lock:
             if not self._has_schema():
-                return {"waiting": 0, "failed": 0, "last_failure": ""}
+                return LabelCounts()
             # Each count over its partial index: the status asks often, the table only grows.
             waiting, failed = self._conn.execute(
                 "SELECT (SELECT COUNT(*) FROM labels"
@@ -486,7 +510,7 @@ class Journal:
                 "SELECT error FROM labels WHERE failed_at IS NOT NULL"
                 " ORDER BY failed_at DESC, attempt DESC LIMIT 1"
             ).fetchone()
-        return {"waiting": waiting, "failed": failed, "last_failure": last[0] if last else ""}
+        return LabelCounts(waiting, failed, last[0] if last else "")
 
     @_writes
     def label_printed(self, attempt_id: int) -> None:
@@ -548,24 +572,24 @@ class Journal:
         return [AttemptRow.from_row(row) for row in reversed(rows)]
 
     @_reads
-    def counts(self, *, since: datetime | None = None) -> dict[str, int]:
-        """{"ok", "failed", "total"}: failed includes interrupted and cancelled; total also
-        counts attempts still in progress. ``since`` is a range of the started_at index;
+    def counts(self, *, since: datetime | None = None) -> Counts:
+        """The attempts started since ``since`` (all without), by how they ended. ``since``
+        is a range of the started_at index;
         the whole journal's are counted once and then only what was added (a full scan
         per status took 158 ms at 500k rows, under the journal's lock)."""
         with self._lock:
             if not self._has_schema():
-                return {"ok": 0, "failed": 0, "total": 0}
+                return Counts()
             if since is not None:
                 where, params = _since_clause(since)
                 return self._count(where, params)
             settled = self._settled_id()
             if settled > self._settled_upto:
                 more = self._count("WHERE id > ? AND id <= ?", [self._settled_upto, settled])
-                self._settled = {k: self._settled[k] + more[k] for k in self._settled}
+                self._settled += more
                 self._settled_upto = settled
             tail = self._count("WHERE id > ?", [self._settled_upto])
-        return {k: self._settled[k] + tail[k] for k in self._settled}
+        return self._settled + tail
 
     @_reads
     def data_version(self) -> int:
@@ -583,14 +607,14 @@ class Journal:
         ).fetchone()
         return int((oldest_open - 1) if oldest_open is not None else (last or 0))
 
-    def _count(self, where: str, params: list[object]) -> dict[str, int]:
+    def _count(self, where: str, params: list[object]) -> Counts:
         marks = ", ".join("?" for _ in FAILED_OUTCOMES)
         total, ok, failed = self._conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(result = ?), 0),"
             f" COALESCE(SUM(result IN ({marks})), 0) FROM attempts {where}",
             [Outcome.OK, *FAILED_OUTCOMES, *params],
         ).fetchone()
-        return {"ok": ok, "failed": failed, "total": total}
+        return Counts(ok=ok, failed=failed, total=total)
 
     # -- the report, in SQL: the same cost on day 1 and day 700 ---------------------------
 

@@ -28,7 +28,6 @@ from flashjig.station.journal import Journal
 from flashjig.station.outbox import HeldOutcomes, ResultOutbox
 from flashjig.station.socket import Socket
 from flashjig.station.status import (
-    Counts,
     LabelsStatus,
     SocketState,
     SocketStatus,
@@ -361,13 +360,13 @@ class Station:
             accepting=self.accepting,
             healthy=self.healthy,
             uptime_s=time.time() - self.started_at,
-            today=Counts(**self.journal.counts(since=local_midnight())),
-            total=Counts(**self.journal.counts()),
+            today=self.journal.counts(since=local_midnight()),
+            total=self.journal.counts(),
             sockets=tuple(s.status for s in self.sockets.values()),
             labels=LabelsStatus(
-                waiting=int(labels["waiting"]),
-                failed=int(labels["failed"]),
-                last_failure=str(labels["last_failure"]),
+                waiting=labels.waiting,
+                failed=labels.failed,
+                last_failure=labels.last_failure,
                 problem=spooler.problem if spooler else "",
             ),
             broker=self._broker,

@@ -15,6 +15,7 @@ from typing import Any
 
 from flashjig.flashing.result import FlashResult, Outcome, Reason, Stage
 from flashjig.hardware.leds import Look
+from flashjig.station.journal import Counts
 
 
 class SocketState(enum.StrEnum):
@@ -136,19 +137,6 @@ class SocketStatus:
             "duration_s": self.duration_s,
             "since": self.since,
         }
-
-
-@dataclass(frozen=True)
-class Counts:
-    """Attempts that ended: failed includes interrupted and cancelled; total also those
-    still running."""
-
-    ok: int = 0
-    failed: int = 0
-    total: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {"ok": self.ok, "failed": self.failed, "total": self.total}
 
 
 @dataclass(frozen=True)

@@ -409,7 +409,7 @@ class _StatusFeed:
 
     async def _run(self) -> None:
         failing = False
-        while True:
+        while not self._closed:
             try:
                 status = await asyncio.to_thread(self._build)
             except Exception:  # a bug of ours: the streams keep the last status, not die
@@ -422,8 +422,11 @@ class _StatusFeed:
                 fresh, self._fresh = self._fresh, asyncio.Event()
                 fresh.set()
             await asyncio.sleep(EVENT_MIN_S)
-            with contextlib.suppress(TimeoutError):  # no change: say it again anyway
-                await asyncio.wait_for(self._changed.wait(), KEEPALIVE_S)
+            # No change: say it again anyway. Not asyncio.wait_for: in Python 3.11 it loses
+            # a cancel that comes as the change does (the feed then never closed).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(KEEPALIVE_S):
+                    await self._changed.wait()
             self._changed.clear()
 
 
