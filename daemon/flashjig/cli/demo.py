@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from flashjig.cli.common import Subparsers
 from flashjig.cli.statusview import render
-from flashjig.config import Chip, Config, ImageSpec, SocketConfig, load_config
+from flashjig.config import Chip, Config, ImageSpec, SocketConfig, Trigger, load_config
 from flashjig.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:  # the station and the emulator are loaded by the demo, not every command
@@ -112,7 +112,7 @@ def run_demo(
         firmware.write_bytes(build_firmware(0x100000))
         c3_images = []
         if mixed:
-            for offset, data in build_esp32_firmware("esp32c3").items():
+            for offset, data in build_esp32_firmware(Chip.ESP32C3).items():
                 path = Path(tmp) / f"c3-demo-{offset:#x}.bin"
                 path.write_bytes(data)
                 c3_images.append(ImageSpec(offset, path, None, Chip.ESP32C3))
@@ -139,12 +139,12 @@ def _script(
             say.line = f"plugging a blank ESP32-C3 into {name}'s USB port, its boot button held"
             hardware.insert(name, ModuleSpec(boot_held=True))
         else:
-            chip = "an ESP32-C3" if socket.config.chip == "esp32c3" else "an ESP-01S"
+            chip = "an ESP32-C3" if socket.config.chip == Chip.ESP32C3 else "an ESP-01S"
             say.line = f"seating {chip} in {name} (its detect switch closes)"
             hardware.insert(name)
         time.sleep(INSERT_GAP_S)
     time.sleep(0.3)
-    if station.config.station.trigger != "insert":
+    if station.config.station.trigger != Trigger.INSERT:
         say.line = "pressing the station button"
         hardware.press()
     profile = station.config.profile

@@ -6,11 +6,15 @@ import argparse
 import sys
 
 from flashjig.cli.common import Subparsers
+from flashjig.config import Chip
+from flashjig.config.model import DEFAULT_CHIP
 from flashjig.config.sizes import NAMES as SIZES
 from flashjig.errors import ExitCode
 
-# The chips flashjig.emulator.chips models; named here so --help does not load esptool.
-EMULATED_CHIPS = ("esp8266", "esp32", "esp32c3", "esp32s3")
+# The chips a profile names, every one of which flashjig.emulator.chips models; named here
+# so --help does not load esptool. Their values: argparse quotes a bad choice's choices by
+# repr.
+EMULATED_CHIPS = tuple(chip.value for chip in Chip)
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -25,8 +29,8 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     sim.add_argument(
         "--chip",
         choices=EMULATED_CHIPS,
-        default="esp8266",
-        help="the chip every module carries (default esp8266)",
+        default=DEFAULT_CHIP,
+        help=f"the chip every module carries (default {DEFAULT_CHIP})",
     )
     sim.add_argument("--flash-size", choices=SIZES, default="1MB")
     sim.add_argument(
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     return serve_modules(
         args.modules,
-        chip=args.chip,
+        chip=Chip(args.chip),
         flash_size=args.flash_size,
         claimed_size=args.claimed_size,
         line_rate=args.line_rate,

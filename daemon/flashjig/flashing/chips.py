@@ -5,6 +5,8 @@ there, never from a table of ours."""
 from esptool.loader import ESPLoader
 from esptool.targets import CHIP_DEFS
 
+from flashjig.config import Chip
+
 
 def target(chip: str) -> type[ESPLoader]:
     """esptool's ROM class for a chip name such as ``esp32c3``."""
@@ -20,15 +22,16 @@ def chip_of(esp: ESPLoader) -> str:
 def revision(esp: ESPLoader) -> str | None:
     """``v<major>.<minor>`` of an ESP32-family chip (read from eFuse), None for an ESP8266,
     whose ROM keeps no revision."""
-    if chip_of(esp) == "esp8266":
+    if chip_of(esp) == Chip.ESP8266:
         return None
     return f"v{esp.get_major_chip_version()}.{esp.get_minor_chip_version()}"
 
 
 def chip_named_by_image_id(chip_id: int) -> str | None:
     """The chip (by its ``--chip`` name) an ESP32-family image's header names by its chip
-    id (esptool's ``IMAGE_CHIP_ID``); None for an id esptool does not know."""
+    id (esptool's ``IMAGE_CHIP_ID``, None for the ESP8266, whose images name no chip); None
+    for an id esptool does not know."""
     for name, cls in CHIP_DEFS.items():
-        if name != "esp8266" and chip_id == cls.IMAGE_CHIP_ID:
+        if chip_id == cls.IMAGE_CHIP_ID:
             return str(name)
     return None

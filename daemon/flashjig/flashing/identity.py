@@ -28,7 +28,8 @@ from typing import Any
 
 from esptool.bin_image import LoadFirmwareImage
 
-from flashjig.config import Identity, Profile
+from flashjig.config import Chip, Identity, IdentityMode, Profile
+from flashjig.config.chips import TRAITS, UnitData
 from flashjig.errors import IdentityError
 from flashjig.flashing import nvs
 from flashjig.flashing.images import Image
@@ -101,7 +102,7 @@ def patch_placeholder(image: bytes, placeholder: str, value: str) -> bytes:
     if patched[0] != 0xE9:
         return patched
     # The ROM checksums the segments it loads; esptool's image code recomputes it.
-    firmware = LoadFirmwareImage("esp8266", patched)
+    firmware = LoadFirmwareImage(Chip.ESP8266, patched)
     end = _checksum_position(patched, len(firmware.segments))
     return patched[:end] + bytes([firmware.calculate_checksum()]) + patched[end + 1 :]
 
@@ -166,10 +167,10 @@ def images_for_unit(
     ident = profile.identity
     if ident is None:
         raise IdentityError(f"profile {profile.name!r} gives its units no identity")
-    if ident.mode == "record" and images[0].chip != "esp8266":
+    if ident.mode == IdentityMode.RECORD and TRAITS[images[0].chip].unit_data == UnitData.NVS:
         blob = unit_nvs(images, ident, unit, profile=profile.name, station=station)
         return _with_image(images, blob)
-    if ident.mode == "record":
+    if ident.mode == IdentityMode.RECORD:
         if ident.offset is None:
             raise IdentityError("identity mode 'record' needs an offset")
         record = unit_record(unit, profile=profile.name, station=station)
@@ -177,7 +178,7 @@ def images_for_unit(
         extra = Image(ident.offset, Path("unit-record"), record, digest, images[0].chip)
         return (*images, extra)
     first, rest = images[0], images[1:]
-    if ident.mode == "placeholder":
+    if ident.mode == IdentityMode.PLACEHOLDER:
         if ident.placeholder is None:
             raise IdentityError("identity mode 'placeholder' needs a placeholder")
         data = patch_placeholder(first.data, ident.placeholder, unit.client_id)

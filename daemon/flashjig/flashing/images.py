@@ -29,7 +29,9 @@ from pathlib import Path
 from esptool.bin_image import LoadFirmwareImage
 from esptool.util import FatalError, pad_to
 
-from flashjig.config import ImageSpec, Profile
+from flashjig.config import Chip, IdentityMode, ImageSpec, Profile
+from flashjig.config.chips import TRAITS, UnitData
+from flashjig.config.model import DEFAULT_CHIP
 from flashjig.errors import ImageError
 from flashjig.flashing import chips, nvs
 from flashjig.flashing.chips import target
@@ -55,7 +57,7 @@ class Image:
     path: Path
     data: bytes
     sha256: str
-    chip: str = "esp8266"
+    chip: Chip = DEFAULT_CHIP
     parts: tuple[Part, ...] = ()  # what in it is checked as an image or a table
     _compressed: dict[bytes, bytes] = field(default_factory=dict, repr=False)
     _bodies: dict[bytes, bytes] = field(default_factory=dict, repr=False)
@@ -160,7 +162,7 @@ def _check_part(spec: ImageSpec, data: bytes, part: Part) -> None:
         return
     rom = target(spec.chip)
     if part.kind is Kind.BOOTLOADER:
-        if spec.chip == "esp8266" and bootloader_in(data) is not None:
+        if spec.chip == Chip.ESP8266 and bootloader_in(data) is not None:
             _no_bootloader(spec, data, part)  # an ESP32-family build in an ESP8266 list
         if data[part.start : part.start + 1] != bytes([rom.ESP_IMAGE_MAGIC]):
             _no_bootloader(spec, data, part)
@@ -222,10 +224,10 @@ def load_images(profile: Profile) -> tuple[Image, ...]:
 def _check_unit_data(profile: Profile, images: list[Image]) -> None:
     """An ESP32-family unit's data goes in its NVS partition: the build's partition table
     must be among the chip's images, and have one."""
-    if profile.identity is None or profile.identity.mode != "record":
+    if profile.identity is None or profile.identity.mode != IdentityMode.RECORD:
         return
     for chip in profile.chips:
-        if chip == "esp8266":
+        if TRAITS[chip].unit_data != UnitData.NVS:
             continue
         tables = [i for i in images if i.chip == chip and i.partition_table is not None]
         if not tables:

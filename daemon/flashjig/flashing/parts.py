@@ -29,6 +29,7 @@ from enum import Enum
 from esptool.bin_image import ESP32FirmwareImage, ESP8266V2FirmwareImage
 from esptool.loader import ESPLoader
 
+from flashjig.config import Chip
 from flashjig.flashing.chips import chip_named_by_image_id, target
 
 TABLE_OFFSET = 0x8000  # ESP-IDF's CONFIG_PARTITION_TABLE_OFFSET, and every build seen
@@ -92,7 +93,7 @@ def table_md5_problem(table: bytes) -> str | None:
     return None
 
 
-def parts(chip: str, offset: int, data: bytes) -> tuple[Part, ...]:
+def parts(chip: Chip, offset: int, data: bytes) -> tuple[Part, ...]:
     """The parts of a file written at ``offset`` for ``chip`` that are checked as images or
     tables (data parts are not listed)."""
     rom = target(chip)
@@ -101,7 +102,7 @@ def parts(chip: str, offset: int, data: bytes) -> tuple[Part, ...]:
     def start(flash: int) -> int | None:
         return flash - offset if offset <= flash < end else None
 
-    if chip == "esp8266":
+    if chip == Chip.ESP8266:
         if offset == rom.BOOTLOADER_FLASH_OFFSET:
             return (Part(Kind.BOOTLOADER, offset, 0),)
         if data[:1] == bytes([ESP8266V2FirmwareImage.IMAGE_V2_MAGIC]):

@@ -32,7 +32,9 @@ from esptool.cmds import attach_flash, detect_chip, detect_flash_size
 from esptool.loader import ERASE_WRITE_TIMEOUT_PER_MB, ESPLoader, timeout_per_mb
 from esptool.util import FatalError, flash_size_bytes
 
-from flashjig.config import Profile, SocketConfig
+from flashjig.config import AUTO, Backup, Erase, Profile, RfInit, SocketConfig
+from flashjig.config.chips import TRAITS
+from flashjig.config.model import DEFAULT_CHIP, Chip, SocketChip
 from flashjig.config.sizes import size_name, smallest_holding
 from flashjig.errors import BackupError, IdentityError, UnitsExhausted
 from flashjig.flashing import backups, capacity, chips, esplog, identity, sdklayout
@@ -82,7 +84,7 @@ class FlashJob:
     station: str = "flashjig"
     state_dir: Path | None = None  # where backups go
     unit_for: Callable[[str], Unit] | None = None  # the unit a MAC is (identity profiles)
-    chip: str = "esp8266"  # what the socket holds, or "auto": whatever the ROM says
+    chip: SocketChip = DEFAULT_CHIP  # what the socket holds, or auto: whatever the ROM says
 
     @classmethod
     def for_socket(
@@ -179,9 +181,9 @@ def _run(job: FlashJob, result: FlashResult) -> None:
             raise
         # Nothing the module held is lost yet (the capacity check puts back what it wrote,
         # or leaves its marker only where the image goes): everything above may refuse it.
-        if job.profile.backup == "before_write":
+        if job.profile.backup == Backup.BEFORE_WRITE:
             _backup(esp, job, result, size)
-        if job.profile.erase == "all":
+        if job.profile.erase == Erase.ALL:
             _guard("erasing the whole chip", esp.erase_flash)
             found.cache_clear()
         _guard("setting the flash parameters", esp.flash_set_parameters, size)
@@ -198,7 +200,7 @@ def _compress_ahead(job: FlashJob) -> None:
 
     def compress() -> None:
         for image in job.images:
-            if job.chip in ("auto", image.chip):
+            if job.chip in (AUTO, image.chip):
                 image.prepare()
 
     threading.Thread(target=compress, name=f"compress-{job.socket}", daemon=True).start()
@@ -236,7 +238,7 @@ def _images_of_chip(job: FlashJob, esp: ESPLoader) -> tuple[Image, ...]:
     """The job's images for the chip the ROM says it is: a chip the socket does not hold,
     or one the profile has no images for, fails as the wrong chip before anything else."""
     found = chips.chip_of(esp)
-    if job.chip not in ("auto", found):
+    if job.chip not in (AUTO, found):
         raise Failure(
             Reason.WRONG_CHIP,
             f"found {esp.CHIP_NAME}, the socket holds {chips.target(job.chip).CHIP_NAME}",
@@ -256,7 +258,7 @@ def _check_revision(images: tuple[Image, ...], esp: ESPLoader, result: FlashResu
     image) whose header says it is not for this chip or its revision; an app such is
     logged, as esptool notes it (ESP-IDF's bootloader checks the app's range at boot)."""
     for image in images:
-        if image.chip == "esp8266":
+        if image.chip == Chip.ESP8266:  # its image header names no chip or revision
             continue
         for part in image.parts:
             if part.kind is Kind.PARTITION_TABLE:
@@ -307,7 +309,7 @@ def _first_line(error: Exception) -> str:
 def _rewrites_sector_0(job: FlashJob, images: tuple[Image, ...]) -> bool:
     """Is sector 0 written next, so the capacity check may leave its marker there? Not
     when a backup of the module as found is taken first."""
-    return job.profile.backup != "before_write" and any(i.offset == 0 for i in images)
+    return job.profile.backup != Backup.BEFORE_WRITE and any(i.offset == 0 for i in images)
 
 
 def _real_size(
@@ -356,7 +358,7 @@ def _images_for(
         except (UnitsExhausted, IdentityError, OSError) as e:
             raise Failure(Reason.NO_IDENTITY, str(e)) from None
         result.serial, result.client_id = unit.serial, unit.client_id
-    if profile.rf_init == "auto" and images[0].chip == "esp8266":
+    if profile.rf_init == RfInit.AUTO and TRAITS[images[0].chip].rf_init:
         images = (*images, *sdklayout.rf_init_images(size))
     ordered = sorted(images, key=lambda image: image.offset)
     for before, after in itertools.pairwise(ordered):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from flashjig.config import LabelLayout, PrinterConfig
+from flashjig.config import LabelLayout, PrinterConfig, PrinterKind
 from flashjig.config.model import tcp_address
 from flashjig.errors import FlashjigError
 
@@ -183,10 +183,10 @@ class Cups(LabelPrinter):
 
 
 def printer_for(config: PrinterConfig) -> LabelPrinter:
-    if config.kind == "cups":
+    if config.kind == PrinterKind.CUPS:
         assert config.queue is not None  # the loader asks for it
         return Cups(config.queue)
     assert config.device is not None  # the loader asks for it
-    if config.kind == "zebra":
+    if config.kind == PrinterKind.ZEBRA:
         return Zebra(config.device)
     return BrotherQL(config.device, model=config.model, label=config.label)

@@ -11,6 +11,8 @@ from typing import Protocol
 from esptool.reset import DEFAULT_RESET_DELAY
 from esptool.targets import CHIP_DEFS
 
+from flashjig.config.chips import TRAITS
+from flashjig.config.model import AUTO, DEFAULT_CHIP, Chip, SocketChip
 from flashjig.hardware.pins import StrapLine
 
 RESET_HOLD_S = 0.1
@@ -30,15 +32,12 @@ def boot_hold(attempt: int) -> float:
     return BOOT_HOLDS_S[min(max(attempt, 1), len(BOOT_HOLDS_S)) - 1]
 
 
-# The boot strap of each chip, and the chips whose modules pull it up on the board (not
-# only inside the chip): see ModuleLines.why_silent.
-BOOT_PIN = {"esp8266": "GPIO0", "esp32": "GPIO0", "esp32s3": "GPIO0", "esp32c3": "GPIO9"}
-EXTERNAL_BOOT_PULL_UP = frozenset({"esp8266"})
-
-
-def _chips(chip: str) -> list[str]:
-    """The chips a socket may hold: ``auto`` is any of them."""
-    return list(BOOT_PIN) if chip == "auto" else [chip]
+def _chips(chip: SocketChip) -> list[Chip]:
+    """The chips a socket may hold: ``auto`` is any of them, by boot pin (a message names
+    them in that order)."""
+    if chip == AUTO:
+        return sorted(TRAITS, key=lambda each: TRAITS[each].boot_pin)
+    return [Chip(chip)]
 
 
 class Straps(Protocol):
@@ -68,7 +67,7 @@ class ModuleLines:
 
     boot: StrapLine
     en: StrapLine
-    chip: str = "esp8266"  # what the socket holds (SocketConfig.chip), or "auto"
+    chip: SocketChip = DEFAULT_CHIP  # what the socket holds (SocketConfig.chip), or auto
     reenumerates = False  # the USB adapter stays whatever the module does
     _reset_since: float | None = field(default=None, init=False)
 
@@ -132,9 +131,10 @@ class ModuleLines:
         high there is a powered socket, seated or not; low, an unpowered one or an open
         boot wire."""
         held_up = self.module_on_boot_line()
-        internal = [chip for chip in _chips(self.chip) if chip not in EXTERNAL_BOOT_PULL_UP]
+        chips = _chips(self.chip)
+        internal = [chip for chip in chips if not TRAITS[chip].external_boot_pull_up]
         if held_up:
-            if self.chip in EXTERNAL_BOOT_PULL_UP:
+            if not internal:  # every chip it may hold is on a module that pulls it up
                 return "a module's pull-up is on the boot line: is its serial line, or EN, wired?"
             return (
                 "a pull-up is on the boot line (a board's, the chip's own is off in reset: a "
@@ -144,16 +144,18 @@ class ModuleLines:
         if not internal:
             return (
                 "no module's pull-up on the boot line: is a module seated and powered, "
-                f"is its boot pin ({BOOT_PIN[self.chip]}) wired?"
+                f"is its boot pin ({', '.join(TRAITS[chip].boot_pin for chip in chips)}) wired?"
             )
-        pins = ", ".join(f"{BOOT_PIN[chip]} of an {CHIP_DEFS[chip].CHIP_NAME}" for chip in internal)
+        pins = ", ".join(
+            f"{TRAITS[chip].boot_pin} of an {CHIP_DEFS[chip].CHIP_NAME}" for chip in internal
+        )
         said = (
             f"the boot line reads low, which shows nothing of the module: the pull-up on its "
             f"boot pin ({pins}) is inside the chip and off while EN holds it in reset"
         )
-        if "esp32c3" in internal:
+        if Chip.ESP32C3 in internal:
             said += "; a C3 socket's own pull-up on GPIO9 (hw/README.md) reads low unpowered"
-        if self.chip == "auto":
+        if self.chip == AUTO:
             said += "; on an ESP-01S (ESP8266, its own pull-up on GPIO0) no module is there"
         return (
             f"{said}; is a module seated and powered, are its serial line, EN and boot pin wired?"

@@ -21,7 +21,7 @@ from pathlib import Path
 from gpiozero.pins import PinInfo
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from flashjig.config import Config, SocketConfig
+from flashjig.config import AUTO, Chip, Config, SocketConfig
 from flashjig.config.sizes import BYTES as SIZES
 from flashjig.emulator import EmulatedModule, Faults, FlashChip
 from flashjig.emulator.chips import CHIPS
@@ -65,7 +65,7 @@ class ModuleSpec:
 
     flash_size: str | None = None  # None: 1MB on an ESP-01S, 4MB on the ESP32s
     claimed_size: str | None = None
-    chip: str | None = None  # None: what the socket holds (an ESP8266 in an "auto" one)
+    chip: Chip | None = None  # None: what the socket holds (an ESP8266 in an auto one)
     # Native USB: seated with its boot button held, into the ROM loader. None: held, as the
     # person at the jig does with a blank C3 (it boot-loops otherwise, see README).
     boot_held: bool | None = None
@@ -129,12 +129,12 @@ class SimulatedHardware(Hardware):
         socket = self._socket(name)
         spec = spec or ModuleSpec()
         held = spec.chip or socket.chip
-        if held == "auto":
-            held = "esp32c3" if socket.native_usb else "esp8266"
+        if held == AUTO:
+            held = Chip.ESP32C3 if socket.native_usb else Chip.ESP8266
         if held not in CHIPS:
             raise HardwareError(f"the emulator has no {held}: it is one of {', '.join(CHIPS)}")
         chip = CHIPS[held]
-        size = spec.flash_size or ("1MB" if held == "esp8266" else "4MB")
+        size = spec.flash_size or ("1MB" if held == Chip.ESP8266 else "4MB")
         with self._lock:
             if name in self.modules:
                 raise HardwareError(f"{name} already holds a module")

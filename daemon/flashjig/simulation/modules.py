@@ -9,6 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
+from flashjig.config import Chip
+from flashjig.config.model import DEFAULT_CHIP
 from flashjig.config.sizes import BYTES as SIZES
 from flashjig.emulator import EmulatedModule, FlashChip
 from flashjig.emulator.chips import CHIPS
@@ -17,7 +19,7 @@ from flashjig.emulator.chips import CHIPS
 def serve_modules(
     count: int,
     *,
-    chip: str = "esp8266",
+    chip: Chip = DEFAULT_CHIP,
     flash_size: str = "1MB",
     claimed_size: str | None = None,
     line_rate: bool = False,

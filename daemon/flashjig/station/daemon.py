@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from flashjig.config import Config, load_config
+from flashjig.config import Backup, Config, load_config
 from flashjig.errors import (
     BackupError,
     ConfigError,
@@ -144,7 +144,7 @@ class Daemon:
             config, images = self.load()
         except (ConfigError, ImageError) as e:
             raise _NotStarting(str(e), ExitCode.BAD_INPUT) from None
-        if any(p.backup == "before_write" for p in config.profiles.values()):
+        if any(p.backup == Backup.BEFORE_WRITE for p in config.profiles.values()):
             try:
                 backups.check_room(self.state_dir, backups.START_ROOM)
             except BackupError as e:

@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from flashjig.config import Profile, SocketConfig, StationConfig
+from flashjig.config import AUTO, Profile, SocketConfig, StationConfig, Trigger
 from flashjig.errors import JournalUnwritable
 from flashjig.flashing import identity
 from flashjig.flashing.identity import Unit
@@ -118,7 +118,7 @@ class Socket:
         self.lines.straps.hold_in_reset()  # unpowered or not: it never starts its old firmware
         self.lines.power_on(settle=False)
         self._move(SocketStatus.inserted)
-        if self.workshop.settings.trigger in ("insert", "both"):
+        if self.workshop.settings.trigger in (Trigger.INSERT, Trigger.BOTH):
             self._settle = threading.Timer(self.workshop.settings.settle_time, self._settle_done)
             self._settle.daemon = True
             self._settle.start()
@@ -217,7 +217,7 @@ class Socket:
             images=[
                 {"offset": i.offset, "file": str(i.path), "sha256": i.sha256, "size": len(i.data)}
                 for i in images
-                if self.config.chip in ("auto", i.chip)
+                if self.config.chip in (AUTO, i.chip)
             ],
             baud=baud,
             retry=retry,
