@@ -78,9 +78,7 @@ class Station:
         self._held = False
         self._pressed_at = 0.0
         self._press = threading.Lock()  # hold (gpiozero's hold thread) against release
-        self.sockets = {
-            s.name: Socket(s, self) for s in config.sockets
-        }
+        self.sockets = {s.name: Socket(s, self) for s in config.sockets}
         self.spooler = _spooler(config, journal)
         self.button: Button | None = None
         if config.station.button is not None:
