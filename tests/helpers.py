@@ -240,7 +240,16 @@ def flash_profile(config, hardware, socket="socket1", profile=None, **job):
 
 
 def job_for(
-    config, hardware, socket, straps, *, profile=None, images=None, state_dir=None, **options
+    config,
+    hardware,
+    socket,
+    straps,
+    *,
+    profile=None,
+    images=None,
+    station=None,
+    state_dir=None,
+    **options,
 ):
     """The station's job for ``socket`` (FlashJob.for_socket) with ``profile``, the
     config's by default, and its images (loaded anew unless given)."""
@@ -251,7 +260,7 @@ def job_for(
         straps=straps,
         profile=profile,
         images=images or load_images(profile),
-        station=config.station.id,
+        station=station or config.station.id,
         state_dir=state_dir,
         **options,
     )
