@@ -10,6 +10,7 @@ import time
 import pytest
 from helpers import state_of, wait_for
 
+from flashjig.cli.statusview import render
 from flashjig.flashing.result import FlashResult, Reason
 from flashjig.station.status import SocketState
 
@@ -213,3 +214,18 @@ def test_a_full_disk_keeps_the_outcome_and_takes_no_new_module(station_config, s
         assert station.status().journal == "ok" and station.accepting
         assert changes_within(light, 1.0) <= 2
         assert station.flash_one("socket2")
+
+
+def test_the_batch_says_how_many_are_left(rig):
+    """station.batch: the status counts today's ok modules off the batch, and shows it."""
+    station, hw, _ = rig(batch=3)
+    status = station.status()
+    assert (status.batch, status.batch_left) == (3, 3)
+    hw.insert("socket1")
+    wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
+    assert station.flash_one("socket1")
+    wait_for(lambda: state_of(station, "socket1") is SocketState.OK, timeout=60, what="ok")
+    shown = station.status().as_dict()
+    assert shown["batch"] == {"size": 3, "left": 2}
+    assert "  batch: 1 of 3 flashed today, 2 left" in render(shown)
+    assert "batch" not in dataclasses.replace(station.status(), batch=None).as_dict()

@@ -38,6 +38,9 @@ def render(status: dict[str, Any], *, colour: bool = False) -> str:
         lines.insert(1, f"  MQTT: {status['broker']}")
     if labels := _labels_line(status.get("labels")):
         lines.insert(1, labels)
+    if batch := status.get("batch"):
+        done = batch["size"] - batch["left"]
+        lines.insert(1, f"  batch: {done} of {batch['size']} flashed today, {batch['left']} left")
     for s in status["sockets"]:
         if s["state"] == "flashing":
             stage = s["stage"] or "starting"

@@ -332,6 +332,8 @@ class StationConfig:
     serial_range: Annotated[tuple[int, int], SerialRange()] = (1, 999_999)
     # a long press with nothing running flashes this
     recovery_profile: Annotated[str | None, Text()] = None
+    # modules in the batch at hand: the status says how many are left to flash today
+    batch: Annotated[int | None, Number(1, 100_000)] = None
     labels: Annotated[LabelsConfig, Nested(LabelsConfig)] = LabelsConfig()
 
     @property

@@ -369,6 +369,7 @@ class Station:
             ),
             broker=self._broker,
             serial_range=config.station.serial_range if config.profile.identity else None,
+            batch=config.station.batch,
         )
 
     def stop(self) -> None:

@@ -176,6 +176,12 @@ class StationStatus:
     labels: LabelsStatus
     broker: str | None = None  # the MQTT connection in words, for a station reporting there
     serial_range: tuple[int, int] | None = None  # for a profile that hands out serials
+    batch: int | None = None  # the modules in the batch at hand (station.batch)
+
+    @property
+    def batch_left(self) -> int | None:
+        """The batch's modules still to flash: the batch less today's ok ones."""
+        return None if self.batch is None else max(0, self.batch - self.today.ok)
 
     @property
     def flashing(self) -> int:
@@ -205,4 +211,6 @@ class StationStatus:
         }
         if self.broker is not None:
             status["broker"] = self.broker
+        if self.batch is not None:
+            status["batch"] = {"size": self.batch, "left": self.batch_left}
         return status
