@@ -27,6 +27,9 @@ class ChipTraits:
     native_usb: bool = False  # a USB-Serial-JTAG port a socket can reach it by
     boot_pin: str = "GPIO0"  # the strap sampled as EN rises: low = download mode
     external_boot_pull_up: bool = False  # the module pulls its boot pin up, not the chip
+    # The ROM takes CHANGE_BAUDRATE (esptool: stub_and_esp32_function_only); the ESP8266's
+    # does not, and only auto-bauds to the rate it is synced at.
+    rom_changes_rate: bool = True
 
 
 TRAITS: dict[Chip, ChipTraits] = {
@@ -38,6 +41,7 @@ TRAITS: dict[Chip, ChipTraits] = {
             rf_init=True,
             flash_maps=True,
             external_boot_pull_up=True,
+            rom_changes_rate=False,
         ),
         ChipTraits(Chip.ESP32, UnitData.NVS),
         ChipTraits(Chip.ESP32C3, UnitData.NVS, native_usb=True, boot_pin="GPIO9"),

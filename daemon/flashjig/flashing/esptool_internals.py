@@ -7,6 +7,11 @@ upgrade is checked against this module alone.
 - ``image_incompatibility``: write-flash's own reason to refuse an ESP32-family image on
   the connected chip (its chip id, or a chip revision outside the image's, by esptool's
   rules for which of the header's revision fields count).
+- ``quick_sync``: esptool's ``sync`` (the SYNC packet, then the ROM's seven more replies)
+  with a short wait for those replies too: esptool waits 3 s for each, which a ROM that
+  heard the sync garbled (a rate it cannot auto-baud to) would cost on every try.
+- ``stub_change_baud``: the flasher stub's CHANGE_BAUDRATE for a stub that was not started
+  at 115200 (a fast ESP8266 sync), and ``set_line_rate``, the host side of a rate change.
 - ``quiet_hex_dumps``: esptool 5.6 formats every packet it sends or receives as a hex
   dump for its trace output, in f-strings that run whether tracing is on or not
   (``ESPLoader.write``, ``command`` and ``slip_reader`` wrap the bytes in
@@ -18,14 +23,75 @@ upgrade is checked against this module alone.
 
 from __future__ import annotations
 
+import hashlib
+import struct
+import time
+from pathlib import Path
+
 import esptool.loader
 from esptool.bin_image import ESP32FirmwareImage
 from esptool.cmds import _get_image_incompatibility, _update_image_flash_params
-from esptool.loader import ESPLoader
+from esptool.loader import SYNC_TIMEOUT, ESPLoader, FatalError, StubFlasher
+
+SYNC_PACKET = b"\x07\x07\x12\x20" + 32 * b"\x55"  # esptool's: 0x55s the ROM times bits by
+SYNC_REPLIES = 8  # a ROM answers one SYNC eight times (esptool reads them all)
+RATE_SETTLE_S = 0.05  # esptool's wait after a change of rate, for what the change garbled
+# esptool 5.6's ESP8266 flasher stub (esp-flasher-stub, stub_flasher/2/esp8266.json): its
+# CHANGE_BAUDRATE scales the UART's divider by 115200 / new rate and ignores the old rate
+# esptool sends (esp-stub-lib src/target/esp8266/src/uart.c), so it is right only for a stub
+# started at 115200. A stub with another digest is not known to do so: the station then
+# syncs an ESP8266 at 115200 (flashing.pipeline), as esptool does.
+ESP8266_STUB_SHA256 = "9ce821527ecb67224bf19cf78bef45a4de5b5f03ac08f100daf8de32499972e3"
 
 
 def close_port(esp: ESPLoader) -> None:
     esp._port.close()
+
+
+def quick_sync(esp: ESPLoader, tries: int) -> bool:
+    """Sync with the ROM at the port's rate: True once a SYNC is answered in full, False
+    after ``tries`` SYNCs that were not (each costs about 0.1 s)."""
+    for _ in range(tries):
+        try:
+            esp.flush_input()
+            esp._port.flushOutput()
+            esp.command(esp.ESP_CMDS["SYNC"], SYNC_PACKET, timeout=SYNC_TIMEOUT)
+            for _ in range(SYNC_REPLIES - 1):
+                esp.command(timeout=SYNC_TIMEOUT)
+            return True
+        except (FatalError, struct.error):  # silent, or garbled at this rate
+            time.sleep(RATE_SETTLE_S)
+    return False
+
+
+def set_line_rate(esp: ESPLoader, baud: int) -> None:
+    """The host's side of the line to ``baud`` (esptool's workaround for the CH341 driver
+    included)."""
+    esp._set_port_baudrate(baud)
+
+
+def esp8266_stub_scales_from_115200() -> bool:
+    """Whether esptool's ESP8266 stub is the one known to take its new rate as relative to
+    115200 (see ESP8266_STUB_SHA256)."""
+    path = Path(StubFlasher.STUB_DIR, StubFlasher.STUB_SUBDIRS[0], "esp8266.json")
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() == ESP8266_STUB_SHA256
+    except OSError:
+        return False
+
+
+def stub_change_baud(esp: ESPLoader, baud: int, started_at: int, *, from_115200: bool) -> None:
+    """The stub to ``baud``, from a stub that went up at ``started_at``: esptool's
+    change_baud, but for a stub that scales its rate from 115200 (``from_115200``) with
+    the first word that lands it on ``baud``."""
+    if not from_115200 or started_at == esptool.loader.ESPLoader.ESP_ROM_BAUD:
+        esp.change_baud(baud)
+        return
+    asked = baud * esptool.loader.ESPLoader.ESP_ROM_BAUD // started_at
+    esp.command(esp.ESP_CMDS["CHANGE_BAUDRATE"], struct.pack("<II", asked, started_at))
+    set_line_rate(esp, baud)
+    time.sleep(RATE_SETTLE_S)
+    esp.flush_input()
 
 
 def image_with_flash_params(

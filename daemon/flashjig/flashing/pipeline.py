@@ -39,10 +39,17 @@ from flashjig.config.sizes import size_name, smallest_holding
 from flashjig.errors import BackupError, IdentityError, UnitsExhausted
 from flashjig.flashing import backups, capacity, chips, esplog, identity, sdklayout
 from flashjig.flashing.bootcheck import check_boot
-from flashjig.flashing.esptool_internals import close_port, image_incompatibility
+from flashjig.flashing.esptool_internals import (
+    close_port,
+    esp8266_stub_scales_from_115200,
+    image_incompatibility,
+    quick_sync,
+    stub_change_baud,
+)
 from flashjig.flashing.identity import Unit
 from flashjig.flashing.images import Image
 from flashjig.flashing.parts import Kind
+from flashjig.flashing.rates import ROM_BAUD, FastConnect, RateStep, TooFast
 from flashjig.flashing.result import (
     Cancelled,
     Failure,
@@ -56,7 +63,7 @@ from flashjig.hardware.strapping import Straps
 
 log = logging.getLogger(__name__)
 
-ROM_BAUD = 115200
+RATE_CHECK_S = 0.3  # a read after a change of rate: a line that does not hold is silent
 CONNECT_ATTEMPTS = 3  # each a fresh strap and 5 syncs, ~0.9 s against a silent module
 MIN_BLOCK_TIMEOUT_S = 1.5
 # A module holding other firmware (or none) differs in the first sector, whose MD5 the
@@ -85,6 +92,7 @@ class FlashJob:
     state_dir: Path | None = None  # where backups go
     unit_for: Callable[[str], Unit] | None = None  # the unit a MAC is (identity profiles)
     chip: SocketChip = DEFAULT_CHIP  # what the socket holds, or auto: whatever the ROM says
+    fast: FastConnect | None = None  # start faster than esptool (None: as esptool does)
 
     @classmethod
     def for_socket(
@@ -101,6 +109,7 @@ class FlashJob:
         cancel: threading.Event | None = None,
         baud: int | None = None,
         unit_for: Callable[[str], Unit] | None = None,
+        fast: FastConnect | None = None,
     ) -> "FlashJob":
         """The job for a socket of the config: its name and chip from there, the rest
         from whoever runs it (the station's socket, ``flashjig flash``, the tests)."""
@@ -117,6 +126,7 @@ class FlashJob:
             state_dir=state_dir,
             unit_for=unit_for,
             chip=socket.chip,
+            fast=fast,
         )
 
 
@@ -150,17 +160,8 @@ def _run(job: FlashJob, result: FlashResult) -> None:
     emit = job.on_progress
     emit(Progress(job.socket, Stage.CONNECTING, 0, 0))
     _compress_ahead(job)
-    esp = connect(job.port, job.lines)
+    esp, chip_images = _start(job, result)
     try:
-        result.chip = _guard("reading the chip type", esp.get_chip_description)
-        result.chip_revision = _guard("reading the chip revision", chips.revision, esp)
-        result.mac = ":".join(f"{b:02x}" for b in _guard("reading the MAC", esp.read_mac))
-        chip_images = _images_of_chip(job, esp)
-        _check_revision(chip_images, esp, result)
-        emit(Progress(job.socket, Stage.STUB, 0, 0, mac=result.mac))
-        esp = _guard("starting the flasher stub", esp.run_stub)
-        if result.baud != ROM_BAUD:
-            _guard(f"changing to {result.baud} baud", esp.change_baud, result.baud)
         _guard("attaching the flash", attach_flash, esp)
         flash_id = _guard("reading the flash id", esp.flash_id)
         result.flash_id = f"{flash_id:06x}"
@@ -192,6 +193,128 @@ def _run(job: FlashJob, result: FlashResult) -> None:
     finally:
         close_port(esp)
     _boot(job, result)
+
+
+def _start(job: FlashJob, result: FlashResult) -> tuple[ESPLoader, tuple[Image, ...]]:
+    """The module connected, identified and running the flasher stub at the write rate
+    (``result.baud``): the fast way where the job allows it, and esptool's way when it does
+    not or when a faster step did not hold (``result.rate_fallback`` says which)."""
+    if job.fast is not None and not job.lines.reenumerates:  # native USB: no rate to raise
+        try:
+            return _start_fast(job, job.fast, result)
+        except TooFast as e:
+            result.rate_fallback = e.step
+            log.info(
+                "%s: %s; connecting at %d baud instead",
+                job.socket,
+                e,
+                ROM_BAUD,
+                extra={"SOCKET": job.socket, "MAC": result.mac or ""},
+            )
+    esp = connect(job.port, job.lines)
+    try:
+        chip_images = _identify(esp, job, result)
+        esp = _guard("starting the flasher stub", esp.run_stub)
+        result.sync_baud = result.stub_baud = ROM_BAUD
+        if result.baud != ROM_BAUD:
+            _guard(f"changing to {result.baud} baud", esp.change_baud, result.baud)
+    except BaseException:
+        close_port(esp)
+        raise
+    return esp, chip_images
+
+
+def _start_fast(
+    job: FlashJob, fast: FastConnect, result: FlashResult
+) -> tuple[ESPLoader, tuple[Image, ...]]:
+    """Strap once; sync an ESP8266 (or a socket that may hold one) at the fast sync rate and
+    upload the stub at it, or have an ESP32-family ROM change to the write rate first; then
+    the stub to the write rate. TooFast when a step of that does not hold."""
+    sync = fast.sync if _syncs_fast(job) else ROM_BAUD
+    job.lines.enter_bootloader(1)
+    esp = _synced(job, sync)
+    try:
+        chip_images = _identify(esp, job, result)
+        traits = TRAITS[Chip(chips.chip_of(esp))]  # one the profile has images for
+        stub_at = sync
+        if fast.rom_change and traits.rom_changes_rate and result.baud != sync:
+            _too_fast(RateStep.ROM_CHANGE, "the ROM's change of rate", esp.change_baud, result.baud)
+            stub_at = result.baud
+        step = RateStep.SYNC if stub_at == sync else RateStep.ROM_CHANGE
+        esp = _too_fast(step, f"uploading the stub at {stub_at} baud", esp.run_stub)
+        if result.baud != stub_at:
+            _too_fast(
+                RateStep.STUB_CHANGE,
+                f"the stub's change to {result.baud} baud",
+                _stub_to,
+                esp,
+                result.baud,
+                stub_at,
+                from_115200=not traits.rom_changes_rate,
+            )
+        result.sync_baud, result.stub_baud = sync, stub_at
+    except BaseException:
+        close_port(esp)
+        raise
+    return esp, chip_images
+
+
+def _syncs_fast(job: FlashJob) -> bool:
+    """An ESP8266 can only be fast from its sync (its ROM has no change of rate), and only
+    with a stub known to change rate from there; an ESP32-family ROM syncs at 115200 and
+    changes rate itself."""
+    may_hold_esp8266 = job.chip == AUTO or not TRAITS[job.chip].rom_changes_rate
+    return may_hold_esp8266 and esp8266_stub_scales_from_115200()
+
+
+def _synced(job: FlashJob, baud: int) -> ESPLoader:
+    """The port opened at ``baud`` and the ROM synced there (two SYNCs: a ROM answering
+    every other one syncs too), then identified as esptool does."""
+    try:
+        probe = ESPLoader(job.port, baud)
+    except serial.SerialException as e:
+        raise Failure(Reason.SERIAL_ERROR, f"cannot open {job.port}: {e}") from None
+    if not quick_sync(probe, tries=2):
+        close_port(probe)
+        raise TooFast(RateStep.SYNC, f"no sync at {baud} baud")
+    return _too_fast(
+        RateStep.SYNC,
+        f"identifying the chip at {baud} baud",
+        detect_chip,
+        probe._port,
+        baud,
+        connect_mode="no-reset-no-sync",
+        connect_attempts=1,
+    )
+
+
+def _stub_to(esp: ESPLoader, baud: int, started_at: int, *, from_115200: bool) -> None:
+    """The stub to ``baud``, and one read to prove the line holds at it."""
+    stub_change_baud(esp, baud, started_at, from_115200=from_115200)
+    esp.read_reg(esp.CHIP_DETECT_MAGIC_REG_ADDR, timeout=RATE_CHECK_S)
+
+
+def _too_fast(
+    step: RateStep, what: str, act: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+) -> _T:
+    """Run a faster step: a silent or garbled line is TooFast (fall back), a cancel still
+    a cancel."""
+    try:
+        return act(*args, **kwargs)
+    except (FatalError, serial.SerialException, struct.error, OSError) as e:
+        raise TooFast(step, f"{what} failed ({_first_line(e)})") from None
+
+
+def _identify(esp: ESPLoader, job: FlashJob, result: FlashResult) -> tuple[Image, ...]:
+    """What the ROM says the module is, and the job's images for it (refused here when they
+    are not for this chip or its revision)."""
+    result.chip = _guard("reading the chip type", esp.get_chip_description)
+    result.chip_revision = _guard("reading the chip revision", chips.revision, esp)
+    result.mac = ":".join(f"{b:02x}" for b in _guard("reading the MAC", esp.read_mac))
+    chip_images = _images_of_chip(job, esp)
+    _check_revision(chip_images, esp, result)
+    job.on_progress(Progress(job.socket, Stage.STUB, 0, 0, mac=result.mac))
+    return chip_images
 
 
 def _compress_ahead(job: FlashJob) -> None:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from flashjig.errors import FlashjigError
+from flashjig.flashing.rates import RateStep
 
 
 class Reason(enum.StrEnum):
@@ -97,7 +98,10 @@ class FlashResult:
     profile: str | None = None
     images: list[dict[str, Any]] = field(default_factory=list)
     bytes: int = 0
-    baud: int = 0
+    baud: int = 0  # the rate the images were written at
+    sync_baud: int = 0  # the rate the ROM was synced at (0: not synced)
+    stub_baud: int = 0  # the rate the flasher stub went up at
+    rate_fallback: RateStep = RateStep.NONE  # the faster step that did not hold
     duration_s: float = 0.0
     claimed_flash_size: str | None = None  # set when the chip claims more than it holds
     serial: int | None = None
