@@ -83,7 +83,10 @@ class RomClock:
     clock (CK8M) whose trim is in eFuse, as esptool's ESP32ROM.get_rom_cal_crystal_freq
     reads back (RTC calibration x 15625 x the trim / 40). The ROM divides that estimate,
     not the real 40 MHz, by the rate CHANGE_BAUDRATE asks for, so with CK8M drifted the
-    rate it sets is off; esptool's ESP32ROM.change_baud asks for a corrected rate."""
+    rate it sets is off ("it can sometimes set the wrong baud rate if the 'set baud rate'
+    command is sent to ROM code", https://github.com/espressif/esptool/issues/365);
+    esptool's ESP32ROM.change_baud asks for a corrected rate. How far real chips drift is
+    not published: the emulator's default is no drift."""
 
     CALIBRATION_40MHZ = 1024  # with the trim at 100: exactly 40 MHz
 
