@@ -15,7 +15,7 @@ from esptool.util import FatalError
 from gpiozero.pins.mock import MockFactory
 
 from flashjig.emulator.chips import CHIPS, ESP32, ESP8266
-from flashjig.emulator.faults import Faults
+from flashjig.emulator.faults import FAULT_NAMES, Faults, named_fault
 from flashjig.emulator.flashchip import FlashChip
 from flashjig.emulator.loader import stubs_for
 from flashjig.emulator.module import EmulatedModule, StrapPin
@@ -169,6 +169,12 @@ def test_sync_every_other_answers_the_second_sync(make_module):
         sync()
     finally:
         esp._port.close()
+
+
+def test_named_faults_for_ctl_insert_and_the_soak():
+    assert {"sync-every-other", "stub-uart-115200"} <= set(FAULT_NAMES)
+    assert named_fault("sync-every-other") == Faults(sync_every_other=True)
+    assert named_fault("stub-uart-115200") == Faults(stub_uart_115200=True)
 
 
 # -- CHANGE_BAUDRATE as each party computes it ------------------------------------------

@@ -370,8 +370,9 @@ class EmulatedModule:
         if self.line_rate:
             self._tx_clock = max(self._tx_clock, time.monotonic()) + len(data) * 10 / baud
             self.sleep_until(self._tx_clock)
-        if not self.uart.clear():
-            data = garble(data, baud, self.host_baud())
+        host = self.host_baud()
+        if not self.uart.clear(host):
+            data = garble(data, baud, host)
         if self.faults.drop_rate or self.faults.corrupt_rate:
             data = self._damage(data)
         self._write(data)
@@ -420,10 +421,11 @@ class EmulatedModule:
             self.faults.silent = True
         if self.faults.silent or self.state is not State.DOWNLOAD:
             return b""
-        self.uart.hear()
+        host = self.host_baud()
+        self.uart.hear(host)
         baud = self.baud()
-        if not self.uart.clear():
-            data = garble(data, self.host_baud(), baud)
+        if not self.uart.clear(host):
+            data = garble(data, host, baud)
         if self.line_rate:
             self._rx_clock = max(self._rx_clock, time.monotonic()) + len(data) * 10 / baud
         return data

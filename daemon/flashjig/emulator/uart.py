@@ -64,16 +64,15 @@ class Uart:
             measured = self._host_baud() or FALLBACK_BAUD
             self.rate = round(self.apb_hz / max(1, round(self.apb_hz / measured)))
 
-    def hear(self) -> None:
-        """Bytes arrive from the host: a sticky ROM locks a wrong rate on bytes above its
-        range."""
-        host = self._host_baud()
+    def hear(self, host: int) -> None:
+        """Bytes arrive from the host at ``host`` baud: a sticky ROM locks a wrong rate on
+        bytes above its range."""
         if self.rate is None and self.autobaud_sticky and host > self.autobaud_max:
             self.rate = round(host * STICKY_LOCK_FACTOR)
 
-    def clear(self) -> bool:
-        """Whether bytes cross the line intact, both ways, at the host's rate now."""
-        host = self._host_baud()
+    def clear(self, host: int) -> bool:
+        """Whether bytes cross the line intact, both ways, with the host at ``host`` baud
+        (0: unknown)."""
         if not host:
             return True  # no rate to compare (the tty is gone): nothing garbles
         if self.adapter_max_baud is not None and host > self.adapter_max_baud:
