@@ -9,6 +9,7 @@ from flashjig.cli.common import Subparsers
 from flashjig.config import Chip
 from flashjig.config.model import DEFAULT_CHIP
 from flashjig.config.sizes import NAMES as SIZES
+from flashjig.emulator.uart import AUTOBAUD_MAX
 from flashjig.errors import ExitCode
 
 # The chips a profile names, every one of which flashjig.emulator.chips models; named here
@@ -43,6 +44,21 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="model wire time (10 bits/byte) and datasheet flash times",
     )
+    sim.add_argument(
+        "--autobaud-max",
+        type=int,
+        default=AUTOBAUD_MAX,
+        metavar="BAUD",
+        help="the highest rate the ROM syncs at; above it, it hears noise "
+        f"(default {AUTOBAUD_MAX})",
+    )
+    sim.add_argument(
+        "--adapter-max-baud",
+        type=int,
+        metavar="BAUD",
+        help="the USB-serial adapter's highest reliable rate; above it, every byte "
+        "garbles both ways (default: no limit)",
+    )
     sim.set_defaults(handler=run)
 
 
@@ -59,4 +75,6 @@ def run(args: argparse.Namespace) -> int:
         claimed_size=args.claimed_size,
         line_rate=args.line_rate,
         state_dir=args.state_dir,
+        autobaud_max=args.autobaud_max,
+        adapter_max_baud=args.adapter_max_baud,
     )

@@ -63,7 +63,7 @@ def _esp32_fuses(mac: bytes, revision: int) -> dict[int, int]:
 
     The major revision is three bits in three places (word 3 bit 15, word 5 bit 20, the APB
     date register's bit 31: 0, 1, 3, 7 for v0 to v3); the minor is word 5 bits 24-25. The
-    ROM's crystal calibration reads 40 MHz (RTC calibration 1024 x the 8 MHz clock's 100).
+    8 MHz clock's eFuse trim reads 100 (see RomClock).
     """
     major, minor = divmod(revision, 100)
     bits = {0: 0, 1: 1, 2: 3, 3: 7}[major]
@@ -75,8 +75,35 @@ def _esp32_fuses(mac: bytes, revision: int) -> dict[int, int]:
         word + 16: 100,  # EFUSE_RD_CK8M_FREQ
         word + 20: ((bits >> 1) & 1) << 20 | minor << 24,
         ESP32ROM.APB_CTL_DATE_ADDR: ((bits >> 2) & 1) << 31,
-        ESP32ROM.RTCCALICFG1: 1024 << ESP32ROM.TIMERS_RTC_CALI_VALUE_S,
     }
+
+
+class RomClock:
+    """How an ESP32's ROM estimates its crystal: by calibrating it against the 8 MHz RC
+    clock (CK8M) whose trim is in eFuse, as esptool's ESP32ROM.get_rom_cal_crystal_freq
+    reads back (RTC calibration x 15625 x the trim / 40). The ROM divides that estimate,
+    not the real 40 MHz, by the rate CHANGE_BAUDRATE asks for, so with CK8M drifted the
+    rate it sets is off ("it can sometimes set the wrong baud rate if the 'set baud rate'
+    command is sent to ROM code", https://github.com/espressif/esptool/issues/365);
+    esptool's ESP32ROM.change_baud asks for a corrected rate. How far real chips drift is
+    not published: the emulator's default is no drift."""
+
+    CALIBRATION_40MHZ = 1024  # with the trim at 100: exactly 40 MHz
+
+    @staticmethod
+    def words(error: float) -> dict[int, int]:
+        """The calibration register of a ROM whose estimate is off by ``error``."""
+        value = round(RomClock.CALIBRATION_40MHZ * (1 + error))
+        return {ESP32ROM.RTCCALICFG1: value << ESP32ROM.TIMERS_RTC_CALI_VALUE_S}
+
+    @staticmethod
+    def estimate(read: Callable[[int], int]) -> float:
+        """The ROM's crystal estimate in Hz, from its registers as esptool computes it."""
+        calibration = (
+            read(ESP32ROM.RTCCALICFG1) >> ESP32ROM.TIMERS_RTC_CALI_VALUE_S
+        ) & ESP32ROM.TIMERS_RTC_CALI_VALUE
+        trim = read(ESP32ROM.EFUSE_RD_REG_BASE + 16) & 0xFF  # EFUSE_RD_CK8M_FREQ
+        return calibration * 15625 * trim / 40
 
 
 def _block1_fuses(rom: type[ESPLoader]) -> Callable[[bytes, int], dict[int, int]]:
@@ -165,6 +192,14 @@ class Chip:
     extended_header: bool = True
     # The ESP8266 ROM erases more than FLASH_BEGIN asks for (see loader.rom_erase_span).
     rom_erase_bug: bool = False
+    # The ESP32 ROM sets CHANGE_BAUDRATE's rate from its crystal estimate (RomClock);
+    # None: from the real clock, so it sets the rate asked for.
+    rom_clock: RomClock | None = None
+    # esp-flasher-stub (esptool 5.6's default, "2/") scales the divider the ROM synced with
+    # as if that sync was at 115200, ignoring the old rate esptool sends: esp-stub-lib
+    # src/target/esp8266/src/uart.c, new_clk_div = clk_div * 115200 / baudrate (issue 28's
+    # design note, section 2). Its ESP32-family stubs set the rate asked for.
+    stub_assumes_115200: bool = False
 
     @property
     def chip_id(self) -> int:
@@ -193,6 +228,7 @@ ESP8266 = Chip(
     checksum_error_log="csum err\r\nets_main.c \r\n",
     extended_header=False,
     rom_erase_bug=True,
+    stub_assumes_115200=True,
 )
 ESP32 = Chip(
     name="esp32",
@@ -210,6 +246,7 @@ ESP32 = Chip(
     load_line="load:0x{addr:08x},len:{size}\r\n",
     no_image_log="flash read err, 1000\r\nets_main.c 371 \r\n",
     checksum_error_log="checksum failure\r\nets_main.c 371 \r\n",
+    rom_clock=RomClock(),
 )
 ESP32C3 = Chip(
     name="esp32c3",

@@ -4,7 +4,15 @@ offers (``flashjig ctl insert --fault``)."""
 import random
 from dataclasses import dataclass
 
-FAULT_NAMES = ("none", "silent", "pulled-mid-write", "noisy", "flaky-boot")
+FAULT_NAMES = (
+    "none",
+    "silent",
+    "pulled-mid-write",
+    "noisy",
+    "flaky-boot",
+    "sync-every-other",
+    "stub-uart-115200",
+)
 
 
 @dataclass
@@ -13,7 +21,10 @@ class Faults:
 
     ``silent_after_bytes`` pulls it once that many bytes have come from the host;
     ``drop_rate`` and ``corrupt_rate`` act on every byte the module sends;
-    ``reset_after`` makes the firmware crash into a watchdog reset (a flaky unit).
+    ``reset_after`` makes the firmware crash into a watchdog reset (a flaky unit);
+    ``sync_every_other``: the ROM answers only every second SYNC packet (the first not);
+    ``stub_uart_115200``: the stub sets its UART to 115200 as it starts, so a rate the
+    ROM was given before it is lost.
     """
 
     silent: bool = False
@@ -22,11 +33,15 @@ class Faults:
     corrupt_rate: float = 0.0
     seed: int = 0
     reset_after: float | None = None  # the firmware resets this long after it starts
+    sync_every_other: bool = False
+    stub_uart_115200: bool = False
 
 
 def named_fault(name: str) -> Faults:
     """none; silent (never syncs); pulled-mid-write (goes silent after 50-500 kB);
-    noisy (drops and flips bits on its line); flaky-boot (firmware resets after 1 s)."""
+    noisy (drops and flips bits on its line); flaky-boot (firmware resets after 1 s);
+    sync-every-other (the ROM misses every other SYNC); stub-uart-115200 (the stub goes back
+    to 115200 as it starts)."""
     rng = random.Random()
     if name == "none":
         return Faults()
@@ -38,4 +53,8 @@ def named_fault(name: str) -> Faults:
         return Faults(drop_rate=0.00002, corrupt_rate=0.00002, seed=rng.randrange(1 << 30))
     if name == "flaky-boot":
         return Faults(reset_after=1.0)
+    if name == "sync-every-other":
+        return Faults(sync_every_other=True)
+    if name == "stub-uart-115200":
+        return Faults(stub_uart_115200=True)
     raise ValueError(f"unknown fault {name!r} (one of {', '.join(FAULT_NAMES)})")

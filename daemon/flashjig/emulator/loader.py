@@ -21,8 +21,10 @@ from typing import Protocol
 import esptool.loader
 
 from flashjig.emulator.chips import Chip
+from flashjig.emulator.faults import Faults
 from flashjig.emulator.flashchip import BLOCK, SECTOR, FlashChip
 from flashjig.emulator.registers import Registers
+from flashjig.emulator.uart import Uart
 
 SYNC_PAYLOAD = b"\x07\x07\x12\x20" + 32 * b"\x55"
 ROM_SYNC_VALUE = 0x20120707
@@ -78,27 +80,42 @@ class Link(Protocol):
 
     line_rate: bool
     arrival: float  # when the current command's last byte arrived (monotonic)
+    uart: Uart
+    faults: Faults
 
     def send(self, payload: bytes) -> None: ...
     def receive(self, timeout: float) -> bytes | None: ...
-    def set_baud(self, baud: int) -> None: ...
-    def lock_baud(self) -> None: ...
     def sleep_until(self, when: float) -> None: ...
 
 
 STUB_DIR = Path(esptool.loader.__file__).parent / "targets" / "stub_flasher"
-_stubs: dict[str, dict[int, tuple[bytes, bytes]]] = {}
+LEGACY_STUB = 1  # esptool's "1/": the legacy flasher stub; "2/" is esp-flasher-stub
 
 
-def stubs_for(chip: Chip) -> dict[int, tuple[bytes, bytes]]:
-    """esptool's stubs for the chip (legacy and esp-flasher-stub) by entry point: text and
-    data. The emulated chip runs a stub only if the bytes uploaded are esptool's own."""
+@dataclass(frozen=True)
+class Stub:
+    """One of esptool's flasher stubs: its version (its directory) and its segments."""
+
+    version: int
+    text: bytes
+    data: bytes
+
+
+_stubs: dict[str, dict[int, Stub]] = {}
+
+
+def stubs_for(chip: Chip) -> dict[int, Stub]:
+    """esptool's stubs for the chip (legacy and esp-flasher-stub) by entry point. The
+    emulated chip runs a stub only if the bytes uploaded are esptool's own."""
     if chip.name not in _stubs:
         stubs = {}
         for path in STUB_DIR.glob(f"*/{chip.name}.json"):
             stub = json.loads(path.read_text())
-            text, data = base64.b64decode(stub["text"]), base64.b64decode(stub["data"])
-            stubs[stub["entry"]] = (text, data)
+            stubs[stub["entry"]] = Stub(
+                int(path.parent.name),
+                base64.b64decode(stub["text"]),
+                base64.b64decode(stub["data"]),
+            )
         _stubs[chip.name] = stubs
     return _stubs[chip.name]
 
@@ -135,7 +152,8 @@ class Loader:
         self.flash = flash
         self.registers = registers
         self.link = link
-        self.stub = False
+        self.stub: Stub | None = None  # the stub running, once esptool has started one
+        self._syncs = 0
         self._mem = bytearray()
         self._mem_addr = 0
         self._mem_segments: dict[int, bytes] = {}
@@ -205,7 +223,10 @@ class Loader:
             return
         value = 0 if self.stub else ROM_SYNC_VALUE
         if not self.stub:
-            self.link.lock_baud()  # the ROM measured the host's rate on the 0x55 run
+            self._syncs += 1
+            if self.link.faults.sync_every_other and self._syncs % 2:
+                return  # this one missed: the next is answered
+            self.link.uart.lock()  # the ROM measured the host's rate on the 0x55 run
         for _ in range(8):  # the ROM answers every SYNC eight times; esptool reads them all
             self._reply(op, OK, value)
 
@@ -239,9 +260,11 @@ class Loader:
         uploaded = set(self._mem_segments.values())
         self._mem_segments = {}
         stub = stubs_for(self.chip).get(entry)
-        if stub is None or not set(stub) <= uploaded:
+        if stub is None or not {stub.text, stub.data} <= uploaded:
             return Next.HANG
-        self.stub = True
+        self.stub = stub
+        if self.link.faults.stub_uart_115200:
+            self.link.uart.set_baud(115200)  # what the ROM was told before is lost
         self.link.send(b"OHAI")
         return Next.STAY
 
@@ -314,9 +337,24 @@ class Loader:
         self._reply(op, OK)
 
     def _change_baud(self, op: int, data: bytes, checksum: int) -> None:
-        new_baud, _old = struct.unpack_from("<II", data)
+        """The reply goes at the old rate, then the UART takes the new one, as each
+        party computes it from the two words (the new rate, and the old or 0)."""
+        asked, old = struct.unpack_from("<II", data)
         self._reply(op, OK)
-        self.link.set_baud(new_baud)
+        self.link.uart.set_baud(self._new_baud(max(1, asked), old))
+
+    def _new_baud(self, asked: int, old: int) -> float:
+        uart = self.link.uart
+        if self.stub is None:  # an ESP32-family ROM: its divider from its crystal estimate
+            clock = self.chip.rom_clock
+            believed = clock.estimate(self.registers.read) if clock else uart.apb_hz
+            return asked * uart.apb_hz / believed
+        if self.stub.version == LEGACY_STUB:
+            # stub_io.c: the divider scaled by the old rate esptool sends over the new one.
+            return uart.apb_hz / max(1, uart.divider() * old // asked)
+        if self.chip.stub_assumes_115200:
+            return uart.apb_hz / max(1, uart.divider() * 115200 // asked)
+        return asked
 
     def _defl_begin(self, op: int, data: bytes, checksum: int) -> None:
         size, _blocks, _blocksize, offset = struct.unpack_from("<IIII", data)

@@ -32,6 +32,7 @@ from flashjig.emulator.faults import Faults
 from flashjig.emulator.flashchip import FlashChip
 from flashjig.emulator.loader import Loader, Next
 from flashjig.emulator.registers import Registers
+from flashjig.emulator.uart import AUTOBAUD_MAX, Uart
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,12 @@ class EmulatedModule:
     held, ``boot_held``), is reset over USB (``usb_reset``), and every chip reset takes its
     USB device away and brings back a new one (a new tty: ``device`` changes and
     ``on_reenumerate`` is told), as the real peripheral does.
+
+    The serial line (emulator.uart): the ROM auto-bauds up to ``autobaud_max`` (above it,
+    ``autobaud_sticky`` locks a wrong rate until reset); the USB-serial adapter garbles
+    every rate above ``adapter_max_baud`` (None: none does). ``rom_xtal_error``: an ESP32
+    ROM's crystal estimate is off by this fraction (its 8 MHz RC clock drifted), which
+    esptool's ESP32ROM.change_baud corrects for.
     """
 
     def __init__(
@@ -139,6 +146,10 @@ class EmulatedModule:
         powered: bool = True,
         native_usb: bool = False,
         boot_held: bool = False,
+        autobaud_max: int = AUTOBAUD_MAX,
+        autobaud_sticky: bool = False,
+        adapter_max_baud: int | None = None,
+        rom_xtal_error: float = 0.0,
     ) -> None:
         self.name = name
         self.chip = chip
@@ -158,7 +169,6 @@ class EmulatedModule:
         self._lock = threading.RLock()
         self._frames: collections.deque[bytes] = collections.deque()
         self._decoder = slip.Decoder()
-        self._uart_baud: int | None = None  # None: the ROM auto-bauds to the host
         self._rx_clock = 0.0
         self._tx_clock = 0.0
         self._stop = threading.Event()
@@ -166,8 +176,17 @@ class EmulatedModule:
         self._epoch = 0  # counts resets, so a command cut short by one is not acted on
         self._master, self._slave = self._open_tty()
         self.device = os.ttyname(self._slave)
+        self.uart = Uart(
+            chip.apb_hz,
+            self.host_baud,
+            autobaud_max=autobaud_max,
+            autobaud_sticky=autobaud_sticky,
+            adapter_max_baud=adapter_max_baud,
+        )
         # Both None once the module is closed (see close).
-        self.registers: Registers | None = Registers(chip, self.mac, flash, self.baud)
+        self.registers: Registers | None = Registers(
+            chip, self.mac, flash, self.uart.divider, rom_xtal_error=rom_xtal_error
+        )
         self.loader: Loader | None = Loader(chip, flash, self.registers, self)
         self.state = State.RESET
         self.powered = powered
@@ -239,10 +258,10 @@ class EmulatedModule:
                 self.loader = Loader(self.chip, self.flash, self.registers, self)
             self._decoder.reset()
             self._frames.clear()
-            self._uart_baud = self.chip.rom_baud
+            self.uart.reset(self.chip.rom_baud)
             self._emit(rom_banner(self.chip, download, cause))
             if download:
-                self._uart_baud = None
+                self.uart.reset(None)
                 self.state = State.DOWNLOAD
                 return
             log_text, runnable = load_image(self.flash, self.chip)
@@ -254,7 +273,7 @@ class EmulatedModule:
 
     def _run_app(self) -> None:
         app = app_behaviour(self.flash, self.default_app)
-        self._uart_baud = app.baud
+        self.uart.reset(app.baud)
         self.state = State.APP
         self._emit(app.banner.encode())
         if self.native_usb:
@@ -327,15 +346,7 @@ class EmulatedModule:
 
     def baud(self) -> int:
         """The module's UART rate; the ROM loader follows the host (auto-baud)."""
-        return self._uart_baud or self.host_baud() or 115200
-
-    def set_baud(self, baud: int) -> None:
-        self._uart_baud = baud
-
-    def lock_baud(self) -> None:
-        """Auto-baud ends at sync: from then on the UART keeps the rate it measured."""
-        if self._uart_baud is None:
-            self._uart_baud = self.host_baud() or 115200
+        return self.uart.baud()
 
     def sleep_until(self, when: float) -> None:
         """Let modelled time pass; a reset or close cuts it short."""
@@ -360,7 +371,7 @@ class EmulatedModule:
             self._tx_clock = max(self._tx_clock, time.monotonic()) + len(data) * 10 / baud
             self.sleep_until(self._tx_clock)
         host = self.host_baud()
-        if host and host != baud:
+        if not self.uart.clear(host):
             data = garble(data, baud, host)
         if self.faults.drop_rate or self.faults.corrupt_rate:
             data = self._damage(data)
@@ -411,8 +422,9 @@ class EmulatedModule:
         if self.faults.silent or self.state is not State.DOWNLOAD:
             return b""
         host = self.host_baud()
+        self.uart.hear(host)
         baud = self.baud()
-        if host and host != baud:
+        if not self.uart.clear(host):
             data = garble(data, host, baud)
         if self.line_rate:
             self._rx_clock = max(self._rx_clock, time.monotonic()) + len(data) * 10 / baud
@@ -455,7 +467,7 @@ class EmulatedModule:
     def _after(self, outcome: Next) -> None:
         if outcome is Next.RUN_APP:
             log_text, runnable = load_image(self.flash, self.chip)
-            self._uart_baud = self.chip.rom_baud
+            self.uart.reset(self.chip.rom_baud)
             self._emit(log_text)
             if runnable:
                 self._run_app()

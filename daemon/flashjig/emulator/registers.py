@@ -19,10 +19,18 @@ SFDP_SIGNATURE = 0x50444653  # "SFDP", as a Winbond part answers at SFDP address
 class Registers:
     """Register file of one chip; unknown addresses read back what was written (or 0)."""
 
-    def __init__(self, chip: Chip, mac: bytes, flash: FlashChip, baud: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        chip: Chip,
+        mac: bytes,
+        flash: FlashChip,
+        divider: Callable[[], int],
+        *,
+        rom_xtal_error: float = 0.0,
+    ) -> None:
         self._chip = chip
         self._flash = flash
-        self._baud = baud
+        self._divider = divider
         rom = chip.rom
         self._spi_cmd = rom.SPI_REG_BASE
         self._spi_addr = rom.SPI_REG_BASE + 0x04
@@ -30,11 +38,13 @@ class Registers:
         self._spi_w0 = rom.SPI_REG_BASE + rom.SPI_W0_OFFS
         self._values: dict[int, int] = {CHIP_MAGIC_ADDR: chip.magic}
         self._values.update(chip.fuses(mac, chip.revision))
+        if chip.rom_clock is not None:
+            self._values.update(chip.rom_clock.words(rom_xtal_error))
 
     def read(self, addr: int) -> int:
         if addr == self._chip.rom.UART_CLKDIV_REG:
             # 451 at 115200 on an ESP8266 (APB 52 MHz), 347 on the ESP32s (40 MHz).
-            return round(self._chip.apb_hz / self._baud())
+            return self._divider()
         return self._values.get(addr, 0)
 
     def write(self, addr: int, value: int, mask: int) -> None:

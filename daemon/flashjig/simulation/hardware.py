@@ -27,6 +27,7 @@ from flashjig.emulator import EmulatedModule, Faults, FlashChip
 from flashjig.emulator.chips import CHIPS
 from flashjig.emulator.faults import named_fault
 from flashjig.emulator.module import PulledDownPin, PulledUpPin, StrapPin
+from flashjig.emulator.uart import AUTOBAUD_MAX
 from flashjig.errors import HardwareError
 from flashjig.hardware.base import Hardware, Operator
 from flashjig.hardware.usbjtag import UsbPort
@@ -72,6 +73,13 @@ class ModuleSpec:
     boot: str | None = None  # the boot strap's pin; None: the pin the config names
     en: str | None = None
     faults: Faults = field(default_factory=Faults)
+    # The serial line (flashjig.emulator.uart): the ROM's auto-baud range, whether a rate
+    # above it sticks until reset, the adapter's highest reliable rate (None: no limit),
+    # and an ESP32 ROM's crystal estimate error.
+    autobaud_max: int = AUTOBAUD_MAX
+    autobaud_sticky: bool = False
+    adapter_max_baud: int | None = None
+    rom_xtal_error: float = 0.0
 
 
 class SimulatedHardware(Hardware):
@@ -157,6 +165,10 @@ class SimulatedHardware(Hardware):
                 powered=self._powered(socket),
                 native_usb=socket.native_usb,
                 boot_held=spec.boot_held is not False,
+                autobaud_max=spec.autobaud_max,
+                autobaud_sticky=spec.autobaud_sticky,
+                adapter_max_baud=spec.adapter_max_baud,
+                rom_xtal_error=spec.rom_xtal_error,
             )
             self.modules[name] = module
         if socket.native_usb:

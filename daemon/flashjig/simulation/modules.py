@@ -14,6 +14,7 @@ from flashjig.config.model import DEFAULT_CHIP
 from flashjig.config.sizes import BYTES as SIZES
 from flashjig.emulator import EmulatedModule, FlashChip
 from flashjig.emulator.chips import CHIPS
+from flashjig.emulator.uart import AUTOBAUD_MAX
 
 
 def serve_modules(
@@ -24,9 +25,13 @@ def serve_modules(
     claimed_size: str | None = None,
     line_rate: bool = False,
     state_dir: Path | None = None,
+    autobaud_max: int = AUTOBAUD_MAX,
+    adapter_max_baud: int | None = None,
 ) -> int:
     """Start ``count`` modules, print ``NAME DEVICE`` for each, then ``ready``; serve until
-    SIGINT or SIGTERM. With a state directory each module's flash persists in a file."""
+    SIGINT or SIGTERM. With a state directory each module's flash persists in a file. The
+    ROMs auto-baud up to ``autobaud_max`` (non-sticky: a module here is never reset); the
+    adapter garbles every rate above ``adapter_max_baud``."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -43,7 +48,15 @@ def serve_modules(
                 claimed_size=SIZES[claimed_size] if claimed_size else None,
                 backing_file=backing,
             )
-            modules.append(EmulatedModule(name, flash, chip=CHIPS[chip], line_rate=line_rate))
+            module = EmulatedModule(
+                name,
+                flash,
+                chip=CHIPS[chip],
+                line_rate=line_rate,
+                autobaud_max=autobaud_max,
+                adapter_max_baud=adapter_max_baud,
+            )
+            modules.append(module)
             print(f"{name} {modules[-1].device}", flush=True)
         print("ready", flush=True)
         stop.wait()
