@@ -49,7 +49,7 @@ from flashjig.flashing.esptool_internals import (
 from flashjig.flashing.identity import Unit
 from flashjig.flashing.images import Image
 from flashjig.flashing.parts import Kind
-from flashjig.flashing.rates import ROM_BAUD, FastConnect, RateStep, TooFast
+from flashjig.flashing.rates import ROM_BAUD, FastConnect, RateStep, TooFast, rate_below
 from flashjig.flashing.result import (
     Cancelled,
     Failure,
@@ -204,11 +204,14 @@ def _start(job: FlashJob, result: FlashResult) -> tuple[ESPLoader, tuple[Image, 
             return _start_fast(job, job.fast, result)
         except TooFast as e:
             result.rate_fallback = e.step
+            if e.step is RateStep.STUB_CHANGE:  # the line did not hold the write rate
+                result.baud = rate_below(result.baud)
             log.info(
-                "%s: %s; connecting at %d baud instead",
+                "%s: %s; connecting at %d baud instead, writing at %d",
                 job.socket,
                 e,
                 ROM_BAUD,
+                result.baud,
                 extra={"SOCKET": job.socket, "MAC": result.mac or ""},
             )
     esp = connect(job.port, job.lines)

@@ -17,14 +17,17 @@ more:
 
 Nothing here was tried on a real chip, so a faster step is tried once per attempt and any
 failure of it (no answer at the rate, a garbled upload, a rate change the line does not
-survive) takes the module through exactly today's path, 115200 then esptool's own
-change_baud, within the same attempt; retries never go fast.
+survive) takes the module through esptool's path, 115200 then esptool's own change_baud,
+within the same attempt (one rate lower when it was the write rate the line did not hold:
+the attempt would fail at it again); retries never go fast.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+
+from flashjig.config.model import BAUD_RATES
 
 ROM_BAUD = 115200  # what every ROM answers at, and the fallback of every faster step
 FAST_SYNC_BAUD = 460800  # the ESP8266 ROM's highest reported-reliable auto-baud
@@ -47,6 +50,12 @@ class FastConnect:
 
     sync: int = FAST_SYNC_BAUD
     rom_change: bool = True
+
+
+def rate_below(baud: int) -> int:
+    """The next rate down the config's ladder from ``baud`` (115200 at the bottom)."""
+    lower = [rate for rate in BAUD_RATES if rate < baud]
+    return max(lower, default=ROM_BAUD)
 
 
 class TooFast(Exception):
