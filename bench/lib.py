@@ -107,6 +107,8 @@ class Sim:
         flash_size: str = "1MB",
         claimed_size: str | None = None,
         preload=None,
+        chip: str = "esp8266",
+        autobaud_max: int | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.size = SIZES[flash_size]
@@ -118,6 +120,9 @@ class Sim:
         args += ["--flash-size", flash_size, "--state-dir", str(state_dir)]
         if claimed_size is not None:  # a counterfeit: its id claims more than it holds
             args += ["--claimed-size", claimed_size]
+        args += ["--chip", chip]
+        if autobaud_max is not None:  # a ROM that syncs only up to this rate
+            args += ["--autobaud-max", str(autobaud_max)]
         self.process = spawn(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.devices = []
         try:
@@ -264,6 +269,75 @@ def station(
     return report
 
 
+# -- connecting: until the flasher stub runs at the write rate (issue 28) ----------------
+
+
+class _NoStraps:
+    """A standalone sim's module waits in its ROM loader: nothing to strap."""
+
+    reenumerates = False
+
+    def enter_bootloader(self, attempt: int = 1) -> None:
+        pass
+
+    def run_firmware(self) -> None:
+        pass
+
+    def hold_in_reset(self) -> None:
+        pass
+
+    def why_silent(self) -> str:
+        return "a sim that does not answer"
+
+    def close(self) -> None:
+        pass
+
+
+def connect_flashjig(device: str, chip: str, images: list[tuple[int, Path]], baud: int) -> dict:
+    """The station's start (flashing.pipeline.start, the fast way): seconds until the stub
+    runs at ``baud``, and the rates it went at."""
+    from flashjig.config import ImageSpec, Profile
+    from flashjig.config.model import Chip
+    from flashjig.flashing.esptool_internals import close_port
+    from flashjig.flashing.images import load_images
+    from flashjig.flashing.pipeline import FlashJob, start
+    from flashjig.flashing.rates import FastConnect
+    from flashjig.flashing.result import FlashResult
+
+    specs = tuple(ImageSpec(offset, path, None, Chip(chip)) for offset, path in images)
+    profile = Profile(name="bench", images=specs, baud=baud)
+    job = FlashJob(
+        "socket1", device, _NoStraps(), profile, load_images(profile), chip=Chip(chip),
+        fast=FastConnect(),
+    )  # fmt: skip
+    result = FlashResult("socket1", baud=baud)
+    started = time.monotonic()
+    esp, _ = start(job, result)
+    seconds = time.monotonic() - started
+    close_port(esp)
+    return {
+        "seconds": seconds,
+        "sync_baud": result.sync_baud,
+        "stub_baud": result.stub_baud,
+        "fallback": str(result.rate_fallback),
+    }
+
+
+def connect_esptool(device: str, chip: str, baud: int) -> float:
+    """What the esptool CLI does before it writes (esptool/__init__.py: sync at 115200,
+    the stub, then change_baud), through its own API: seconds until the stub runs at
+    ``baud``."""
+    from esptool.cmds import detect_chip
+
+    started = time.monotonic()
+    esp = detect_chip(device, ROM_BAUD, connect_mode="no-reset", connect_attempts=1)
+    esp = esp.run_stub()
+    esp.change_baud(baud)
+    seconds = time.monotonic() - started
+    esp._port.close()
+    return seconds
+
+
 # -- the physical limit --------------------------------------------------------------------
 
 
@@ -271,7 +345,7 @@ def station(
 class Limit:
     """The least time the work can take on the modelled line and chip."""
 
-    stub_s: float  # the stub's text and data at the ROM's 115200 baud
+    stub_s: float  # the stub's text and data at the rate it goes up at
     wire_s: float  # the compressed image at the working baud
     flash_s: float  # erase (64 KiB blocks where aligned, else sectors) and page programs
     md5_s: float  # the stub hashing the written region
@@ -281,12 +355,14 @@ class Limit:
         return self.stub_s + max(self.wire_s, self.flash_s) + self.md5_s
 
 
-def limit(data: bytes, *, baud: int = 921600) -> Limit:
-    """For one image at offset 0, with the stub esptool 5.6 uploads by default."""
+def limit(data: bytes, *, baud: int = 921600, stub_baud: int = ROM_BAUD) -> Limit:
+    """For one image at offset 0, with the stub esptool 5.6 uploads by default, at
+    ``stub_baud``: 115200 as every tool sends it, or the rate an ESP8266 can be synced at
+    (flashing.rates.FAST_SYNC_BAUD)."""
     stub = StubFlasher(ESP8266ROM)
     chip = FlashChip(SIZES["4MB"])
     return Limit(
-        stub_s=(len(stub.text) + len(stub.data)) * BITS_PER_BYTE / ROM_BAUD,
+        stub_s=(len(stub.text) + len(stub.data)) * BITS_PER_BYTE / stub_baud,
         wire_s=len(zlib.compress(data, 9)) * BITS_PER_BYTE / baud,
         flash_s=chip.erase_time(-(-len(data) // SECTOR)) + chip.program_time(len(data)),
         md5_s=chip.md5_time(len(data)),

@@ -19,14 +19,16 @@ from pathlib import Path
 import lib
 import yaml
 
-from flashjig.emulator.firmware import build_firmware
+from flashjig.emulator.firmware import build_esp32_firmware, build_firmware
 from flashjig.station.control import ControlError, request
 from flashjig.station.paths import control_socket
 
 GROUPS = (
     *("overhead", "reflash", "parallel", "cpu", "idle", "scale", "changes", "modules", "web"),
-    "load",
+    *("load", "connect"),
 )
+# The chips the connect group starts, each on a fresh module over a UART.
+CONNECT_CHIPS = ("esp8266", "esp32", "esp32c3")
 ALIASES = {"limit": "overhead"}
 SHIPPED_CONFIG = lib.ROOT / "config" / "flashjig.yaml"
 # The modules people buy (issue 16): ESP-01S sold as 4 MB. kind -> (what the flash holds,
@@ -140,7 +142,44 @@ class Bench:
         _check_flash(sims, data)
         return seconds
 
+    def connected(self, chip: str, tool: str) -> dict:
+        """One start on a fresh module of ``chip``: until its stub runs at 921600."""
+        images = self.chip_images(chip)
+        with lib.sims(self.fresh_dir(f"connect-{tool}-{chip}"), 1, chip=chip) as sims:
+            device = sims[0].devices[0]
+            if tool == "flashjig":
+                return lib.connect_flashjig(device, chip, images, 921600)
+            return {"seconds": lib.connect_esptool(device, chip, 921600)}
+
+    def chip_images(self, chip: str) -> list[tuple[int, Path]]:
+        """Images for ``chip``, as a build of it would be laid out."""
+        if chip == "esp8266":
+            return [(0, self.image(1))]
+        folder = self.tmp / f"images-{chip}"
+        if not folder.exists():
+            folder.mkdir()
+            for offset, data in build_esp32_firmware(chip).items():
+                (folder / f"{offset:x}.bin").write_bytes(data)
+        return [(int(p.stem, 16), p) for p in sorted(folder.iterdir())]
+
     # -- groups ----------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Connect until the flasher stub runs at the write rate (issue 28): the station's
+        start against esptool's (the CLI's path, through its API), on a fresh module of
+        each chip, and against the line: the stub's bytes at the rate it can go up at."""
+        for chip in CONNECT_CHIPS:
+            runs = [self.connected(chip, "flashjig") for _ in range(self.repeat)]
+            station = lib.median([r["seconds"] for r in runs])
+            cli = lib.median(
+                [self.connected(chip, "esptool")["seconds"] for _ in range(self.repeat)]
+            )
+            self.emit(f"connect_{chip}_flashjig_s", station)
+            self.emit(f"connect_{chip}_esptool_s", cli)
+            self.emit(f"connect_{chip}_ratio", station / cli)
+            self.emit(f"connect_{chip}_sync_baud", runs[-1]["sync_baud"])
+            self.emit(f"connect_{chip}_stub_baud", runs[-1]["stub_baud"])
+            self.emit(f"connect_{chip}_fallbacks", sum(bool(r["fallback"]) for r in runs))
 
     def modules(self) -> None:
         """The 4 MB modules people flash: first flash and re-flash, the station against the

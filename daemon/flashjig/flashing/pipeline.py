@@ -160,7 +160,7 @@ def _run(job: FlashJob, result: FlashResult) -> None:
     emit = job.on_progress
     emit(Progress(job.socket, Stage.CONNECTING, 0, 0))
     _compress_ahead(job)
-    esp, chip_images = _start(job, result)
+    esp, chip_images = start(job, result)
     try:
         _guard("attaching the flash", attach_flash, esp)
         flash_id = _guard("reading the flash id", esp.flash_id)
@@ -195,7 +195,7 @@ def _run(job: FlashJob, result: FlashResult) -> None:
     _boot(job, result)
 
 
-def _start(job: FlashJob, result: FlashResult) -> tuple[ESPLoader, tuple[Image, ...]]:
+def start(job: FlashJob, result: FlashResult) -> tuple[ESPLoader, tuple[Image, ...]]:
     """The module connected, identified and running the flasher stub at the write rate
     (``result.baud``): the fast way where the job allows it, and esptool's way when it does
     not or when a faster step did not hold (``result.rate_fallback`` says which)."""
