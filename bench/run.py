@@ -167,7 +167,10 @@ class Bench:
     def connect(self) -> None:
         """Connect until the flasher stub runs at the write rate (issue 28): the station's
         start against esptool's (the CLI's path, through its API), on a fresh module of
-        each chip, and against the line: the stub's bytes at the rate it can go up at."""
+        each chip."""
+        from esptool.logger import log
+
+        log.set_verbosity("silent")  # esptool's own lines, in this process
         for chip in CONNECT_CHIPS:
             runs = [self.connected(chip, "flashjig") for _ in range(self.repeat)]
             station = lib.median([r["seconds"] for r in runs])
