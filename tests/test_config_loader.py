@@ -671,3 +671,20 @@ def test_a_station_id_with_an_underscore_is_refused(station: Path) -> None:
     err = load_error(station, text)
     assert_located(err, station, line_of(text, "id: test_bench"), "station.id", "no '_'")
     assert load_config(write(station, BASE)).station.id == "test-bench"
+
+
+def test_the_fast_sync_rate_and_rom_change_default_on_and_can_be_set(station: Path) -> None:
+    settings = load_config(station).station
+    assert (settings.sync_baud, settings.rom_baud_change) == (460800, True)
+    text = edit(BASE, "  id: test-bench\n", "  id: test-bench\n  sync_baud: 115200\n")
+    write(station, edit(text, "  id: test-bench\n", "  id: test-bench\n  rom_baud_change: no\n"))
+    settings = load_config(station).station
+    assert (settings.sync_baud, settings.rom_baud_change) == (115200, False)
+
+
+def test_a_sync_rate_no_rom_takes_is_refused_where_it_is(station: Path) -> None:
+    text = edit(BASE, "  id: test-bench\n", "  id: test-bench\n  sync_baud: 1500000\n")
+    err = load_error(station, text)
+    assert_located(
+        err, station, line_of(text, "sync_baud"), "station.sync_baud", "115200, 230400, 460800"
+    )

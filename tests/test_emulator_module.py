@@ -157,3 +157,18 @@ def test_silent_module_is_not_detected(standalone):
     module = standalone(Faults(silent=True))
     with pytest.raises(FatalError):
         esptool.cmds.detect_chip(module.device, 115200, connect_mode="no-reset", connect_attempts=1)
+
+
+def test_a_pulled_modules_silence_stays_with_it(station_config):
+    """Taking a module out silences it; the spec it was seated from seats the next one
+    talking (pulling one used to set the spec's own faults silent: every later module
+    seated from the same spec said nothing)."""
+    from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
+
+    spec = ModuleSpec()
+    with SimulatedHardware(station_config, insert_all=False) as hw:
+        first = hw.insert("socket1", spec)
+        hw.remove("socket1")
+        second = hw.insert("socket1", spec)
+        assert first.faults.silent and not second.faults.silent
+        assert not spec.faults.silent

@@ -18,6 +18,7 @@ from flashjig.mqtt.incoming import (
     one_line,
 )
 from flashjig.mqtt.result import FIELDS, result_event
+from flashjig.station.rates import LearnedRates
 from flashjig.station.status import SocketState, SocketStatus
 
 
@@ -44,7 +45,8 @@ def test_what_a_station_publishes_is_accepted(journal):
     assert check_result(payload(older)) == older
 
     busy = SocketStatus("socket1", SocketState.FLASHING, progress=41.5, attempt=1, mac="aa")
-    for status in (SocketStatus("socket1"), busy):
+    learned = busy.with_rates(LearnedRates(460800, 921600, "1a86:7523:A5:USB", 1))
+    for status in (SocketStatus("socket1"), busy, learned):
         state = {**status.as_dict(), "inserted": True}
         assert check_socket_state(payload(state)) == state
     assert check_availability(b"offline") == "offline"
@@ -98,6 +100,7 @@ def test_states_that_do_not_match_say_what_is_wrong():
         (check_station_state, {"ok_today": -1}, '"ok_today" is -1, not a whole number from 0'),
         (check_socket_state, {"progress": "x"}, '"progress" is "x", not a number'),
         (check_socket_state, {"state": {}}, '"state" is {}, not text'),
+        (check_socket_state, {"rates": {"sync": "fast"}}, '"rates" is {"sync": "fast"}, not'),
     ]
     for check, state, why in cases:
         with pytest.raises(Refused) as refused:

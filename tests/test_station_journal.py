@@ -26,6 +26,7 @@ from flashjig.errors import (
     UnitsExhausted,
 )
 from flashjig.flashing.identity import client_id
+from flashjig.flashing.rates import RateStep
 from flashjig.flashing.result import Reason
 from flashjig.station.journal import (
     INTERRUPTED_DETAIL,
@@ -151,6 +152,50 @@ def test_a_journal_of_schema_5_keeps_its_print_queue(tmp_path):
         assert journal.label_counts() == LabelCounts(
             waiting=0, failed=1, last_failure="no QR code holds it"
         )
+
+
+def test_a_row_keeps_the_rates_the_attempt_went_at_and_its_adapter(journal):
+    attempt = journal.start_attempt(
+        socket="s1", profile="demo", images=IMAGES, baud=921600, adapter="1a86:7523:A5:USB"
+    )
+    result = ok_result(baud=460800, sync_baud=460800, stub_baud=460800)
+    result.rate_fallback = RateStep.STUB_CHANGE
+    row = journal.finish_attempt(attempt, result)
+    assert (row.baud, row.sync_baud, row.stub_baud) == (460800, 460800, 460800)
+    assert (row.adapter, row.rate_fallback) == ("1a86:7523:A5:USB", "stub-baud")
+    assert row.as_dict()["rate_fallback"] == "stub-baud"
+
+
+def test_recent_rates_are_a_sockets_first_attempts_on_one_adapter(journal):
+    for socket, adapter, retry in [("s1", "A", 0), ("s2", "A", 0), ("s1", "B", 0)]:
+        record(journal, ok_result(socket), adapter=adapter, retry=retry)
+    record(journal, failed_result("s1"), adapter="A", retry=1)  # a retry: today's path
+    journal.start_attempt(socket="s1", profile="demo", images=[], baud=1, adapter="A")
+    newest = record(journal, failed_result("s1"), adapter="A")
+    rows = journal.recent_rates("s1", "A", limit=5)
+    assert [row.id for row in rows] == [1, newest.id]
+    assert [row.id for row in journal.recent_rates("s1", "A", limit=1)] == [newest.id]
+    assert journal.recent_rates("s1", None, limit=5) == []
+
+
+def test_a_journal_of_schema_7_takes_the_rate_columns(tmp_path):
+    """Schema 8 keeps the rates and the adapter: older rows read as not known."""
+    path = tmp_path / JOURNAL_FILE
+    with sqlite3.connect(path) as conn:
+        for statement in (s for migration in MIGRATIONS[:7] for s in migration):
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO attempts (station, socket, profile, started_at, result, baud, retry)"
+            " VALUES ('jig-1', 's1', 'demo', '2026-12-02T08:00:00.000Z', 'ok', 921600, 0)"
+        )
+        conn.execute("PRAGMA user_version = 7")
+    with Journal(path, station="jig-1") as journal:
+        [row] = journal.attempts()
+        assert (row.baud, row.sync_baud, row.stub_baud) == (921600, 0, 0)
+        assert (row.adapter, row.rate_fallback) == (None, "")
+        assert journal.recent_rates("s1", None, limit=20) == [row]
+        indexes = {r[1] for r in journal._conn.execute("PRAGMA index_list(attempts)")}
+        assert "attempts_socket" in indexes
 
 
 def test_concurrent_finishes_from_eight_threads(journal):

@@ -228,4 +228,7 @@ def test_the_batch_says_how_many_are_left(rig):
     shown = station.status().as_dict()
     assert shown["batch"] == {"size": 3, "left": 2}
     assert "  batch: 1 of 3 flashed today, 2 left" in render(shown)
+    assert shown["sockets"][0]["rates"]["write"] == station.config.profile.baud
+    rates = shown["sockets"][0]["rates"]
+    assert "  BAUD  " in render(shown) and f"{rates['sync']}/{rates['write']}" in render(shown)
     assert "batch" not in dataclasses.replace(station.status(), batch=None).as_dict()

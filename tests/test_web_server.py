@@ -107,6 +107,9 @@ def test_the_api_status_is_the_stations(page):
     assert headers["Content-Type"].startswith("application/json")
     assert [s["name"] for s in status["sockets"]] == list(station.sockets)
     assert status.keys() == station.status().as_dict().keys()
+    assert status["sockets"][0]["rates"]["adapter"] == "sim:socket1"  # the page's baud column
+    _, _, script = get(status_page, "/static/app.js")
+    assert b"s.rates.sync" in script
 
 
 def test_a_new_event_stream_gets_the_status_at_once_on_an_idle_station(page):

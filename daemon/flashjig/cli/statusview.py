@@ -30,7 +30,7 @@ def render(status: dict[str, Any], *, colour: bool = False) -> str:
         f"station {status['station']}  profile {status['profile']}  "
         f"trigger {status['trigger']}  today {today['ok']} ok / {today['failed']} failed  "
         f"(all time {total['ok']} ok / {total['failed']} failed)",
-        f"  {'SOCKET':<10} {'STATE':<9} {'PROGRESS':<33} {'MAC':<17}  LAST",
+        f"  {'SOCKET':<10} {'STATE':<9} {'PROGRESS':<33} {'MAC':<17}  {'BAUD':<13}  LAST",
     ]
     if status.get("journal", "ok") != "ok":
         lines.insert(1, f"  ! {status['journal']}")
@@ -59,9 +59,14 @@ def render(status: dict[str, Any], *, colour: bool = False) -> str:
         mac = s["mac"] or "-"
         lines.append(
             f"{light(s['state'], colour)} {s['name']:<10} {s['state']:<9} {progress:<33} "
-            f"{mac:<17}  {last}"
+            f"{mac:<17}  {_baud(s.get('rates')):<13}  {last}"
         )
     return "\n".join(lines)
+
+
+def _baud(rates: dict[str, Any] | None) -> str:
+    """The socket's learned sync / write rates ("-" from an older daemon)."""
+    return f"{rates['sync']}/{rates['write']}" if rates else "-"
 
 
 def _labels_line(labels: dict[str, Any] | None) -> str:

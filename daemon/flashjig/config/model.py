@@ -52,6 +52,7 @@ from flashjig.config.sizes import NAMES as SIZE_NAMES
 from flashjig.errors import ConfigError
 
 BAUD_RATES = (115200, 230400, 460800, 921600, 1500000, 2000000)
+SYNC_RATES = (115200, 230400, 460800, 921600)  # what an ESP8266 ROM may be synced at
 FLASH_MODES = ("keep", "qio", "qout", "dio", "dout")
 FLASH_FREQS = ("keep", "40m", "26m", "20m", "80m")
 FLASH_SIZES = ("keep", "detect", *SIZE_NAMES, *ESP8266_MAPS)
@@ -323,6 +324,10 @@ class StationConfig:
     debounce: Annotated[float, Seconds()] = 0.05  # a detect switch must hold its level this long
     retries: Annotated[int, Number(0, 10)] = 2  # attempts after the first
     fallback_baud: Annotated[int, OneOf(BAUD_RATES)] = 115200  # retries use this baud
+    # an ESP8266's first sync and its stub's upload go at this; 115200 turns that off
+    sync_baud: Annotated[int, OneOf(SYNC_RATES)] = 460800
+    # an ESP32-family ROM changes to the write rate before the stub goes up
+    rom_baud_change: Annotated[bool, Flag()] = True
     status_led: Annotated[str | None, Pin()] = None  # "daemon alive"
     # decides which pins the buses below take; absent from the file: this machine's
     pi_model: Annotated[str, PiModel(PI_MODELS)] = "4"

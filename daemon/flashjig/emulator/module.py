@@ -10,6 +10,7 @@ on, every byte takes 10 bits / baud on the wire and the flash takes its datashee
 import array
 import collections
 import contextlib
+import dataclasses
 import enum
 import fcntl
 import hashlib
@@ -159,7 +160,8 @@ class EmulatedModule:
         self.flash = flash
         self.mac = mac or chip.oui + hashlib.sha256(name.encode()).digest()[:3]
         self.line_rate = line_rate
-        self.faults = faults or Faults()
+        # Its own copy: a pull silences this module, not the spec the next is seated from.
+        self.faults = dataclasses.replace(faults) if faults else Faults()
         self.default_app = default_app
         self.arrival = 0.0
         self._boot_pin = boot

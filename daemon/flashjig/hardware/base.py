@@ -40,6 +40,11 @@ class Hardware(abc.ABC):
         """A native-USB socket's USB port (its reset and presence), at ``port(socket)``."""
         return EsptoolUsbPort(self.port(socket))
 
+    def adapter(self, socket: str) -> str | None:
+        """Which USB adapter serves a socket now (None: not known); a socket learns its
+        safe rates per adapter, so a swapped one starts afresh."""
+        return None
+
     def absent_ports(self) -> dict[str, str]:
         """Socket -> serial device, for the sockets whose device is not there (an adapter
         unplugged); the station still starts, and says so."""

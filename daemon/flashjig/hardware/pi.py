@@ -20,7 +20,7 @@ from gpiozero.pins import Factory
 from flashjig.config import Config
 from flashjig.errors import HardwareError
 from flashjig.hardware.base import Hardware
-from flashjig.hardware.usb import BY_PATH
+from flashjig.hardware.usb import BY_PATH, adapter_identity
 
 HEADER_CHIP_LABELS = ("pinctrl-rp1", "pinctrl-bcm2711", "pinctrl-bcm2835")
 # The USB host controllers each model's ports hang off, as /dev/serial/by-path/ names them:
@@ -64,6 +64,9 @@ class PiHardware(Hardware):
 
     def port(self, socket: str) -> str:
         return self._ports[socket]
+
+    def adapter(self, socket: str) -> str | None:
+        return adapter_identity(self._ports[socket])
 
     def absent_ports(self) -> dict[str, str]:
         return {

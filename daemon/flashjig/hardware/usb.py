@@ -11,6 +11,7 @@ appears when the operator plugs each socket's adapter in.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,7 +21,9 @@ import serial
 from flashjig.errors import HardwareError
 
 BY_PATH = Path("/dev/serial/by-path")
+SYS_TTY = Path("/sys/class/tty")
 POLL_S = 0.2
+USB_DEVICE_DEPTH = 3  # a ttyUSB's port, its interface, then the USB device (ttyACM: one less)
 
 
 def adapters(directory: Path = BY_PATH) -> set[str]:
@@ -51,6 +54,36 @@ def wait_for_new(before: set[str], timeout: float, directory: Path = BY_PATH) ->
         if time.monotonic() >= deadline:
             return None
         time.sleep(POLL_S)
+
+
+def adapter_identity(port: str, sys_tty: Path = SYS_TTY) -> str | None:
+    """Which adapter is at ``port``, as sysfs knows it: ``vid:pid:serial:product``, or
+    ``vid:pid:product@bus-devnum`` for one without a serial number (a CH340: a re-plug or
+    reboot gives it a new one). Sockets are named by USB port, so only this tells a swapped
+    adapter apart. None for what is not a USB device (a pseudo terminal, a URL)."""
+    tty = Path(os.path.realpath(port)).name
+    try:
+        found = (sys_tty / tty / "device").resolve(strict=True)
+    except OSError:
+        return None
+    for device in (found, *found.parents[: USB_DEVICE_DEPTH - 1]):
+        if (device / "idVendor").is_file():
+            return _identity(device)
+    return None
+
+
+def _identity(device: Path) -> str:
+    def attribute(name: str) -> str:
+        try:
+            return (device / name).read_text().strip()
+        except OSError:
+            return ""
+
+    vid, pid, product = attribute("idVendor"), attribute("idProduct"), attribute("product")
+    serial_number = attribute("serial")
+    if serial_number:
+        return f"{vid}:{pid}:{serial_number}:{product}"
+    return f"{vid}:{pid}:{product}@{attribute('busnum')}-{attribute('devnum')}"
 
 
 @contextlib.contextmanager

@@ -155,6 +155,16 @@ SOCKET_STATE = {
     "duration_s": _optional(NUMBER),
     "since": NUMBER,
     "inserted": FLAG,
+    "rates": _optional(
+        Kind(
+            "the socket's rates (sync, write, adapter, fallbacks)",
+            lambda v: (
+                isinstance(v, dict)
+                and all(k not in v or _whole(v[k], 0) for k in ("sync", "write", "fallbacks"))
+                and (v.get("adapter") is None or isinstance(v["adapter"], str))
+            ),
+        )
+    ),
 }
 
 AVAILABILITY = ("online", "offline")

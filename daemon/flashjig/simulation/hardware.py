@@ -80,6 +80,7 @@ class ModuleSpec:
     autobaud_sticky: bool = False
     adapter_max_baud: int | None = None
     rom_xtal_error: float = 0.0
+    adapter: str | None = None  # the socket's USB adapter from now on (None: "sim:<socket>")
 
 
 class SimulatedHardware(Hardware):
@@ -101,6 +102,7 @@ class SimulatedHardware(Hardware):
         self.modules: dict[str, EmulatedModule] = {}
         self._serial = itertools.count(1)
         self._lock = threading.Lock()
+        self._adapters: dict[str, str] = {}  # socket -> the adapter a module's spec named
         # Native-USB sockets: udev's by-path links, made here as the module's tty comes.
         self._usb_dir: Path | None = None
         if any(socket.native_usb for socket in config.sockets):
@@ -171,6 +173,8 @@ class SimulatedHardware(Hardware):
                 rom_xtal_error=spec.rom_xtal_error,
             )
             self.modules[name] = module
+            if spec.adapter is not None:
+                self._adapters[name] = spec.adapter
         if socket.native_usb:
             module.on_reenumerate.append(lambda device: self._relink(name, module, device))
             self._relink(name, module, module.device)
@@ -201,6 +205,9 @@ class SimulatedHardware(Hardware):
         button.close_switch()
         time.sleep(hold)
         button.open_switch()
+
+    def adapter(self, socket: str) -> str | None:
+        return self._adapters.get(socket, f"sim:{socket}")
 
     def port(self, socket: str) -> str:
         config = self._socket(socket)

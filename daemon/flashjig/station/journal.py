@@ -91,6 +91,10 @@ class AttemptRow:
     client_id: str | None
     boot_log: str  # the last lines the firmware printed, when the profile checks the boot
     chip_revision: str | None  # v<major>.<minor> of an ESP32-family chip
+    sync_baud: int = 0  # the rate the ROM was synced at (0: never synced)
+    stub_baud: int = 0  # the rate the flasher stub went up at
+    adapter: str | None = None  # the socket's USB adapter (Hardware.adapter)
+    rate_fallback: str = ""  # the faster step that did not hold (flashing.rates.RateStep)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row | Mapping[str, Any]) -> AttemptRow:
@@ -277,6 +281,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # the whole table (a 500k-row journal took the report to 34 s).
         "CREATE INDEX attempts_module ON attempts (mac, id, result)",
     ),
+    (
+        # The rates an attempt went at (baud: the one it wrote at), on which adapter, and
+        # which faster step fell back: each socket learns its safe rates from these rows.
+        "ALTER TABLE attempts ADD COLUMN sync_baud INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE attempts ADD COLUMN stub_baud INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE attempts ADD COLUMN adapter TEXT",
+        "ALTER TABLE attempts ADD COLUMN rate_fallback TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX attempts_socket ON attempts (socket, id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 TALLIES_KEPT = 4  # the reports' periods kept added up (the page asks "today" and "all")
@@ -383,14 +396,23 @@ class Journal:
 
     @_writes
     def start_attempt(
-        self, *, socket: str, profile: str, images: list[dict[str, Any]], baud: int, retry: int = 0
+        self,
+        *,
+        socket: str,
+        profile: str,
+        images: list[dict[str, Any]],
+        baud: int,
+        retry: int = 0,
+        adapter: str | None = None,
     ) -> int:
-        """Record an attempt as 'started', committed before this returns; its id."""
+        """Record an attempt as 'started' (``baud``: the rate planned; the outcome puts the
+        one written at), committed before this returns; its id."""
         self._check_writable()
         with self._lock:
             cursor = self._conn.execute(
-                "INSERT INTO attempts (station, socket, profile, started_at, retry, images, baud)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO attempts"
+                " (station, socket, profile, started_at, retry, images, baud, adapter)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     self.station,
                     socket,
@@ -399,6 +421,7 @@ class Journal:
                     retry,
                     json.dumps(images, default=str),
                     baud,
+                    adapter,
                 ),
             )
             attempt_id = cursor.lastrowid
@@ -569,6 +592,20 @@ class Journal:
             if not self._has_schema():
                 return []
             rows = self._conn.execute(sql, params).fetchall()
+        return [AttemptRow.from_row(row) for row in reversed(rows)]
+
+    @_reads
+    def recent_rates(self, socket: str, adapter: str | None, limit: int) -> list[AttemptRow]:
+        """A socket's last ``limit`` first attempts on ``adapter`` that ended ok or failed,
+        oldest first: what it learns its safe rates from (over the index on socket, id)."""
+        with self._lock:
+            if not self._has_schema():
+                return []
+            rows = self._conn.execute(
+                "SELECT * FROM attempts WHERE socket = ? AND station = ? AND adapter IS ?"
+                " AND retry = 0 AND result IN (?, ?) ORDER BY id DESC LIMIT ?",
+                (socket, self.station, adapter, Outcome.OK, Outcome.FAILED, limit),
+            ).fetchall()
         return [AttemptRow.from_row(row) for row in reversed(rows)]
 
     @_reads
@@ -875,6 +912,10 @@ def _outcome_columns(result: FlashResult) -> dict[str, object]:
     }
     if result.baud:
         columns["baud"] = result.baud
+    if result.sync_baud:
+        columns["sync_baud"] = result.sync_baud
+        columns["stub_baud"] = result.stub_baud
+    columns["rate_fallback"] = str(result.rate_fallback)
     for extra in ("serial", "client_id", "boot_log", "chip_revision"):
         if getattr(result, extra, None) is not None:
             columns[extra] = getattr(result, extra)

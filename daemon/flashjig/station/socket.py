@@ -15,16 +15,18 @@ from pathlib import Path
 from typing import Protocol
 
 from flashjig.config import AUTO, Profile, SocketConfig, StationConfig, Trigger
-from flashjig.errors import JournalUnwritable
+from flashjig.errors import JournalError, JournalUnwritable
 from flashjig.flashing import identity
 from flashjig.flashing.identity import Unit
 from flashjig.flashing.images import Image
 from flashjig.flashing.pipeline import FlashJob, flash
+from flashjig.flashing.rates import FastConnect
 from flashjig.flashing.result import FlashResult, Progress, Reason
 from flashjig.hardware.base import Hardware
 from flashjig.hardware.socket_lines import POWER_OFF_S, POWER_ON_S, SocketLines
 from flashjig.hardware.usb import tx_held_low
 from flashjig.station.journal import Journal
+from flashjig.station.rates import LEARNED_FROM, SocketRates
 from flashjig.station.status import SocketState, SocketStatus
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,8 @@ class Socket:
         self._worker: threading.Thread | None = None
         self._settle: threading.Timer | None = None
         self._debounce: threading.Timer | None = None
+        # What each adapter this socket has had holds, under the settings learned with.
+        self._learned: dict[tuple[str | None, int, bool], SocketRates] = {}
         self.lines = SocketLines.on(workshop.hardware, config)
         self._power = self.lines.power
         self._detect = self.lines.detect
@@ -83,6 +87,7 @@ class Socket:
 
     def start(self) -> None:
         """Take up the state the hardware is in: a socket without a switch is always full."""
+        self._show_rates(self._rates(), self.workshop.job_inputs()[0])
         if self._detect is None or self._detect.is_active:
             self._inserted()
 
@@ -180,15 +185,15 @@ class Socket:
         try:
             # Inside the guard: a reload may take the recovery profile away meanwhile.
             profile, images = self.workshop.job_inputs(recovery)
+            rates = self._rates()
             for attempt in range(settings.retries + 1):
                 if result is not None and result.reason in (Reason.NO_SYNC, Reason.TIMEOUT):
                     self._power_cycle()
-                baud = profile.baud if attempt == 0 else min(settings.fallback_baud, profile.baud)
                 attempting = partial(
                     SocketStatus.attempting, attempt=attempt + 1, profile=profile.name
                 )
                 self._move(attempting)
-                result = self._attempt(profile, images, baud, attempt)
+                result = self._attempt(profile, images, attempt, rates)
                 if result.ok or result.reason in FINAL or self._cancel.is_set():
                     break
         except Exception as e:  # never leave the socket stuck in 'flashing'
@@ -206,10 +211,39 @@ class Socket:
                 # while the socket was still flashing, so take the new module up now.
                 self._inserted()
 
+    def _rates(self) -> SocketRates:
+        """What this socket has learned of the adapter it has now: from the journal the
+        first time, then from each module (kept here when the journal cannot be read)."""
+        settings = self.workshop.settings
+        adapter = self.workshop.hardware.adapter(self.name)
+        key = (adapter, settings.sync_baud, settings.rom_baud_change)
+        if key not in self._learned:
+            try:
+                history = self.workshop.journal.recent_rates(self.name, adapter, LEARNED_FROM)
+            except JournalError as e:
+                log.warning("%s: journal: %s", self.name, e, extra={"SOCKET": self.name})
+                history = []
+            self._learned[key] = SocketRates(self.name, adapter, settings, history)
+        return self._learned[key]
+
+    def _plan(
+        self, profile: Profile, retry: int, rates: SocketRates
+    ) -> tuple[int, FastConnect | None]:
+        """The write rate and the faster start of an attempt: the first as learned, the
+        retries exactly as before any of that (esptool's way, at the fallback rate)."""
+        if retry == 0:
+            return rates.write(profile.baud), rates.fast()
+        return min(self.workshop.settings.fallback_baud, profile.baud), None
+
+    def _show_rates(self, rates: SocketRates, profile: Profile) -> None:
+        shown = rates.shown(profile.baud)
+        self._move(lambda status: status.with_rates(shown))
+
     def _attempt(
-        self, profile: Profile, images: tuple[Image, ...], baud: int, retry: int
+        self, profile: Profile, images: tuple[Image, ...], retry: int, rates: SocketRates
     ) -> FlashResult:
         """One attempt, journalled from before the module is touched to its outcome."""
+        baud, fast = self._plan(profile, retry, rates)
         journal = self.workshop.journal
         row = journal.start_attempt(
             socket=self.name,
@@ -221,6 +255,7 @@ class Socket:
             ],
             baud=baud,
             retry=retry,
+            adapter=rates.adapter,
         )
         job = FlashJob.for_socket(
             self.config,
@@ -234,13 +269,17 @@ class Socket:
             cancel=self._cancel,
             baud=baud,
             unit_for=self._unit_for(profile, row),
+            fast=fast,
         )
         result = self._taken_out_during(flash(job))
         try:
             journal.finish_attempt(row, result, label=self.workshop.settings.prints_labels)
         except JournalUnwritable as e:  # a full disk: the outcome must not be lost
             self.workshop.keep_unrecorded(row, result, e)
-        self._log_outcome(result, retry, baud)
+        self._log_outcome(result, retry)
+        if retry == 0:
+            rates.learn(result)
+            self._show_rates(rates, profile)
         return result
 
     def _taken_out_during(self, result: FlashResult) -> FlashResult:
@@ -257,17 +296,22 @@ class Socket:
             result.detail = f"taken out during the attempt ({result.detail})"
         return result
 
-    def _log_outcome(self, result: FlashResult, retry: int, baud: int) -> None:
+    def _log_outcome(self, result: FlashResult, retry: int) -> None:
         words = "flashed and verified" if result.ok else f"failed: {result.reason}: {result.detail}"
+        rates = f"sync {result.sync_baud} / write {result.baud}"
+        if not result.sync_baud:
+            rates = f"{result.baud} baud"  # it never synced
+        if result.rate_fallback:
+            rates += f", {result.rate_fallback} fell back"
         log.log(
             logging.INFO if result.ok else logging.WARNING,
-            "%s: module %s %s in %.1f s (attempt %d, %d baud)",
+            "%s: module %s %s in %.1f s (attempt %d, %s)",
             self.name,
             result.mac or "(no MAC)",
             words,
             result.duration_s,
             retry + 1,
-            baud,
+            rates,
             extra={"SOCKET": self.name, "MAC": result.mac or "", "RESULT": result.outcome},
         )
 

@@ -16,6 +16,7 @@ from typing import Any
 from flashjig.flashing.result import FlashResult, Outcome, Reason, Stage
 from flashjig.hardware.leds import Look
 from flashjig.station.journal import Counts
+from flashjig.station.rates import LearnedRates
 
 
 class SocketState(enum.StrEnum):
@@ -56,6 +57,7 @@ class SocketStatus:
     detail: str = ""
     duration_s: float | None = None
     since: float = field(default_factory=time.time)  # when it entered its state
+    rates: LearnedRates | None = None  # what its next module starts at
 
     # -- transitions ---------------------------------------------------------------------
 
@@ -115,6 +117,9 @@ class SocketStatus:
             since=self._since(state),
         )
 
+    def with_rates(self, rates: LearnedRates) -> SocketStatus:
+        return replace(self, rates=rates)
+
     def _since(self, state: SocketState) -> float:
         return self.since if state is self.state else time.time()
 
@@ -136,6 +141,7 @@ class SocketStatus:
             "detail": self.detail,
             "duration_s": self.duration_s,
             "since": self.since,
+            "rates": self.rates.as_dict() if self.rates else None,
         }
 
 

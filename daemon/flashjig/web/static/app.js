@@ -40,6 +40,8 @@ function showStatus(status) {
     bar.querySelector(".bar div").style.width = `${s.progress}%`;
     bar.title = `${s.progress.toFixed(1)} %`;
     cell(row, s.mac || "");
+    const baud = cell(row, s.rates ? `${s.rates.sync}/${s.rates.write}` : "", "baud");
+    if (s.rates) baud.title = `sync/write baud, adapter ${s.rates.adapter || "unknown"}`;
     const r = s.last_result;
     const last = r ? (r === "ok" ? `ok in ${s.duration_s.toFixed(1)} s` : `${r}: ${s.reason}`) : "";
     cell(row, last, "result");
