@@ -28,6 +28,9 @@ def test_flash_simulate_prints_one_json_result(station_config, tmp_path):
     assert result["bytes"] == 0x100000
     assert result["mac"].count(":") == 5
     assert result["duration_s"] > 0
+    # The station's fast start (station.sync_baud, 460800 by default), as the daemon's.
+    assert (result["sync_baud"], result["stub_baud"], result["baud"]) == (460800, 460800, 921600)
+    assert result["rate_fallback"] == ""
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from flashjig.config.sizes import NAMES as SIZES
 from flashjig.errors import ConfigError, ExitCode, ImageError, UsageError
 from flashjig.flashing.images import Image, load_images
 from flashjig.flashing.pipeline import FlashJob, flash
+from flashjig.flashing.rates import FastConnect
 from flashjig.hardware.socket_lines import SocketLines
 
 
@@ -86,6 +87,7 @@ def flash_with(
                 station=config.station.id,
                 state_dir=state_dir(args),
                 on_progress=progress_printer(sys.stderr),
+                fast=FastConnect.allowed(config.station.sync_baud, config.station.rom_baud_change),
             )
             result = flash(job)
         finally:

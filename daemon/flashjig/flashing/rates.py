@@ -51,6 +51,14 @@ class FastConnect:
     sync: int = FAST_SYNC_BAUD
     rom_change: bool = True
 
+    @classmethod
+    def allowed(cls, sync: int, rom_change: bool) -> FastConnect | None:
+        """The fast start these settings allow; None when they allow none (a sync at 115200
+        and no ROM change: esptool's way)."""
+        if sync <= ROM_BAUD and not rom_change:
+            return None
+        return cls(sync=sync, rom_change=rom_change)
+
 
 def rate_below(baud: int) -> int:
     """The next rate down the config's ladder from ``baud`` (115200 at the bottom)."""

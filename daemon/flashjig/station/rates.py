@@ -115,9 +115,7 @@ class SocketRates:
 
     def fast(self) -> FastConnect | None:
         """How the next module starts (None: as esptool does)."""
-        if self.sync == ROM_BAUD and not self._rom_change:
-            return None
-        return FastConnect(sync=self.sync, rom_change=self._rom_change)
+        return FastConnect.allowed(self.sync, self._rom_change)
 
     def write(self, profile_baud: int) -> int:
         """The rate the next module is written at, for a profile that asks ``profile_baud``."""
