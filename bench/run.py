@@ -25,8 +25,10 @@ from flashjig.station.paths import control_socket
 
 GROUPS = (
     *("overhead", "reflash", "parallel", "cpu", "idle", "scale", "changes", "modules", "web"),
-    *("load", "connect"),
+    *("load", "connect", "batch200"),
 )
+BATCH = 200  # modules through the five sockets in the batch200 group
+SLOW_ROMS_EVERY = 3  # of which every third auto-bauds only at 115200
 # The chips the connect group starts, each on a fresh module over a UART.
 CONNECT_CHIPS = ("esp8266", "esp32", "esp32c3")
 ALIASES = {"limit": "overhead"}
@@ -163,6 +165,53 @@ class Bench:
         return [(int(p.stem, 16), p) for p in sorted(folder.iterdir())]
 
     # -- groups ----------------------------------------------------------------------------
+
+    def batch200(self) -> None:
+        """200 modules through a simulated station's five sockets as a workshop feeds them,
+        every third with a ROM that auto-bauds only at 115200 (issue 28): modules lost to
+        the fast start (not flashed ok), and how the rest went. No line-rate model: what
+        is counted here is outcomes, not time."""
+        from flashjig.config import load_config
+        from flashjig.simulation.hardware import ModuleSpec
+        from flashjig.simulation.station import simulated_station
+        from flashjig.station.status import SocketState
+
+        state = self.fresh_dir("batch200")
+        image = self.tmp / "batch-128k.bin"
+        image.write_bytes(build_firmware(0x20000))
+        config = load_config(_write_config(state, image, {}))
+        names = [socket.name for socket in config.sockets]
+        settled = (SocketState.OK, SocketState.FAILED)
+        started = time.monotonic()
+        with simulated_station(config, state) as (station, hw, journal):
+            for first in range(0, BATCH, len(names)):
+                for n, name in enumerate(names, start=first):
+                    slow = n % SLOW_ROMS_EVERY == 0
+                    hw.insert(name, ModuleSpec(autobaud_max=lib.ROM_BAUD) if slow else None)
+                _wait(
+                    lambda: all(
+                        s.status.state is SocketState.INSERTED for s in station.sockets.values()
+                    )
+                )
+                station.flash_all()
+                _wait(lambda: all(s.status.state in settled for s in station.sockets.values()))
+                for name in names:
+                    hw.remove(name)
+                _wait(
+                    lambda: all(
+                        s.status.state is SocketState.EMPTY for s in station.sockets.values()
+                    )
+                )
+            rows = journal.attempts(limit=None)
+        seconds = time.monotonic() - started
+        firsts = [r for r in rows if r.retry == 0]
+        self.emit("batch200_modules", len(firsts))
+        self.emit("batch200_ok", sum(r.result == "ok" for r in rows))
+        self.emit("batch200_lost", len(firsts) - sum(r.result == "ok" for r in rows))
+        self.emit("batch200_retries", len(rows) - len(firsts))
+        self.emit("batch200_synced_fast", sum(r.sync_baud > lib.ROM_BAUD for r in firsts))
+        self.emit("batch200_sync_fallbacks", sum(r.rate_fallback == "sync" for r in firsts))
+        self.emit("batch200_s", seconds)
 
     def connect(self) -> None:
         """Connect until the flasher stub runs at the write rate (issue 28): the station's
@@ -377,6 +426,14 @@ class Bench:
         self.emit(f"{name}_limit_ratio", seconds / lib.limit(self.image(mib).read_bytes()).seconds)
         self.emit(f"{name}_rss_mb", lib.median([r["hwm_mb"] for r in runs]))
         self.emit(f"{name}_cpu_s_per_module", lib.median([r["cpu_s"] for r in runs]) / sockets)
+
+
+def _wait(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for the station")
+        time.sleep(0.02)
 
 
 def _slowest(report: dict, key: str) -> float:

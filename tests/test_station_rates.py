@@ -64,7 +64,7 @@ def test_an_adapter_that_never_syncs_high_drops_a_rung_and_warns_once(journal, c
             rates.learn(fell_back(RateStep.SYNC, baud=460800))
     assert rates.sync == 115200 and rates.fast() == FastConnect(sync=115200)
     [warning] = caplog.messages
-    assert warning.startswith("s1: 4 of the last 4 modules needed a fallback (sync; adapter ")
+    assert warning.startswith("s1: 6 of the last 6 modules needed a fallback (sync; adapter ")
     assert ADAPTER in warning and "syncing at 230400 from now" in warning
     no_rom = dataclasses.replace(SETTINGS, rom_baud_change=False)
     assert SocketRates("s1", ADAPTER, no_rom, []).fast() == FastConnect(460800, False)

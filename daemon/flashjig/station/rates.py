@@ -38,7 +38,7 @@ SYNC_TRIES = 4  # tries at a sync rate before it can be judged
 WRITE_TRIES = 3  # a write rate is judged by its last 3 tries...
 WRITE_STRIKES = 2  # ...and dropped at 2 strikes among them
 ROM_FALLBACKS = 2  # 'rom-baud' fallbacks that turn the ROM's change of rate off
-WARN_MODULES = 4  # the fewest modules a warning speaks for
+WARN_MODULES = 6  # the fewest modules a warning speaks for
 # A failure the line's rate may be behind, once the stub ran.
 LINE_FAILURES = (Reason.TIMEOUT, Reason.SERIAL_ERROR)
 
@@ -166,12 +166,12 @@ class SocketRates:
             self._write_max = min(self._write_max, lower)
 
     def _warn_if_failing(self) -> None:
-        """Once per socket and adapter, when at least half its last 4 or more modules
+        """Once per socket and adapter, when more than half its last 6 or more modules
         needed a fallback: in words, with what the socket does now."""
         fell_back = [step for step in self._modules if step]
         if self._warned or len(self._modules) < WARN_MODULES:
             return
-        if 2 * len(fell_back) < len(self._modules):
+        if 2 * len(fell_back) <= len(self._modules):  # a third of slow ROMs is no fault
             return
         self._warned = True
         steps = ", ".join(sorted(set(fell_back)))
