@@ -197,18 +197,26 @@ class CliRun:
     cpu_s: float  # all esptool processes together (RUSAGE_CHILDREN)
 
 
-def esptool(devices: list[str], image: Path, *extra: str, baud: int = 921600) -> CliRun:
-    """``python -m esptool ... write-flash 0x0 IMAGE`` on each device at once (output to
-    files: a full pipe would stall a process while another is waited for)."""
+def esptool(
+    devices: list[str],
+    image: Path | list[tuple[int, Path]],
+    *extra: str,
+    baud: int = 921600,
+    chip: str = "esp8266",
+) -> CliRun:
+    """``python -m esptool ... write-flash 0x0 IMAGE`` (or each offset and image) on each
+    device at once (output to files: a full pipe would stall a process while another is
+    waited for)."""
+    written = [str(part) for offset, path in _at_offsets(image) for part in (hex(offset), path)]
     cpu0 = children_cpu_s()
     with contextlib.ExitStack() as stack:
         logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in devices]
         started = time.monotonic()
         processes = [
             spawn(
-                [PYTHON, "-m", "esptool", "--chip", "esp8266", "--port", device]
+                [PYTHON, "-m", "esptool", "--chip", chip, "--port", device]
                 + ["--before", "no-reset", "--after", "no-reset", "--baud", str(baud)]
-                + ["write-flash", *extra, "0x0", str(image)],
+                + ["write-flash", *extra, *written],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -234,11 +242,12 @@ def esptool(devices: list[str], image: Path, *extra: str, baud: int = 921600) ->
 
 def station(
     devices: list[str],
-    image: Path,
+    image: Path | list[tuple[int, Path]],
     *,
     baud: int = 921600,
     without: tuple[str, ...] = (),
     web: bool = False,
+    chip: str = "esp8266",
 ) -> dict:
     """Run bench/station.py: a Station on mock pins wired to ``devices``, one button press,
     until every socket is done, ``without`` some speed-ups; with ``web``, its status page
@@ -247,7 +256,8 @@ def station(
     spec = json.dumps(
         {
             "devices": devices,
-            "image": str(image),
+            "images": [(o, str(p)) for o, p in _at_offsets(image)],
+            "chip": chip,
             "baud": baud,
             "without": list(without),
             "web": web,
@@ -336,6 +346,11 @@ def connect_esptool(device: str, chip: str, baud: int) -> float:
     seconds = time.monotonic() - started
     esp._port.close()
     return seconds
+
+
+def _at_offsets(image: Path | list[tuple[int, Path]]) -> list[tuple[int, Path]]:
+    """One image at 0x0, or a build's images at their offsets."""
+    return [(0, image)] if isinstance(image, Path) else image
 
 
 # -- the physical limit --------------------------------------------------------------------

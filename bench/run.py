@@ -25,7 +25,7 @@ from flashjig.station.paths import control_socket
 
 GROUPS = (
     *("overhead", "reflash", "parallel", "cpu", "idle", "scale", "changes", "modules", "web"),
-    *("load", "connect", "batch200"),
+    *("load", "connect", "esp32", "batch200"),
 )
 BATCH = 200  # modules through the five sockets in the batch200 group
 SLOW_ROMS_EVERY = 3  # of which every third auto-bauds only at 115200
@@ -160,11 +160,32 @@ class Bench:
         folder = self.tmp / f"images-{chip}"
         if not folder.exists():
             folder.mkdir()
-            for offset, data in build_esp32_firmware(chip).items():
+            for offset, data in build_esp32_firmware(chip, MICROPYTHON_BYTES).items():
                 (folder / f"{offset:x}.bin").write_bytes(data)
         return [(int(p.stem, 16), p) for p in sorted(folder.iterdir())]
 
     # -- groups ----------------------------------------------------------------------------
+
+    def on_chip(self, chip: str, tool: str) -> float:
+        """One first flash of an ESP32-family build on a fresh blank 4 MB module over a
+        UART: the station's press-to-verified or the esptool CLI's start to exit."""
+        images = self.chip_images(chip)
+        with lib.sims(self.fresh_dir(f"{tool}-{chip}"), 1, chip=chip, flash_size="4MB") as sims:
+            devices = [sim.devices[0] for sim in sims]
+            if tool == "flashjig":
+                return _slowest(lib.station(devices, images, chip=chip), "verified_s")
+            return lib.esptool(devices, images, chip=chip).seconds
+
+    def esp32(self) -> None:
+        """ESP32-family modules over a UART (issue 28): a 640 KiB app with its bootloader
+        and partition table, first flash, the station against the esptool CLI on the same
+        kind of module in the same run."""
+        for chip in ("esp32", "esp32c3"):
+            station = lib.median([self.on_chip(chip, "flashjig") for _ in range(self.repeat)])
+            cli = lib.median([self.on_chip(chip, "esptool") for _ in range(self.repeat)])
+            self.emit(f"e32_{chip}_flashjig_s", station)
+            self.emit(f"e32_{chip}_esptool_s", cli)
+            self.emit(f"e32_{chip}_ratio", station / cli)
 
     def batch200(self) -> None:
         """200 modules through a simulated station's five sockets as a workshop feeds them,

@@ -38,6 +38,7 @@ from gpiozero.pins.mock import MockFactory
 
 import flashjig.station.socket
 from flashjig.config import Config, ImageSpec, Profile, SocketConfig, StationConfig
+from flashjig.config.model import Chip
 from flashjig.flashing import esptool_internals, pipeline
 from flashjig.flashing.images import load_images
 from flashjig.hardware.pi import PiHardware
@@ -53,10 +54,13 @@ PRESS_S = 0.15
 DONE = (SocketState.OK, SocketState.FAILED)
 
 
-def build_config(devices: list[str], image: Path, baud: int, state: Path) -> Config:
-    profile = Profile("bench", (ImageSpec(0, image),), baud=baud)
+def build_config(
+    devices: list[str], images: list[tuple[int, Path]], chip: Chip, baud: int, state: Path
+) -> Config:
+    specs = tuple(ImageSpec(offset, path, None, chip) for offset, path in images)
+    profile = Profile("bench", specs, baud=baud)
     sockets = tuple(
-        SocketConfig(f"socket{i + 1}", device, boot=PINS[2 * i], en=PINS[2 * i + 1])
+        SocketConfig(f"socket{i + 1}", device, boot=PINS[2 * i], en=PINS[2 * i + 1], chip=chip)
         for i, device in enumerate(devices)
     )
     return Config(
@@ -144,7 +148,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="flashjig-bench-station-") as tmp:
         state = Path(tmp)
-        config = build_config(devices, Path(spec["image"]), spec["baud"], state)
+        images = [(offset, Path(path)) for offset, path in spec["images"]]
+        config = build_config(devices, images, Chip(spec["chip"]), spec["baud"], state)
         journal = Journal(state / JOURNAL_FILE, station=config.station.id)
         factory = MockFactory()
         # The Pi's hardware as the config wires it (serial ports at their paths), mock pins.
