@@ -203,6 +203,7 @@ def esptool(
     *extra: str,
     baud: int = 921600,
     chip: str = "esp8266",
+    after: str = "no-reset",
 ) -> CliRun:
     """``python -m esptool ... write-flash 0x0 IMAGE`` (or each offset and image) on each
     device at once (output to files: a full pipe would stall a process while another is
@@ -215,7 +216,7 @@ def esptool(
         processes = [
             spawn(
                 [PYTHON, "-m", "esptool", "--chip", chip, "--port", device]
-                + ["--before", "no-reset", "--after", "no-reset", "--baud", str(baud)]
+                + ["--before", "no-reset", "--after", after, "--baud", str(baud)]
                 + ["write-flash", *extra, *written],
                 stdout=log,
                 stderr=subprocess.STDOUT,

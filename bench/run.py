@@ -177,16 +177,86 @@ class Bench:
                 return _slowest(lib.station(devices, images, chip=chip), "verified_s")
             return lib.esptool(devices, images, chip=chip).seconds
 
+    def usb_c3_config(self) -> Path:
+        """The shipped config, socket1 an ESP32-C3 on its own USB port, the C3 build."""
+        data = yaml.safe_load(SHIPPED_CONFIG.read_text())
+        profile = data["profiles"][data["active_profile"]]
+        images = self.chip_images("esp32c3")
+        profile["images"] = {"esp32c3": [{"offset": o, "file": str(p)} for o, p in images]}
+        profile.update(flash_mode="keep", flash_freq="keep", flash_size="keep")
+        profile.pop("boot_check", None)
+        for socket in data["sockets"]:
+            socket["chip"] = "esp32c3"
+        for key in ("boot", "en", "detect", "power", "power_active_low"):
+            data["sockets"][0].pop(key, None)
+        data["sockets"][0]["native_usb"] = True
+        path = self.fresh_dir("usb-c3") / "flashjig.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    def on_usb_c3(self, tool: str) -> float:
+        """A C3 on its own USB port (USB-Serial-JTAG), seated with its boot button held,
+        the line-rate model on: the station's pipeline (its resets over USB; no rate to
+        raise there) until verified, or the esptool CLI on its USB tty, start to exit.
+        In this process: ``flashjig sim`` serves UART modules only."""
+        from flashjig.config import load_config
+        from flashjig.flashing.images import load_images
+        from flashjig.flashing.pipeline import FlashJob, flash
+        from flashjig.flashing.result import Stage
+        from flashjig.hardware.socket_lines import SocketLines
+        from flashjig.simulation.hardware import ModuleSpec, SimulatedHardware
+
+        config = load_config(self.usb_c3_config())
+        seated = {"socket1": ModuleSpec(boot_held=True)}
+        with SimulatedHardware(config, modules=seated, line_rate=True) as hw:
+            if tool == "esptool":
+                port = hw.port("socket1")  # its by-path name, once the C3 has enumerated
+                _wait(lambda: os.path.exists(port), timeout=5)
+                # Left in its stub: esptool's soft reset back to the ROM loader (--after
+                # no-reset) restarts the emulated chip's USB device while esptool still
+                # holds the port.
+                written = self.chip_images("esp32c3")
+                run = lib.esptool([port], written, chip="esp32c3", after="no-reset-stub")
+                return run.seconds
+            socket = config.socket("socket1")
+            lines = SocketLines.on(hw, socket)
+            verified: list[float] = []
+            try:
+                job = FlashJob.for_socket(
+                    socket,
+                    port=hw.port("socket1"),
+                    straps=lines.straps,
+                    profile=config.profile,
+                    images=load_images(config.profile),
+                    station=config.station.id,
+                    state_dir=None,
+                    on_progress=lambda p: (
+                        p.stage is Stage.BOOTING and verified.append(time.monotonic())
+                    ),
+                )
+                started = time.monotonic()
+                result = flash(job)
+            finally:
+                lines.close()
+        if not result.ok or not verified:
+            raise RuntimeError(f"the C3 on native USB was not flashed: {result.detail}")
+        return verified[0] - started
+
     def esp32(self) -> None:
-        """ESP32-family modules over a UART (issue 28): a 640 KiB app with its bootloader
-        and partition table, first flash, the station against the esptool CLI on the same
-        kind of module in the same run."""
+        """ESP32-family modules (issue 28): a 640 KiB app with its bootloader and partition
+        table, first flash, the station against the esptool CLI on the same kind of module
+        in the same run: an ESP32 and a C3 over a UART, a C3 on its own USB port."""
         for chip in ("esp32", "esp32c3"):
             station = lib.median([self.on_chip(chip, "flashjig") for _ in range(self.repeat)])
             cli = lib.median([self.on_chip(chip, "esptool") for _ in range(self.repeat)])
             self.emit(f"e32_{chip}_flashjig_s", station)
             self.emit(f"e32_{chip}_esptool_s", cli)
             self.emit(f"e32_{chip}_ratio", station / cli)
+        station = lib.median([self.on_usb_c3("flashjig") for _ in range(self.repeat)])
+        cli = lib.median([self.on_usb_c3("esptool") for _ in range(self.repeat)])
+        self.emit("e32_esp32c3_usb_flashjig_s", station)
+        self.emit("e32_esp32c3_usb_esptool_s", cli)
+        self.emit("e32_esp32c3_usb_ratio", station / cli)
 
     def batch200(self) -> None:
         """200 modules through a simulated station's five sockets as a workshop feeds them,
