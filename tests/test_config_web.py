@@ -78,3 +78,11 @@ def test_the_password_is_the_first_line_without_spaces_or_line_ending(path):
 
     (path.parent / "password").write_bytes(b" s3cret word \r\nignored\n")
     assert read_password(path.parent / "password") == "s3cret word"
+
+
+def test_commands_from_the_page_need_the_password_on_loopback_too(path):
+    assert load_config(write(path, BASE + "web: {listen: 127.0.0.1:8080}\n")).web.commands is False
+    text = BASE + "web: {listen: 127.0.0.1:8080, commands: true, password_file: web-password}\n"
+    assert load_config(write(path, text)).web.commands is True
+    error = load_error(path, BASE + "web: {listen: 127.0.0.1:8080, commands: true}\n")
+    assert error.field == "web.commands" and "need a password_file, on loopback too" in str(error)

@@ -386,6 +386,8 @@ class WebConfig:
     port: int = 8080
     user: Annotated[str, Text()] = "flashjig"
     password_file: Annotated[Path | None, PasswordFile()] = None
+    # flash, cancel, drain, resume and the profile from the page (with the password only)
+    commands: Annotated[bool, Flag()] = False
 
     @property
     def loopback(self) -> bool:

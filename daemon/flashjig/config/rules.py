@@ -386,6 +386,12 @@ def _web(web: WebConfig, walk: Walk) -> None:
             "(HTTP basic auth), or listen on 127.0.0.1"
         )
         raise walk.error(_at(walk, web).node, "web.password_file", reason)
+    if web.commands and web.password_file is None:
+        reason = (
+            "the page's commands need a password_file, on loopback too: it must not hand a "
+            "local user outside the service's group what the control socket refuses"
+        )
+        raise walk.error(_at(walk, web).node, "web.commands", reason)
 
 
 def _span(offset: int, size: int | None) -> str:

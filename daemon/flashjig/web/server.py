@@ -37,10 +37,13 @@ from aiohttp import web
 
 from flashjig.config import WebConfig
 from flashjig.config.passwords import read_password
+from flashjig.errors import CommandError, ControlError
 from flashjig.station.commands import StationCommands
 from flashjig.station.journal import Journal
 from flashjig.station.report import summary
+from flashjig.station.requests import ControlRequests
 from flashjig.station.status import SocketStatus
+from flashjig.web.guard import LoginThrottle, allowed_host, same_origin
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,10 @@ CROWDED_POLL_S = 0.1
 BACKLOG = 128
 UNITS_SHOWN = 1000  # the report's units on the page: the most recent (``modules``: all)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# What the page may ask of the station (web.commands): the control socket's requests of
+# these names, checked and answered by the same code, refused in the same words.
+PAGE_COMMANDS = ("flash", "cancel", "drain", "resume", "profile")
+MAX_COMMAND_BYTES = 1024
 
 
 class StatusPage:
@@ -78,6 +85,8 @@ class StatusPage:
         self._unsubscribe: Callable[[], None] | None = None
         self._parse_since = parse_since
         self._password = _password(config)
+        self._requests = ControlRequests(commands)
+        self._logins = LoginThrottle()
         self._loop = asyncio.new_event_loop()
         self._streams = 0  # event streams open
         self._feed: _StatusFeed | None = None  # made on the server's loop
@@ -151,6 +160,7 @@ class StatusPage:
         app.router.add_get("/plots/{name}.png", self._plot)
         app.router.add_get("/events", self._events)
         app.router.add_get("/static/{name}", self._static)
+        app.router.add_post("/api/commands/{name}", self._command)
         # An event stream is closed at once on shutdown, not after aiohttp's 60 s grace.
         # A page closed mid-stream ends its handler at once (handler_cancellation), not at
         # the stream's next write, up to 15 s later, holding a place among MAX_STREAMS.
@@ -283,9 +293,22 @@ class StatusPage:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not allowed_host(request.host, self.config.host):
+            return web.Response(status=421, text="this station is not reached by that name\n")
         if self._password is not None and not self._authorised(request):
+            if "Authorization" in request.headers:  # a wrong password, not a first visit
+                await self._wrong_password(request)
             return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="flashjig"'})
+        if self._password is not None:
+            self._logins.succeeded(request.remote or "")
         return await handler(request)
+
+    async def _wrong_password(self, request: web.Request) -> None:
+        """Log it, and after a few in a row from one address, answer it slowly."""
+        address = request.remote or "unknown"
+        count = self._logins.failed(address)
+        log.warning("status page: wrong password from %s (%d in a row)", address, count)
+        await asyncio.sleep(self._logins.delay(address))
 
     def _authorised(self, request: web.Request) -> bool:
         header = request.headers.get("Authorization", "")
@@ -299,6 +322,37 @@ class StatusPage:
         assert self._password is not None
         expected = f"{self.config.user}:{self._password}".encode()
         return hmac.compare_digest(f"{user}:{password}".encode(), expected)
+
+    async def _command(self, request: web.Request) -> web.Response:
+        """A command from the page: off unless the config allows it (and then only with
+        the password: the config refuses one without), from the page's own origin, as
+        JSON; carried out and answered as the control socket answers it."""
+        name = request.match_info["name"]
+        if not self.config.commands:
+            return _refused(403, "commands from the page are off (web.commands in the config)")
+        if not same_origin(request.headers.get("Origin"), request.scheme, request.host):
+            return _refused(403, "a page of another site may not command this station")
+        if name not in PAGE_COMMANDS:
+            return _refused(404, f"unknown command {name!r}")
+        if request.content_type != "application/json":
+            return _refused(415, "send the command's arguments as JSON")
+        body = await request.content.read(MAX_COMMAND_BYTES + 1)
+        try:
+            if len(body) > MAX_COMMAND_BYTES:
+                raise ValueError("too long")
+            arguments = json.loads(body or b"{}")
+            if not isinstance(arguments, dict):
+                raise ValueError("expected a JSON object")
+        except (ValueError, RecursionError) as e:
+            return _refused(400, f"bad request: {e}")
+        try:
+            answer = await asyncio.to_thread(self._requests, {**arguments, "cmd": name})
+        except ControlError as e:
+            return _refused(400, str(e))
+        except CommandError as e:
+            return _refused(409, str(e))
+        log.info("status page: %s from %s", name, request.remote)
+        return web.json_response(answer)
 
     async def _index(self, request: web.Request) -> web.Response:
         return _asset("index.html")
@@ -489,6 +543,10 @@ def _asset(name: str) -> web.Response:
     if kind is None or "/" in name or not resource.is_file():
         raise web.HTTPNotFound()
     return web.Response(body=resource.read_bytes(), content_type=kind, charset="utf-8")
+
+
+def _refused(status: int, error: str) -> web.Response:
+    return web.json_response({"ok": False, "error": error}, status=status)
 
 
 def _password(config: WebConfig) -> str | None:
