@@ -5,6 +5,7 @@ page, every result arriving) without a reload; a screenshot kept as a test artif
 
 import os
 import shutil
+import socket
 import time
 from pathlib import Path
 
@@ -151,5 +152,41 @@ def test_the_page_says_when_a_label_could_not_be_made(station_config, tmp_path, 
             )
             summary = page.inner_text("#summary")
             assert "1 labels failed (client id does not fit a QR code)" in summary
+        finally:
+            page_server.stop()
+
+
+def test_the_page_says_when_it_lost_the_station_and_when_it_is_back(
+    station_config, tmp_path, browser
+):
+    """The station's page goes away (a daemon restarting) and comes back on its port: the
+    open page says plainly that it lost the station, then that it is back, and follows
+    the station again without a reload."""
+    with socket.socket() as probe:  # a port free on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = WebConfig(host="127.0.0.1", port=port)
+    with simulated_station(station_config, tmp_path / "state") as (station, hardware, _j):
+        page_server = StatusPage(config, StationCommands(station), parse_since=parse_since)
+        page_server.start()
+        page = browser.new_page()
+        try:
+            page.goto(page_server.url)
+            page.wait_for_function(f"document.querySelectorAll('{ROW}').length === 5")
+            page.evaluate("window.loadedOnce = true")
+            assert page.is_hidden("#link")
+            page_server.stop()
+            page.wait_for_selector("#link.lost", timeout=10_000)
+            assert page.inner_text("#link").startswith("lost the station at ")
+            page_server = StatusPage(config, StationCommands(station), parse_since=parse_since)
+            page_server.start()
+            page.wait_for_selector("#link.back", timeout=15_000)
+            assert page.inner_text("#link").startswith("the station is back (away ")
+            hardware.insert("socket1")  # and it follows the station again
+            page.wait_for_function(
+                "document.querySelector('#sockets tbody tr').className === 'inserted'",
+                timeout=10_000,
+            )
+            assert page.evaluate("window.loadedOnce") is True  # no reload
         finally:
             page_server.stop()

@@ -68,6 +68,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # these names, checked and answered by the same code, refused in the same words.
 PAGE_COMMANDS = ("flash", "cancel", "drain", "resume", "profile")
 MAX_COMMAND_BYTES = 1024
+# How soon a page that lost its stream (the station restarting) tries again: a browser's own
+# default is about 3 s.
+RECONNECT_FRAME = b"retry: 2000\n\n"
 
 
 class StatusPage:
@@ -417,6 +420,7 @@ class StatusPage:
             }
         )
         await response.prepare(request)
+        await response.write(RECONNECT_FRAME)
         assert self._feed is not None  # made before the server listens
         self._streams += 1
         try:

@@ -97,11 +97,40 @@ function showStatusAndReport(status) {
   }
 }
 
-const events = new EventSource("/events");
-events.addEventListener("status", (event) => {
-  streamed = true;
-  showStatusAndReport(JSON.parse(event.data));
-});
+// Whether the page has the station: said plainly when it is lost, and when it is back.
+let lostAt = null;
+
+function linkShown(text, lost) {
+  const link = document.getElementById("link");
+  link.textContent = text;
+  link.className = lost ? "lost" : "back";
+  link.hidden = false;
+}
+
+const RECONNECT_MS = 2000;  // as the stream's own retry says
+
+function follow() {
+  const events = new EventSource("/events");
+  events.addEventListener("status", (event) => {
+    streamed = true;
+    if (lostAt !== null) {
+      const away = Math.round((Date.now() - lostAt) / 1000);
+      linkShown(`the station is back (away ${away} s)`, false);
+      lostAt = null;
+    }
+    showStatusAndReport(JSON.parse(event.data));
+  });
+  events.onerror = () => {
+    if (lostAt === null) lostAt = Date.now();
+    const since = new Date(lostAt).toLocaleTimeString();
+    linkShown(`lost the station at ${since}: what is shown may be old; reconnecting`, true);
+    // A browser gives up on a stream whose reconnection failed (the station still down):
+    // follow it anew.
+    if (events.readyState === EventSource.CLOSED) setTimeout(follow, RECONNECT_MS);
+  };
+}
+
+follow();
 // The status at once, whatever holds the stream back (a buffering proxy, say).
 fetch("/api/status")
   .then((response) => (response.ok ? response.json() : null))
@@ -109,6 +138,3 @@ fetch("/api/status")
     if (status && !streamed) showStatusAndReport(status);
   })
   .catch(() => {});
-events.onerror = () => {
-  document.getElementById("summary").textContent = "lost the station; reconnecting";
-};
