@@ -119,7 +119,9 @@ def test_a_new_event_stream_gets_the_status_at_once_on_an_idle_station(page):
     link.request("GET", "/events")
     response = link.getresponse()
     assert response.headers["X-Accel-Buffering"] == "no"
-    assert response.readline() == b"event: status\n"  # within the 1 s timeout
+    # The stream first tells the browser how soon to come back when it is lost...
+    assert (response.readline(), response.readline()) == (b"retry: 2000\n", b"\n")
+    assert response.readline() == b"event: status\n"  # ...then the status, within 1 s
     data = json.loads(response.readline().decode().removeprefix("data: "))
     assert [s["name"] for s in data["sockets"]] == list(station.sockets)
     link.close()
