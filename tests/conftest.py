@@ -139,6 +139,37 @@ def rig(station_config, tmp_path):
 
 
 @pytest.fixture
+def page(station_config, tmp_path):
+    """A started station (no module seated) and its status page: a function making it, with
+    a password, and with commands allowed, as asked."""
+    from flashjig.cli.common import parse_since
+    from flashjig.config import WebConfig
+    from flashjig.web.server import StatusPage
+
+    pages = []
+
+    def make(password: str | None = None, *, line_rate: bool = False, commands: bool = False):
+        password_file = None
+        if password is not None:
+            password_file = tmp_path / "web-password"
+            password_file.write_text(password + "\n")
+        config = WebConfig(
+            host="127.0.0.1", port=0, password_file=password_file, commands=commands
+        )
+        running = simulated_station(station_config, tmp_path / "state", line_rate=line_rate)
+        station, hardware, _ = running.__enter__()
+        status_page = StatusPage(config, StationCommands(station), parse_since=parse_since)
+        status_page.start()
+        pages.append((status_page, running))
+        return status_page, station, hardware
+
+    yield make
+    for status_page, running in pages:
+        status_page.stop()
+        running.__exit__(None, None, None)
+
+
+@pytest.fixture
 def journal(tmp_path):
     with Journal(tmp_path / "state" / JOURNAL_FILE, station="jig-1") as journal:
         yield journal

@@ -468,3 +468,11 @@ def in_a_child_as_nobody(run) -> ChildDone:
         stderr = stream.read()
     _, status = os.waitpid(pid, 0)
     return ChildDone(os.waitstatus_to_exitcode(status), stderr, pid)
+
+
+def on_native_usb(socket: dict) -> None:
+    """A socket's entry in a config file made a native-USB socket (a C3 or S3 on its own
+    USB-Serial-JTAG port): no strap, detect or power lines."""
+    for key in ("boot", "en", "detect", "power", "power_active_low"):
+        socket.pop(key, None)
+    socket["native_usb"] = True

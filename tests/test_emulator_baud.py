@@ -19,6 +19,7 @@ from flashjig.emulator.faults import FAULT_NAMES, Faults, named_fault
 from flashjig.emulator.flashchip import FlashChip
 from flashjig.emulator.loader import stubs_for
 from flashjig.emulator.module import EmulatedModule, StrapPin
+from flashjig.flashing.esptool_internals import stub_change_baud
 
 CHIP_MAGIC_ADDR = 0x40001000
 
@@ -154,21 +155,18 @@ def test_adapter_garbles_above_its_highest_rate(make_module):
 
 def test_sync_every_other_answers_the_second_sync(make_module):
     module = make_module(faults=Faults(sync_every_other=True))
-    esp = ESPLoader(module.device, 115200)
+    with ESPLoader(module.device, 115200) as esp:
 
-    def sync() -> None:
-        esp.flush_input()  # as esptool's connect does before each (a timeout ends its reader)
-        esp.sync()
+        def sync() -> None:
+            esp.flush_input()  # as esptool's connect does before each (a timeout ends it)
+            esp.sync()
 
-    try:
         with pytest.raises(FatalError):
             sync()
         sync()
         with pytest.raises(FatalError):  # the third is missed again, the fourth answered
             sync()
         sync()
-    finally:
-        esp._port.close()
 
 
 def test_named_faults_for_ctl_insert_and_the_soak():
@@ -178,14 +176,6 @@ def test_named_faults_for_ctl_insert_and_the_soak():
 
 
 # -- CHANGE_BAUDRATE as each party computes it ------------------------------------------
-
-
-def change_baud_raw(esp: ESPLoader, asked: int, old: int, host: int) -> None:
-    """CHANGE_BAUDRATE with the words given, then the host at ``host``, as esptool does."""
-    esp.command(esp.ESP_CMDS["CHANGE_BAUDRATE"], struct.pack("<II", asked, old))
-    esp._set_port_baudrate(host)
-    time.sleep(0.05)
-    esp.flush_input()
 
 
 def test_esp8266_v2_stub_assumes_a_115200_sync(make_module):
@@ -198,7 +188,8 @@ def test_esp8266_v2_stub_assumes_a_115200_sync(make_module):
 def test_esp8266_v2_stub_compensated_lands_on_the_rate(make_module):
     with connect(make_module(), 460800) as esp:
         stub = esptool.cmds.run_stub(esp)
-        change_baud_raw(stub, 921600 * 115200 // 460800, 460800, 921600)
+        # The station's own change: first word 921600 * 115200 // 460800.
+        stub_change_baud(stub, 921600, 460800, from_115200=True)
         assert answers(stub)
         assert stub.read_reg(ESP8266ROM.UART_CLKDIV_REG) == 56  # 52 MHz / 921600, rounded
 

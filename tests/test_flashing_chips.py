@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import SHIPPED
-from helpers import flash_profile
+from helpers import flash_profile, on_native_usb
 
 from flashjig.config import load_config
 from flashjig.emulator.faults import Faults
@@ -48,9 +48,7 @@ def mixed_config(tmp_path, firmware_1m, c3_build, chips, *, native=(), **profile
     for socket, chip in zip(data["sockets"], chips, strict=False):
         socket["chip"] = chip
         if socket["name"] in native:
-            for key in ("boot", "en", "detect", "power", "power_active_low"):
-                socket.pop(key, None)
-            socket["native_usb"] = True
+            on_native_usb(socket)
     path = tmp_path / "flashjig.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return load_config(path)

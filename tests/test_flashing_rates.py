@@ -5,7 +5,7 @@ within the attempt, against emulated ROMs and adapters modelled from the publish
 
 import yaml
 from conftest import SHIPPED
-from helpers import run_job
+from helpers import on_native_usb, run_job
 
 from flashjig.config import load_config
 from flashjig.emulator import Faults
@@ -104,11 +104,8 @@ def esp32_config(tmp_path, chip: str, *, native: bool = False):
     settings.update(flash_mode="keep", flash_freq="keep", flash_size="keep")
     for other in data["sockets"]:
         other["chip"] = chip
-    socket = data["sockets"][0]
     if native:
-        for key in ("boot", "en", "detect", "power", "power_active_low"):
-            socket.pop(key, None)
-        socket["native_usb"] = True
+        on_native_usb(data["sockets"][0])
     path = tmp_path / "flashjig.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return load_config(path)

@@ -127,12 +127,19 @@ def test_newer_schema_is_refused(tmp_path):
         Journal(path)
 
 
+def journal_of_schema(path, version: int) -> sqlite3.Connection:
+    """A journal file made by the first ``version`` migrations, as an older flashjig left
+    it (the caller adds its rows and sets user_version)."""
+    conn = sqlite3.connect(path)
+    for statement in (s for migration in MIGRATIONS[:version] for s in migration):
+        conn.execute(statement)
+    return conn
+
+
 def test_a_journal_of_schema_5_keeps_its_print_queue(tmp_path):
     """Schema 6 lets a label fail for good: the labels queued before it still wait."""
     path = tmp_path / JOURNAL_FILE
-    with sqlite3.connect(path) as conn:
-        for statement in (s for migration in MIGRATIONS[:5] for s in migration):
-            conn.execute(statement)
+    with journal_of_schema(path, 5) as conn:
         conn.execute(
             "INSERT INTO attempts (station, socket, profile, started_at, result, mac)"
             " VALUES ('b', 's1', 'demo', '2026-12-02T08:00:00.000Z', 'ok', '5c:cf:7f:00:00:01')"
@@ -181,9 +188,7 @@ def test_recent_rates_are_a_sockets_first_attempts_on_one_adapter(journal):
 def test_a_journal_of_schema_7_takes_the_rate_columns(tmp_path):
     """Schema 8 keeps the rates and the adapter: older rows read as not known."""
     path = tmp_path / JOURNAL_FILE
-    with sqlite3.connect(path) as conn:
-        for statement in (s for migration in MIGRATIONS[:7] for s in migration):
-            conn.execute(statement)
+    with journal_of_schema(path, 7) as conn:
         conn.execute(
             "INSERT INTO attempts (station, socket, profile, started_at, result, baud, retry)"
             " VALUES ('jig-1', 's1', 'demo', '2026-12-02T08:00:00.000Z', 'ok', 921600, 0)"

@@ -7,42 +7,12 @@ import http.client
 import json
 import logging
 
-import pytest
 from helpers import state_of, wait_for
 
-from flashjig.cli.common import parse_since
-from flashjig.config import WebConfig
-from flashjig.simulation.station import simulated_station
-from flashjig.station.commands import StationCommands
 from flashjig.station.status import SocketState
 from flashjig.web import guard
-from flashjig.web.server import StatusPage
 
 PASSWORD = "s3cret"
-
-
-@pytest.fixture
-def page(station_config, tmp_path):
-    """A started station and its page with a password; ``commands`` as given."""
-    made = []
-
-    def make(*, commands: bool = True):
-        password_file = tmp_path / "web-password"
-        password_file.write_text(PASSWORD + "\n")
-        config = WebConfig(
-            host="127.0.0.1", port=0, password_file=password_file, commands=commands
-        )
-        running = simulated_station(station_config, tmp_path / "state")
-        station, hardware, _ = running.__enter__()
-        status_page = StatusPage(config, StationCommands(station), parse_since=parse_since)
-        status_page.start()
-        made.append((status_page, running))
-        return status_page, station, hardware
-
-    yield make
-    for status_page, running in made:
-        status_page.stop()
-        running.__exit__(None, None, None)
 
 
 def post(page, name, body=None, *, password=PASSWORD, headers=None, host=None):
@@ -65,7 +35,7 @@ def post(page, name, body=None, *, password=PASSWORD, headers=None, host=None):
 
 
 def test_flash_from_the_page_flashes_the_seated_socket(page):
-    status_page, station, hardware = page()
+    status_page, station, hardware = page(PASSWORD, commands=True)
     hardware.insert("socket1")
     wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
     assert post(status_page, "flash") == (200, {"ok": True, "started": ["socket1"]})
@@ -73,7 +43,7 @@ def test_flash_from_the_page_flashes_the_seated_socket(page):
 
 
 def test_refusals_are_the_command_sets_words(page):
-    status_page, station, _ = page()
+    status_page, station, _ = page(PASSWORD, commands=True)
     assert post(status_page, "flash", {"socket": "socket9"}) == (
         409,
         {
@@ -97,7 +67,7 @@ def test_refusals_are_the_command_sets_words(page):
 
 
 def test_commands_turned_off_are_refused(page):
-    status_page, station, hardware = page(commands=False)
+    status_page, station, hardware = page(PASSWORD)
     hardware.insert("socket1")
     wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
     status, answer = post(status_page, "flash")
@@ -106,7 +76,7 @@ def test_commands_turned_off_are_refused(page):
 
 
 def test_a_post_from_another_origin_is_refused(page):
-    status_page, station, hardware = page()
+    status_page, station, hardware = page(PASSWORD, commands=True)
     hardware.insert("socket1")
     wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
     status, answer = post(status_page, "flash", headers={"Origin": "https://evil.example"})
@@ -123,13 +93,13 @@ def test_a_post_from_another_origin_is_refused(page):
 
 def test_a_name_the_station_is_not_reached_by_is_refused(page):
     """DNS rebinding: another site's name pointed at the station is sent as its Host."""
-    status_page, _, _ = page()
+    status_page, _, _ = page(PASSWORD, commands=True)
     assert post(status_page, "cancel", host="evil.example")[0] == 421
     assert post(status_page, "cancel", host=f"localhost:{status_page.port}")[0] == 200
 
 
 def test_a_wrong_password_is_refused_logged_and_slowed(page, caplog, monkeypatch):
-    status_page, station, hardware = page()
+    status_page, station, hardware = page(PASSWORD, commands=True)
     slept = []
     real_delay = guard.LoginThrottle.delay
 

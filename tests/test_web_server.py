@@ -19,35 +19,9 @@ from PIL import Image
 
 from flashjig.cli.common import parse_since
 from flashjig.config import WebConfig
-from flashjig.simulation.station import simulated_station
 from flashjig.station.commands import StationCommands
 from flashjig.station.status import SocketState
 from flashjig.web.server import EVENT_MIN_S, STATIC, StatusPage, _StatusFeed
-
-
-@pytest.fixture
-def page(station_config, tmp_path):
-    """A started station (no module seated) and its status page; a function to make it with
-    a password."""
-    pages = []
-
-    def make(password: str | None = None, *, line_rate: bool = False):
-        password_file = None
-        if password is not None:
-            password_file = tmp_path / "web-password"
-            password_file.write_text(password + "\n")
-        config = WebConfig(host="127.0.0.1", port=0, password_file=password_file)
-        running = simulated_station(station_config, tmp_path / "state", line_rate=line_rate)
-        station, hardware, journal = running.__enter__()
-        status_page = StatusPage(config, StationCommands(station), parse_since=parse_since)
-        status_page.start()
-        pages.append((status_page, running))
-        return status_page, station, hardware
-
-    yield make
-    for status_page, running in pages:
-        status_page.stop()
-        running.__exit__(None, None, None)
 
 
 def get(page, path, auth=None):

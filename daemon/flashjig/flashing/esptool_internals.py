@@ -23,6 +23,7 @@ upgrade is checked against this module alone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 import time
@@ -73,11 +74,19 @@ def set_line_rate(esp: ESPLoader, baud: int) -> None:
 def esp8266_stub_scales_from_115200() -> bool:
     """Whether esptool's ESP8266 stub is the one known to take its new rate as relative to
     115200 (see ESP8266_STUB_SHA256)."""
-    path = Path(StubFlasher.STUB_DIR, StubFlasher.STUB_SUBDIRS[0], "esp8266.json")
+    return _esp8266_stub_digest(StubFlasher.STUB_SUBDIRS[0]) == ESP8266_STUB_SHA256
+
+
+@functools.cache
+def _esp8266_stub_digest(subdir: str) -> str | None:
+    """The digest of the ESP8266 stub esptool uploads from ``subdir``: read once, not on
+    every module's attempt."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() == ESP8266_STUB_SHA256
+        return hashlib.sha256(
+            Path(StubFlasher.STUB_DIR, subdir, "esp8266.json").read_bytes()
+        ).hexdigest()
     except OSError:
-        return False
+        return None
 
 
 def stub_change_baud(esp: ESPLoader, baud: int, started_at: int, *, from_115200: bool) -> None:
