@@ -370,6 +370,7 @@ class Station:
             broker=self._broker,
             serial_range=config.station.serial_range if config.profile.identity else None,
             batch=config.station.batch,
+            profiles=tuple(config.profiles),
         )
 
     def stop(self) -> None:

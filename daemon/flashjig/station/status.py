@@ -15,6 +15,7 @@ from typing import Any
 
 from flashjig.flashing.result import FlashResult, Outcome, Reason, Stage
 from flashjig.hardware.leds import Look
+from flashjig.station.advice import what_to_try
 from flashjig.station.journal import Counts
 from flashjig.station.rates import LearnedRates
 
@@ -56,6 +57,10 @@ class SocketStatus:
     reason: Reason | None = None
     detail: str = ""
     duration_s: float | None = None
+    serial: int | None = None  # the unit's, when its profile hands them out
+    client_id: str | None = None
+    flash_size: str | None = None  # what the module really holds
+    claimed_flash_size: str | None = None  # what a counterfeit's id claims
     since: float = field(default_factory=time.time)  # when it entered its state
     rates: LearnedRates | None = None  # what its next module starts at
 
@@ -74,6 +79,10 @@ class SocketStatus:
             reason=None,
             detail="",
             duration_s=None,
+            serial=None,
+            client_id=None,
+            flash_size=None,
+            claimed_flash_size=None,
             since=self._since(SocketState.INSERTED),
         )
 
@@ -114,6 +123,10 @@ class SocketStatus:
             detail=result.detail,
             mac=result.mac,
             duration_s=result.duration_s,
+            serial=result.serial,
+            client_id=result.client_id,
+            flash_size=result.flash_size,
+            claimed_flash_size=result.claimed_flash_size,
             since=self._since(state),
         )
 
@@ -124,6 +137,11 @@ class SocketStatus:
         return self.since if state is self.state else time.time()
 
     # -- as shown ------------------------------------------------------------------------
+
+    @property
+    def advice(self) -> str:
+        """What to try, for the last result (see flashjig.station.advice)."""
+        return what_to_try(self.reason, self.flash_size, self.claimed_flash_size)
 
     def as_dict(self) -> dict[str, Any]:
         """What ``flashjig status --json`` shows of a socket (the MQTT state adds
@@ -140,6 +158,11 @@ class SocketStatus:
             "reason": self.reason or "",
             "detail": self.detail,
             "duration_s": self.duration_s,
+            "serial": self.serial,
+            "client_id": self.client_id,
+            "flash_size": self.flash_size,
+            "claimed_flash_size": self.claimed_flash_size,
+            "advice": self.advice,
             "since": self.since,
             "rates": self.rates.as_dict() if self.rates else None,
         }
@@ -183,6 +206,7 @@ class StationStatus:
     broker: str | None = None  # the MQTT connection in words, for a station reporting there
     serial_range: tuple[int, int] | None = None  # for a profile that hands out serials
     batch: int | None = None  # the modules in the batch at hand (station.batch)
+    profiles: tuple[str, ...] = ()  # the config's, any of which may be made active
 
     @property
     def batch_left(self) -> int | None:
@@ -205,6 +229,7 @@ class StationStatus:
         status: dict[str, Any] = {
             "station": self.station,
             "profile": self.profile,
+            "profiles": list(self.profiles),
             "trigger": self.trigger,
             "accepting": self.accepting,
             "paused": self.paused or "",

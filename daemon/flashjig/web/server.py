@@ -6,6 +6,8 @@ station, reading what ``flashjig status --json`` reads.
 - ``/api/report``: the morning report as data (``flashjig.station.report.summary``), for
   ``?since=`` (a date, ``today``, ``12h``...) or the whole journal; ``/plots/per-hour.png``
   and ``/plots/reasons.png``: its modules per hour and failures by reason (``plots``);
+- ``/api/commands``: the commands the page may send (``web.commands``), and
+  ``POST /api/commands/NAME`` to send one (see ``_command``);
 - ``/events``: server-sent events, ``status`` with the whole status at most four times a
   second while sockets change (and every 15 s regardless, which keeps proxies from closing
   the stream), so the page follows a flash without reloading; the status is built once
@@ -163,6 +165,7 @@ class StatusPage:
         app.router.add_get("/plots/{name}.png", self._plot)
         app.router.add_get("/events", self._events)
         app.router.add_get("/static/{name}", self._static)
+        app.router.add_get("/api/commands", self._offered)
         app.router.add_post("/api/commands/{name}", self._command)
         # An event stream is closed at once on shutdown, not after aiohttp's 60 s grace.
         # A page closed mid-stream ends its handler at once (handler_cancellation), not at
@@ -326,6 +329,11 @@ class StatusPage:
         expected = f"{self.config.user}:{self._password}".encode()
         return hmac.compare_digest(f"{user}:{password}".encode(), expected)
 
+    async def _offered(self, request: web.Request) -> web.Response:
+        """The commands this page may send (none unless web.commands): the page shows its
+        buttons by this."""
+        return web.json_response({"commands": list(PAGE_COMMANDS) if self.config.commands else []})
+
     async def _command(self, request: web.Request) -> web.Response:
         """A command from the page: off unless the config allows it (and then only with
         the password: the config refuses one without), from the page's own origin, as
@@ -333,7 +341,13 @@ class StatusPage:
         name = request.match_info["name"]
         if not self.config.commands:
             return _refused(403, "commands from the page are off (web.commands in the config)")
-        if not same_origin(request.headers.get("Origin"), request.scheme, request.host):
+        origin = request.headers.get("Origin")
+        if not same_origin(origin, request.scheme, request.host):
+            log.warning(
+                "status page: a command from another site (%s) refused, from %s",
+                origin,
+                request.remote,
+            )
             return _refused(403, "a page of another site may not command this station")
         if name not in PAGE_COMMANDS:
             return _refused(404, f"unknown command {name!r}")

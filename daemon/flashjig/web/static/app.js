@@ -1,55 +1,145 @@
-// The status page: the station's status from /events (server-sent events) as it changes,
-// the report from /api/report. Nothing is loaded from anywhere else.
+// The bench page: the station's status from /events (server-sent events) as it changes, a
+// tile per socket; the report from /api/report; the station's commands, when the config
+// allows them, through /api/commands/NAME. Nothing is loaded from anywhere else.
 "use strict";
 
-function cell(row, text, cls) {
-  const td = row.insertCell();
-  td.textContent = text;
-  if (cls) td.className = cls;
-  return td;
+const $ = (id) => document.getElementById(id);
+
+function cell(row, text) {
+  row.insertCell().textContent = text;
 }
+
+// -- the tray ----------------------------------------------------------------------------
+
+const STATE_WORDS = { empty: "empty", inserted: "ready", flashing: "flashing", ok: "ok", failed: "failed" };
+let commandsOn = false;
+
+// A tile for a socket, made once and updated in place: a button under a finger stays
+// where it is while the status changes four times a second.
+function tileFor(name) {
+  const found = document.querySelector(`#tray .tile[data-socket="${CSS.escape(name)}"]`);
+  if (found) return found;
+  const tile = document.createElement("article");
+  tile.className = "tile";
+  tile.dataset.socket = name;
+  tile.innerHTML =
+    '<div class="head"><h2 class="name"></h2><strong class="state"></strong></div>' +
+    '<div class="body"><p class="stage"></p>' +
+    '<div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100"><div></div></div>' +
+    '<p class="unit"></p><p class="result"></p><p class="advice"></p>' +
+    '<button type="button" class="flash" hidden>Flash</button></div>';
+  tile.querySelector(".name").textContent = name;
+  tile.querySelector(".flash").addEventListener("click", () => command("flash", { socket: name }));
+  $("tray").append(tile);
+  return tile;
+}
+
+function resultWords(s) {
+  if (!s.last_result) return "";
+  if (s.last_result === "ok") return `ok in ${s.duration_s.toFixed(1)} s`;
+  return `${s.last_result}: ${s.reason || s.detail}`;
+}
+
+function showTile(s) {
+  const tile = tileFor(s.name);
+  tile.className = `tile ${s.state}`;
+  tile.dataset.state = s.state;
+  tile.querySelector(".state").textContent = STATE_WORDS[s.state] || s.state;
+  const stage = s.state === "flashing" ? `${s.stage} ${Math.floor(s.progress)} %` : "";
+  tile.querySelector(".stage").textContent = stage;
+  const bar = tile.querySelector(".bar");
+  bar.hidden = s.state !== "flashing";
+  bar.dataset.percent = s.progress.toFixed(1);
+  bar.setAttribute("aria-valuenow", s.progress.toFixed(0));
+  bar.querySelector("div").style.width = `${s.progress}%`;
+  const unit = [s.mac, s.serial !== null ? `serial ${s.serial}` : "", s.client_id || ""];
+  tile.querySelector(".unit").textContent = unit.filter(Boolean).join("  ");
+  tile.querySelector(".result").textContent = resultWords(s);
+  tile.querySelector(".advice").textContent = s.advice;
+  const rates = s.rates ? `sync/write baud ${s.rates.sync}/${s.rates.write}, adapter ${s.rates.adapter || "unknown"}` : "";
+  tile.title = rates;
+  tile.querySelector(".flash").hidden = !commandsOn || s.state !== "inserted";
+}
+
+// -- the station -------------------------------------------------------------------------
 
 // The label printer's queue, when something needs a look: waiting labels and why, and the
 // labels that could not be made at all.
-function labelsLine(labels) {
-  if (!labels) return "";
+function showLabels(labels) {
   const parts = [];
-  if (labels.problem) parts.push(`labels: ${labels.waiting} waiting (${labels.problem})`);
-  if (labels.failed) parts.push(`${labels.failed} labels failed (${labels.last_failure})`);
-  return parts.length ? `; ${parts.join("; ")}` : "";
+  if (labels.waiting) parts.push(`${labels.waiting} labels waiting for the printer`);
+  if (labels.problem) parts.push(`the printer: ${labels.problem}`);
+  if (labels.failed) parts.push(`${labels.failed} labels could not be made (${labels.last_failure})`);
+  const line = $("labels-line");
+  line.textContent = parts.join("; ");
+  line.className = labels.problem || labels.failed ? "trouble" : "";
+  line.hidden = !parts.length;
 }
 
+let lastStatus = null;
+
 function showStatus(status) {
-  document.getElementById("station").textContent = status.station;
-  const flashing = status.sockets.filter((s) => s.state === "flashing").length;
-  document.getElementById("summary").textContent =
-    `profile ${status.profile}, trigger ${status.trigger}, ${flashing} flashing` +
-    (status.journal !== "ok" ? `, journal: ${status.journal}` : "") + labelsLine(status.labels);
-  const body = document.querySelector("#sockets tbody");
-  body.replaceChildren();
-  for (const s of status.sockets) {
-    const row = body.insertRow();
-    row.className = s.state;
-    row.dataset.socket = s.name;
-    cell(row, s.name);
-    cell(row, s.state, "state");
-    cell(row, s.stage || "");
-    const bar = cell(row, "", "progress");
-    bar.dataset.percent = s.progress.toFixed(1);
-    bar.innerHTML = '<div class="bar"><div></div></div>';
-    bar.querySelector(".bar div").style.width = `${s.progress}%`;
-    bar.title = `${s.progress.toFixed(1)} %`;
-    cell(row, s.mac || "");
-    const baud = cell(row, s.rates ? `${s.rates.sync}/${s.rates.write}` : "", "baud");
-    if (s.rates) baud.title = `sync/write baud, adapter ${s.rates.adapter || "unknown"}`;
-    const r = s.last_result;
-    const last = r ? (r === "ok" ? `ok in ${s.duration_s.toFixed(1)} s` : `${r}: ${s.reason}`) : "";
-    cell(row, last, "result");
-  }
-  const t = status.today;
-  document.getElementById("today").textContent =
-    `${t.ok || 0} ok, ${t.failed || 0} failed today`;
+  lastStatus = status;
+  $("station").textContent = status.station;
+  $("summary").textContent =
+    `profile ${status.profile}, trigger ${status.trigger}, ${status.sockets.filter((s) => s.state === "flashing").length} flashing` +
+    (status.journal !== "ok" ? `, journal: ${status.journal}` : "");
+  $("paused").textContent = status.paused ? `drained: ${status.paused}; no new module is taken` : "";
+  $("paused").hidden = !status.paused;
+  $("drain").hidden = Boolean(status.paused);
+  $("resume").hidden = !status.paused;
+  showProfiles(status);
+  for (const s of status.sockets) showTile(s);
+  showLabels(status.labels);
+  showBatch();
 }
+
+function showProfiles(status) {
+  const select = $("profile");
+  if (select.options.length !== status.profiles.length) {
+    select.replaceChildren(...status.profiles.map((name) => new Option(name, name)));
+  }
+  if (document.activeElement !== select) select.value = status.profile;
+}
+
+// -- the batch ---------------------------------------------------------------------------
+
+let perHour = null;  // today's modules per hour, from the report
+
+// The batch size: typed on this page (kept in this browser), else the station's.
+function batchSize() {
+  const typed = parseInt($("batch-size").value, 10);
+  if (typed > 0) return typed;
+  return lastStatus && lastStatus.batch ? lastStatus.batch.size : null;
+}
+
+function showBatch() {
+  if (!lastStatus) return;
+  const t = lastStatus.today;
+  $("today").textContent =
+    `${t.ok} ok, ${t.failed} failed today` + (perHour ? `; ${perHour} modules per hour` : "");
+  const size = batchSize();
+  if (!$("batch-size").value && size) $("batch-size").placeholder = String(size);
+  let words = "";
+  if (size) {
+    const left = Math.max(0, size - t.ok);
+    words = `${left} left`;
+    if (left === 0) words = "done";
+    else if (perHour) {
+      const done = new Date(Date.now() + (left / perHour) * 3600e3);
+      words += `, done at about ${done.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+    }
+  }
+  $("batch-left").textContent = words;
+}
+
+$("batch-size").value = localStorage.getItem("flashjig.batch") || "";
+$("batch-size").addEventListener("input", () => {
+  localStorage.setItem("flashjig.batch", $("batch-size").value);
+  showBatch();
+});
+
+// -- the morning -------------------------------------------------------------------------
 
 let reports = 0;
 
@@ -59,14 +149,15 @@ async function showReport() {
   const report = await response.json();
   reports += 1;  // a new picture each time a result comes in, not the browser's cached one
   for (const name of ["per-hour", "reasons"]) {
-    document.getElementById(`plot-${name}`).src = `/plots/${name}.png?since=today&n=${reports}`;
+    $(`plot-${name}`).src = `/plots/${name}.png?since=today&n=${reports}`;
   }
-  document.getElementById("report-line").textContent =
+  perHour = report.per_hour_rate;
+  showBatch();
+  $("report-line").textContent =
     `${report.attempts} attempts: ${report.ok} ok, ${report.failed} failed; ` +
-    `${report.modules} modules, ${report.good} good` +
-    (report.per_hour_rate ? `; ${report.per_hour_rate} modules per hour` : "");
+    `${report.modules} modules, ${report.good} good`;
   const reasons = document.querySelector("#reasons tbody");
-  document.getElementById("reasons").hidden = !Object.keys(report.by_reason).length;
+  $("reasons").hidden = !Object.keys(report.by_reason).length;
   reasons.replaceChildren();
   for (const [reason, n] of Object.entries(report.by_reason)) {
     const row = reasons.insertRow();
@@ -82,7 +173,74 @@ async function showReport() {
     cell(row, u.client_id || "-");
     cell(row, u.result === "ok" ? "ok" : `${u.result}: ${u.reason}`);
   }
+  find();
 }
+
+// Today's units narrowed to the rows holding what was typed (any column).
+function find() {
+  const wanted = $("find").value.trim().toLowerCase();
+  const rows = [...document.querySelectorAll("#units tbody tr")];
+  let shown = 0;
+  for (const row of rows) {
+    row.hidden = wanted !== "" && !row.textContent.toLowerCase().includes(wanted);
+    if (!row.hidden) shown += 1;
+  }
+  $("found").textContent = wanted ? `${shown} of ${rows.length}` : "";
+}
+
+$("find").addEventListener("input", find);
+
+// -- acting ------------------------------------------------------------------------------
+
+// What an answer says, in the station's words.
+function answerWords(name, body, answer) {
+  if (!answer.ok) return answer.error;
+  if (name === "flash") {
+    if (answer.started.length) return `flashing ${answer.started.join(", ")}`;
+    return answer.why ? `not flashed: ${answer.why}` : "nothing to flash";
+  }
+  if (name === "cancel") return answer.cancelled.length ? `cancelled ${answer.cancelled.join(", ")}` : "nothing was flashing";
+  if (name === "drain") return answer.busy.length ? `drained; still flashing ${answer.busy.join(", ")}` : "drained";
+  if (name === "resume") return "taking modules again";
+  return `profile ${body.name} active`;
+}
+
+async function command(name, body) {
+  const answer = $("answer");
+  answer.className = "";
+  answer.textContent = `${name}\u2026`;
+  let data;
+  try {
+    const response = await fetch(`/api/commands/${name}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body || {}),
+    });
+    data = await response.json();
+  } catch (error) {
+    data = { ok: false, error: `the station did not answer (${error.message})` };
+  }
+  answer.className = data.ok ? "" : "refused";
+  answer.textContent = answerWords(name, body, data);
+}
+
+$("flash-all").addEventListener("click", () => command("flash"));
+$("cancel").addEventListener("click", () => command("cancel"));
+$("drain").addEventListener("click", () => command("drain", { why: "drained from the page" }));
+$("resume").addEventListener("click", () => command("resume"));
+$("profile").addEventListener("change", () => command("profile", { name: $("profile").value }));
+
+// Whether this station takes commands from the page (web.commands).
+fetch("/api/commands")
+  .then((response) => (response.ok ? response.json() : { commands: [] }))
+  .then((offered) => {
+    commandsOn = offered.commands.length > 0;
+    $("controls").hidden = !commandsOn;
+    if (lastStatus) showStatus(lastStatus);
+  })
+  .catch(() => {});
+
+// -- following the station ---------------------------------------------------------------
 
 let finished = null;
 let streamed = false;  // the stream has spoken: its status is newer than any fetched one
@@ -101,7 +259,7 @@ function showStatusAndReport(status) {
 let lostAt = null;
 
 function linkShown(text, lost) {
-  const link = document.getElementById("link");
+  const link = $("link");
   link.textContent = text;
   link.className = lost ? "lost" : "back";
   link.hidden = false;
