@@ -25,8 +25,8 @@ def flash_units(journal, serials):
         mac = f"5c:cf:7f:00:00:{n:02x}"
         record(journal, ok_result(f"socket{n % 5 + 1}", mac=mac, serial=n, client_id=f"lamp-{n}"))
     first = serials[0]
-    again = ok_result("socket1", mac=f"5c:cf:7f:00:00:{first:02x}", serial=first, client_id="x")
-    record(journal, again)
+    mac, client_id = f"5c:cf:7f:00:00:{first:02x}", f"lamp-{first}"
+    record(journal, ok_result("socket1", mac=mac, serial=first, client_id=client_id))
     failed = dataclasses.replace(failed_result("socket2"), mac=f"5c:cf:7f:00:01:{first:02x}")
     record(journal, failed)
 
