@@ -18,7 +18,6 @@ from flashjig.cli.common import (
 from flashjig.config import LabelLayout
 from flashjig.config.labelcode import LabelError
 from flashjig.errors import ExitCode, JournalError, UsageError
-from flashjig.flashing.result import Outcome
 from flashjig.station.journal import AttemptRow
 
 
@@ -47,7 +46,7 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from flashjig.station.labels import Label, pages_needed, save_pdf, save_pngs, sheets
+    from flashjig.station.labels import last_ok_labels, pages_needed, save_pdf, save_pngs, sheets
 
     if args.pending:
         return _pending(args)
@@ -60,12 +59,7 @@ def run(args: argparse.Namespace) -> int:
     except JournalError as e:
         print(f"flashjig labels: {e}", file=sys.stderr)
         return ExitCode.FAILED
-    # A unit's last ok attempt: flashed again, it keeps its serial, and gets one label.
-    last: dict[str, Label] = {}
-    for row in rows:
-        if row.result is Outcome.OK and row.mac is not None:
-            last[row.mac] = Label.of(row)
-    labels = sorted(last.values(), key=lambda label: (label.serial is None, label.serial or 0))
+    labels = last_ok_labels(rows)
     if args.serial:
         wanted = set(args.serial)
         labels = [label for label in labels if label.serial in wanted]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 from flashjig.cli.common import Subparsers, parse_since, reading_journal, state_dir
 from flashjig.errors import ExitCode, JournalError, UsageError
-from flashjig.station.report import UNIT_FIELDS, render, units
+from flashjig.station.report import render, units, units_csv
 
 
 def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -44,8 +43,6 @@ def run_report(state_dir: Path, *, since: str | None, csv_path: Path | None) -> 
     print(text)
     if csv_path is not None:
         with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=UNIT_FIELDS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(unit.as_dict() for unit in lines)
+            f.write(units_csv(lines))
         print(f"units written to {csv_path}")
     return ExitCode.OK

@@ -19,11 +19,13 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageDraw, ImageFont
 
 from flashjig.config import LabelLayout, labelcode
 from flashjig.config.labelcode import LabelError
+from flashjig.flashing.result import Outcome
 from flashjig.hardware.printers import mm_to_dots
 from flashjig.station.journal import AttemptRow
 
@@ -86,6 +88,16 @@ class Label:
     def field(self, name: str) -> str | None:
         value = getattr(self, name)
         return None if value is None else CAPTIONS[name].format(value)
+
+
+def last_ok_labels(rows: Iterable[AttemptRow]) -> list[Label]:
+    """A label per unit flashed ok, from its last ok attempt (flashed again, a unit keeps
+    its serial and gets one label), by serial: those without one last."""
+    last: dict[str, Label] = {}
+    for row in rows:
+        if row.result is Outcome.OK and row.mac is not None:
+            last[row.mac] = Label.of(row)
+    return sorted(last.values(), key=lambda label: (label.serial is None, label.serial or 0))
 
 
 def render(label: Label, layout: LabelLayout, size: tuple[int, int] | None = None) -> Image.Image:
@@ -192,11 +204,19 @@ def pages_needed(count: int, layout: LabelLayout) -> int:
     return math.ceil(count / _Grid.a4(layout).per_page)
 
 
-def save_pdf(pages: Iterable[Image.Image], path: Path, dpi: int) -> None:
+def save_pdf(pages: Iterable[Image.Image], target: Path | BinaryIO, dpi: int) -> None:
+    """The pages as one PDF, to a file or (the status page's download) into memory."""
     pages = list(pages)
     if not pages:
         raise ValueError("no labels to write")
-    pages[0].save(path, "PDF", resolution=dpi, save_all=True, append_images=pages[1:])
+    pages[0].save(target, "PDF", resolution=dpi, save_all=True, append_images=pages[1:])
+
+
+def sheet_pdf(labels: Sequence[Label], layout: LabelLayout) -> bytes:
+    """The labels on A4 sheets, as the bytes of a PDF."""
+    out = io.BytesIO()
+    save_pdf(sheets(labels, layout), out, layout.dpi)
+    return out.getvalue()
 
 
 def save_pngs(labels: Sequence[Label], layout: LabelLayout, folder: Path) -> list[Path]:

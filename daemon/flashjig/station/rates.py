@@ -63,7 +63,6 @@ class Tried:
         return cls(result.reason, result.baud, result.sync_baud, result.stub_baud, fallback)
 
 
-
 @dataclass(frozen=True)
 class LearnedRates:
     """A socket's rates for its next module, as the status shows them."""

@@ -5,7 +5,10 @@ throughput per hour, and the list of units (serial, MAC, client id, profile, res
 print labels from.
 """
 
+import csv
+import io
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +22,16 @@ def units(journal: Journal, since: datetime | None = None) -> list[ModuleRow]:
     """One line per module: every unit the journal handed a serial, and every other module
     (by MAC) an attempt finished on, each with its last finished attempt; by serial."""
     return _by_serial(journal.modules(since=since)[2])
+
+
+def units_csv(lines: Iterable[ModuleRow]) -> str:
+    """The units as CSV, a header of UNIT_FIELDS first: what ``flashjig report --csv``
+    writes and the status page hands out, one writer for both."""
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=UNIT_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(unit.as_dict() for unit in lines)
+    return out.getvalue()
 
 
 def _by_serial(lines: list[ModuleRow]) -> list[ModuleRow]:

@@ -8,6 +8,10 @@ station, reading what ``flashjig status --json`` reads.
   and ``/plots/reasons.png``: its modules per hour and failures by reason (``plots``);
 - ``/api/commands``: the commands the page may send (``web.commands``), and
   ``POST /api/commands/NAME`` to send one (see ``_command``);
+- ``/downloads/units.csv`` and ``/downloads/labels.pdf``: the morning's files, for
+  ``?since=`` or the whole journal: the units as ``flashjig report --csv`` writes them, and
+  their labels on A4 sheets as ``flashjig labels --pdf`` makes them (the layout of the
+  station's config): 404 when no unit was flashed ok, 409 for a label that cannot be made;
 - ``/events``: server-sent events, ``status`` with the whole status at most four times a
   second while sockets change (and every 15 s regardless, which keeps proxies from closing
   the stream), so the page follows a flash without reloading; the status is built once
@@ -32,17 +36,18 @@ import logging
 import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from aiohttp import web
 
 from flashjig.config import WebConfig
+from flashjig.config.labelcode import LabelError
 from flashjig.config.passwords import read_password
 from flashjig.errors import CommandError, ControlError
 from flashjig.station.commands import StationCommands
 from flashjig.station.journal import Journal
-from flashjig.station.report import summary
+from flashjig.station.report import summary, units, units_csv
 from flashjig.station.requests import ControlRequests
 from flashjig.station.status import SocketStatus
 from flashjig.web.guard import LoginThrottle, allowed_host, same_origin
@@ -95,8 +100,9 @@ class StatusPage:
         self._loop = asyncio.new_event_loop()
         self._streams = 0  # event streams open
         self._feed: _StatusFeed | None = None  # made on the server's loop
-        self._reader: Journal | None = None  # the reports' own read-only connection
+        self._reader: Journal | None = None  # the page's own read-only journal connection
         self._reporting = asyncio.Lock()
+        self._rendering = asyncio.Lock()  # one sheet of labels drawn at a time
         self._last_report: tuple[tuple[datetime | None, int], dict[str, Any]] | None = None
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -163,6 +169,8 @@ class StatusPage:
         app.router.add_get("/api/status", self._status)
         app.router.add_get("/api/report", self._report)
         app.router.add_get("/plots/{name}.png", self._plot)
+        app.router.add_get("/downloads/units.csv", self._units_csv)
+        app.router.add_get("/downloads/labels.pdf", self._labels_pdf)
         app.router.add_get("/events", self._events)
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/api/commands", self._offered)
@@ -397,22 +405,57 @@ class StatusPage:
         body = await asyncio.to_thread(draw, report)
         return web.Response(body=body, content_type="image/png")
 
-    async def _summary(self, request: web.Request) -> dict[str, Any]:
-        """The report for ``?since=`` (else the whole journal); 400 for a WHEN it cannot
-        read. Added up in SQL on the page's own read-only connection (the station's lock
-        and connection stay the station's), one report at a time: a page reloaded by many
-        people queues, it does not multiply the work."""
+    async def _units_csv(self, request: web.Request) -> web.Response:
+        since = self._since(request)
+        async with self._journal_reader() as reader:
+            body = await asyncio.to_thread(lambda: units_csv(units(reader, since)).encode())
+        name = f"flashjig-units-{_file_date(since)}.csv"
+        return _download(body, name, content_type="text/csv", charset="utf-8")
+
+    async def _labels_pdf(self, request: web.Request) -> web.Response:
+        """The labels of the units flashed ok, their last ok attempts, on A4 sheets."""
+        from flashjig.station.labels import last_ok_labels, sheet_pdf
+
+        since = self._since(request)
+        async with self._journal_reader() as reader:
+            labels = await asyncio.to_thread(lambda: last_ok_labels(reader.attempts(since=since)))
+        if not labels:
+            when = f"since {request.query['since']}" if since else "in the journal"
+            raise web.HTTPNotFound(text=f"no unit flashed ok {when}")
+        layout = self.station.config.station.labels.layout
+        async with self._rendering:
+            try:
+                body = await asyncio.to_thread(sheet_pdf, labels, layout)
+            except LabelError as e:
+                raise web.HTTPConflict(text=str(e)) from None
+        name = f"flashjig-labels-{_file_date(since)}.pdf"
+        return _download(body, name, content_type="application/pdf")
+
+    def _since(self, request: web.Request) -> datetime | None:
+        """``?since=`` (None: the whole journal); 400 for a WHEN it cannot read."""
         since_text = request.query.get("since")
         try:
-            since = self._parse_since(since_text) if since_text else None
+            return self._parse_since(since_text) if since_text else None
         except ValueError as e:
             raise web.HTTPBadRequest(text=str(e)) from None
+
+    @contextlib.asynccontextmanager
+    async def _journal_reader(self) -> AsyncIterator[Journal]:
+        """The page's own read-only journal connection (the station's lock and connection
+        stay the station's), to one reader at a time: a page reloaded by many people
+        queues, it does not multiply the work."""
         async with self._reporting:
             if self._reader is None:
                 self._reader = await asyncio.to_thread(
                     Journal, self.journal.path, station=self.journal.station, readonly=True
                 )
-            reader = self._reader
+            yield self._reader
+
+    async def _summary(self, request: web.Request) -> dict[str, Any]:
+        """The report for ``?since=`` (else the whole journal), added up in SQL on the
+        page's journal reader."""
+        since = self._since(request)
+        async with self._journal_reader() as reader:
             # The same report again (a second page, its pictures) while nothing was written.
             key = (since, await asyncio.to_thread(reader.data_version))
             if self._last_report is None or self._last_report[0] != key:
@@ -445,6 +488,27 @@ class StatusPage:
         finally:
             self._streams -= 1
         return response
+
+
+def _download(
+    body: bytes, name: str, *, content_type: str, charset: str | None = None
+) -> web.Response:
+    """A file the browser saves as ``name``, not shows."""
+    return web.Response(
+        body=body,
+        content_type=content_type,
+        charset=charset,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _file_date(since: datetime | None) -> str:
+    """What a download's name says of ``since``: its local date (and time, but for
+    midnight), or ``all``; digits and dashes only, safe in any file system."""
+    if since is None:
+        return "all"
+    local = since.astimezone()
+    return local.strftime("%Y-%m-%d" if local.time() == time() else "%Y-%m-%d-%H%M")
 
 
 class _StatusFeed:
