@@ -4,14 +4,12 @@ page, every result arriving) without a reload; a screenshot kept as a test artif
 (build/test-artifacts/status-page.png, or $FLASHJIG_TEST_ARTIFACTS)."""
 
 import os
-import shutil
 import socket
 import time
 from pathlib import Path
 
 import pytest
 from helpers import wait_for
-from playwright.sync_api import sync_playwright
 
 from flashjig.cli.common import parse_since
 from flashjig.config import WebConfig
@@ -25,16 +23,6 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("FLASHJIG_TEST_ARTIFACTS", ROOT / "build" / "test-artifacts"))
 ROW = "#sockets tbody tr"
-
-
-@pytest.fixture
-def browser():
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is not installed (./jig test installs it as root)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def test_the_page_follows_five_sockets_flashing_live(station_config, tmp_path, browser):
