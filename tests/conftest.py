@@ -1,6 +1,7 @@
 """Shared fixtures: generated firmware and station configs pointing at it, a station over
-simulated hardware, a journal, `flashjig run --simulate` processes, a mosquitto with a
-recording subscriber, `flashjig sim` modules and standalone emulated modules."""
+simulated hardware, a journal, `flashjig run --simulate` processes, a headless Chromium, a
+mosquitto with a recording subscriber, `flashjig sim` modules and standalone emulated
+modules."""
 
 import contextlib
 import dataclasses
@@ -191,6 +192,23 @@ def start_daemon(station_config, tmp_path):
     yield start
     for daemon in started:
         daemon.close()
+
+
+# -- the status page in a browser -----------------------------------------------------------
+
+
+@pytest.fixture
+def browser():
+    """Debian's chromium, headless, driven by Playwright (imported here: only the browser
+    tests need it)."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is not installed (./jig test installs it as root)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield launched
+        launched.close()
 
 
 # -- MQTT -----------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ kept as test artifacts (build/test-artifacts/, or $FLASHJIG_TEST_ARTIFACTS)."""
 
 import json
 import os
-import shutil
 import socket
 import threading
 import time
@@ -17,7 +16,6 @@ from pathlib import Path
 import pytest
 from helpers import wait_for
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
 
 from flashjig.cli.common import parse_since
 from flashjig.config import Chip, WebConfig
@@ -43,16 +41,6 @@ TILES = (
     " advice: t.querySelector('.advice').textContent}))"
 )
 CONTRAST = (Path(__file__).parent / "wcag_contrast.js").read_text()
-
-
-@pytest.fixture
-def browser():
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is not installed (./jig test installs it as root)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def tiles(page) -> list[dict]:
