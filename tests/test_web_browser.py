@@ -106,6 +106,15 @@ def test_flash_all_clicked_flashes_the_seated_sockets_and_the_tiles_follow_live(
     macs = {s.status.mac for s in station.sockets.values()}
     assert macs <= set(view.inner_text("#units").split()), "today's units list the five MACs"
     assert view.inner_text("#today").startswith("5 ok, 0 failed today")
+    for link, name, holds in (
+        ("#download-csv", "flashjig-units-", macs),
+        ("#download-labels", "flashjig-labels-", {"%PDF"}),
+    ):
+        with view.expect_download() as download:
+            view.click(link)
+        assert download.value.suggested_filename.startswith(name)
+        data = Path(download.value.path()).read_bytes().decode("latin-1")
+        assert all(text in data for text in holds), (link, data[:200])
     view.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
     shot(view, "status-page-laptop.png")
     view.set_viewport_size(PHONE)

@@ -59,7 +59,10 @@ def test_the_page_and_its_assets_are_all_served_from_here(page):
     status_page, _, _ = page()
     status, headers, body = get(status_page, "/")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
-    assets = re.findall(rb"""(?:href|src)=["']?([^"' >]+)""", body)
+    assets = re.findall(rb"""(?:<link [^>]*href|src)=["']?([^"' >]+)""", body)
+    # The page's links are its own downloads: on this station, nowhere else.
+    links = re.findall(rb"""<a [^>]*href=["']?([^"' >]+)""", body)
+    assert links and all(link.startswith(b"/downloads/") for link in links), links
     shipped = {path.name for path in STATIC.iterdir()}
     # Every file the package ships for the page is what the page asks for (and the page).
     assert {asset.rsplit(b"/", 1)[-1].decode() for asset in assets} == shipped - {"index.html"}
