@@ -42,6 +42,24 @@ def test_a_finished_socket_carries_the_unit_and_the_advice_until_the_next_module
     assert (data["serial"], data["client_id"], data["advice"]) == (None, None, "")
 
 
+def test_flashjig_status_says_what_to_try_under_the_socket():
+    from flashjig.cli.statusview import render
+
+    failed = SocketStatus("socket1").inserted().flashing()
+    failed = failed.finished(failed_result("socket1", Reason.NO_SYNC), removed=False)
+    ok = SocketStatus("socket2").inserted().flashing()
+    ok = ok.finished(ok_result("socket2"), removed=False)
+    status = {
+        "station": "jig-1", "profile": "demo", "trigger": "button",
+        "today": {"ok": 1, "failed": 1}, "total": {"ok": 1, "failed": 1},
+        "sockets": [failed.as_dict(), ok.as_dict()],
+    }  # fmt: skip
+    lines = render(status).splitlines()
+    at = next(i for i, line in enumerate(lines) if " socket1 " in line)
+    assert lines[at + 1].strip() == WHAT_TO_TRY[Reason.NO_SYNC]
+    assert " socket2 " in lines[at + 2]  # nothing to try under an ok socket
+
+
 @pytest.mark.slow
 def test_a_counterfeit_module_is_named_on_its_socket(station_config, tmp_path):
     with simulated_station(station_config, tmp_path / "state") as (station, hardware, _j):

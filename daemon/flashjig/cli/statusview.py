@@ -1,5 +1,5 @@
 """The human view of a station's status: one line per socket with its light, a progress
-bar and the last result."""
+bar and the last result, and under it what to try when there is something to."""
 
 from typing import Any
 
@@ -61,6 +61,8 @@ def render(status: dict[str, Any], *, colour: bool = False) -> str:
             f"{light(s['state'], colour)} {s['name']:<10} {s['state']:<9} {progress:<33} "
             f"{mac:<17}  {_baud(s.get('rates')):<13}  {last}"
         )
+        if advice := s.get("advice"):  # what to try, under its socket (not from an older daemon)
+            lines.append(f"  {'':<10} {advice}")
     return "\n".join(lines)
 
 
