@@ -99,7 +99,7 @@ def cpu_s() -> float:
 
 @contextlib.contextmanager
 def _page_open(station: Station, journal: Journal) -> Iterator[None]:
-    """The status page served, and a headless chromium showing it (all five rows)."""
+    """The status page served, and a headless chromium showing it (all five tiles)."""
     import shutil
 
     from playwright.sync_api import sync_playwright
@@ -120,9 +120,7 @@ def _page_open(station: Station, journal: Journal) -> Iterator[None]:
             page = browser.new_page()
             page.goto(page_server.url)
             rows = len(station.sockets)
-            page.wait_for_function(
-                f"document.querySelectorAll('#sockets tbody tr').length === {rows}"
-            )
+            page.wait_for_function(f"document.querySelectorAll('#tray .tile').length === {rows}")
             try:
                 yield
             finally:

@@ -41,6 +41,15 @@ TILES = (
     " advice: t.querySelector('.advice').textContent}))"
 )
 CONTRAST = (Path(__file__).parent / "wcag_contrast.js").read_text()
+# Each new picture the page asks the station for, and how many while a tile showed a
+# module flashing (the page's own condition: it shows the tiles before it asks).
+PICTURES_COUNTED = """() => {
+  window.pictures = {drawn: 0, whileFlashing: 0};
+  new MutationObserver(() => {
+    window.pictures.drawn += 1;
+    if (document.querySelector(".tile[data-state=flashing]")) window.pictures.whileFlashing += 1;
+  }).observe(document.getElementById("plot-per-hour"), {attributeFilter: ["src"]});
+}"""
 
 
 def tiles(page) -> list[dict]:
@@ -82,6 +91,7 @@ def test_flash_all_clicked_flashes_the_seated_sockets_and_the_tiles_follow_live(
     view.wait_for_function(
         f"[...document.querySelectorAll('{TILE}')].every(t => t.dataset.state === 'inserted')"
     )
+    view.evaluate(PICTURES_COUNTED)
     view.click("#flash-all")
     seen = []
     deadline = time.monotonic() + 120
@@ -102,6 +112,9 @@ def test_flash_all_clicked_flashes_the_seated_sockets_and_the_tiles_follow_live(
         assert progress == sorted(progress), (i, progress)
     assert view.evaluate("window.loadedOnce") is True
     assert all(t["result"].startswith("ok in ") for t in seen[-1]), seen[-1]
+    # No picture drawn while modules flashed (they cost the station's CPU), new ones after.
+    view.wait_for_function("window.pictures.drawn > 0")
+    assert view.evaluate("window.pictures.whileFlashing") == 0
     view.wait_for_function("document.querySelectorAll('#units tbody tr').length === 5")
     macs = {s.status.mac for s in station.sockets.values()}
     assert macs <= set(view.inner_text("#units").split()), "today's units list the five MACs"

@@ -211,6 +211,26 @@ def test_the_reports_pictures_are_pngs_of_it(page, tmp_path):
     assert unknown.value.code == 404
 
 
+def test_a_picture_is_drawn_once_per_report_whoever_asks(page, monkeypatch):
+    """Ten pages asking for the same picture cost the station one drawing; a new result
+    in the journal, one more."""
+    from helpers import ok_result, record
+
+    from flashjig.web import plots
+
+    drawn = []
+    draw = plots.per_hour
+    monkeypatch.setattr(plots, "per_hour", lambda report: drawn.append(1) or draw(report))
+    status_page, station, _ = page()
+    first = {get(status_page, "/plots/per-hour.png?since=today")[2] for _ in range(10)}
+    assert len(drawn) == 1 and len(first) == 1
+    record(station.journal, ok_result("socket1"))
+    second = get(status_page, "/plots/per-hour.png?since=today")[2]
+    assert len(drawn) == 2 and second not in first
+    get(status_page, "/plots/per-hour.png")  # another report (the whole journal): drawn
+    assert len(drawn) == 3
+
+
 def colours(png: bytes) -> set[tuple[int, int, int]]:
     return {rgb for _, rgb in Image.open(io.BytesIO(png)).convert("RGB").getcolors(1 << 20)}
 

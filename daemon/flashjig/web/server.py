@@ -71,6 +71,7 @@ CROWDED_POLL_S = 0.1
 BACKLOG = 128
 UNITS_SHOWN = 1000  # the report's units on the page: the most recent (``modules``: all)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ReportKey = tuple[datetime | None, int]  # a report's since and the journal's data_version
 # What the page may ask of the station (web.commands): the control socket's requests of
 # these names, checked and answered by the same code, refused in the same words.
 PAGE_COMMANDS = ("flash", "cancel", "drain", "resume", "profile")
@@ -102,8 +103,9 @@ class StatusPage:
         self._feed: _StatusFeed | None = None  # made on the server's loop
         self._reader: Journal | None = None  # the page's own read-only journal connection
         self._reporting = asyncio.Lock()
-        self._rendering = asyncio.Lock()  # one sheet of labels drawn at a time
-        self._last_report: tuple[tuple[datetime | None, int], dict[str, Any]] | None = None
+        self._rendering = asyncio.Lock()  # one drawing (a sheet of labels, a picture) at a time
+        self._last_report: tuple[ReportKey, dict[str, Any]] | None = None
+        self._pictures: dict[str, tuple[ReportKey, bytes]] = {}  # the last drawn, by name
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._listening: list[socket.socket] = []
@@ -390,20 +392,26 @@ class StatusPage:
         return web.json_response(status.as_dict())
 
     async def _report(self, request: web.Request) -> web.Response:
-        return web.json_response(await self._summary(request))
+        _, report = await self._summary(request)
+        return web.json_response(report)
 
     async def _plot(self, request: web.Request) -> web.Response:
+        """A picture of the report, drawn once per report (matplotlib takes the station's
+        CPU and its GIL from the sockets' threads: a page per person must not redraw it
+        per person), one drawing at a time."""
         from flashjig.web import plots
 
-        draw = {"per-hour": plots.per_hour, "reasons": plots.reasons}.get(
-            request.match_info["name"]
-        )
+        name = request.match_info["name"]
+        draw = {"per-hour": plots.per_hour, "reasons": plots.reasons}.get(name)
         if draw is None:
             raise web.HTTPNotFound()
-
-        report = await self._summary(request)
-        body = await asyncio.to_thread(draw, report)
-        return web.Response(body=body, content_type="image/png")
+        key, report = await self._summary(request)
+        async with self._rendering:
+            drawn = self._pictures.get(name)
+            if drawn is None or drawn[0] != key:
+                drawn = (key, await asyncio.to_thread(draw, report))
+                self._pictures[name] = drawn
+        return web.Response(body=drawn[1], content_type="image/png")
 
     async def _units_csv(self, request: web.Request) -> web.Response:
         since = self._since(request)
@@ -451,9 +459,9 @@ class StatusPage:
                 )
             yield self._reader
 
-    async def _summary(self, request: web.Request) -> dict[str, Any]:
+    async def _summary(self, request: web.Request) -> tuple[ReportKey, dict[str, Any]]:
         """The report for ``?since=`` (else the whole journal), added up in SQL on the
-        page's journal reader."""
+        page's journal reader; with what it was made of (since, the journal's version)."""
         since = self._since(request)
         async with self._journal_reader() as reader:
             # The same report again (a second page, its pictures) while nothing was written.
@@ -461,7 +469,7 @@ class StatusPage:
             if self._last_report is None or self._last_report[0] != key:
                 report = await asyncio.to_thread(summary, reader, since, units_limit=UNITS_SHOWN)
                 self._last_report = (key, report)
-            return self._last_report[1]
+            return self._last_report
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         if self._streams >= MAX_STREAMS:

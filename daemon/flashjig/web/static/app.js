@@ -92,6 +92,7 @@ function showStatus(status) {
   for (const s of status.sockets) showTile(s);
   showLabels(status.labels);
   showBatch();
+  showPictures();
 }
 
 function showProfiles(status) {
@@ -141,16 +142,31 @@ $("batch-size").addEventListener("input", () => {
 
 // -- the morning -------------------------------------------------------------------------
 
-let reports = 0;
+// The pictures are drawn by the station (matplotlib, some 0.1 s of its CPU each): redrawn
+// for new results at once while no socket flashes, else at most once a minute, so a page
+// left open costs a batch in progress next to nothing (bench: web_flash_ratio).
+const PICTURES_EVERY_MS = 60_000;
+let pictures = 0;
+let picturesAt = -Infinity;
+let picturesDue = false;
+
+function showPictures() {
+  const flashing = lastStatus && lastStatus.sockets.some((s) => s.state === "flashing");
+  if (!picturesDue || (flashing && Date.now() - picturesAt < PICTURES_EVERY_MS)) return;
+  picturesDue = false;
+  picturesAt = Date.now();
+  pictures += 1;  // a new picture, not the browser's cached one
+  for (const name of ["per-hour", "reasons"]) {
+    $(`plot-${name}`).src = `/plots/${name}.png?since=today&n=${pictures}`;
+  }
+}
 
 async function showReport() {
   const response = await fetch("/api/report?since=today");
   if (!response.ok) return;
   const report = await response.json();
-  reports += 1;  // a new picture each time a result comes in, not the browser's cached one
-  for (const name of ["per-hour", "reasons"]) {
-    $(`plot-${name}`).src = `/plots/${name}.png?since=today&n=${reports}`;
-  }
+  picturesDue = true;
+  showPictures();
   perHour = report.per_hour_rate;
   showBatch();
   $("report-line").textContent =
@@ -247,8 +263,8 @@ let streamed = false;  // the stream has spoken: its status is newer than any fe
 
 function showStatusAndReport(status) {
   showStatus(status);
-  // A new result: the report has changed too.
-  const done = status.sockets.map((s) => `${s.name}:${s.last_result}:${s.since}`).join();
+  // A new result in the journal: the report has changed too.
+  const done = JSON.stringify([status.total, status.today]);
   if (done !== finished) {
     finished = done;
     showReport();
