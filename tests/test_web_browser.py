@@ -355,12 +355,14 @@ def test_the_units_are_found_by_what_is_typed(station_config, tmp_path, browser)
             page_server.stop()
 
 
+@pytest.mark.parametrize("between", ["nothing", "a proxy"])
 def test_the_page_says_when_it_lost_the_station_and_when_it_is_back(
-    station_config, tmp_path, browser
+    station_config, tmp_path, browser, between
 ):
     """The station's page goes away and comes back on its port: the open page says plainly
     that it lost the station, then that it is back, and follows the station again without
-    a reload."""
+    a reload. Behind a proxy, which answers 502 while the station is away, the browser
+    gives up on the stream: the page follows it anew."""
     with socket.socket() as probe:  # a port free on loopback
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -375,8 +377,22 @@ def test_the_page_says_when_it_lost_the_station_and_when_it_is_back(
             view.evaluate("window.loadedOnce = true")
             assert view.is_hidden("#link")
             page_server.stop()
+            if between == "a proxy":
+                proxied = []  # the stream asked for while the proxy answers 502
+
+                def bad_gateway(route):
+                    proxied.append(route)
+                    route.fulfill(status=502, body="away")
+
+                view.route("**/events", bad_gateway)
             view.wait_for_selector("#link.lost", timeout=10_000)
             assert view.inner_text("#link").startswith("lost the station at ")
+            if between == "a proxy":
+                deadline = time.monotonic() + 10
+                while len(proxied) < 2 and time.monotonic() < deadline:
+                    view.wait_for_timeout(100)  # the browser's events are handled meanwhile
+                assert len(proxied) >= 2, "the stream was not asked for again after a 502"
+                view.unroute("**/events")
             page_server = StatusPage(config, StationCommands(station), parse_since=parse_since)
             page_server.start()
             view.wait_for_selector("#link.back", timeout=15_000)
