@@ -335,3 +335,30 @@ def test_25_units_overnight_25_labels_whose_codes_are_the_journals_units(
         row = units[payload["serial"]]
         assert (payload["client_id"], payload["mac"]) == (row.client_id, row.mac)
     assert "no label waits" in flashjig("labels", "--pending", "--state-dir", str(state)).stdout
+
+
+def test_a_pdf_draws_each_page_once_as_the_writer_comes_to_it():
+    """Pillow holds every page of a list until the PDF is written (8.7 MB an A4 page at
+    300 dpi): Pages draws them one at a time while it writes, each once."""
+    import io
+
+    from flashjig.station.labels import Pages, pages_needed, save_pdf, sheets
+
+    out = io.BytesIO()
+    drawn_at = []  # each page drawn, and how much of the PDF was written then
+
+    def draw(number):
+        drawn_at.append((number, out.tell()))
+        return Image.new("1", (200, 100), number % 2)
+
+    save_pdf(Pages(4, draw), out, 300)
+    assert [n for n, _ in drawn_at] == [0, 1, 2, 3]
+    written = [at for _, at in drawn_at[1:]]  # the first is drawn before the writer starts
+    assert 0 < written[0] < written[1] < written[2], drawn_at
+    assert out.getvalue().count(b"/Type /Page\n") == 4
+    units = [
+        Label(n, f"lamp-{n}", f"5c:cf:7f:00:00:{n:02x}", "jig-1", "demo", "ESP8266EX", "2026-12-07")
+        for n in range(60)
+    ]
+    assert sheets(units, LabelLayout()).n_frames == pages_needed(60, LabelLayout()) >= 3
+    assert sheets(units, LabelLayout(), roll=True).n_frames == 60

@@ -125,6 +125,23 @@ def test_no_unit_flashed_ok_is_a_404_in_words(page):
     assert status == 200 and body.count(b"/Type /Page\n") == 1
 
 
+def test_more_labels_than_the_page_makes_at_once_are_refused_in_words(page, monkeypatch):
+    """Counted before a row is read: modules, a failed one too, as an upper bound."""
+    from flashjig.web import server
+
+    monkeypatch.setattr(server, "LABELS_AT_ONCE", 4)
+    status_page, station, _ = page()
+    flash_units(station.journal, [1, 2, 3])  # and a module that failed: four
+    status, _, body = get(status_page, "/downloads/labels.pdf")
+    assert status == 200 and body.startswith(b"%PDF")
+    flash_units(station.journal, [4])
+    assert refused(status_page, "/downloads/labels.pdf") == (
+        400,
+        "6 modules in the journal: the page makes at most 4 labels at once; "
+        "flashjig labels --since WHEN --pdf FILE makes any number",
+    )
+
+
 def test_a_label_that_cannot_be_made_is_a_409_in_words(page):
     status_page, station, _ = page()
     record(station.journal, ok_result("socket1", serial=8, client_id="lamp\n0008"))

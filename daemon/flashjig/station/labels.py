@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -178,38 +178,67 @@ class _Grid:
         return self.margin + column * self.cell[0], self.margin + row * self.cell[1]
 
 
-def sheets(
-    labels: Sequence[Label], layout: LabelLayout, *, roll: bool = False
-) -> list[Image.Image]:
+class Pages(Image.Image):
+    """Pages drawn one at a time, as Pillow's PDF writer comes to each: a multi-frame image
+    whose frame is drawn on ``seek``, as Pillow's own multi-frame files are read (its
+    plugin guide). Pillow holds every page of a list until the PDF is written, and an A4
+    page at 300 dpi is 8.7 MB (mode "1" keeps a byte a pixel): a thousand labels took
+    770 MB and now hold one page."""
+
+    def __init__(self, count: int, draw: Callable[[int], Image.Image]) -> None:
+        super().__init__()
+        if count < 1:
+            raise ValueError("no labels to write")
+        self._count = count
+        self._draw = draw
+        self._frame = -1
+        self.seek(0)
+
+    @property
+    def n_frames(self) -> int:
+        return self._count
+
+    def seek(self, frame: int) -> None:
+        if not 0 <= frame < self._count:
+            raise EOFError("no such page")
+        if frame != self._frame:
+            page = self._draw(frame)
+            self.im, self._mode, self._size = page.im, page.mode, page.size
+            self._frame = frame
+
+    def tell(self) -> int:
+        return self._frame
+
+
+def sheets(labels: Sequence[Label], layout: LabelLayout, *, roll: bool = False) -> Pages:
     """Pages of labels: A4 with as many as fit in a grid, each outlined to cut along, or
     (``roll``) one label per page."""
-    rendered = [_drawn(label, layout) for label in labels]
     if roll:
-        return rendered
+        return Pages(len(labels), lambda i: _drawn(labels[i], layout))
     grid = _Grid.a4(layout)
     size = (mm_to_dots(A4_MM[0], layout.dpi), mm_to_dots(A4_MM[1], layout.dpi))
-    pages = []
-    for first in range(0, len(rendered), grid.per_page):
+
+    def sheet(number: int) -> Image.Image:
         page = Image.new("1", size, 1)
         draw = ImageDraw.Draw(page)
-        for i, image in enumerate(rendered[first : first + grid.per_page]):
+        first = number * grid.per_page
+        for i, label in enumerate(labels[first : first + grid.per_page]):
+            image = _drawn(label, layout)
             x, y = grid.origin(i)
             page.paste(image, (x, y))
             draw.rectangle((x, y, x + image.width - 1, y + image.height - 1), outline=0)
-        pages.append(page)
-    return pages
+        return page
+
+    return Pages(pages_needed(len(labels), layout), sheet)
 
 
 def pages_needed(count: int, layout: LabelLayout) -> int:
     return math.ceil(count / _Grid.a4(layout).per_page)
 
 
-def save_pdf(pages: Iterable[Image.Image], target: Path | BinaryIO, dpi: int) -> None:
+def save_pdf(pages: Pages, target: Path | BinaryIO, dpi: int) -> None:
     """The pages as one PDF, to a file or (the status page's download) into memory."""
-    pages = list(pages)
-    if not pages:
-        raise ValueError("no labels to write")
-    pages[0].save(target, "PDF", resolution=dpi, save_all=True, append_images=pages[1:])
+    pages.save(target, "PDF", resolution=dpi, save_all=True)
 
 
 def sheet_pdf(labels: Sequence[Label], layout: LabelLayout) -> bytes:

@@ -33,15 +33,17 @@ import hmac
 import importlib.resources
 import json
 import logging
+import pickle
 import socket
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from flashjig.config import WebConfig
+from flashjig.config import LabelLayout, WebConfig
 from flashjig.config.labelcode import LabelError
 from flashjig.config.passwords import read_password
 from flashjig.errors import CommandError, ControlError
@@ -51,6 +53,9 @@ from flashjig.station.report import summary, units, units_csv
 from flashjig.station.requests import ControlRequests
 from flashjig.station.status import SocketStatus
 from flashjig.web.guard import LoginThrottle, allowed_host, same_origin
+
+if TYPE_CHECKING:  # Pillow, imported when labels are asked for
+    from flashjig.station.labels import Label
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,10 @@ SILENT_S = 5.0  # at the cap, a connection silent this long is closed for a new 
 CROWDED_POLL_S = 0.1
 BACKLOG = 128
 UNITS_SHOWN = 1000  # the report's units on the page: the most recent (``modules``: all)
+# The most labels one PDF from the page holds (some 13 ms and 2.7 kB of PDF a label, made
+# apart, the PDF held whole by the daemon while it is sent): a day or two of a busy bench;
+# the command line makes any number.
+LABELS_AT_ONCE = 2000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ReportKey = tuple[datetime | None, int]  # a report's since and the journal's data_version
 # What the page may ask of the station (web.commands): the control socket's requests of
@@ -422,20 +431,31 @@ class StatusPage:
 
     async def _labels_pdf(self, request: web.Request) -> web.Response:
         """The labels of the units flashed ok, their last ok attempts, on A4 sheets."""
-        from flashjig.station.labels import last_ok_labels, sheet_pdf
+        from flashjig.station.labels import last_ok_labels
 
         since = self._since(request)
+        when = f"since {request.query['since']}" if since else "in the journal"
         async with self._journal_reader() as reader:
+            # Counted in SQL first: a two-year journal's rows are not read to be refused.
+            modules, _, _ = await asyncio.to_thread(reader.modules, since=since, limit=0)
+            if modules > LABELS_AT_ONCE:
+                how = "flashjig labels --since WHEN --pdf FILE makes any number"
+                raise web.HTTPBadRequest(  # ask for less: a later since
+                    text=f"{modules} modules {when}: the page makes at most "
+                    f"{LABELS_AT_ONCE} labels at once; {how}",
+                )
             labels = await asyncio.to_thread(lambda: last_ok_labels(reader.attempts(since=since)))
         if not labels:
-            when = f"since {request.query['since']}" if since else "in the journal"
             raise web.HTTPNotFound(text=f"no unit flashed ok {when}")
         layout = self.station.config.station.labels.layout
         async with self._rendering:
             try:
-                body = await asyncio.to_thread(sheet_pdf, labels, layout)
+                body = await _sheet_apart(labels, layout)
             except LabelError as e:
                 raise web.HTTPConflict(text=str(e)) from None
+            except RuntimeError as e:
+                log.error("status page: %s", e)
+                raise web.HTTPInternalServerError(text=str(e)) from None
         name = f"flashjig-labels-{_file_date(since)}.pdf"
         return _download(body, name, content_type="application/pdf")
 
@@ -496,6 +516,34 @@ class StatusPage:
         finally:
             self._streams -= 1
         return response
+
+
+async def _sheet_apart(labels: list[Label], layout: LabelLayout) -> bytes:
+    """The labels' PDF, made by a process of its own (flashjig.station.labelsheet): not
+    seconds of the daemon's GIL. Killed if the page that asked goes away first."""
+    from flashjig.station.labelsheet import LABEL_REFUSED
+
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "flashjig.station.labelsheet",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        pdf, errors = await child.communicate(pickle.dumps((labels, layout)))
+    except BaseException:
+        child.kill()
+        await asyncio.shield(child.wait())
+        raise
+    said = errors.decode(errors="replace").strip()
+    if child.returncode == LABEL_REFUSED:
+        raise LabelError(said)
+    if child.returncode != 0:
+        last = said.splitlines()[-1] if said else f"exit {child.returncode}"
+        raise RuntimeError(f"the labels' PDF could not be made: {last}")
+    return pdf
 
 
 def _download(
