@@ -26,8 +26,9 @@ from flashjig.station.paths import control_socket
 
 GROUPS = (
     *("overhead", "reflash", "parallel", "cpu", "idle", "scale", "changes", "modules", "web"),
-    *("load", "connect", "esp32", "batch200"),
+    *("load", "connect", "esp32", "batch200", "labels"),
 )
+LABELS = 1000  # labels in the labels group's PDF: two busy days of a bench
 BATCH = 200  # modules through the five sockets in the batch200 group
 SLOW_ROMS_EVERY = 3  # of which every third auto-bauds only at 115200
 # The chips the connect group starts, each on a fresh module over a UART.
@@ -411,6 +412,40 @@ class Bench:
         self.emit("web_flash_5_s", watched)
         self.emit("web_flash_ratio", watched / plain)
         self.emit("web_cpu_s_per_module", lib.median([r["cpu_s"] for r in runs]) / 5)
+
+    def labels(self) -> None:
+        """A PDF of LABELS labels on A4 at 300 dpi, made as the status page makes it: by
+        ``python -m flashjig.station.labelsheet`` in a process of its own; its time, and
+        the most memory it held (the whole PDF made with Pillow's list of pages: 770 MB)."""
+        import pickle
+        import resource
+
+        from flashjig.config import LabelLayout
+        from flashjig.station.labels import Label
+
+        units = [
+            Label(n, f"lamp-{n:05d}", f"5c:cf:7f:00:{n >> 8:02x}:{n & 255:02x}", "jig-1",
+                  "demo", "ESP8266EX", "2026-12-07")
+            for n in range(LABELS)
+        ]  # fmt: skip
+        sent = pickle.dumps((units, LabelLayout()))
+        times, peaks = [], []
+        for _ in range(self.repeat):
+            pdf = self.tmp / "labels.pdf"
+            started = time.monotonic()
+            with pdf.open("wb") as out:
+                subprocess.run(
+                    [sys.executable, "-m", "flashjig.station.labelsheet"],
+                    input=sent,
+                    stdout=out,
+                    check=True,
+                )
+            times.append(time.monotonic() - started)
+            assert pdf.read_bytes().startswith(b"%PDF")
+            peaks.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+        self.emit(f"labels_pdf_{LABELS}_s", lib.median(times))
+        # The largest child so far: run alone (--only labels), the label maker's.
+        self.emit(f"labels_pdf_{LABELS}_peak_mb", max(peaks))
 
     def load(self) -> None:
         """The daemon under a busy network and a long-lived journal (bench/load.py)."""
