@@ -198,6 +198,10 @@ def test_text_contrast_meets_wcag_aa_in_every_state(page, browser, scheme):
     assert set(measured["checked"]) >= {"page", "empty", "inserted", "failed", "ok", "flashing"}
     assert measured["failing"] == [], measured["failing"]
     failed = next(t for t in tiles(view) if t["socket"] == "socket3")
+    buttons = view.eval_on_selector_all(
+        f"{TILE} .flash", "bs => bs.filter(b => !b.hidden).map(b => b.textContent)"
+    )
+    assert buttons == ["Flash", "Flash again"]  # socket2 ready, socket3 failed: both seated
     assert failed["result"].startswith("failed: wrong chip")
     assert failed["advice"] == "another chip than the profile's: use the right module or profile"
     shot(view, f"status-page-states-{scheme}.png")

@@ -58,7 +58,10 @@ function showTile(s) {
   tile.querySelector(".advice").textContent = s.advice;
   const rates = s.rates ? `sync/write baud ${s.rates.sync}/${s.rates.write}, adapter ${s.rates.adapter || "unknown"}` : "";
   tile.title = rates;
-  tile.querySelector(".flash").hidden = !commandsOn || s.state !== "inserted";
+  // What the station flashes when asked (socket.request_flash): a seated module, new or failed.
+  const flash = tile.querySelector(".flash");
+  flash.hidden = !commandsOn || !["inserted", "failed"].includes(s.state);
+  flash.textContent = s.state === "failed" ? "Flash again" : "Flash";
 }
 
 // -- the station -------------------------------------------------------------------------
