@@ -155,7 +155,14 @@ let picturesDue = false;
 
 function showPictures() {
   const flashing = lastStatus && lastStatus.sockets.some((s) => s.state === "flashing");
-  if (!picturesDue || (flashing && Date.now() - picturesAt < PICTURES_EVERY_MS)) return;
+  const waiting = picturesDue && flashing && Date.now() - picturesAt < PICTURES_EVERY_MS;
+  const age = $("pictures-age");
+  age.hidden = !waiting;  // said, while they lag behind the counts
+  if (waiting) {
+    const at = new Date(picturesAt).toLocaleTimeString();
+    age.textContent = `the pictures are as of ${at}: redrawn once a minute while modules flash`;
+  }
+  if (!picturesDue || waiting) return;
   picturesDue = false;
   picturesAt = Date.now();
   pictures += 1;  // a new picture, not the browser's cached one
