@@ -36,7 +36,7 @@ function tileFor(name) {
 
 function resultWords(s) {
   if (!s.last_result) return "";
-  if (s.last_result === "ok") return `ok in ${s.duration_s.toFixed(1)} s`;
+  if (s.last_result === "ok") return s.duration_s === null ? "ok" : `ok in ${s.duration_s.toFixed(1)} s`;
   return `${s.last_result}: ${s.reason || s.detail}`;
 }
 
