@@ -207,6 +207,8 @@ def test_text_contrast_meets_wcag_aa_in_every_state(page, browser, scheme):
     assert buttons == ["Flash", "Flash again"]  # socket2 ready, socket3 failed: both seated
     assert failed["result"].startswith("failed: wrong chip")
     assert failed["advice"] == "another chip than the profile's: use the right module or profile"
+    pictures = view.eval_on_selector_all(".plots img", "images => images.map(i => i.src)")
+    assert len(pictures) == 2 and all(f"scheme={scheme}" in src for src in pictures), pictures
     shot(view, f"status-page-states-{scheme}.png")
     context.close()
 

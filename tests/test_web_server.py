@@ -220,7 +220,12 @@ def test_a_picture_is_drawn_once_per_report_whoever_asks(page, monkeypatch):
 
     drawn = []
     draw = plots.per_hour
-    monkeypatch.setattr(plots, "per_hour", lambda report: drawn.append(1) or draw(report))
+
+    def counted(report, **how):
+        drawn.append(how)
+        return draw(report, **how)
+
+    monkeypatch.setattr(plots, "per_hour", counted)
     status_page, station, _ = page()
     first = {get(status_page, "/plots/per-hour.png?since=today")[2] for _ in range(10)}
     assert len(drawn) == 1 and len(first) == 1
@@ -229,6 +234,10 @@ def test_a_picture_is_drawn_once_per_report_whoever_asks(page, monkeypatch):
     assert len(drawn) == 2 and second not in first
     get(status_page, "/plots/per-hour.png")  # another report (the whole journal): drawn
     assert len(drawn) == 3
+    dark = get(status_page, "/plots/per-hour.png?since=today&scheme=dark")[2]  # for a dark page
+    assert drawn[-1] == {"dark": True} and len(drawn) == 4 and dark != second
+    get(status_page, "/plots/per-hour.png?since=today&scheme=dark")
+    assert len(drawn) == 4
 
 
 def colours(png: bytes) -> set[tuple[int, int, int]]:
@@ -246,6 +255,23 @@ def test_the_pictures_show_the_numbers():
     assert not {green, red} & colours(plots.per_hour(idle))
     assert red in colours(plots.reasons({"by_reason": {"no sync": 3, "verify failed": 1}}))
     assert red not in colours(plots.reasons(idle))
+
+
+@pytest.mark.parametrize("draw", ["per_hour", "reasons"])
+def test_a_dark_page_gets_dark_pictures_with_the_same_bars(draw):
+    """In the dark scheme a picture is the page's dark tile colour behind light text, not a
+    white block; the bars keep the LED colours."""
+    from flashjig.web import plots
+
+    report = {"per_hour": [{"hour": "2026-12-02T03", "ok": 5, "failed": 1}]}
+    report["by_reason"] = {"no sync": 3}
+    light, dark = (getattr(plots, draw)(report, dark=dark) for dark in (False, True))
+    corner = {True: (0x1D, 0x21, 0x26), False: (0xFF, 0xFF, 0xFF)}
+    for picture, is_dark in ((light, False), (dark, True)):
+        image = Image.open(io.BytesIO(picture)).convert("RGB")
+        assert image.getpixel((2, 2)) == corner[is_dark]
+    red = (0xC9, 0x2A, 0x2A)
+    assert red in colours(light) and red in colours(dark)
 
 
 def _open_fds() -> int:

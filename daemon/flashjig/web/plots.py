@@ -1,6 +1,7 @@
 """The report's two pictures for the status page, drawn by matplotlib (its object API and
 the Agg canvas: no pyplot, no display): modules per hour, ok and failed stacked, and
-failures by reason. Each takes the report as data (``flashjig.station.report.summary``)."""
+failures by reason. Each takes the report as data (``flashjig.station.report.summary``),
+light or dark as the page is (a white picture glares in a dark room)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,34 @@ OK_COLOUR = "#2b8a3e"
 FAILED_COLOUR = "#c92a2a"
 SIZE_IN = (6.4, 2.6)
 DPI = 100
+# The page's dark scheme (static/style.css): its tile colour behind, its text colour on it.
+DARK: dict[Any, Any] = {  # matplotlib types its keys as a Literal of every rc name
+    "figure.facecolor": "#1d2126",
+    "axes.facecolor": "#1d2126",
+    "savefig.facecolor": "#1d2126",
+    "text.color": "#e8eaed",
+    "axes.labelcolor": "#e8eaed",
+    "axes.edgecolor": "#c6c9cd",
+    "xtick.color": "#e8eaed",
+    "ytick.color": "#e8eaed",
+}
 
 
-def _png(draw: Any) -> bytes:
+def _png(draw: Any, dark: bool) -> bytes:
+    from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
-    draw(figure.add_subplot())
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
+    with rc_context(DARK if dark else None):
+        figure = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
+        FigureCanvasAgg(figure)
+        draw(figure.add_subplot())
+        out = io.BytesIO()
+        figure.savefig(out, format="png")
     return out.getvalue()
 
 
-def per_hour(report: dict[str, Any]) -> bytes:
+def per_hour(report: dict[str, Any], *, dark: bool = False) -> bytes:
     """Modules per hour (UTC), ok below failed."""
     hours = report["per_hour"]
 
@@ -42,10 +56,10 @@ def per_hour(report: dict[str, Any]) -> bytes:
         else:
             _empty(axes, "nothing flashed yet")
 
-    return _png(draw)
+    return _png(draw, dark)
 
 
-def reasons(report: dict[str, Any]) -> bytes:
+def reasons(report: dict[str, Any], *, dark: bool = False) -> bytes:
     """Failures by reason, the commonest on top."""
     counts = list(report["by_reason"].items())
 
@@ -58,7 +72,7 @@ def reasons(report: dict[str, Any]) -> bytes:
         if not counts:
             _empty(axes, "no failures")
 
-    return _png(draw)
+    return _png(draw, dark)
 
 
 def _empty(axes: Any, words: str) -> None:

@@ -5,7 +5,8 @@ station, reading what ``flashjig status --json`` reads.
 - ``/api/status``: the station's status, as ``flashjig status --json`` prints it;
 - ``/api/report``: the morning report as data (``flashjig.station.report.summary``), for
   ``?since=`` (a date, ``today``, ``12h``...) or the whole journal; ``/plots/per-hour.png``
-  and ``/plots/reasons.png``: its modules per hour and failures by reason (``plots``);
+  and ``/plots/reasons.png``: its modules per hour and failures by reason (``plots``;
+  ``?scheme=dark`` for a page in the dark scheme);
 - ``/api/commands``: the commands the page may send (``web.commands``), and
   ``POST /api/commands/NAME`` to send one (see ``_command``);
 - ``/downloads/units.csv`` and ``/downloads/labels.pdf``: the morning's files, for
@@ -114,7 +115,8 @@ class StatusPage:
         self._reporting = asyncio.Lock()
         self._rendering = asyncio.Lock()  # one drawing (a sheet of labels, a picture) at a time
         self._last_report: tuple[ReportKey, dict[str, Any]] | None = None
-        self._pictures: dict[str, tuple[ReportKey, bytes]] = {}  # the last drawn, by name
+        # The last drawn of each picture, light and dark.
+        self._pictures: dict[tuple[str, bool], tuple[ReportKey, bytes]] = {}
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._listening: list[socket.socket] = []
@@ -414,12 +416,13 @@ class StatusPage:
         draw = {"per-hour": plots.per_hour, "reasons": plots.reasons}.get(name)
         if draw is None:
             raise web.HTTPNotFound()
+        dark = request.query.get("scheme") == "dark"  # as the page is shown
         key, report = await self._summary(request)
         async with self._rendering:
-            drawn = self._pictures.get(name)
+            drawn = self._pictures.get((name, dark))
             if drawn is None or drawn[0] != key:
-                drawn = (key, await asyncio.to_thread(draw, report))
-                self._pictures[name] = drawn
+                drawn = (key, await asyncio.to_thread(lambda: draw(report, dark=dark)))
+                self._pictures[name, dark] = drawn
         return web.Response(body=drawn[1], content_type="image/png")
 
     async def _units_csv(self, request: web.Request) -> web.Response:

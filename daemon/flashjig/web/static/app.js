@@ -166,10 +166,19 @@ function showPictures() {
   picturesDue = false;
   picturesAt = Date.now();
   pictures += 1;  // a new picture, not the browser's cached one
+  const scheme = darkScheme.matches ? "dark" : "light";
   for (const name of ["per-hour", "reasons"]) {
-    $(`plot-${name}`).src = `/plots/${name}.png?since=today&n=${pictures}`;
+    $(`plot-${name}`).src = `/plots/${name}.png?since=today&scheme=${scheme}&n=${pictures}`;
   }
 }
+
+// The pictures in the page's scheme, and again when the device changes it (a dark room).
+const darkScheme = matchMedia("(prefers-color-scheme: dark)");
+darkScheme.addEventListener("change", () => {
+  picturesDue = true;
+  picturesAt = -Infinity;
+  showPictures();
+});
 
 async function showReport() {
   const response = await fetch("/api/report?since=today");
