@@ -39,6 +39,8 @@ def test_payload_sends_the_fault_of_an_insert():
 def test_payload_names_the_profile():
     parse = build_parser().parse_args
     assert payload(parse(["ctl", "profile", "spare"])) == {"cmd": "profile", "name": "spare"}
+    assert payload(parse(["ctl", "cancel"])) == {"cmd": "cancel"}
+    assert payload(parse(["ctl", "cancel", "socket2"])) == {"cmd": "cancel", "socket": "socket2"}
 
 
 @pytest.mark.slow

@@ -206,6 +206,8 @@ def test_commands_accepted_and_refused(mqtt_rig, recorder):
     )
     for topic, payload, error in [
         (topics.flash("socket9"), "PRESS", "unknown socket 'socket9'"),
+        (f"{topics.commands}/cancel/socket8", "PRESS", "unknown socket 'socket8'"),
+        (f"{topics.commands}/cancel/socket2", "now!", "unexpected payload 'now!'"),
         (f"{topics.commands}/profile", "../../etc/passwd", "unknown profile"),
         (f"{topics.commands}/flash", "{not json", "unexpected payload"),
         (f"{topics.commands}/flash", "x" * 5000, "too large"),

@@ -232,3 +232,27 @@ def test_the_batch_says_how_many_are_left(rig):
     rates = shown["sockets"][0]["rates"]
     assert "  BAUD  " in render(shown) and f"{rates['sync']}/{rates['write']}" in render(shown)
     assert "batch" not in dataclasses.replace(station.status(), batch=None).as_dict()
+
+
+@pytest.mark.slow
+def test_one_socket_cancelled_the_others_flash_on(rig):
+    """ctl cancel SOCKET (and the page's tile, MQTT's cmd/cancel/SOCKET): that module's
+    attempt ends cancelled, the module beside it is flashed ok."""
+    from flashjig.station.commands import StationCommands, UnknownSocket
+    from flashjig.station.requests import ControlRequests
+
+    station, hw, journal = rig(line_rate=True)
+    ask = ControlRequests(StationCommands(station))
+    for name in ("socket1", "socket2"):
+        hw.insert(name)
+        wait_for(lambda n=name: state_of(station, n) is SocketState.INSERTED)
+    assert ask({"cmd": "flash"})["started"] == ["socket1", "socket2"]
+    wait_for(lambda: station.sockets["socket1"].status.stage == "writing", what="writing")
+    assert ask({"cmd": "cancel", "socket": "socket3"}) == {"ok": True, "cancelled": []}
+    assert ask({"cmd": "cancel", "socket": "socket1"}) == {"ok": True, "cancelled": ["socket1"]}
+    wait_for(lambda: state_of(station, "socket1") is SocketState.FAILED, what="cancelled")
+    wait_for(lambda: state_of(station, "socket2") is SocketState.OK, timeout=60, what="ok")
+    results = {row.socket: (row.result, row.reason) for row in journal.attempts()}
+    assert results == {"socket1": ("cancelled", "cancelled"), "socket2": ("ok", None)}
+    with pytest.raises(UnknownSocket):
+        ask({"cmd": "cancel", "socket": "socket9"})

@@ -202,14 +202,22 @@ def test_text_contrast_meets_wcag_aa_in_every_state(page, browser, scheme):
     assert measured["failing"] == [], measured["failing"]
     failed = next(t for t in tiles(view) if t["socket"] == "socket3")
     buttons = view.eval_on_selector_all(
-        f"{TILE} .flash", "bs => bs.filter(b => !b.hidden).map(b => b.textContent)"
+        f"{TILE} button", "bs => bs.filter(b => !b.hidden).map(b => b.textContent)"
     )
-    assert buttons == ["Flash", "Flash again"]  # socket2 ready, socket3 failed: both seated
+    # socket2 ready, socket3 failed (both seated: flashed when asked), socket5 flashing
+    assert buttons == ["Flash", "Flash again", "Cancel"]
     assert failed["result"].startswith("failed: wrong chip")
     assert failed["advice"] == "another chip than the profile's: use the right module or profile"
     pictures = view.eval_on_selector_all(".plots img", "images => images.map(i => i.src)")
     assert len(pictures) == 2 and all(f"scheme={scheme}" in src for src in pictures), pictures
     shot(view, f"status-page-states-{scheme}.png")
+    # The flashing tile's own Cancel: that module alone.
+    view.click(".tile[data-socket=socket5] .cancel")
+    view.wait_for_selector(".tile[data-socket=socket5][data-state=failed]")
+    cancelled = next(t for t in tiles(view) if t["socket"] == "socket5")
+    assert cancelled["result"] == "failed: cancelled", cancelled
+    assert view.inner_text("#answer") == "cancelled socket5"
+    assert station.sockets["socket4"].status.state is SocketState.OK
     context.close()
 
 

@@ -61,12 +61,13 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         description="Start flashing (like a button press).",
     )
     p.add_argument("socket", nargs="?", metavar="SOCKET")
-    actions.add_parser(
+    p = actions.add_parser(
         "cancel",
         parents=[common],
-        help="cancel running flashes",
-        description="Cancel running flashes (like a long press).",
+        help="cancel running flashes, or one socket's",
+        description="Cancel running flashes (like a long press), or only SOCKET's.",
     )
+    p.add_argument("socket", nargs="?", metavar="SOCKET")
     p = actions.add_parser(
         "drain",
         parents=[common],
@@ -108,7 +109,7 @@ def add_parser(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 def payload(args: argparse.Namespace) -> dict[str, Any]:
     """The control request the command line asks for."""
     message: dict[str, Any] = {"cmd": args.action}
-    if args.action in ("insert", "remove") or args.action == "flash" and args.socket:
+    if args.action in ("insert", "remove") or args.action in ("flash", "cancel") and args.socket:
         message["socket"] = args.socket
     if args.action == "insert":
         message["fault"] = args.fault

@@ -17,7 +17,7 @@ BUTTON_PAYLOADS = ("", "PRESS")
 
 
 class CommandHandler:
-    """Flash (all, or one socket), cancel and profile, from their topics."""
+    """Flash and cancel (all, or one socket), and profile, from their topics."""
 
     def __init__(self, commands: StationCommands, client: mqtt.Client, topics: Topics) -> None:
         self.commands = commands
@@ -56,6 +56,11 @@ class CommandHandler:
             _button(text)
             log.info("MQTT: cancel requested")
             self.commands.cancel()
+        elif len(parts) == 2 and parts[0] == "cancel":
+            socket = self.commands.known(parts[1])
+            _button(text)
+            log.info("MQTT: cancel %s requested", socket, extra={"SOCKET": socket})
+            self.commands.cancel(socket)
         elif parts == ["profile"]:
             self.commands.set_profile(text)
         else:

@@ -85,9 +85,13 @@ class StationCommands:
             raise NotFlashed(socket, {socket: self.station.why_not_flashed(socket)})
         return [socket]
 
-    def cancel(self) -> list[str]:
-        """Cancel the flashes in progress; the sockets that were flashing."""
-        return self.station.cancel_all()
+    def cancel(self, socket: str | None = None) -> list[str]:
+        """Cancel the flashes in progress, or socket's alone (the others flash on); the
+        sockets that were flashing."""
+        if socket is None:
+            return self.station.cancel_all()
+        self.known(socket)
+        return self.station.cancel_one(socket)
 
     def drain(self, why: str) -> list[str]:
         """Take no new module; the sockets still flashing."""

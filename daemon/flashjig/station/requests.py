@@ -25,7 +25,7 @@ class ControlRequests:
         self._answers: dict[str, Callable[[dict[str, Any]], Answer]] = {
             "status": self._status,
             "flash": self._flash,
-            "cancel": lambda _: {"ok": True, "cancelled": self.commands.cancel()},
+            "cancel": self._cancel,
             "drain": self._drain,
             "resume": self._resume,
             "reload": self._reload,
@@ -52,6 +52,10 @@ class ControlRequests:
             if e.socket is None:
                 return {"ok": True, "started": []}
             return {"ok": True, "started": [], "why": e.why[e.socket]}
+
+    def _cancel(self, request: dict[str, Any]) -> Answer:
+        socket = _optional_socket(request.get("socket"))
+        return {"ok": True, "cancelled": self.commands.cancel(socket)}
 
     def _drain(self, request: dict[str, Any]) -> Answer:
         why = request.get("why") or "asked to drain"

@@ -271,7 +271,14 @@ class Station:
         return f"{name} is {state.value}"
 
     def cancel_all(self) -> list[str]:
-        busy = [name for name, s in self.sockets.items() if s.busy]
+        return self._cancel(list(self.sockets))
+
+    def cancel_one(self, name: str) -> list[str]:
+        return self._cancel([name])
+
+    def _cancel(self, names: list[str]) -> list[str]:
+        """Cancel what of ``names`` is flashing; those that were."""
+        busy = [name for name in names if self.sockets[name].busy]
         for name in busy:
             self.sockets[name].cancel()
         log.info("cancel requested: %s", ", ".join(busy) or "nothing running")

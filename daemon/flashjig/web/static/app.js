@@ -27,9 +27,11 @@ function tileFor(name) {
     '<div class="body"><p class="stage"></p>' +
     '<div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100"><div></div></div>' +
     '<p class="unit"></p><p class="result"></p><p class="advice"></p>' +
-    '<button type="button" class="flash" hidden>Flash</button></div>';
+    '<button type="button" class="flash" hidden>Flash</button>' +
+    '<button type="button" class="cancel" hidden>Cancel</button></div>';
   tile.querySelector(".name").textContent = name;
   tile.querySelector(".flash").addEventListener("click", () => command("flash", { socket: name }));
+  tile.querySelector(".cancel").addEventListener("click", () => command("cancel", { socket: name }));
   $("tray").append(tile);
   return tile;
 }
@@ -62,6 +64,7 @@ function showTile(s) {
   const flash = tile.querySelector(".flash");
   flash.hidden = !commandsOn || !["inserted", "failed"].includes(s.state);
   flash.textContent = s.state === "failed" ? "Flash again" : "Flash";
+  tile.querySelector(".cancel").hidden = !commandsOn || s.state !== "flashing";
 }
 
 // -- the station -------------------------------------------------------------------------
