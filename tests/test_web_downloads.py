@@ -161,3 +161,57 @@ def test_the_downloads_need_the_password(page):
         assert refused(status_page, path, auth="flashjig:wrong")[0] == 401
         status, _, body = get(status_page, path, auth="flashjig:s3cret")
         assert status == 200 and body
+
+
+def test_more_units_than_the_page_lists_at_once_are_refused_in_words(page, monkeypatch):
+    from flashjig.web import server
+
+    monkeypatch.setattr(server, "UNITS_AT_ONCE", 4)
+    status_page, station, _ = page()
+    flash_units(station.journal, [1, 2, 3])  # and a module that failed: four
+    assert get(status_page, "/downloads/units.csv")[0] == 200
+    flash_units(station.journal, [4])
+    assert refused(status_page, "/downloads/units.csv") == (
+        400,
+        "6 modules in the journal: the page makes at most 4 units at once; "
+        "flashjig report --since WHEN --csv FILE makes any number",
+    )
+
+
+def test_a_label_maker_that_fails_or_hangs_is_a_500_in_words_and_gone(
+    page, monkeypatch, tmp_path, caplog
+):
+    """The PDF's process crashing, or hanging (killed after SHEET_TIMEOUT_S): said, logged,
+    and no process left behind."""
+    import os
+    import stat
+    import sys
+
+    from flashjig.web import server
+
+    python = sys.executable
+    status_page, station, _ = page()
+    flash_units(station.journal, [1])
+    crashing = tmp_path / "crashing"
+    crashing.write_text("#!/bin/sh\necho 'MemoryError' >&2\nexit 1\n")
+    hanging = tmp_path / "hanging"
+    pid = tmp_path / "pid"
+    hanging.write_text(f"#!/bin/sh\necho $$ > {pid}\nexec sleep 60\n")
+    for script in (crashing, hanging):
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(server.sys, "executable", str(crashing))
+    assert refused(status_page, "/downloads/labels.pdf") == (
+        500,
+        "the labels' PDF could not be made: MemoryError",
+    )
+    monkeypatch.setattr(server, "SHEET_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(server.sys, "executable", str(hanging))
+    assert refused(status_page, "/downloads/labels.pdf") == (
+        500,
+        "the labels' PDF could not be made: it took too long",
+    )
+    assert "status page: the labels' PDF could not be made: it took too long" in caplog.text
+    child = int(pid.read_text())
+    assert not os.path.exists(f"/proc/{child}"), "the hanging child was left behind"
+    monkeypatch.setattr(server.sys, "executable", python)
+    assert get(status_page, "/downloads/labels.pdf")[0] == 200  # the next one is made

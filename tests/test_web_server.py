@@ -446,3 +446,17 @@ def test_the_feed_closes_when_a_change_comes_with_the_close():
         await asyncio.wait_for(feed.close(), 5)
 
     asyncio.run(told_then_closed())
+
+
+def test_no_other_site_may_frame_the_page(page):
+    """A click inside a frame on another site would be a click here (clickjacking gets
+    past the Origin check): every answer says the page may not be framed, refusals too."""
+    status_page, _, _ = page("s3cret")
+    for path, auth in (("/", "flashjig:s3cret"), ("/api/status", "flashjig:s3cret"), ("/", None)):
+        try:
+            _, headers, _ = get(status_page, path, auth)
+        except urllib.error.HTTPError as refusal:  # the 401 without the password
+            assert refusal.code == 401
+            headers = refusal.headers
+        assert headers["X-Frame-Options"] == "DENY", path
+        assert headers["Content-Security-Policy"] == "frame-ancestors 'none'", path

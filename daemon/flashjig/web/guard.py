@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-FREE_FAILURES = 3  # wrong passwords from one address answered at once
+FREE_FAILURES = 3  # from this wrong password in a row from one address, answers wait
 MAX_DELAY_S = 8.0  # the longest a wrong password's answer waits
 LOCAL_NAMES = ("localhost",)
 

@@ -80,6 +80,9 @@ UNITS_SHOWN = 1000  # the report's units on the page: the most recent (``modules
 # apart, the PDF held whole by the daemon while it is sent): a day or two of a busy bench;
 # the command line makes any number.
 LABELS_AT_ONCE = 2000
+SHEET_TIMEOUT_S = 120.0  # twice what LABELS_AT_ONCE take: a child that hangs is killed
+# The most units one CSV from the page holds (some 80 bytes each, made whole in memory).
+UNITS_AT_ONCE = 50_000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ReportKey = tuple[datetime | None, int]  # a report's since and the journal's data_version
 # What the page may ask of the station (web.commands): the control socket's requests of
@@ -113,7 +116,8 @@ class StatusPage:
         self._feed: _StatusFeed | None = None  # made on the server's loop
         self._reader: Journal | None = None  # the page's own read-only journal connection
         self._reporting = asyncio.Lock()
-        self._rendering = asyncio.Lock()  # one drawing (a sheet of labels, a picture) at a time
+        self._drawing = asyncio.Lock()  # one picture drawn at a time (in the daemon)
+        self._sheeting = asyncio.Lock()  # one sheet of labels made at a time (apart)
         self._last_report: tuple[ReportKey, dict[str, Any]] | None = None
         # The last drawn of each picture, light and dark.
         self._pictures: dict[tuple[str, bool], tuple[ReportKey, bytes]] = {}
@@ -178,6 +182,7 @@ class StatusPage:
 
     async def _listen(self) -> None:
         app = web.Application(middlewares=[self._auth])
+        app.on_response_prepare.append(_unframed)
         app.router.add_get("/", self._index)
         app.router.add_get("/api/status", self._status)
         app.router.add_get("/api/report", self._report)
@@ -418,7 +423,7 @@ class StatusPage:
             raise web.HTTPNotFound()
         dark = request.query.get("scheme") == "dark"  # as the page is shown
         key, report = await self._summary(request)
-        async with self._rendering:
+        async with self._drawing:
             drawn = self._pictures.get((name, dark))
             if drawn is None or drawn[0] != key:
                 drawn = (key, await asyncio.to_thread(lambda: draw(report, dark=dark)))
@@ -428,6 +433,8 @@ class StatusPage:
     async def _units_csv(self, request: web.Request) -> web.Response:
         since = self._since(request)
         async with self._journal_reader() as reader:
+            how = "flashjig report --since WHEN --csv FILE"
+            await _at_most(reader, since, UNITS_AT_ONCE, "units", how, _when(request, since))
             body = await asyncio.to_thread(lambda: units_csv(units(reader, since)).encode())
         name = f"flashjig-units-{_file_date(since)}.csv"
         return _download(body, name, content_type="text/csv", charset="utf-8")
@@ -437,28 +444,23 @@ class StatusPage:
         from flashjig.station.labels import last_ok_labels
 
         since = self._since(request)
-        when = f"since {request.query['since']}" if since else "in the journal"
+        when = _when(request, since)
         async with self._journal_reader() as reader:
-            # Counted in SQL first: a two-year journal's rows are not read to be refused.
-            modules, _, _ = await asyncio.to_thread(reader.modules, since=since, limit=0)
-            if modules > LABELS_AT_ONCE:
-                how = "flashjig labels --since WHEN --pdf FILE makes any number"
-                raise web.HTTPBadRequest(  # ask for less: a later since
-                    text=f"{modules} modules {when}: the page makes at most "
-                    f"{LABELS_AT_ONCE} labels at once; {how}",
-                )
+            how = "flashjig labels --since WHEN --pdf FILE"
+            await _at_most(reader, since, LABELS_AT_ONCE, "labels", how, when)
             labels = await asyncio.to_thread(lambda: last_ok_labels(reader.attempts(since=since)))
         if not labels:
             raise web.HTTPNotFound(text=f"no unit flashed ok {when}")
         layout = self.station.config.station.labels.layout
-        async with self._rendering:
+        async with self._sheeting:
             try:
                 body = await _sheet_apart(labels, layout)
             except LabelError as e:
                 raise web.HTTPConflict(text=str(e)) from None
-            except RuntimeError as e:
-                log.error("status page: %s", e)
-                raise web.HTTPInternalServerError(text=str(e)) from None
+            except (OSError, RuntimeError, TimeoutError) as e:
+                said = f"the labels' PDF could not be made: {str(e) or 'it took too long'}"
+                log.error("status page: %s", said)
+                raise web.HTTPInternalServerError(text=said) from None
         name = f"flashjig-labels-{_file_date(since)}.pdf"
         return _download(body, name, content_type="application/pdf")
 
@@ -521,6 +523,24 @@ class StatusPage:
         return response
 
 
+async def _at_most(
+    reader: Journal, since: datetime | None, most: int, what: str, how: str, when: str
+) -> None:
+    """Refuse a download of more than ``most`` modules' lines (400: ask for a later since),
+    counted in SQL before a row is read: a two-year journal is not read to be refused."""
+    modules, _, _ = await asyncio.to_thread(reader.modules, since=since, limit=0)
+    if modules > most:
+        raise web.HTTPBadRequest(
+            text=f"{modules} modules {when}: the page makes at most {most} {what} at once; "
+            f"{how} makes any number"
+        )
+
+
+def _when(request: web.Request, since: datetime | None) -> str:
+    """The download's since in the person's words."""
+    return f"since {request.query['since']}" if since else "in the journal"
+
+
 async def _sheet_apart(labels: list[Label], layout: LabelLayout) -> bytes:
     """The labels' PDF, made by a process of its own (flashjig.station.labelsheet): not
     seconds of the daemon's GIL. Killed if the page that asked goes away first."""
@@ -528,6 +548,7 @@ async def _sheet_apart(labels: list[Label], layout: LabelLayout) -> bytes:
 
     child = await asyncio.create_subprocess_exec(
         sys.executable,
+        "-P",  # not the working directory first on the path: only the installed package
         "-m",
         "flashjig.station.labelsheet",
         stdin=asyncio.subprocess.PIPE,
@@ -535,18 +556,26 @@ async def _sheet_apart(labels: list[Label], layout: LabelLayout) -> bytes:
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        pdf, errors = await child.communicate(pickle.dumps((labels, layout)))
+        async with asyncio.timeout(SHEET_TIMEOUT_S):
+            pdf, errors = await child.communicate(pickle.dumps((labels, layout)))
     except BaseException:
-        child.kill()
+        with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
+            child.kill()
         await asyncio.shield(child.wait())
         raise
     said = errors.decode(errors="replace").strip()
     if child.returncode == LABEL_REFUSED:
         raise LabelError(said)
     if child.returncode != 0:
-        last = said.splitlines()[-1] if said else f"exit {child.returncode}"
-        raise RuntimeError(f"the labels' PDF could not be made: {last}")
+        raise RuntimeError(said.splitlines()[-1] if said else f"exit {child.returncode}")
     return pdf
+
+
+async def _unframed(request: web.Request, response: web.StreamResponse) -> None:
+    """No page of another site may show this one in a frame: a click there would be a
+    click here, from here (clickjacking gets past the Origin check)."""
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
 
 
 def _download(
