@@ -7,6 +7,7 @@ kept as test artifacts (build/test-artifacts/, or $FLASHJIG_TEST_ARTIFACTS)."""
 
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -119,6 +120,7 @@ def test_flash_all_clicked_flashes_the_seated_sockets_and_the_tiles_follow_live(
     macs = {s.status.mac for s in station.sockets.values()}
     assert macs <= set(view.inner_text("#units").split()), "today's units list the five MACs"
     assert view.inner_text("#today").startswith("5 ok, 0 failed today")
+    assert re.fullmatch(r"socket\d ok in \d+\.\d s", view.inner_text("#announce"))
     for link, name, holds in (
         ("#download-csv", "flashjig-units-", macs),
         ("#download-labels", "flashjig-labels-", {"%PDF"}),
@@ -193,6 +195,12 @@ def test_text_contrast_meets_wcag_aa_in_every_state(page, browser, scheme):
         " document.querySelector(`.tile[data-state=${state}]`))",
         timeout=30_000,
     )
+    view.wait_for_selector("#pictures-age", state="visible")  # the tiles settled
+    shot(view, f"status-page-states-{scheme}.png")
+    commands.drain("lunch")  # the drained banner, and a refusal, measured too
+    view.evaluate("command('flash', {socket: 'socket9'})")
+    view.wait_for_selector("#answer.refused")
+    view.wait_for_function("document.getElementById('paused').textContent !== ''")
     # Its attempt counted while it flashes: the pictures wait, and the page says so.
     view.wait_for_selector("#pictures-age", state="visible")
     assert view.inner_text("#pictures-age").startswith("the pictures are as of ")
@@ -210,7 +218,7 @@ def test_text_contrast_meets_wcag_aa_in_every_state(page, browser, scheme):
     assert failed["advice"] == "another chip than the profile's: use the right module or profile"
     pictures = view.eval_on_selector_all(".plots img", "images => images.map(i => i.src)")
     assert len(pictures) == 2 and all(f"scheme={scheme}" in src for src in pictures), pictures
-    shot(view, f"status-page-states-{scheme}.png")
+    shot(view, f"status-page-drained-{scheme}.png")
     # The flashing tile's own Cancel: that module alone.
     view.click(".tile[data-socket=socket5] .cancel")
     view.wait_for_selector(".tile[data-socket=socket5][data-state=failed]")
@@ -343,6 +351,17 @@ def test_the_page_says_what_holds_the_labels(station_config, tmp_path, browser):
             )
         finally:
             page_server.stop()
+
+
+def test_a_download_refused_says_why(page, browser):
+    """Nothing flashed yet this morning: the labels' link shows the station's words, not a
+    download that silently failed."""
+    status_page, _station, _hardware = page()
+    view = browser.new_page()
+    view.goto(status_page.url)
+    view.click("#download-labels")
+    view.wait_for_function("document.body.innerText.includes('no unit flashed ok')")
+    assert view.inner_text("body").strip() == "no unit flashed ok since today"
 
 
 def test_the_units_are_found_by_what_is_typed(station_config, tmp_path, browser):

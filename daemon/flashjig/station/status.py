@@ -149,6 +149,7 @@ class SocketStatus:
         return {
             "name": self.name,
             "state": self.state.value,
+            "look": self.state.look.value,  # what its light shows: off, waiting, busy, good, bad
             "stage": self.stage or "",
             "progress": round(self.progress, 1),
             "attempt": self.attempt,

@@ -11,7 +11,6 @@ function cell(row, text) {
 
 // -- the tray ----------------------------------------------------------------------------
 
-const STATE_WORDS = { empty: "empty", inserted: "ready", flashing: "flashing", ok: "ok", failed: "failed" };
 let commandsOn = false;
 
 // A tile for a socket, made once and updated in place: a button under a finger stays
@@ -22,6 +21,7 @@ function tileFor(name) {
   const tile = document.createElement("article");
   tile.className = "tile";
   tile.dataset.socket = name;
+  tile.setAttribute("aria-label", name);
   tile.innerHTML =
     '<div class="head"><h2 class="name"></h2><strong class="state"></strong></div>' +
     '<div class="body"><p class="stage"></p>' +
@@ -30,10 +30,24 @@ function tileFor(name) {
     '<button type="button" class="flash" hidden>Flash</button>' +
     '<button type="button" class="cancel" hidden>Cancel</button></div>';
   tile.querySelector(".name").textContent = name;
-  tile.querySelector(".flash").addEventListener("click", () => command("flash", { socket: name }));
-  tile.querySelector(".cancel").addEventListener("click", () => command("cancel", { socket: name }));
-  $("tray").append(tile);
+  tile.querySelector(".bar").setAttribute("aria-label", `${name} progress`);
+  const flash = tile.querySelector(".flash");
+  flash.addEventListener("click", () => command("flash", { socket: name }, flash));
+  const cancel = tile.querySelector(".cancel");
+  cancel.setAttribute("aria-label", `Cancel ${name}`);
+  cancel.addEventListener("click", () => command("cancel", { socket: name }, cancel));
   return tile;
+}
+
+// The tiles in the status's order, and only those (a restarted station's config may have
+// other sockets).
+function showTray(sockets) {
+  const tray = $("tray");
+  const tiles = sockets.map((s) => tileFor(s.name));
+  if (tiles.some((tile, i) => tray.children[i] !== tile) || tray.children.length !== tiles.length) {
+    tray.replaceChildren(...tiles);
+  }
+  for (const s of sockets) showTile(s);
 }
 
 function resultWords(s) {
@@ -42,21 +56,27 @@ function resultWords(s) {
   return `${s.last_result}: ${s.reason || s.detail}`;
 }
 
+// The tile in the colours of its socket's light (the status's look), its state in words.
 function showTile(s) {
   const tile = tileFor(s.name);
-  tile.className = `tile ${s.state}`;
+  const said = resultWords(s);
+  if (tile.dataset.state && said !== tile.querySelector(".result").textContent && said) {
+    announce(`${s.name} ${said}`);
+  }
+  tile.className = `tile ${s.look}`;
   tile.dataset.state = s.state;
-  tile.querySelector(".state").textContent = STATE_WORDS[s.state] || s.state;
-  const stage = s.state === "flashing" ? `${s.stage} ${Math.floor(s.progress)} %` : "";
+  tile.querySelector(".state").textContent = s.state;
+  const stage = s.state === "flashing" ? `${s.stage || "starting"} ${Math.floor(s.progress)} %` : "";
   tile.querySelector(".stage").textContent = stage;
   const bar = tile.querySelector(".bar");
   bar.hidden = s.state !== "flashing";
   bar.dataset.percent = s.progress.toFixed(1);
   bar.setAttribute("aria-valuenow", s.progress.toFixed(0));
+  bar.setAttribute("aria-valuetext", stage);
   bar.querySelector("div").style.width = `${s.progress}%`;
   const unit = [s.mac, s.serial !== null ? `serial ${s.serial}` : "", s.client_id || ""];
   tile.querySelector(".unit").textContent = unit.filter(Boolean).join("  ");
-  tile.querySelector(".result").textContent = resultWords(s);
+  tile.querySelector(".result").textContent = said;
   tile.querySelector(".advice").textContent = s.advice;
   const rates = s.rates ? `sync/write baud ${s.rates.sync}/${s.rates.write}, adapter ${s.rates.adapter || "unknown"}` : "";
   tile.title = rates;
@@ -64,6 +84,7 @@ function showTile(s) {
   const flash = tile.querySelector(".flash");
   flash.hidden = !commandsOn || !["inserted", "failed"].includes(s.state);
   flash.textContent = s.state === "failed" ? "Flash again" : "Flash";
+  flash.setAttribute("aria-label", `${flash.textContent} ${s.name}`);
   tile.querySelector(".cancel").hidden = !commandsOn || s.state !== "flashing";
 }
 
@@ -91,11 +112,10 @@ function showStatus(status) {
     `profile ${status.profile}, trigger ${status.trigger}, ${status.sockets.filter((s) => s.state === "flashing").length} flashing` +
     (status.journal !== "ok" ? `, journal: ${status.journal}` : "");
   $("paused").textContent = status.paused ? `drained: ${status.paused}; no new module is taken` : "";
-  $("paused").hidden = !status.paused;
   $("drain").hidden = Boolean(status.paused);
   $("resume").hidden = !status.paused;
   showProfiles(status);
-  for (const s of status.sockets) showTile(s);
+  showTray(status.sockets);
   showLabels(status.labels);
   showBatch();
   showPictures();
@@ -103,7 +123,7 @@ function showStatus(status) {
 
 function showProfiles(status) {
   const select = $("profile");
-  if (select.options.length !== status.profiles.length) {
+  if ([...select.options].map((o) => o.value).join() !== status.profiles.join()) {
     select.replaceChildren(...status.profiles.map((name) => new Option(name, name)));
   }
   if (document.activeElement !== select) select.value = status.profile;
@@ -115,8 +135,8 @@ let perHour = null;  // today's modules per hour, from the report
 
 // The batch size: typed on this page (kept in this browser), else the station's.
 function batchSize() {
-  const typed = parseInt($("batch-size").value, 10);
-  if (typed > 0) return typed;
+  const typed = $("batch-size").valueAsNumber;
+  if (Number.isInteger(typed) && typed > 0) return typed;
   return lastStatus && lastStatus.batch ? lastStatus.batch.size : null;
 }
 
@@ -183,10 +203,23 @@ darkScheme.addEventListener("change", () => {
   showPictures();
 });
 
+let reportsAsked = 0;
+
+// Today's report, when the journal's counts change. A report that cannot be fetched is
+// said, and asked for again with the next status; an older one arriving late is dropped.
 async function showReport() {
-  const response = await fetch("/api/report?since=today");
-  if (!response.ok) return;
-  const report = await response.json();
+  const asked = ++reportsAsked;
+  let report;
+  try {
+    const response = await fetch("/api/report?since=today");
+    if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+    report = await response.json();
+  } catch (error) {
+    finished = null;  // the next status asks again
+    $("report-line").textContent = `the report could not be fetched (${error.message})`;
+    return;
+  }
+  if (asked !== reportsAsked) return;
   picturesDue = true;
   showPictures();
   perHour = report.per_hour_rate;
@@ -243,10 +276,12 @@ function answerWords(name, body, answer) {
   return `profile ${body.name} active`;
 }
 
-async function command(name, body) {
+// A command to the station, its button held down until the answer; the answer in words.
+async function command(name, body, button) {
   const answer = $("answer");
   answer.className = "";
   answer.textContent = `${name}\u2026`;
+  if (button) button.disabled = true;
   let data;
   try {
     const response = await fetch(`/api/commands/${name}`, {
@@ -254,29 +289,47 @@ async function command(name, body) {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body || {}),
     });
-    data = await response.json();
+    const json = (response.headers.get("Content-Type") || "").startsWith("application/json");
+    data = json ? await response.json() : { ok: false, error: `${response.status} ${response.statusText}` };
   } catch (error) {
     data = { ok: false, error: `the station did not answer (${error.message})` };
+  } finally {
+    if (button) button.disabled = false;
   }
   answer.className = data.ok ? "" : "refused";
   answer.textContent = answerWords(name, body, data);
+  if (name === "profile" && !data.ok && lastStatus) $("profile").value = lastStatus.profile;
 }
 
-$("flash-all").addEventListener("click", () => command("flash"));
-$("cancel").addEventListener("click", () => command("cancel"));
-$("drain").addEventListener("click", () => command("drain", { why: "drained from the page" }));
-$("resume").addEventListener("click", () => command("resume"));
+for (const [id, name, body] of [
+  ["flash-all", "flash"],
+  ["cancel", "cancel"],
+  ["drain", "drain", { why: "drained from the page" }],
+  ["resume", "resume"],
+]) {
+  $(id).addEventListener("click", () => command(name, body, $(id)));
+}
 $("profile").addEventListener("change", () => command("profile", { name: $("profile").value }));
 
-// Whether this station takes commands from the page (web.commands).
-fetch("/api/commands")
-  .then((response) => (response.ok ? response.json() : { commands: [] }))
-  .then((offered) => {
-    commandsOn = offered.commands.length > 0;
-    $("controls").hidden = !commandsOn;
-    if (lastStatus) showStatus(lastStatus);
-  })
-  .catch(() => {});
+// Whether this station takes commands from the page (web.commands): asked at the start and
+// again each time the station is back (restarted, it may have another config).
+function askCommands() {
+  fetch("/api/commands")
+    .then((response) => (response.ok ? response.json() : { commands: [] }))
+    .then((offered) => {
+      commandsOn = offered.commands.length > 0;
+      $("controls").hidden = !commandsOn;
+      if (lastStatus) showStatus(lastStatus);
+    })
+    .catch(() => {});
+}
+
+askCommands();
+
+// Said to a screen reader, politely: each new result.
+function announce(words) {
+  $("announce").textContent = words;
+}
 
 // -- following the station ---------------------------------------------------------------
 
@@ -300,7 +353,6 @@ function linkShown(text, lost) {
   const link = $("link");
   link.textContent = text;
   link.className = lost ? "lost" : "back";
-  link.hidden = false;
 }
 
 const RECONNECT_MS = 2000;  // as the stream's own retry says
@@ -313,6 +365,7 @@ function follow() {
       const away = Math.round((Date.now() - lostAt) / 1000);
       linkShown(`the station is back (away ${away} s)`, false);
       lostAt = null;
+      askCommands();
     }
     showStatusAndReport(JSON.parse(event.data));
   });
@@ -320,9 +373,20 @@ function follow() {
     if (lostAt === null) lostAt = Date.now();
     const since = new Date(lostAt).toLocaleTimeString();
     linkShown(`lost the station at ${since}: what is shown may be old; reconnecting`, true);
-    // A browser gives up on a stream whose reconnection failed (the station still down):
-    // follow it anew.
-    if (events.readyState === EventSource.CLOSED) setTimeout(follow, RECONNECT_MS);
+    // A browser gives up on a stream whose reconnection was answered with no stream (a
+    // proxy's 502 while the station is down, a password changed): follow it anew, unless
+    // the station wants the password again, which only a reload can ask.
+    if (events.readyState === EventSource.CLOSED) {
+      fetch("/api/status")
+        .then((response) => {
+          if (response.status === 401) {
+            linkShown("the station asks for the password again: reload the page", true);
+          } else {
+            setTimeout(follow, RECONNECT_MS);
+          }
+        })
+        .catch(() => setTimeout(follow, RECONNECT_MS));
+    }
   };
 }
 
