@@ -56,35 +56,44 @@ function resultWords(s) {
   return `${s.last_result}: ${s.reason || s.detail}`;
 }
 
+// Changed only where it differs: four statuses a second lay out again only what changed
+// (the browser shares the bench's cores with the station: bench web_flash_ratio).
+function put(element, text) {
+  if (element.textContent !== text) element.textContent = text;
+}
+
+function mark(element, name, value) {
+  if (element.getAttribute(name) !== value) element.setAttribute(name, value);
+}
+
 // The tile in the colours of its socket's light (the status's look), its state in words.
 function showTile(s) {
   const tile = tileFor(s.name);
   const said = resultWords(s);
-  if (tile.dataset.state && said !== tile.querySelector(".result").textContent && said) {
-    announce(`${s.name} ${said}`);
-  }
-  tile.className = `tile ${s.look}`;
-  tile.dataset.state = s.state;
-  tile.querySelector(".state").textContent = s.state;
+  const result = tile.querySelector(".result");
+  if (tile.dataset.state && said && said !== result.textContent) announce(`${s.name} ${said}`);
+  mark(tile, "class", `tile ${s.look}`);
+  mark(tile, "data-state", s.state);
+  put(tile.querySelector(".state"), s.state);
   const stage = s.state === "flashing" ? `${s.stage || "starting"} ${Math.floor(s.progress)} %` : "";
-  tile.querySelector(".stage").textContent = stage;
+  put(tile.querySelector(".stage"), stage);
   const bar = tile.querySelector(".bar");
   bar.hidden = s.state !== "flashing";
-  bar.dataset.percent = s.progress.toFixed(1);
-  bar.setAttribute("aria-valuenow", s.progress.toFixed(0));
-  bar.setAttribute("aria-valuetext", stage);
-  bar.querySelector("div").style.width = `${s.progress}%`;
+  mark(bar, "data-percent", s.progress.toFixed(1));
+  mark(bar, "aria-valuenow", s.progress.toFixed(0));
+  mark(bar, "aria-valuetext", stage);
+  bar.firstElementChild.style.transform = `scaleX(${s.progress / 100})`;  // no layout
   const unit = [s.mac, s.serial !== null ? `serial ${s.serial}` : "", s.client_id || ""];
-  tile.querySelector(".unit").textContent = unit.filter(Boolean).join("  ");
-  tile.querySelector(".result").textContent = said;
-  tile.querySelector(".advice").textContent = s.advice;
+  put(tile.querySelector(".unit"), unit.filter(Boolean).join("  "));
+  put(result, said);
+  put(tile.querySelector(".advice"), s.advice);
   const rates = s.rates ? `sync/write baud ${s.rates.sync}/${s.rates.write}, adapter ${s.rates.adapter || "unknown"}` : "";
-  tile.title = rates;
+  mark(tile, "title", rates);
   // What the station flashes when asked (socket.request_flash): a seated module, new or failed.
   const flash = tile.querySelector(".flash");
   flash.hidden = !commandsOn || !["inserted", "failed"].includes(s.state);
-  flash.textContent = s.state === "failed" ? "Flash again" : "Flash";
-  flash.setAttribute("aria-label", `${flash.textContent} ${s.name}`);
+  put(flash, s.state === "failed" ? "Flash again" : "Flash");
+  mark(flash, "aria-label", `${flash.textContent} ${s.name}`);
   tile.querySelector(".cancel").hidden = !commandsOn || s.state !== "flashing";
 }
 
