@@ -4,6 +4,7 @@ the looks a station shows: amber when seated, a blink while flashing, green when
 or a fast blink on failure."""
 
 import dataclasses
+import statistics
 import threading
 import time
 
@@ -13,7 +14,13 @@ from helpers import state_of, wait_for
 
 from flashjig.config import LedPins
 from flashjig.emulator import Faults
-from flashjig.hardware.leds import FAILED_BLINK, FLASHING_BLINK, SocketLight
+from flashjig.hardware.leds import (
+    FAILED_BLINK,
+    FLASHING_BLINK,
+    SINGLE_FLASHING_BLINK,
+    Look,
+    SocketLight,
+)
 from flashjig.simulation.hardware import ModuleSpec
 from flashjig.simulation.station import simulated_station
 from flashjig.station.status import SocketState, SocketStatus
@@ -114,9 +121,14 @@ def test_single_led_blinks_fast_on_failure(station_config, tmp_path):
         wait_for(lambda: state_of(station, "socket1") is SocketState.INSERTED)
         hw.press()
         wait_for(lambda: state_of(station, "socket1") is SocketState.FAILED, timeout=20)
+        # The light follows the state a moment after it (its listener): from its new look on.
+        light = station.sockets["socket1"].lines.light
+        wait_for(lambda: light.look is Look.BAD, timeout=2, what="the failed look")
         red = hw.pin_factory.pin(config.socket("socket1").led.green)
         red.clear_states()
         time.sleep(0.7)
-        toggles = red.states[1:]
-        assert len(toggles) >= 5
-        assert all(abs(s.timestamp - FAILED_BLINK[0]) < 0.05 for s in toggles[1:])
+        toggles = [s.timestamp for s in red.states[1:]][1:]
+        assert len(toggles) >= 4, toggles
+        # Fast, every time (a busy machine's thread may wake late once: the median holds).
+        assert abs(statistics.median(toggles) - FAILED_BLINK[0]) < 0.03, toggles
+        assert max(toggles) < SINGLE_FLASHING_BLINK[0] / 2, toggles
